@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let optimize: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "autotune",
+    products: [
+        .executable(name: "autotune", targets: ["autotune"]),
+        .library(name: "Engine", targets: ["Engine"]),
+    ],
+    targets: [
+        // MARK: C libraries (Debian: libopenblas-dev, libsqlite3-dev, zlib1g-dev)
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: Libraries
+        .target(name: "Engine", dependencies: ["CBLAS", "CZlib"], swiftSettings: optimize),
+        .target(name: "Bench", dependencies: ["Engine", "CBLAS"], exclude: ["peers"], swiftSettings: optimize),
+
+        // MARK: Executable
+        .executableTarget(name: "autotune", dependencies: ["Engine", "Bench"], swiftSettings: optimize),
+
+        // MARK: Tests
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "AutotuneTests", dependencies: ["autotune"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,31 @@
+import Dispatch
+import CBLAS
+
+/// How many threads the engine uses: OpenBLAS's pool for GEMM, Dispatch for everything else.
+public enum EngineThreads {
+    nonisolated(unsafe) private static var current = 1
+
+    public static var count: Int { current }
+
+    /// Set both pools; call before training (not from inside a parallel region).
+    public static func set(_ n: Int) {
+        current = max(1, n)
+        openblas_set_num_threads(Int32(current))
+    }
+}
+
+/// Split 0..<n into at most `EngineThreads.count` contiguous chunks and run `body` on each, in
+/// parallel when the work is large enough to pay for the fan-out.
+@inline(__always)
+func parallelRanges(_ n: Int, minimumPerThread: Int = 16_384, _ body: (Range<Int>) -> Void) {
+    let threads = min(EngineThreads.count, max(1, n / max(minimumPerThread, 1)))
+    if threads <= 1 {
+        body(0..<n)
+        return
+    }
+    let chunk = (n + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+        let lo = t * chunk, hi = min(n, lo + chunk)
+        if lo < hi { body(lo..<hi) }
+    }
+}

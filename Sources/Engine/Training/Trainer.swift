@@ -1,0 +1,138 @@
+import Foundation
+
+/// Trains a candidate on its data and evaluates it.
+///
+///     let report = try Trainer(candidate: c).run { epoch in print(epoch.trainLoss) }
+public final class Trainer {
+    public let candidate: Candidate
+
+    public init(candidate: Candidate) { self.candidate = candidate }
+
+    /// Load the data, build the model, train, evaluate. Configuration problems throw `ConfigError`
+    /// or `DataError` before any training; a diverging run returns status `.diverged`.
+    public func run(progress: ((EpochRecord) -> Void)? = nil) throws -> TrainingReport {
+        let config = candidate.training
+        try config.validate()
+        let splits = try candidate.data.load(seed: config.seed)
+        let train = splits.train
+        guard train.count > 0 else { throw ConfigError(keyPath: "data", reason: "the training set is empty") }
+        let threads = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        EngineThreads.set(threads)
+
+        let ctx = ExecutionContext()
+        let spec = candidate.architecture
+        let model = try Model(spec: spec, inputShape: train.sampleShape, classes: train.classCount, context: ctx, seed: config.seed)
+        let optimizer = config.optimizer.make()
+        let batch = min(config.batchSize, train.count)
+        let batchesPerEpoch = (train.count + batch - 1) / batch
+        let stepsPerEpoch = (batchesPerEpoch + config.accumulation - 1) / config.accumulation
+        let totalSteps = config.steps ?? config.epochs * stepsPerEpoch
+        let epochCount = (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch
+
+        let runner = BatchRunner(model: model, batch: batch, sampleShape: train.sampleShape, labelsPerSample: train.labelsPerSample)
+        var records: [EpochRecord] = []
+        var status = TrainingStatus.completed
+        var step = 0
+        var trainingSeconds = 0.0
+        var samplesSeen = 0
+
+        epochs: for epoch in 0..<epochCount {
+            var shuffler = RandomSource.derived(seed: config.seed, stream: 0xE90C + UInt64(epoch))
+            let order = shuffler.permutation(train.count)
+            var lossSum = 0.0, correct = 0, seen = 0, micro = 0
+            var rate = config.optimizer.learningRate
+            let start = DispatchTime.now().uptimeNanoseconds
+            for (b, lo) in stride(from: 0, to: train.count, by: batch).enumerated() {
+                let hi = min(lo + batch, train.count)
+                runner.load(train, order[lo..<hi])
+                if micro == 0 { model.store.zeroGradients() }
+                let r = runner.accumulate(scale: 1 / Float(config.accumulation))
+                guard r.loss.isFinite else { status = .diverged; break epochs }
+                lossSum += Double(r.loss) * Double(hi - lo)
+                correct += r.correct
+                seen += hi - lo
+                micro += 1
+                if micro == config.accumulation || b == batchesPerEpoch - 1 {
+                    ctx.phase = .optimizer
+                    if let clip = config.gradientClip { _ = clipGradientNorm(model.store, maxNorm: clip) }
+                    rate = config.schedule.rate(atStep: step, totalSteps: totalSteps, base: config.optimizer.learningRate)
+                    optimizer.step(model.store, learningRate: rate)
+                    ctx.phase = .other
+                    step += 1
+                    micro = 0
+                    if step == totalSteps { break }
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            trainingSeconds += seconds
+            samplesSeen += seen
+            let val = splits.validation.map { runner.evaluate($0) }
+            let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)),
+                                     trainAccuracy: Double(correct) / Double(max(seen * train.labelsPerSample, 1)),
+                                     validationLoss: val?.loss, validationAccuracy: val?.accuracy,
+                                     seconds: seconds, learningRate: Double(rate))
+            records.append(record)
+            progress?(record)
+        }
+
+        let test = runner.evaluate(splits.test)
+        let stepTrace = try Model.traceTrainingStep(spec: spec, inputShape: train.sampleShape, classes: train.classCount,
+                                                    batch: batch, optimizer: config.optimizer.make()).summary
+        let perEpoch = records.map(\.seconds).sorted()
+        return TrainingReport(
+            status: status, testAccuracy: test.accuracy, testLoss: test.loss,
+            validationAccuracy: records.last?.validationAccuracy, epochs: records,
+            secondsPerEpoch: perEpoch.isEmpty ? 0 : perEpoch[perEpoch.count / 2],
+            samplesPerSecond: trainingSeconds > 0 ? Double(samplesSeen) / trainingSeconds : 0,
+            steps: step, parameters: model.parameterCount,
+            flopsPerSample: try Model.forwardFLOPsPerSample(spec: spec, inputShape: train.sampleShape, classes: train.classCount),
+            trainingFLOPs: ctx.summary.flops, peakBytes: ctx.summary.peakBytes, stepTrace: stepTrace, threads: threads)
+    }
+}
+
+/// The input and label buffers of one batch, filled from a data set without allocating.
+final class BatchRunner {
+    let model: Model
+    let capacity: Int
+    let sampleShape: [Int]
+    let labelsPerSample: Int
+    let input: Tensor
+    let labels: UnsafeMutablePointer<Int32>
+
+    init(model: Model, batch: Int, sampleShape: [Int], labelsPerSample: Int) {
+        self.model = model
+        capacity = batch
+        self.sampleShape = sampleShape
+        self.labelsPerSample = labelsPerSample
+        input = Tensor(shape: [batch] + sampleShape, context: model.context)
+        labels = .allocate(capacity: batch * labelsPerSample)
+        labels.initialize(repeating: 0, count: batch * labelsPerSample)
+    }
+
+    deinit { labels.deallocate() }
+
+    func load(_ data: Dataset, _ indices: ArraySlice<Int>) {
+        input.reshape([indices.count] + sampleShape)
+        data.gather(indices, features: input.data, labels: labels)
+    }
+
+    func accumulate(scale: Float) -> (loss: Float, correct: Int) {
+        model.accumulateGradients(input, labels: labels, gradientScale: scale)
+    }
+
+    /// Mean loss and accuracy over a whole data set, in batches of the training size.
+    func evaluate(_ data: Dataset) -> (loss: Double, accuracy: Double) {
+        var loss = 0.0, correct = 0
+        var lo = 0
+        while lo < data.count {
+            let hi = min(lo + capacity, data.count)
+            load(data, Array(lo..<hi)[...])
+            let r = model.evaluate(input, labels: labels)
+            loss += Double(r.loss) * Double(hi - lo)
+            correct += r.correct
+            lo = hi
+        }
+        let n = Double(max(data.count, 1))
+        return (loss / n, Double(correct) / (n * Double(labelsPerSample)))
+    }
+}

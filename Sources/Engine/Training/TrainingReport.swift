@@ -1,0 +1,41 @@
+/// How a training run ended.
+public enum TrainingStatus: String, Codable, Sendable {
+    case completed
+    /// The loss became NaN or infinite; training stopped at that step.
+    case diverged
+}
+
+/// One epoch of a run: the learning curve's point.
+public struct EpochRecord: Codable, Equatable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
+    /// Training time of the epoch (evaluation excluded).
+    public var seconds: Double
+    public var learningRate: Double
+}
+
+/// What training and evaluating a candidate measured.
+public struct TrainingReport: Codable, Equatable, Sendable {
+    public var status: TrainingStatus
+    public var testAccuracy: Double
+    public var testLoss: Double
+    public var validationAccuracy: Double?
+    public var epochs: [EpochRecord]
+    /// Median training seconds per epoch.
+    public var secondsPerEpoch: Double
+    public var samplesPerSecond: Double
+    public var steps: Int
+    public var parameters: Int
+    /// FLOPs of one forward pass for one sample.
+    public var flopsPerSample: Double
+    /// FLOPs executed over the whole training run (forward, backward, optimizer).
+    public var trainingFLOPs: Double
+    /// Peak live bytes while training (parameters, gradients, optimizer state, activations, buffers).
+    public var peakBytes: Double
+    /// One training step at the configured batch size, traced in meta mode: what the cost model reads.
+    public var stepTrace: TraceSummary
+    public var threads: Int
+}

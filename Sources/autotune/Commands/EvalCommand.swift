@@ -1,0 +1,90 @@
+import Engine
+import Foundation
+
+/// `autotune eval CANDIDATE.json`: train and evaluate one candidate and print its metrics.
+struct EvalCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "eval",
+        abstract: "Train and evaluate one candidate (architecture + training config) and print its metrics.",
+        arguments: [
+            Argument("candidate", valueName: "CANDIDATE.json",
+                     help: "The candidate: a JSON file with an architecture and a training config."),
+        ],
+        options: [.json, .threads, .dataDirectory, .quiet])
+
+    /// Path of the candidate file, as given.
+    var candidatePath: String
+    var json: Bool
+    /// At least 1.
+    var threads: Int
+    var dataDirectory: String?
+    var quiet: Bool
+    /// Whether `--threads` was given (it then overrides the candidate's own `training.threads`).
+    var threadsGiven: Bool
+
+    init(_ values: ParsedValues) throws {
+        candidatePath = try values.argument("candidate")
+        json = values.flag("json")
+        threads = try values.value("threads")
+        threadsGiven = values.options["threads"] != nil
+        dataDirectory = try values.optionalValue("data-dir")
+        quiet = values.flag("quiet")
+    }
+
+    func validate() throws {
+        try requireAtLeast(1, threads, for: "--threads")
+    }
+
+    func run() throws -> Int32 {
+        var candidate = try Candidate.load(path: candidatePath)
+        if threadsGiven || candidate.training.threads == nil { candidate.training.threads = threads }
+        if let dir = dataDirectory { candidate.data.directory = dir }
+        let progress = Output.progress(quiet: quiet || json)
+        let report: TrainingReport
+        do {
+            report = try Trainer(candidate: candidate).run { e in
+                progress?("epoch \(e.epoch): train loss \(humanNumber(e.trainLoss)), "
+                          + "train accuracy \(humanNumber(e.trainAccuracy))"
+                          + (e.validationAccuracy.map { ", validation accuracy \(humanNumber($0))" } ?? "")
+                          + ", \(humanNumber(e.seconds)) s")
+            }
+        } catch let error as ConfigError {
+            throw InputFileError(file: candidatePath, reason: error.description)
+        }
+        if json {
+            try Output.printJSON(report)
+        } else {
+            print(Self.table(report))
+        }
+        return 0
+    }
+
+    /// The report as aligned `metric  value` lines, then the learning curve.
+    static func table(_ r: TrainingReport) -> String {
+        var rows: [(String, String)] = [
+            ("status", r.status.rawValue),
+            ("test accuracy", humanNumber(r.testAccuracy)),
+            ("test loss", humanNumber(r.testLoss)),
+        ]
+        if let v = r.validationAccuracy { rows.append(("validation accuracy", humanNumber(v))) }
+        rows += [
+            ("parameters", humanNumber(Double(r.parameters))),
+            ("flops per sample", humanNumber(r.flopsPerSample)),
+            ("seconds per epoch", humanNumber(r.secondsPerEpoch)),
+            ("samples per second", humanNumber(r.samplesPerSecond)),
+            ("peak memory MiB", humanNumber(r.peakBytes / 1_048_576)),
+            ("steps", String(r.steps)),
+            ("threads", String(r.threads)),
+        ]
+        let width = rows.map(\.0.count).max() ?? 0
+        var lines = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
+        lines.append("")
+        lines.append("epoch  train_loss  train_acc  val_loss  val_acc  seconds")
+        for e in r.epochs {
+            let cells = [String(e.epoch), humanNumber(e.trainLoss), humanNumber(e.trainAccuracy),
+                         e.validationLoss.map(humanNumber) ?? "-", e.validationAccuracy.map(humanNumber) ?? "-", humanNumber(e.seconds)]
+            lines.append(zip(cells, [5, 10, 9, 8, 7, 7]).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

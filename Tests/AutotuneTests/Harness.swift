@@ -1,0 +1,81 @@
+import Foundation
+import XCTest
+
+/// The built `autotune` executable, found next to the test bundle.
+///
+/// SwiftPM puts executables and the test bundle in one products directory
+/// (`<scratch>/<triple>/debug/`), whatever `--scratch-path` was; on Linux the bundle is
+/// `autotunePackageTests.xctest`, on macOS a directory of that name. The search starts from every
+/// place the running test process can be located and walks up a few levels.
+/// `AUTOTUNE_EXECUTABLE` in the environment overrides the search.
+let autotuneExecutable: URL? = {
+    let fileManager = FileManager.default
+    if let override = ProcessInfo.processInfo.environment["AUTOTUNE_EXECUTABLE"] {
+        return URL(fileURLWithPath: override)
+    }
+    var starts = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0])]
+    starts += Bundle.allBundles.map(\.bundleURL).filter { $0.pathExtension == "xctest" }
+    if let executable = Bundle.main.executableURL { starts.append(executable) }
+    for start in starts {
+        var directory = start.standardizedFileURL
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("autotune")
+            var isDirectory: ObjCBool = false
+            if fileManager.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+               fileManager.isExecutableFile(atPath: candidate.path) {
+                return candidate
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+    }
+    return nil
+}()
+
+/// Runs the built `autotune` with `args` and returns its exit status and everything it printed.
+///
+///     let result = runAutotune(["--version"])
+///     XCTAssertEqual(result.stdout, "autotune 0.1.0\n")
+///
+/// Output goes through temporary files rather than pipes, so a command that prints a lot cannot
+/// block on a full pipe. A missing executable fails the calling test and returns status -1.
+/// - Parameters:
+///   - args: the command line after the program name.
+///   - directory: the working directory; the test process's own when `nil`.
+///   - environment: extra variables on top of the test process's environment.
+func runAutotune(_ args: [String], in directory: URL? = nil,
+                 environment: [String: String] = [:],
+                 file: StaticString = #filePath, line: UInt = #line) -> (status: Int32, stdout: String, stderr: String) {
+    guard let executable = autotuneExecutable else {
+        XCTFail("autotune executable not found next to the test bundle", file: file, line: line)
+        return (-1, "", "")
+    }
+    let fileManager = FileManager.default
+    let scratch = fileManager.temporaryDirectory.appendingPathComponent("autotune-run-\(UUID().uuidString)")
+    do {
+        try fileManager.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? fileManager.removeItem(at: scratch) }
+        let outURL = scratch.appendingPathComponent("stdout"), errURL = scratch.appendingPathComponent("stderr")
+        try Data().write(to: outURL)
+        try Data().write(to: errURL)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = args
+        if let directory { process.currentDirectoryURL = directory }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        process.waitUntilExit()
+        try out.close()
+        try err.close()
+        let stdout = String(decoding: try Data(contentsOf: outURL), as: UTF8.self)
+        let stderr = String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
+        return (process.terminationStatus, stdout, stderr)
+    } catch {
+        XCTFail("could not run \(executable.path): \(error)", file: file, line: line)
+        return (-1, "", "")
+    }
+}

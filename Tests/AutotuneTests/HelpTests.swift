@@ -1,0 +1,61 @@
+import XCTest
+@testable import autotune
+
+final class HelpTests: XCTestCase {
+    func testUsageLinesMatchTheDocumentedContract() {
+        XCTAssertEqual(Help.usage(EvalCommand.configuration, path: ["autotune", "eval"]),
+                       "autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--quiet]")
+        XCTAssertEqual(Help.usage(BenchEngineCommand.configuration, path: ["autotune", "bench", "engine"]),
+                       "autotune bench engine [--json] [--epochs N] [--threads N] [--data-dir DIR] [--only mlp,cnn] [--quiet]")
+        XCTAssertEqual(Help.usage(BenchCommand.configuration, path: ["autotune", "bench"]), "autotune bench SUBCOMMAND")
+    }
+
+    func testSectionsComeInOrderAndEmptyOnesAreLeftOut() {
+        let eval = Help.render(EvalCommand.configuration, path: ["autotune", "eval"])
+        XCTAssertEqual(headings(eval), ["OVERVIEW", "USAGE", "ARGUMENTS", "OPTIONS"])
+        let root = Help.render(AutotuneCommand.configuration, path: ["autotune"])
+        XCTAssertEqual(headings(root), ["OVERVIEW", "USAGE", "OPTIONS", "SUBCOMMANDS"])
+        XCTAssertTrue(root.contains("  --version               Show the version.\n"))
+        XCTAssertTrue(root.contains("See 'autotune help <subcommand>' for detailed help."))
+    }
+
+    func testDefaultsAreShown() {
+        let bench = Help.render(BenchEngineCommand.configuration, path: ["autotune", "bench", "engine"])
+        XCTAssertTrue(bench.contains("(default: 1)"), bench)
+        XCTAssertTrue(bench.contains("(default: all"), bench)
+    }
+
+    func testLinesFitEightyColumnsExceptUsage() {
+        for (configuration, path) in [(AutotuneCommand.configuration, ["autotune"]),
+                                      (EvalCommand.configuration, ["autotune", "eval"]),
+                                      (BenchEngineCommand.configuration, ["autotune", "bench", "engine"])] {
+            for line in Help.render(configuration, path: path).split(separator: "\n") where !line.hasPrefix("USAGE:") {
+                XCTAssertLessThanOrEqual(line.count, Help.width, String(line))
+            }
+        }
+    }
+
+    func testLongLabelGetsItsOwnLine() {
+        let configuration = CommandConfiguration(
+            name: "x", abstract: "X.",
+            options: [.value("a-very-long-option-name", valueName: "VALUE", help: "Explained below.")])
+        let text = Help.render(configuration, path: ["x"])
+        XCTAssertTrue(text.contains("  --a-very-long-option-name VALUE\n" + String(repeating: " ", count: 26)
+                                    + "Explained below."), text)
+    }
+
+    func testWrapBreaksBetweenWords() {
+        let words = Array(repeating: "word", count: 30).joined(separator: " ")
+        let lines = Help.wrap(words, prefix: "> ", continuation: "  ")
+        XCTAssertGreaterThan(lines.count, 1)
+        XCTAssertTrue(lines.allSatisfy { $0.count <= Help.width })
+        XCTAssertEqual(lines.joined(separator: " ").split(separator: " ").filter { $0 == "word" }.count, 30)
+    }
+
+    private func headings(_ text: String) -> [String] {
+        text.split(separator: "\n").compactMap { line in
+            guard let first = line.first, first.isUppercase, let colon = line.firstIndex(of: ":") else { return nil }
+            return String(line[..<colon])
+        }
+    }
+}
