@@ -26,7 +26,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "AutotuneTests", dependencies: ["autotune"]),
+        .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Bench"]),
     ],
     swiftLanguageModes: [.v5]
 )

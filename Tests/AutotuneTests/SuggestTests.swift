@@ -1,4 +1,5 @@
 import XCTest
+import Engine
 @testable import autotune
 
 final class SuggestTests: XCTestCase {

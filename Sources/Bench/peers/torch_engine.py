@@ -194,7 +194,7 @@ def main(argv=None):
             start_time = time.perf_counter()
             for start in range(0, n_train, BATCH_SIZE):
                 idx = order[start:start + BATCH_SIZE]
-                xb, yb = x_train[idx], y_train[idx]
+                xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)
                 optimizer.zero_grad(set_to_none=True)
                 loss = F.cross_entropy(model(xb), yb)
                 loss.backward()

@@ -1,6 +1,7 @@
 /// A fully connected layer: y = x·Wᵀ + b over the last dimension.
 ///
-/// W is stored (out, in) as in PyTorch; leading dimensions are flattened into rows, so a
+/// W is stored (out, in) as in PyTorch. The trace counts the GEMM as `.matmul` (2·rows·in·out) and
+/// the bias as `.elementwise`, as the published FLOP formulas do; leading dimensions are flattened into rows, so a
 /// (batch, tokens, in) input works as (batch·tokens, in).
 public final class Linear: Layer {
     public let name: String
@@ -57,8 +58,10 @@ public final class Linear: Layer {
         let o = ctx.buffer(out, Array(x.shape.dropLast()) + [outFeatures]); out = o
         input = x
         let mnk = Double(rows) * Double(inFeatures) * Double(outFeatures)
-        ctx.record(name, .matmul, flops: 2 * mnk + (bias == nil ? 0 : Double(rows * outFeatures)),
-                   read: Double(x.count + weight.count + (bias?.count ?? 0)), written: Double(o.count))
+        ctx.record(name, .matmul, flops: 2 * mnk, read: Double(x.count + weight.count), written: Double(o.count))
+        if bias != nil {
+            ctx.record(name + ".bias", .elementwise, flops: Double(o.count), read: Double(o.count + outFeatures), written: Double(o.count))
+        }
         guard !ctx.isMeta else { return o }
         sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures, x.data, lda: inFeatures,
               weight.value.data, ldb: inFeatures, o.data, ldc: outFeatures)
@@ -71,8 +74,10 @@ public final class Linear: Layer {
         let ctx = dy.context
         let rows = dy.count / outFeatures
         let mnk = Double(rows) * Double(inFeatures) * Double(outFeatures)
-        ctx.record(name + ".dW", .matmul, flops: 2 * mnk + (bias == nil ? 0 : Double(rows * outFeatures)),
-                   read: Double(dy.count + x.count + weight.count), written: Double(weight.count + (bias?.count ?? 0)))
+        ctx.record(name + ".dW", .matmul, flops: 2 * mnk, read: Double(dy.count + x.count + weight.count), written: Double(weight.count))
+        if bias != nil {
+            ctx.record(name + ".bias.grad", .elementwise, flops: Double(dy.count), read: Double(dy.count), written: Double(outFeatures))
+        }
         var g: Tensor?
         if needsInputGradient {
             g = ctx.buffer(dx, x.shape); dx = g

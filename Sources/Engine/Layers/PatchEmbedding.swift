@@ -6,8 +6,8 @@
 ///
 /// Patches are gathered into a (batch·tokens, p·p·C) matrix, each row ordered (row in patch, column
 /// in patch, channel), and projected by one GEMM with the (dimension, p·p·C) weight — the same maths
-/// as a stride-p convolution. The bias is charged with the GEMM as `Linear` does; the position add
-/// is a separate elementwise op.
+/// as a stride-p convolution. As in `Linear`, the GEMM is charged as `.matmul` (2·rows·p·p·C·dim)
+/// and the bias add, like the position add, as `.elementwise`.
 public final class PatchEmbedding: Layer {
     public let name: String
     public let height: Int
@@ -76,8 +76,9 @@ public final class PatchEmbedding: Layer {
         let p = ctx.buffer(patches, [rows, k]); patches = p
         let o = ctx.buffer(out, [batch, tokens, d]); out = o
         ctx.record(name + ".gather", .copy, flops: 0, read: Double(x.count), written: Double(p.count))
-        ctx.record(name, .matmul, flops: 2 * Double(rows) * Double(k) * Double(d) + Double(o.count),
-                   read: Double(p.count + weight.count + d), written: Double(o.count))
+        ctx.record(name, .matmul, flops: 2 * Double(rows) * Double(k) * Double(d),
+                   read: Double(p.count + weight.count), written: Double(o.count))
+        ctx.record(name + ".bias", .elementwise, flops: Double(o.count), read: Double(o.count + d), written: Double(o.count))
         ctx.record(name + ".positions", .elementwise, flops: Double(o.count),
                    read: Double(o.count + positions.count), written: Double(o.count))
         guard !ctx.isMeta else { return o }
@@ -98,8 +99,8 @@ public final class PatchEmbedding: Layer {
         let ctx = dy.context
         let batch = dy.shape[0], rows = batch * tokens, k = patchSize, d = dimension
         let mnk = Double(rows) * Double(k) * Double(d)
-        ctx.record(name + ".dW", .matmul, flops: 2 * mnk + Double(dy.count),
-                   read: Double(dy.count + p.count), written: Double(weight.count + d))
+        ctx.record(name + ".dW", .matmul, flops: 2 * mnk, read: Double(dy.count + p.count + weight.count), written: Double(weight.count))
+        ctx.record(name + ".bias.grad", .elementwise, flops: Double(dy.count), read: Double(dy.count), written: Double(d))
         ctx.record(name + ".positions.grad", .elementwise, flops: Double(dy.count),
                    read: Double(dy.count), written: Double(positions.count))
         var g: Tensor?

@@ -73,7 +73,8 @@ func buildNetwork(_ spec: ArchitectureSpec, inputShape: [Int], classes: Int, see
         var layers: [Layer] = [try PatchEmbedding("patch_embed", imageSize: (inputShape[0], inputShape[1]), inputShape[2],
                                                   s.patch, s.dim)]
         for i in 0..<s.depth {
-            layers.append(try TransformerBlock("block\(i)", s.dim, s.heads, mlpRatio: s.mlpRatio, causal: false))
+            layers.append(try TransformerBlock("block\(i)", s.dim, s.heads, mlpRatio: s.mlpRatio, causal: false,
+                                               dropout: s.dropout, seed: nextSeed()))
         }
         layers.append(LayerNorm("final_ln", s.dim))
         layers.append(TokenPooling("token_pool"))
@@ -84,7 +85,8 @@ func buildNetwork(_ spec: ArchitectureSpec, inputShape: [Int], classes: Int, see
         let embedding = Embedding("embed", s.vocabulary, s.hidden, s.sequenceLength)
         var layers: [Layer] = [embedding]
         for i in 0..<s.layers {
-            layers.append(try TransformerBlock("block\(i)", s.hidden, s.heads, mlpRatio: s.mlpRatio, causal: true))
+            layers.append(try TransformerBlock("block\(i)", s.hidden, s.heads, mlpRatio: s.mlpRatio, causal: true,
+                                               dropout: s.dropout, seed: nextSeed()))
         }
         layers.append(LayerNorm("final_ln", s.hidden))
         layers.append(Linear("lm_head", tiedTo: embedding.tokens))
