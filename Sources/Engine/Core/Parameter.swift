@@ -58,8 +58,8 @@ public final class ParameterStore {
         grads = Tensor(shape: [n], context: context)
         let meta = context.isMeta
         for (p, off) in zip(parameters, offsets) {
-            p.bind(value: Tensor(view: meta ? nil : values.data + off, shape: p.shape, context: context),
-                   grad: Tensor(view: meta ? nil : grads.data + off, shape: p.shape, context: context),
+            p.bind(value: Tensor(view: meta ? nil : values.data + off, of: values, shape: p.shape),
+                   grad: Tensor(view: meta ? nil : grads.data + off, of: grads, shape: p.shape),
                    offset: off)
         }
     }

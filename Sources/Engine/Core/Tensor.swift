@@ -15,6 +15,8 @@ public final class Tensor {
     public let context: ExecutionContext
     private let storage: UnsafeMutablePointer<Float>?
     private let owns: Bool
+    /// What a view's memory belongs to, kept alive as long as the view.
+    private let viewed: Tensor?
 
     /// A zero-filled tensor (real mode) or a shape-only tensor (meta mode).
     public init(shape: [Int], context: ExecutionContext, dtype: DType = .fp32) {
@@ -25,6 +27,7 @@ public final class Tensor {
         self.dtype = dtype
         self.context = context
         self.owns = true
+        self.viewed = nil
         if context.isMeta {
             storage = nil
         } else {
@@ -42,8 +45,10 @@ public final class Tensor {
         if !context.isMeta { values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: values.count) } }
     }
 
-    /// A non-owning view of `count(shape)` floats at `pointer` (nil in meta mode).
-    init(view pointer: UnsafeMutablePointer<Float>?, shape: [Int], context: ExecutionContext, dtype: DType = .fp32) {
+    /// A non-owning view of `count(shape)` floats at `pointer` inside `base` (nil in meta mode),
+    /// which the view keeps alive.
+    init(view pointer: UnsafeMutablePointer<Float>?, of base: Tensor, shape: [Int], dtype: DType = .fp32) {
+        let context = base.context
         self.shape = shape
         self.count = shapeCount(shape)
         self.capacity = count
@@ -51,6 +56,7 @@ public final class Tensor {
         self.context = context
         self.storage = pointer
         self.owns = false
+        self.viewed = base
     }
 
     deinit {

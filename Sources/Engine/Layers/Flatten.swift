@@ -33,7 +33,7 @@ public final class Flatten: Layer {
             v.reshape(shape)
             return v
         }
-        let v = Tensor(view: pointer, shape: shape, context: x.context)
+        let v = Tensor(view: pointer, of: x, shape: shape)
         cached = v
         return v
     }
