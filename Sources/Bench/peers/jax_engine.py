@@ -129,7 +129,11 @@ def main(argv=None):
         """Images N×28×28 float32, scaled to [0, 1] and standardised with the
         training set's mean and std; labels int32."""
         def part(name):
-            return read_idx(os.path.join(data_dir, name))
+            path = os.path.join(data_dir, name)
+            if not os.path.isfile(path):
+                sys.exit(f"{PEER}: {path} not found; pass --data-dir, or install the "
+                         "Debian package dataset-fashion-mnist (make deps)")
+            return read_idx(path)
 
         x_train = part("train-images-idx3-ubyte.gz").astype(np.float32) / 255.0
         y_train = part("train-labels-idx1-ubyte.gz").astype(np.int32)
