@@ -67,7 +67,7 @@ final class CommandRunnerTests: XCTestCase {
         XCTAssertFalse(eval.json)
         XCTAssertFalse(eval.quiet)
         XCTAssertEqual(eval.threads, ProcessInfo.processInfo.activeProcessorCount)
-        XCTAssertEqual(eval.dataDirectory, "data")
+        XCTAssertNil(eval.dataDirectory, "the data set's own default directory")
     }
 
     func testBenchEngineTypedValues() throws {
@@ -86,7 +86,7 @@ final class CommandRunnerTests: XCTestCase {
               let bench = command as? BenchEngineCommand
         else { return XCTFail("expected bench engine") }
         XCTAssertEqual(bench.models, [.mlp, .cnn])
-        XCTAssertEqual(bench.epochs, 1)
+        XCTAssertEqual(bench.epochs, 5)
     }
 
     func testRangeChecks() {

@@ -21,7 +21,7 @@ final class HelpTests: XCTestCase {
 
     func testDefaultsAreShown() {
         let bench = Help.render(BenchEngineCommand.configuration, path: ["autotune", "bench", "engine"])
-        XCTAssertTrue(bench.contains("(default: 1)"), bench)
+        XCTAssertTrue(bench.contains("(default: 5)"), bench)
         XCTAssertTrue(bench.contains("(default: all"), bench)
     }
 

@@ -17,7 +17,7 @@ public enum EngineThreads {
 /// Split 0..<n into at most `EngineThreads.count` contiguous chunks and run `body` on each, in
 /// parallel when the work is large enough to pay for the fan-out.
 @inline(__always)
-func parallelRanges(_ n: Int, minimumPerThread: Int = 16_384, _ body: (Range<Int>) -> Void) {
+func parallelRanges(_ n: Int, minimumPerThread: Int = 1 << 17, _ body: (Range<Int>) -> Void) {
     let threads = min(EngineThreads.count, max(1, n / max(minimumPerThread, 1)))
     if threads <= 1 {
         body(0..<n)
@@ -29,3 +29,14 @@ func parallelRanges(_ n: Int, minimumPerThread: Int = 16_384, _ body: (Range<Int
         if lo < hi { body(lo..<hi) }
     }
 }
+
+/// Eight floats from (possibly unaligned) memory.
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+
+@inline(__always)
+func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+
+/// Store eight floats to (possibly unaligned) memory.
+@inline(__always)
+func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }

@@ -31,7 +31,7 @@ public final class BatchNorm: Layer {
     private var coefficients: Tensor?     // (3, C) per-channel a, b, c of a pass y = a·x + b (+ c)
     private var out: Tensor?
     private var dx: Tensor?
-    private var partialSums: [Double] = []  // (threads, 2, C)
+    private var partialSums: [Double] = []  // (threads, 2·C + padding)
 
     public init(_ name: String = "batchnorm", channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
         precondition(channels > 0, "\(name): channels must be positive, got \(channels)")
@@ -179,20 +179,20 @@ public final class BatchNorm: Layer {
     private func channelSums(rows: Int,
                              _ body: (Range<Int>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void,
                              result: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) {
-        let c = channels, threads = EngineThreads.count
+        let c = channels, threads = EngineThreads.count, stride = separatedStride(2 * c, of: Double.self)
         let chunk = (rows + threads - 1) / threads
-        if partialSums.count < threads * 2 * c { partialSums = Array(repeating: 0, count: threads * 2 * c) }
+        if partialSums.count < threads * stride { partialSums = Array(repeating: 0, count: threads * stride) }
         partialSums.withUnsafeMutableBufferPointer { buffer in
             let p = buffer.baseAddress!
             parallelRanges(threads, minimumPerThread: max(1, 16_384 / max(chunk * c, 1))) { ts in
                 for t in ts {
-                    let s1 = p + t * 2 * c, s2 = s1 + c
+                    let s1 = p + t * stride, s2 = s1 + c
                     s1.update(repeating: 0, count: 2 * c)
                     body(min(rows, t * chunk)..<min(rows, (t + 1) * chunk), s1, s2)
                 }
             }
             for t in 1..<threads {
-                let s1 = p + t * 2 * c
+                let s1 = p + t * stride
                 for i in 0..<(2 * c) { p[i] += s1[i] }
             }
             result(p, p + c)

@@ -30,7 +30,7 @@ public final class Conv2d: Layer {
     private var columns: Tensor?          // (B·Ho·Wo, k·k·cin); reused for ∂L/∂columns in backward
     private var out: Tensor?              // (B, Ho, Wo, cout)
     private var dx: Tensor?               // (B, H, W, cin)
-    private var biasPartials: Tensor?     // (threads, cout)
+    private var biasPartials: Tensor?     // (threads, cout + padding)
 
     public init(_ name: String = "conv", _ inChannels: Int, _ outChannels: Int, kernel: Int,
                 stride: Int = 1, padding: Int = 0, bias: Bool = true) {
@@ -100,7 +100,10 @@ public final class Conv2d: Layer {
         ctx.record(name + ".dW", .conv, flops: 2 * mnk + (bias == nil ? 0 : Double(dy.count)),
                    read: Double(rows * depth + dy.count), written: Double(weight.count + (bias?.count ?? 0)))
         var partials: Tensor?
-        if bias != nil { partials = ctx.buffer(biasPartials, [EngineThreads.count, outChannels]); biasPartials = partials }
+        if bias != nil {
+            partials = ctx.buffer(biasPartials, [EngineThreads.count, separatedStride(outChannels, of: Float.self)])
+            biasPartials = partials
+        }
         var gx: Tensor?
         if needsInputGradient {
             gx = ctx.buffer(dx, x.shape); dx = gx
@@ -255,14 +258,15 @@ func fillRows(_ y: UnsafeMutablePointer<Float>, with v: UnsafePointer<Float>, ro
 }
 
 /// s[c] += Σ_r x[r, c], in parallel over rows with one partial row per thread in `partials`
-/// (threads, columns), summed in a fixed order so the result does not depend on timing.
+/// (threads, separatedStride(columns)), summed in a fixed order so the result does not depend on
+/// timing.
 func accumulateColumnSumsInParallel(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into s: UnsafeMutablePointer<Float>,
                                     partials: UnsafeMutablePointer<Float>) {
-    let threads = EngineThreads.count
+    let threads = EngineThreads.count, stride = separatedStride(columns, of: Float.self)
     let chunk = (rows + threads - 1) / threads
     parallelRanges(threads, minimumPerThread: max(1, 16_384 / max(chunk * columns, 1))) { ts in
         for t in ts {
-            let p = partials + t * columns
+            let p = partials + t * stride
             p.update(repeating: 0, count: columns)
             for i in min(rows, t * chunk)..<min(rows, (t + 1) * chunk) {
                 let row = x + i * columns
@@ -271,7 +275,14 @@ func accumulateColumnSumsInParallel(_ x: UnsafePointer<Float>, rows: Int, column
         }
     }
     for t in 0..<threads {
-        let p = partials + t * columns
+        let p = partials + t * stride
         for c in 0..<columns { s[c] += p[c] }
     }
+}
+
+/// Elements between the starts of per-thread partial rows of `count` elements: rounded up to whole
+/// 64-byte cache lines plus one, so threads accumulating into neighbouring rows never share a line.
+func separatedStride<T>(_ count: Int, of type: T.Type) -> Int {
+    let perLine = max(1, 64 / MemoryLayout<T>.stride)
+    return (count + perLine - 1) / perLine * perLine + perLine
 }

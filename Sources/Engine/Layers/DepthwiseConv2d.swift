@@ -24,7 +24,7 @@ public final class DepthwiseConv2d: Layer {
     private var geometry: WindowGeometry?
     private var out: Tensor?              // (B, Ho, Wo, C)
     private var dx: Tensor?               // (B, H, W, C)
-    private var partials: Tensor?         // (threads, k·k·C + C): per-thread ∂W and ∂b
+    private var partials: Tensor?         // (threads, k·k·C + C + padding): per-thread ∂W and ∂b
 
     public init(_ name: String = "dwconv", channels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true) {
@@ -97,7 +97,7 @@ public final class DepthwiseConv2d: Layer {
         let ctx = dy.context
         precondition(dy.count == g.outputPixels * channels, "\(name): gradient of shape \(dy.shape) for output \(out?.shape ?? [])")
         let threads = EngineThreads.count
-        let filterSize = weight.count, partialSize = filterSize + channels
+        let filterSize = weight.count, partialSize = separatedStride(filterSize + channels, of: Float.self)
         let p = ctx.buffer(partials, [threads, partialSize]); partials = p
         ctx.record(name + ".dW", .conv, flops: 2 * taps(g) + (bias == nil ? 0 : Double(dy.count)),
                    read: Double(x.count + dy.count), written: Double(weight.count + (bias?.count ?? 0)))
