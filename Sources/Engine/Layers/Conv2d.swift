@@ -82,11 +82,16 @@ public final class Conv2d: Layer {
                    read: Double(a.count + weight.count + (bias?.count ?? 0)), written: Double(o.count))
         guard !ctx.isMeta else { return o }
         if !isPointwise { im2col(x.data, g, into: a.data) }
-        // The bias is the GEMM's initial C (beta 1), replacing the zero fill it would do anyway.
-        if let b = bias { fillRows(o.data, with: b.value.data, rows: rows, columns: outChannels) }
+        // The GEMM accumulates (beta 1) onto the bias, or onto zeros we write in parallel: OpenBLAS's
+        // own beta-0 pass over C is a slower serial sweep.
+        if let b = bias {
+            fillRows(o.data, with: b.value.data, rows: rows, columns: outChannels)
+        } else {
+            fillZeros(o.data, count: o.count)
+        }
         // Y (rows, cout) = columns (rows, k·k·cin) · W (k·k·cin, cout)
         sgemm(m: rows, n: outChannels, k: depth, a.data, lda: depth, weight.value.data, ldb: outChannels,
-              beta: bias == nil ? 0 : 1, o.data, ldc: outChannels)
+              beta: 1, o.data, ldc: outChannels)
         return o
     }
 
@@ -123,8 +128,9 @@ public final class Conv2d: Layer {
         if let gx {
             // ∂columns (rows, k·k·cin) = dY (rows, cout) · Wᵀ (cout, k·k·cin), then folded back.
             let dcol = isPointwise ? gx.data : columns!.data
+            fillZeros(dcol, count: rows * depth)
             sgemm(transB: true, m: rows, n: depth, k: outChannels, dy.data, lda: outChannels,
-                  weight.value.data, ldb: outChannels, dcol, ldc: depth)
+                  weight.value.data, ldb: outChannels, beta: 1, dcol, ldc: depth)
             if !isPointwise { col2im(dcol, g, into: gx.data) }
         }
         return gx
@@ -245,6 +251,11 @@ func col2im(_ col: UnsafePointer<Float>, _ g: WindowGeometry, into dx: UnsafeMut
             }
         }
     }
+}
+
+/// p[0..<count] = 0, in parallel.
+func fillZeros(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    parallelRanges(count, minimumPerThread: 1 << 16) { r in (p + r.lowerBound).update(repeating: 0, count: r.count) }
 }
 
 /// y[r, c] = v[c] for every row.

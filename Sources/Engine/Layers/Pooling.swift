@@ -50,14 +50,19 @@ public final class MaxPool2d: Layer {
                         let y = ys + (row * g.outWidth + ox) * c, arg = args + (row * g.outWidth + ox) * c
                         let first = (oy * s * g.width + ox * s) * c
                         for i in 0..<c { y[i] = sample[first + i]; arg[i] = Int32(first + i) }
+                        // Two branch-free passes, which vectorise: the maxima, then the first window
+                        // position holding each (a mask blend, not a conditional store).
                         for ky in 0..<k {
-                            for kx in 0..<k where ky > 0 || kx > 0 {
-                                let offset = ((oy * s + ky) * g.width + ox * s + kx) * c
-                                for i in 0..<c {
-                                    let v = sample[offset + i], better = v > y[i]
-                                    y[i] = better ? v : y[i]
-                                    arg[i] = better ? Int32(offset + i) : arg[i]
-                                }
+                            for kx in 0..<k {
+                                let offset = first + (ky * g.width + kx) * c
+                                for i in 0..<c { y[i] = max(y[i], sample[offset + i]) }
+                            }
+                        }
+                        for window in (0..<(k * k)).reversed() {
+                            let offset = first + ((window / k) * g.width + window % k) * c
+                            for i in 0..<c {
+                                let hit: Int32 = sample[offset + i] == y[i] ? -1 : 0
+                                arg[i] = (hit & Int32(truncatingIfNeeded: offset + i)) | (~hit & arg[i])
                             }
                         }
                     }
