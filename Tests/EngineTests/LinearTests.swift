@@ -93,3 +93,21 @@ final class LinearTests: XCTestCase {
         XCTAssertEqual(ctx.summary.allocations, allocations, "a training step allocates nothing once buffers exist")
     }
 }
+
+final class InputGradientTests: XCTestCase {
+    /// A network that starts with a reshape must still skip its first Linear's input gradient.
+    func testFirstParameterisedLayerSkipsItsInputGradient() throws {
+        let ctx = ExecutionContext(mode: .meta)
+        let model = try Model(spec: .mlp(MLPSpec(widths: [16])), inputShape: [4, 4, 1], classes: 3, context: ctx, seed: 0)
+        let layers = model.network.layers
+        XCTAssertTrue(layers[0] is Flatten)
+        XCTAssertEqual(layers.map(\.needsInputGradient), [false, false, true, true])
+        ctx.resetCounters()
+        let x = Tensor(shape: [8, 4, 4, 1], context: ctx)
+        _ = model.network.backward(model.forward(x, training: true))
+        // fc0 (16→16) and the classifier (16→3), batch 8: forward both, backward
+        // fc0.dW, classifier.dW and classifier.dX — no fc0.dX.
+        let fc0 = 2.0 * 8 * 16 * 16, classifier = 2.0 * 8 * 16 * 3
+        XCTAssertEqual(ctx.summary.flops(.matmul), 2 * fc0 + 3 * classifier)
+    }
+}

@@ -72,7 +72,9 @@ public final class Activation: Layer {
         guard !ctx.isMeta else { return g }
         let gy = dy.data, gx = g.data, xs = x.data, ys = y.data
         switch kind {
-        case .relu: parallelRanges(n) { r in for i in r { gx[i] = xs[i] > 0 ? gy[i] : 0 } }
+        case .relu:
+            // Both loads unconditional so the select vectorises.
+            parallelRanges(n) { r in for i in r { let g = gy[i]; gx[i] = xs[i] > 0 ? g : 0 } }
         case .gelu: parallelRanges(n, minimumPerThread: 4096) { r in for i in r { gx[i] = gy[i] * geluDerivative(xs[i]) } }
         case .silu:
             parallelRanges(n, minimumPerThread: 4096) { r in

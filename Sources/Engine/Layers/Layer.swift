@@ -38,9 +38,17 @@ public struct ShapeError: Error, CustomStringConvertible, Equatable {
 public final class Sequential: Layer {
     public let name: String
     public let layers: [Layer]
-    public var needsInputGradient: Bool {
-        get { layers.first?.needsInputGradient ?? true }
-        set { layers.first?.needsInputGradient = newValue }
+    /// Setting it tells every layer whether anyone reads its input gradient: a layer needs one
+    /// when the sequence does or when a layer before it has parameters. So a network that starts
+    /// with a reshape (Flatten) still skips its first Linear's dX.
+    public var needsInputGradient: Bool = true {
+        didSet {
+            var needed = needsInputGradient
+            for layer in layers {
+                layer.needsInputGradient = needed
+                needed = needed || !layer.parameters.isEmpty
+            }
+        }
     }
 
     public init(_ name: String = "sequential", _ layers: [Layer]) {
@@ -76,7 +84,9 @@ public final class Sequential: Layer {
 public final class Residual: Layer {
     public let name: String
     public let body: Sequential
-    public var needsInputGradient = true
+    public var needsInputGradient = true {
+        didSet { body.needsInputGradient = needsInputGradient }
+    }
     private var out: Tensor?
     private var dx: Tensor?
 
@@ -103,9 +113,8 @@ public final class Residual: Layer {
     }
 
     public func backward(_ dy: Tensor) -> Tensor? {
-        body.needsInputGradient = true
-        guard let gBody = body.backward(dy) else { return nil }
-        guard needsInputGradient else { return nil }
+        let bodyGradient = body.backward(dy)
+        guard needsInputGradient, let gBody = bodyGradient else { return nil }
         let ctx = dy.context
         let g = ctx.buffer(dx, dy.shape); dx = g
         ctx.record(name + ".add_grad", .elementwise, flops: Double(dy.count), read: 2 * Double(dy.count), written: Double(dy.count))
