@@ -114,7 +114,7 @@ func fillNormal(_ t: Tensor, std: Float, _ rng: inout RandomSource) {
 /// y[r, c] += v[c] for every row.
 @inline(__always)
 func addRowVector(_ v: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-    parallelRanges(rows, minimumPerThread: max(1, 16_384 / max(columns, 1))) { r in
+    parallelRanges(rows, minimumPerThread: max(1, (1 << 17) / max(columns, 1))) { r in
         for i in r {
             let row = y + i * columns
             for c in 0..<columns { row[c] += v[c] }

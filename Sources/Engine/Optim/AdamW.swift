@@ -67,10 +67,10 @@ public final class AdamW: Optimizer {
         let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
         let correction2 = Float((1 - pow(Double(beta2), t)).squareRoot())
         let values = store.values.data, grads = store.grads.data, m = s.m.data, v = s.v.data
-        for p in store.parameters {
-            let o = p.offset
-            update(values + o, grads + o, m + o, v + o, count: p.count,
-                   keep: p.decays ? 1 - lr * weightDecay : 1, stepSize: stepSize, correction2: correction2)
+        let decayed = 1 - lr * weightDecay
+        store.forEachSlice { o, count, decays in
+            update(values + o, grads + o, m + o, v + o, count: count,
+                   keep: decays ? decayed : 1, stepSize: stepSize, correction2: correction2)
         }
     }
 
@@ -82,8 +82,7 @@ public final class AdamW: Optimizer {
                         _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
                         count: Int, keep: Float, stepSize: Float, correction2: Float) {
         let b1 = beta1, b2 = beta2, eps = epsilon
-        parallelRanges(count / 8, minimumPerThread: 1 << 15) { r in
-            for i in r {
+        for i in 0..<count / 8 {
                 let o = 8 * i
                 let gi = load8(g + o)
                 let mi = b1 * load8(m + o) + (1 - b1) * gi
@@ -91,7 +90,6 @@ public final class AdamW: Optimizer {
                 store8(mi, m + o)
                 store8(vi, v + o)
                 store8(load8(theta + o) * keep - stepSize * mi / (vi.squareRoot() / correction2 + eps), theta + o)
-            }
         }
         for i in (count / 8 * 8)..<count {
             let gi = g[i]

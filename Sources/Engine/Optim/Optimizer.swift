@@ -41,6 +41,19 @@ func stateBuffer(_ existing: Tensor?, for store: ParameterStore, optimizer: Stri
 extension ParameterStore {
     /// Elements of the parameters that take weight decay (no padding).
     var decayingCount: Int { parameters.reduce(0) { $0 + ($1.decays ? $1.count : 0) } }
+
+    /// Visit every parameter element once in one parallel region: the flat buffer is split evenly
+    /// between the threads and each walks the parameter slices inside its share, calling
+    /// `body(offset, count, decays)`. One fan-out per step instead of one per parameter.
+    func forEachSlice(minimumPerThread: Int = 1 << 15, _ body: (Int, Int, Bool) -> Void) {
+        let parameters = self.parameters
+        parallelRanges(count, minimumPerThread: minimumPerThread) { share in
+            for p in parameters {
+                let lo = max(p.offset, share.lowerBound), hi = min(p.offset + p.count, share.upperBound)
+                if lo < hi { body(lo, hi - lo, p.decays) }
+            }
+        }
+    }
 }
 
 /// Elements per block of `blockwiseSum`: fixed, so a sum is the same number on any thread count.
