@@ -70,7 +70,7 @@ public final class Trainer {
             let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)),
                                      trainAccuracy: Double(correct) / Double(max(seen * train.labelsPerSample, 1)),
                                      validationLoss: val?.loss, validationAccuracy: val?.accuracy,
-                                     seconds: seconds, learningRate: Double(rate))
+                                     seconds: seconds, learningRate: Double("\(rate)") ?? Double(rate))
             records.append(record)
             progress?(record)
         }

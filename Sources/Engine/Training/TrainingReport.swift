@@ -14,6 +14,7 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var validationAccuracy: Double?
     /// Training time of the epoch (evaluation excluded).
     public var seconds: Double
+    /// The rate of the epoch's last step, as the Float the optimizer used (printed shortest).
     public var learningRate: Double
 }
 
