@@ -97,6 +97,38 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(flops, Double(2 * macs + biases + relus))
     }
 
+    /// Once a step's buffers exist, further training steps (forward, backward, optimizer) report
+    /// no allocation, for every family (a smaller last batch included).
+    func testTrainingStepsAllocateNothingAfterWarmUp() throws {
+        let cases: [(ArchitectureSpec, [Int], Int)] = [
+            (.mlp(MLPSpec(widths: [16], dropout: 0.1, norm: .layer)), [6], 3),
+            (.cnn(CNNSpec(stages: [CNNStage(channels: 4, blocks: 2, residual: true, batchnorm: true, pool: .max),
+                                   CNNStage(channels: 6, depthwise: true, pool: .avg)], head: [8], dropout: 0.1)), [8, 8, 2], 3),
+            (.vit(ViTSpec(patch: 4, dim: 8, depth: 1, heads: 2, mlpRatio: 2, dropout: 0.1)), [8, 8, 1], 3),
+            (.gpt(GPTSpec(layers: 1, hidden: 8, heads: 2, sequenceLength: 6, vocabulary: 11)), [6], 11),
+        ]
+        for (spec, shape, classes) in cases {
+            let ctx = ExecutionContext()
+            let model = try Model(spec: spec, inputShape: shape, classes: classes, context: ctx, seed: 3)
+            let optimizer = AdamW()
+            let x = Tensor(shape: [4] + shape, context: ctx)
+            for i in 0..<x.count { x.data[i] = spec.family == "gpt" ? Float(i % classes) : Float(i % 5) / 5 }
+            let labels = [Int32](repeating: 1, count: spec.family == "gpt" ? 4 * shape[0] : 4)
+            func step(batch: Int) {
+                x.reshape([batch] + shape)
+                model.store.zeroGradients()
+                _ = labels.withUnsafeBufferPointer { model.accumulateGradients(x, labels: $0.baseAddress!) }
+                optimizer.step(model.store, learningRate: 1e-3)
+            }
+            step(batch: 4)
+            let allocations = ctx.summary.allocations
+            step(batch: 4)
+            step(batch: 3)
+            step(batch: 4)
+            XCTAssertEqual(ctx.summary.allocations, allocations, "\(spec.family) allocates inside training steps")
+        }
+    }
+
     func testEveryFamilyBuildsAndRunsABatch() throws {
         let cases: [(ArchitectureSpec, [Int], Int)] = [
             (.mlp(MLPSpec(widths: [16], norm: .batch)), [6], 3),
