@@ -9,7 +9,7 @@ import Foundation
 ///     v ← β₂v + (1 − β₂)g²
 ///     θ ← θ − γ · m̂ / (√v̂ + ε),    m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
 ///
-/// computed as PyTorch does, θ ← θ − (γ / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε).
+/// computed in PyTorch's arrangement, θ ← θ − (γ / (1 − β₁ᵗ)) · m / (√v · (1 / √(1 − β₂ᵗ)) + ε).
 /// `AdamW.adam()` is Adam (Kingma & Ba 2015): the same rule without decay.
 ///
 ///     let adamw = AdamW(weightDecay: 0.1)
@@ -65,12 +65,13 @@ public final class AdamW: Optimizer {
 
         let t = Double(stepCount)
         let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
-        let correction2 = Float((1 - pow(Double(beta2), t)).squareRoot())
+        // 1/√(1 − β₂ᵗ), so the per-element rule multiplies instead of dividing twice.
+        let inverseCorrection2 = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
         let values = store.values.data, grads = store.grads.data, m = s.m.data, v = s.v.data
         let decayed = 1 - lr * weightDecay
         store.forEachSlice { o, count, decays in
             update(values + o, grads + o, m + o, v + o, count: count,
-                   keep: decays ? decayed : 1, stepSize: stepSize, correction2: correction2)
+                   keep: decays ? decayed : 1, stepSize: stepSize, inverseCorrection2: inverseCorrection2)
         }
     }
 
@@ -80,7 +81,7 @@ public final class AdamW: Optimizer {
     /// the same IEEE operations as the scalar tail, so results do not depend on the split.
     private func update(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
                         _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
-                        count: Int, keep: Float, stepSize: Float, correction2: Float) {
+                        count: Int, keep: Float, stepSize: Float, inverseCorrection2: Float) {
         let b1 = beta1, b2 = beta2, eps = epsilon
         for i in 0..<count / 8 {
                 let o = 8 * i
@@ -89,7 +90,7 @@ public final class AdamW: Optimizer {
                 let vi = b2 * load8(v + o) + (1 - b2) * gi * gi
                 store8(mi, m + o)
                 store8(vi, v + o)
-                store8(load8(theta + o) * keep - stepSize * mi / (vi.squareRoot() / correction2 + eps), theta + o)
+                store8(load8(theta + o) * keep - stepSize * mi / (vi.squareRoot() * inverseCorrection2 + eps), theta + o)
         }
         for i in (count / 8 * 8)..<count {
             let gi = g[i]
@@ -97,7 +98,7 @@ public final class AdamW: Optimizer {
             let vi = b2 * v[i] + (1 - b2) * gi * gi
             m[i] = mi
             v[i] = vi
-            theta[i] = theta[i] * keep - stepSize * mi / (vi.squareRoot() / correction2 + eps)
+            theta[i] = theta[i] * keep - stepSize * mi / (vi.squareRoot() * inverseCorrection2 + eps)
         }
     }
 }
