@@ -15,6 +15,23 @@ final class VisionLayerTests: XCTestCase {
         GradientCheck().check(Conv2d("conv_same", 2, 3, kernel: 3, padding: 1, bias: false), inputShape: [2, 4, 4, 2])
     }
 
+    func testChunkedConv2dGradients() {
+        // The GEMM path with a column budget of two samples: a batch of 5 runs as chunks 2, 2, 1.
+        let conv = Conv2d("chunked", 3, 4, kernel: 3, stride: 2, padding: 1)
+        conv.directDepthLimit = 0
+        conv.columnBudget = 2 * (3 * 3) * 27 * MemoryLayout<Float>.stride
+        XCTAssertEqual(conv.samplesPerChunk(WindowGeometry("chunked", [5, 5, 5, 3], channels: 3, kernel: 3, stride: 2, padding: 1)), 2)
+        GradientCheck().check(conv, inputShape: [5, 5, 5, 3])
+    }
+
+    func testDirectConv2dGradients() {
+        // 10 filters: one vector of eight and a tail; rows of 6 and 3 output pixels: groups of four and a tail.
+        let grey = Conv2d("direct", 1, 10, kernel: 3, padding: 1)
+        XCTAssertTrue(grey.isDirect)
+        GradientCheck().check(grey, inputShape: [3, 5, 6, 1])
+        GradientCheck().check(Conv2d("direct_strided", 2, 16, kernel: 3, stride: 2, padding: 2, bias: false), inputShape: [2, 5, 4, 2])
+    }
+
     func testPointwiseConv2dGradients() {
         GradientCheck().check(Conv2d("pointwise", 3, 5, kernel: 1), inputShape: [2, 3, 3, 3])
     }
@@ -37,6 +54,9 @@ final class VisionLayerTests: XCTestCase {
             return rng.permutation(n).map { Float($0) * 0.1 - Float(n) * 0.05 }
         }
         GradientCheck().check(MaxPool2d("maxpool", kernel: 2), inputShape: [2, 4, 4, 3], input: spread(96))
+        // Ten channels (a vector of eight and a tail), windows that tile the input and ones that leave a margin.
+        GradientCheck().check(MaxPool2d("maxpool_wide", kernel: 2), inputShape: [2, 4, 4, 10], input: spread(320))
+        GradientCheck().check(MaxPool2d("maxpool_margin", kernel: 2), inputShape: [2, 5, 3, 10], input: spread(300))
         GradientCheck().check(MaxPool2d("maxpool_overlap", kernel: 3, stride: 2), inputShape: [2, 5, 5, 2], input: spread(100))
         GradientCheck().check(AvgPool2d("avgpool", kernel: 2), inputShape: [2, 4, 4, 3])
         GradientCheck().check(AvgPool2d("avgpool_overlap", kernel: 3, stride: 1), inputShape: [2, 4, 4, 2])
@@ -110,6 +130,88 @@ final class VisionLayerTests: XCTestCase {
         XCTAssertEqual(AvgPool2d(kernel: 2)(x).array, [2.5, 4.5, 10.5, 12.5])
         XCTAssertEqual(MaxPool2d(kernel: 3, stride: 1)(x).array, [10, 11, 14, 15])
         XCTAssertEqual(GlobalAvgPool()(x).array, [7.5])
+    }
+
+    func testConv2dPathsAgree() {
+        // The direct kernel, GEMM on one chunk and GEMM on chunks of 3 (of a batch of 7) give the
+        // same outputs and gradients, which match the textbook loops.
+        func run(direct: Bool, budget: Int) -> (y: [Float], dx: [Float], grads: [Float]) {
+            let ctx = ExecutionContext()
+            let conv = Conv2d("conv", 2, 12, kernel: 3, stride: 1, padding: 1)
+            conv.directDepthLimit = direct ? 32 : 0
+            conv.columnBudget = budget
+            let store = bind(conv, ctx)
+            let x = initialized(conv, input: [7, 6, 5, 2], ctx)
+            var rng = RandomSource(seed: 4)
+            let y = conv(x, training: true)
+            store.zeroGradients()
+            let dx = conv.backward(randomTensor(y.shape, ctx, &rng))!
+            let expected = directConvolution(x, weight: conv.weight.value, bias: conv.bias?.value,
+                                             kernel: 3, stride: 1, padding: 1, depthwise: false)
+            assertClose(y.array, expected)
+            return (y.array, dx.array, store.grads.array)
+        }
+        // A sample's columns: 6·5 pixels of 3·3·2 floats.
+        let threeSamples = 3 * 30 * 18 * MemoryLayout<Float>.stride
+        let probe = Conv2d("probe", 2, 12, kernel: 3, padding: 1)
+        probe.columnBudget = threeSamples
+        XCTAssertEqual(probe.samplesPerChunk(WindowGeometry("probe", [7, 6, 5, 2], channels: 2, kernel: 3, stride: 1, padding: 1)), 3)
+        let direct = run(direct: true, budget: 3 << 20)
+        let whole = run(direct: false, budget: 1 << 30)
+        let chunked = run(direct: false, budget: threeSamples)
+        for other in [whole, chunked] {
+            assertClose(other.y, direct.y)
+            assertClose(other.dx, direct.dx)
+            assertClose(other.grads, direct.grads)
+        }
+    }
+
+    func testConv2dRepeatsBitForBit() {
+        // Same seed, same threads: identical numbers, on both paths (per-thread partial sums are
+        // added in a fixed order).
+        func run(direct: Bool) -> [Float] {
+            let ctx = ExecutionContext()
+            let conv = Conv2d("conv", 3, 16, kernel: 3, padding: 1)
+            conv.directDepthLimit = direct ? 32 : 0
+            conv.columnBudget = 4096
+            let store = bind(conv, ctx)
+            let x = initialized(conv, input: [9, 12, 12, 3], ctx)
+            var rng = RandomSource(seed: 6)
+            let y = conv(x, training: true)
+            store.zeroGradients()
+            let dx = conv.backward(randomTensor(y.shape, ctx, &rng))!
+            return y.array + dx.array + store.grads.array
+        }
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        EngineThreads.set(2)
+        XCTAssertEqual(run(direct: true), run(direct: true))
+        XCTAssertEqual(run(direct: false), run(direct: false))
+    }
+
+    func testMaxPoolKeepsTheFirstOfEqualMaxima() {
+        // All inputs equal: each window's first position (top-left) wins, in the vector lanes and the tail.
+        let ctx = ExecutionContext()
+        let pool = MaxPool2d(kernel: 2)
+        let x = Tensor(Array(repeating: 1, count: 4 * 4 * 9), shape: [1, 4, 4, 9], context: ctx)
+        _ = pool(x, training: true)
+        let dx = pool.backward(Tensor(Array(repeating: 2, count: 2 * 2 * 9), shape: [1, 2, 2, 9], context: ctx))!
+        for y in 0..<4 {
+            for x in 0..<4 {
+                let want: Float = y % 2 == 0 && x % 2 == 0 ? 2 : 0
+                let pixel = (y * 4 + x) * 9
+                XCTAssertEqual(Array(dx.array[pixel..<(pixel + 9)]), Array(repeating: want, count: 9), "pixel \(y), \(x)")
+            }
+        }
+        // A 3×5 input reuses that gradient buffer; its bottom row and right column lie under no
+        // window and must come back zero, not what the last backward left there.
+        let margin = Tensor(Array(repeating: 1, count: 3 * 5 * 9), shape: [1, 3, 5, 9], context: ctx)
+        _ = pool(margin, training: true)
+        let dm = pool.backward(Tensor(Array(repeating: 2, count: 1 * 2 * 9), shape: [1, 1, 2, 9], context: ctx))!
+        XCTAssertEqual(dm.shape, [1, 3, 5, 9])
+        XCTAssertEqual(dm.array.filter { $0 != 0 }.count, 2 * 9)
+        XCTAssertEqual(dm.array[0], 2)
+        XCTAssertEqual(dm.array[2 * 9], 2)
     }
 
     func testBatchNormEvaluationUsesRunningStatistics() {
@@ -224,6 +326,35 @@ final class VisionLayerTests: XCTestCase {
         XCTAssertEqual(ctx.summary.flops(.conv), expected)
         XCTAssertEqual(ctx.summary.flops, expected)
         XCTAssertEqual(ctx.summary.byKind[.copy]?.count, 1)
+    }
+
+    func testConv2dPathsTraceTheSameWork() {
+        // Direct, one GEMM and chunked GEMM record the same FLOPs; meta mode matches real mode,
+        // peak memory included.
+        func trace(_ mode: ExecutionContext.Mode, direct: Bool, budget: Int) -> TraceSummary {
+            let ctx = ExecutionContext(mode: mode)
+            let conv = Conv2d("conv", 3, 8, kernel: 3, stride: 2, padding: 1)
+            conv.directDepthLimit = direct ? 32 : 0
+            conv.columnBudget = budget
+            let store = ParameterStore(conv.parameters, context: ctx)
+            let x = Tensor(shape: [6, 9, 9, 3], context: ctx)
+            for _ in 0..<2 {
+                store.zeroGradients()
+                let y = conv(x, training: true)
+                _ = conv.backward(Tensor(shape: y.shape, context: ctx))
+            }
+            return ctx.summary
+        }
+        // Per step: forward, dW and dX GEMMs of 2·rows·k²·cin·cout, the bias forward and
+        // backward, and the col2im additions.
+        let (rows, depth, cout) = (6.0 * 5 * 5, 27.0, 8.0)
+        let perStep = 3 * 2 * rows * depth * cout + 2 * rows * cout + rows * depth
+        for (direct, budget) in [(true, 3 << 20), (false, 3 << 20), (false, 1024)] {
+            let real = trace(.real, direct: direct, budget: budget), meta = trace(.meta, direct: direct, budget: budget)
+            XCTAssertEqual(real.flops, 2 * perStep)
+            XCTAssertEqual(meta.byKind, real.byKind)
+            XCTAssertEqual(meta.peakBytes, real.peakBytes)
+        }
     }
 
     func testMetaModeTracesTheSameWork() {

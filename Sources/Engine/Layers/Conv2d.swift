@@ -1,8 +1,11 @@
 /// A 2-D convolution over NHWC images: square kernel, zero padding, optional bias.
 ///
 /// The weight is stored (kh, kw, cin, cout), which read as a (k·k·cin, cout) matrix makes the
-/// convolution one GEMM against the batched im2col matrix (B·Ho·Wo, k·k·cin). A 1×1, stride-1,
-/// unpadded convolution skips im2col: its input already is that matrix.
+/// convolution a GEMM against the im2col matrix (B·Ho·Wo, k·k·cin). That matrix is built a chunk of
+/// samples at a time, so each chunk is still in cache when the GEMM reads it. A 1×1, stride-1,
+/// unpadded convolution skips im2col: its input already is that matrix. When k·k·cin is small (a
+/// first layer on grey or RGB images) the GEMM would be memory-bound on a thin matrix, so the
+/// product runs in our own kernel instead, one output row at a time.
 ///
 ///     let conv = Conv2d("conv1", 1, 32, kernel: 3, padding: 1)
 ///     try conv.outputShape(for: [28, 28, 1])      // [28, 28, 32]
@@ -25,12 +28,17 @@ public final class Conv2d: Layer {
     public let weight: Parameter          // (k, k, cin, cout)
     public let bias: Parameter?           // (cout)
     public var needsInputGradient = true
+    /// Bytes of the column matrix built at a time: small enough that a chunk is still in cache
+    /// when the GEMM reads it back, large enough for the GEMM to run near its peak.
+    var columnBudget = 3 << 20
+    /// Largest k·k·cin multiplied by the direct kernel rather than by GEMM.
+    var directDepthLimit = 32
     private var input: Tensor?
     private var geometry: WindowGeometry?
-    private var columns: Tensor?          // (B·Ho·Wo, k·k·cin); reused for ∂L/∂columns in backward
+    private var columns: Tensor?          // see `reserveColumns`
     private var out: Tensor?              // (B, Ho, Wo, cout)
     private var dx: Tensor?               // (B, H, W, cin)
-    private var biasPartials: Tensor?     // (threads, cout + padding)
+    private var partials: Tensor?         // (threads, cout + padding); direct: (threads, (k·k·cin + 1)·cout + padding)
 
     public init(_ name: String = "conv", _ inChannels: Int, _ outChannels: Int, kernel: Int,
                 stride: Int = 1, padding: Int = 0, bias: Bool = true) {
@@ -51,6 +59,10 @@ public final class Conv2d: Layer {
 
     /// Whether the input is used as the column matrix directly.
     var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
+    /// Whether the product runs in the direct kernel rather than GEMM.
+    var isDirect: Bool { !isPointwise && depth <= directDepthLimit }
+    /// k·k·cin: the columns of the im2col matrix.
+    private var depth: Int { kernel * kernel * inChannels }
 
     public func outputShape(for input: [Int]) throws -> [Int] {
         let (h, w) = try windowOutputSize(name, input: input, channels: inChannels,
@@ -68,46 +80,58 @@ public final class Conv2d: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let ctx = x.context
         let g = WindowGeometry(name, x.shape, channels: inChannels, kernel: kernel, stride: stride, padding: padding)
-        let rows = g.outputPixels, depth = kernel * kernel * inChannels
+        let rows = g.outputPixels, depth = depth
         let o = ctx.buffer(out, [g.batch, g.outHeight, g.outWidth, outChannels]); out = o
         input = x
         geometry = g
-        var a = x
+        reserveColumns(ctx, g)
         if !isPointwise {
-            a = ctx.buffer(columns, [rows, depth]); columns = a
-            ctx.record(name + ".im2col", .copy, flops: 0, read: Double(x.count), written: Double(a.count))
+            ctx.record(name + ".im2col", .copy, flops: 0, read: Double(x.count), written: Double(rows * depth))
         }
         let mnk = Double(rows) * Double(depth) * Double(outChannels)
         ctx.record(name, .conv, flops: 2 * mnk + (bias == nil ? 0 : Double(o.count)),
-                   read: Double(a.count + weight.count + (bias?.count ?? 0)), written: Double(o.count))
+                   read: Double(rows * depth + weight.count + (bias?.count ?? 0)), written: Double(o.count))
         guard !ctx.isMeta else { return o }
-        if !isPointwise { im2col(x.data, g, into: a.data) }
-        // The GEMM accumulates (beta 1) onto the bias, or onto zeros we write in parallel: OpenBLAS's
-        // own beta-0 pass over C is a slower serial sweep.
-        if let b = bias {
-            fillRows(o.data, with: b.value.data, rows: rows, columns: outChannels)
-        } else {
-            fillZeros(o.data, count: o.count)
+        if isDirect {
+            directForward(x.data, g, into: o.data)
+            return o
         }
-        // Y (rows, cout) = columns (rows, k·k·cin) · W (k·k·cin, cout)
-        sgemm(m: rows, n: outChannels, k: depth, a.data, lda: depth, weight.value.data, ldb: outChannels,
-              beta: 1, o.data, ldc: outChannels)
+        forEachChunk(g, buildingColumns: true) { samples, a in
+            let m = samples.count * g.outHeight * g.outWidth
+            let y = o.data + samples.lowerBound * g.outHeight * g.outWidth * outChannels
+            // The GEMM accumulates (beta 1) onto the bias, or onto zeros we write in parallel:
+            // OpenBLAS's own beta-0 pass over C is a slower serial sweep.
+            if let b = bias {
+                fillRows(y, with: b.value.data, rows: m, columns: outChannels)
+            } else {
+                fillZeros(y, count: m * outChannels)
+            }
+            // Y (m, cout) = columns (m, k·k·cin) · W (k·k·cin, cout)
+            sgemm(m: m, n: outChannels, k: depth, a, lda: depth, weight.value.data, ldb: outChannels,
+                  beta: 1, y, ldc: outChannels)
+        }
         return o
     }
 
-    /// Accumulates ∂L/∂W and ∂L/∂b; ∂L/∂X overwrites the column buffer, so one backward per forward.
+    /// Accumulates ∂L/∂W and ∂L/∂b. The column matrix is rebuilt chunk by chunk (the forward keeps
+    /// one chunk of it), and each chunk's ∂L/∂columns overwrites it before folding onto ∂L/∂X.
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let x = input, let g = geometry else { preconditionFailure("\(name): backward before forward") }
         let ctx = dy.context
-        let rows = g.outputPixels, depth = kernel * kernel * inChannels
+        let rows = g.outputPixels, depth = depth
         precondition(dy.count == rows * outChannels, "\(name): gradient of shape \(dy.shape) for output \(out?.shape ?? [])")
+        reserveColumns(ctx, g)
+        if !isPointwise {
+            ctx.record(name + ".im2col", .copy, flops: 0, read: Double(x.count), written: Double(rows * depth))
+        }
         let mnk = Double(rows) * Double(depth) * Double(outChannels)
         ctx.record(name + ".dW", .conv, flops: 2 * mnk + (bias == nil ? 0 : Double(dy.count)),
                    read: Double(rows * depth + dy.count), written: Double(weight.count + (bias?.count ?? 0)))
-        var partials: Tensor?
-        if bias != nil {
-            partials = ctx.buffer(biasPartials, [EngineThreads.count, separatedStride(outChannels, of: Float.self)])
-            biasPartials = partials
+        if isDirect {
+            let size = (depth + (bias == nil ? 0 : 1)) * outChannels
+            partials = ctx.buffer(partials, [EngineThreads.count, separatedStride(size, of: Float.self)])
+        } else if bias != nil {
+            partials = ctx.buffer(partials, [EngineThreads.count, separatedStride(outChannels, of: Float.self)])
         }
         var gx: Tensor?
         if needsInputGradient {
@@ -118,182 +142,112 @@ public final class Conv2d: Layer {
             }
         }
         guard !ctx.isMeta else { return gx }
-        let a = isPointwise ? x.data : columns!.data
-        // dW (k·k·cin, cout) += columnsᵀ (k·k·cin, rows) · dY (rows, cout)
-        sgemm(transA: true, m: depth, n: outChannels, k: rows, a, lda: depth, dy.data, ldb: outChannels,
-              beta: 1, weight.grad.data, ldc: outChannels)
-        if let b = bias, let partials {
-            accumulateColumnSumsInParallel(dy.data, rows: rows, columns: outChannels, into: b.grad.data, partials: partials.data)
+        if isDirect {
+            directWeightGradient(x.data, dy.data, g)
+        } else if let b = bias {
+            accumulateColumnSumsInParallel(dy.data, rows: rows, columns: outChannels, into: b.grad.data, partials: partials!.data)
         }
-        if let gx {
-            // ∂columns (rows, k·k·cin) = dY (rows, cout) · Wᵀ (cout, k·k·cin), then folded back.
-            let dcol = isPointwise ? gx.data : columns!.data
-            fillZeros(dcol, count: rows * depth)
-            sgemm(transB: true, m: rows, n: depth, k: outChannels, dy.data, lda: outChannels,
+        forEachChunk(g, buildingColumns: !isDirect) { samples, a in
+            let m = samples.count * g.outHeight * g.outWidth
+            let gy = dy.data + samples.lowerBound * g.outHeight * g.outWidth * outChannels
+            if !isDirect {
+                // dW (k·k·cin, cout) += columnsᵀ (k·k·cin, m) · dY (m, cout)
+                sgemm(transA: true, m: depth, n: outChannels, k: m, a, lda: depth, gy, ldb: outChannels,
+                      beta: 1, weight.grad.data, ldc: outChannels)
+            }
+            guard let gx else { return }
+            // ∂columns (m, k·k·cin) = dY (m, cout) · Wᵀ (cout, k·k·cin), then folded back.
+            let dcol = isPointwise ? gx.data + samples.lowerBound * g.imageSize : columns!.data
+            fillZeros(dcol, count: m * depth)
+            sgemm(transB: true, m: m, n: depth, k: outChannels, gy, lda: outChannels,
                   weight.value.data, ldb: outChannels, beta: 1, dcol, ldc: depth)
-            if !isPointwise { col2im(dcol, g, into: gx.data) }
+            if !isPointwise { col2im(dcol, g, samples: samples, into: gx.data) }
         }
         return gx
     }
-}
 
-/// The arithmetic of a square window sliding over a batch of NHWC images (convolution, pooling).
-struct WindowGeometry {
-    let batch, height, width, channels: Int
-    let kernel, stride, padding: Int
-    let outHeight, outWidth: Int
-
-    /// The geometry of `shape` (B, H, W, C), with C checked against `channels` unless nil; a
-    /// precondition failure naming `layer` when it does not fit (models validate shapes with
-    /// `outputShape(for:)` when they are built).
-    init(_ layer: String, _ shape: [Int], channels: Int?, kernel: Int, stride: Int, padding: Int = 0) {
-        precondition(shape.count == 4, "\(layer): expects (batch, height, width, channels), got \(shape)")
-        let size: (Int, Int)
-        do {
-            size = try windowOutputSize(layer, input: Array(shape.dropFirst()), channels: channels,
-                                        kernel: kernel, stride: stride, padding: padding)
-        } catch {
-            preconditionFailure("\(error)")
-        }
-        batch = shape[0]; height = shape[1]; width = shape[2]; self.channels = shape[3]
-        self.kernel = kernel; self.stride = stride; self.padding = padding
-        outHeight = size.0; outWidth = size.1
+    /// Size the column buffer: a chunk of the column matrix (samplesPerChunk·Ho·Wo, k·k·cin), which
+    /// the backward overwrites with ∂L/∂columns; for the direct kernel, one scratch of padded input
+    /// rows per thread (threads, k·paddedRowSpan), and a chunk only when ∂L/∂X is needed. Pointwise
+    /// convolutions need none. Sized the same every step, so it is allocated once.
+    private func reserveColumns(_ ctx: ExecutionContext, _ g: WindowGeometry) {
+        guard !isPointwise else { return }
+        let chunk = samplesPerChunk(g) * g.outHeight * g.outWidth * depth
+        let scratch = EngineThreads.count * kernel * g.paddedRowSpan
+        let count = !isDirect ? chunk : needsInputGradient ? max(chunk, scratch) : scratch
+        columns = ctx.buffer(columns, [count])
     }
 
-    /// Output pixels over the batch: the rows of the im2col matrix.
-    var outputPixels: Int { batch * outHeight * outWidth }
-    /// Floats in one image row and in one image.
-    var rowStride: Int { width * channels }
-    var imageSize: Int { height * width * channels }
+    /// Samples per chunk of the column matrix: as many as fit `columnBudget` bytes (at least one),
+    /// spread evenly over the chunks the batch needs. A pointwise convolution has no column matrix
+    /// to chunk.
+    func samplesPerChunk(_ g: WindowGeometry) -> Int {
+        guard !isPointwise else { return g.batch }
+        let bytesPerSample = g.outHeight * g.outWidth * depth * MemoryLayout<Float>.stride
+        let most = max(1, columnBudget / bytesPerSample)
+        let chunks = (g.batch + most - 1) / most
+        return (g.batch + chunks - 1) / chunks
+    }
 
-    /// Window columns kx in lo..<hi (possibly empty) that fall inside the image at output column `ox`.
-    @inline(__always)
-    func validColumns(_ ox: Int) -> (lo: Int, hi: Int) {
-        let ix0 = ox * stride - padding
-        let lo = min(kernel, max(0, -ix0))
-        return (lo, max(lo, min(kernel, width - ix0)))
-    }
-}
-
-/// Output (height, width) of a square window over a per-sample [H, W, C] input, or a `ShapeError`
-/// naming `layer` when the channels differ or the window does not fit the padded input.
-func windowOutputSize(_ layer: String, input: [Int], channels: Int?, kernel: Int, stride: Int,
-                      padding: Int) throws -> (Int, Int) {
-    guard input.count == 3 else {
-        throw ShapeError(layer, "expects a [height, width, channels] input, got \(input)")
-    }
-    if let channels, input[2] != channels {
-        throw ShapeError(layer, "expects \(channels) input channels, got \(input[2]) in \(input)")
-    }
-    let (h, w) = (input[0] + 2 * padding, input[1] + 2 * padding)
-    guard input[0] > 0, input[1] > 0, h >= kernel, w >= kernel else {
-        throw ShapeError(layer, "a \(kernel)×\(kernel) window does not fit input \(input) with padding \(padding)")
-    }
-    return ((h - kernel) / stride + 1, (w - kernel) / stride + 1)
-}
-
-/// Unfold NHWC `x` into the column matrix (B·Ho·Wo, k·k·C): row (b, oy, ox) holds the window at
-/// that output pixel in (ky, kx, c) order, zeros where it overhangs the image. For each ky the
-/// window is one contiguous run of k·C floats of the input row, clipped at the borders.
-func im2col(_ x: UnsafePointer<Float>, _ g: WindowGeometry, into col: UnsafeMutablePointer<Float>) {
-    let k = g.kernel, run = k * g.channels, depth = k * run
-    parallelRanges(g.outputPixels, minimumPerThread: max(1, 16_384 / depth)) { range in
-        var ox = range.lowerBound % g.outWidth
-        var oy = range.lowerBound / g.outWidth % g.outHeight
-        var b = range.lowerBound / (g.outWidth * g.outHeight)
-        for r in range {
-            let dst = col + r * depth
-            let (lo, hi) = g.validColumns(ox)
-            let first = lo * g.channels, last = hi * g.channels
-            for ky in 0..<k {
-                let d = dst + ky * run
-                let iy = oy * g.stride - g.padding + ky
-                guard iy >= 0, iy < g.height else {
-                    for i in 0..<run { d[i] = 0 }
-                    continue
-                }
-                let base = b * g.imageSize + iy * g.rowStride + (ox * g.stride - g.padding) * g.channels
-                for i in 0..<first { d[i] = 0 }
-                for i in first..<last { d[i] = x[base + i] }
-                for i in last..<run { d[i] = 0 }
-            }
-            ox += 1
-            if ox == g.outWidth {
-                ox = 0; oy += 1
-                if oy == g.outHeight { oy = 0; b += 1 }
+    /// Calls `body` on consecutive sample ranges of `samplesPerChunk` with the chunk buffer, after
+    /// building that range's column matrix (m, k·k·cin) into it when asked; a pointwise convolution
+    /// gets its input, which already is that matrix.
+    private func forEachChunk(_ g: WindowGeometry, buildingColumns: Bool,
+                              _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+        let x = input!.data, chunk = samplesPerChunk(g)
+        for first in Swift.stride(from: 0, to: g.batch, by: chunk) {
+            let samples = first..<min(g.batch, first + chunk)
+            if isPointwise {
+                body(samples, x + first * g.imageSize)
+            } else {
+                if buildingColumns { im2col(x, g, samples: samples, into: columns!.data) }
+                body(samples, columns!.data)
             }
         }
     }
-}
 
-/// Fold a column-matrix gradient back onto NHWC `dx` (overwritten), summing where windows
-/// overlap. Parallel over samples, so no two threads write the same pixel.
-func col2im(_ col: UnsafePointer<Float>, _ g: WindowGeometry, into dx: UnsafeMutablePointer<Float>) {
-    let k = g.kernel, run = k * g.channels, depth = k * run
-    let perSample = g.outHeight * g.outWidth
-    parallelRanges(g.batch, minimumPerThread: max(1, 16_384 / max(perSample * depth, 1))) { samples in
-        for b in samples {
-            let image = dx + b * g.imageSize
-            image.update(repeating: 0, count: g.imageSize)
-            for oy in 0..<g.outHeight {
-                for ox in 0..<g.outWidth {
-                    let src = col + ((b * g.outHeight + oy) * g.outWidth + ox) * depth
-                    let (lo, hi) = g.validColumns(ox)
-                    let first = lo * g.channels, last = hi * g.channels
-                    for ky in 0..<k {
-                        let iy = oy * g.stride - g.padding + ky
-                        guard iy >= 0, iy < g.height else { continue }
-                        let base = iy * g.rowStride + (ox * g.stride - g.padding) * g.channels
-                        let s = src + ky * run
-                        for i in first..<last { image[base + i] += s[i] }
-                    }
+    /// Y = bias + columns · W, one output row at a time, reading each window from the row's
+    /// padded input rows (see `padInputRows`) in a per-thread scratch that stays in L1.
+    private func directForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, into y: UnsafeMutablePointer<Float>) {
+        let cout = outChannels, w = weight.value.data, b = bias?.value.data
+        let scratch = columns!.data, span = g.paddedRowSpan, width = g.outWidth
+        let taps = g.windowOffsets
+        taps.withUnsafeBufferPointer { taps in
+            forEachThreadShare(g.batch * g.outHeight, workPerItem: width * depth * cout) { t, outputRows in
+                let rows = scratch + t * g.kernel * span
+                for row in outputRows {
+                    padInputRows(x, g, outputRow: row, into: rows)
+                    multiplySmallDepth(rows, pixelStride: g.stride * g.channels, taps: taps, pixels: width,
+                                       w, bias: b, columns: cout, into: y + row * width * cout)
                 }
             }
         }
     }
-}
 
-/// p[0..<count] = 0, in parallel.
-func fillZeros(_ p: UnsafeMutablePointer<Float>, count: Int) {
-    parallelRanges(count, minimumPerThread: 1 << 16) { r in (p + r.lowerBound).update(repeating: 0, count: r.count) }
-}
-
-/// y[r, c] = v[c] for every row.
-func fillRows(_ y: UnsafeMutablePointer<Float>, with v: UnsafePointer<Float>, rows: Int, columns: Int) {
-    parallelRanges(rows, minimumPerThread: max(1, 16_384 / max(columns, 1))) { r in
-        for i in r {
-            let row = y + i * columns
-            for c in 0..<columns { row[c] = v[c] }
-        }
-    }
-}
-
-/// s[c] += Σ_r x[r, c], in parallel over rows with one partial row per thread in `partials`
-/// (threads, separatedStride(columns)), summed in a fixed order so the result does not depend on
-/// timing.
-func accumulateColumnSumsInParallel(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into s: UnsafeMutablePointer<Float>,
-                                    partials: UnsafeMutablePointer<Float>) {
-    let threads = EngineThreads.count, stride = separatedStride(columns, of: Float.self)
-    let chunk = (rows + threads - 1) / threads
-    parallelRanges(threads, minimumPerThread: max(1, 16_384 / max(chunk * columns, 1))) { ts in
-        for t in ts {
-            let p = partials + t * stride
-            p.update(repeating: 0, count: columns)
-            for i in min(rows, t * chunk)..<min(rows, (t + 1) * chunk) {
-                let row = x + i * columns
-                for c in 0..<columns { p[c] += row[c] }
+    /// ∂W += columnsᵀ · dY and ∂b += Σ dY, one output row at a time into per-thread partial sums,
+    /// which are then added in thread order (the same result run to run).
+    private func directWeightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ g: WindowGeometry) {
+        let depth = depth, cout = outChannels, width = g.outWidth, span = g.paddedRowSpan
+        let scratch = columns!.data, sums = partials!.data, stride = partials!.shape[1]
+        let size = (depth + (bias == nil ? 0 : 1)) * cout
+        let taps = g.windowOffsets
+        taps.withUnsafeBufferPointer { taps in
+            forEachThreadShare(g.batch * g.outHeight, workPerItem: width * depth * cout) { t, outputRows in
+                let rows = scratch + t * g.kernel * span, dw = sums + t * stride
+                dw.update(repeating: 0, count: size)
+                for row in outputRows {
+                    padInputRows(x, g, outputRow: row, into: rows)
+                    accumulateSmallDepthGradient(rows, pixelStride: g.stride * g.channels, taps: taps, dy + row * width * cout,
+                                                 pixels: width, columns: cout, into: dw,
+                                                 biasGradient: bias == nil ? nil : dw + depth * cout)
+                }
             }
         }
+        let gw = weight.grad.data, gb = bias?.grad.data
+        for t in 0..<EngineThreads.count {
+            let dw = sums + t * stride
+            for i in 0..<(depth * cout) { gw[i] += dw[i] }
+            if let gb { for c in 0..<cout { gb[c] += dw[depth * cout + c] } }
+        }
     }
-    for t in 0..<threads {
-        let p = partials + t * stride
-        for c in 0..<columns { s[c] += p[c] }
-    }
-}
-
-/// Elements between the starts of per-thread partial rows of `count` elements: rounded up to whole
-/// 64-byte cache lines plus one, so threads accumulating into neighbouring rows never share a line.
-func separatedStride<T>(_ count: Int, of type: T.Type) -> Int {
-    let perLine = max(1, 64 / MemoryLayout<T>.stride)
-    return (count + perLine - 1) / perLine * perLine + perLine
 }

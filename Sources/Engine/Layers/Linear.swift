@@ -110,23 +110,3 @@ func fillNormal(_ t: Tensor, std: Float, _ rng: inout RandomSource) {
     let p = t.data
     for i in 0..<t.count { p[i] = rng.nextNormal() * std }
 }
-
-/// y[r, c] += v[c] for every row.
-@inline(__always)
-func addRowVector(_ v: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-    parallelRanges(rows, minimumPerThread: max(1, (1 << 17) / max(columns, 1))) { r in
-        for i in r {
-            let row = y + i * columns
-            for c in 0..<columns { row[c] += v[c] }
-        }
-    }
-}
-
-/// s[c] += Σ_r x[r, c].
-@inline(__always)
-func accumulateColumnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into s: UnsafeMutablePointer<Float>) {
-    for i in 0..<rows {
-        let row = x + i * columns
-        for c in 0..<columns { s[c] += row[c] }
-    }
-}

@@ -42,6 +42,7 @@ public final class MaxPool2d: Layer {
         ctx.record(name, .pooling, flops: Double(o.count * kernel * kernel), read: Double(x.count), written: Double(2 * o.count))
         guard !ctx.isMeta else { return o }
         let xs = x.data, ys = o.data, c = g.channels, k = kernel, s = stride
+        let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
         a.data.withMemoryRebound(to: Int32.self, capacity: a.count) { args in
             parallelRanges(g.batch * g.outHeight, minimumPerThread: max(1, 16_384 / max(g.outWidth * k * k * c, 1))) { rows in
                 for row in rows {
@@ -49,21 +50,36 @@ public final class MaxPool2d: Layer {
                     for ox in 0..<g.outWidth {
                         let y = ys + (row * g.outWidth + ox) * c, arg = args + (row * g.outWidth + ox) * c
                         let first = (oy * s * g.width + ox * s) * c
-                        for i in 0..<c { y[i] = sample[first + i]; arg[i] = Int32(first + i) }
-                        // Two branch-free passes, which vectorise: the maxima, then the first window
-                        // position holding each (a mask blend, not a conditional store).
-                        for ky in 0..<k {
-                            for kx in 0..<k {
-                                let offset = first + (ky * g.width + kx) * c
-                                for i in 0..<c { y[i] = max(y[i], sample[offset + i]) }
+                        // Eight channels at a time: the maximum over the window in scan order, a
+                        // later position winning only when strictly greater (so the first holding
+                        // the maximum is kept), as blends rather than branches.
+                        var i = 0
+                        while i + 8 <= c {
+                            var best = load8(sample + first + i)
+                            var at = SIMD8(repeating: Int32(truncatingIfNeeded: first + i)) &+ lanes
+                            for ky in 0..<k {
+                                for kx in 0..<k {
+                                    let offset = first + (ky * g.width + kx) * c + i
+                                    let v = load8(sample + offset)
+                                    let greater = v .> best
+                                    best.replace(with: v, where: greater)
+                                    at.replace(with: SIMD8(repeating: Int32(truncatingIfNeeded: offset)) &+ lanes, where: greater)
+                                }
                             }
+                            store8(best, y + i)
+                            UnsafeMutableRawPointer(arg + i).storeBytes(of: at, as: SIMD8<Int32>.self)
+                            i += 8
                         }
-                        for window in (0..<(k * k)).reversed() {
-                            let offset = first + ((window / k) * g.width + window % k) * c
-                            for i in 0..<c {
-                                let hit: Int32 = sample[offset + i] == y[i] ? -1 : 0
-                                arg[i] = (hit & Int32(truncatingIfNeeded: offset + i)) | (~hit & arg[i])
+                        for i in i..<c {
+                            var best = sample[first + i], at = first + i
+                            for ky in 0..<k {
+                                for kx in 0..<k {
+                                    let offset = first + (ky * g.width + kx) * c + i
+                                    if sample[offset] > best { best = sample[offset]; at = offset }
+                                }
                             }
+                            y[i] = best
+                            arg[i] = Int32(truncatingIfNeeded: at)
                         }
                     }
                 }
