@@ -29,14 +29,3 @@ func parallelRanges(_ n: Int, minimumPerThread: Int = 1 << 17, _ body: (Range<In
         if lo < hi { body(lo..<hi) }
     }
 }
-
-/// Eight floats from (possibly unaligned) memory.
-@inline(__always)
-func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-
-@inline(__always)
-func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-
-/// Store eight floats to (possibly unaligned) memory.
-@inline(__always)
-func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }

@@ -76,9 +76,9 @@ public final class AdamW: Optimizer {
     }
 
     /// The rule for one parameter of `count` elements; `keep` = 1 − γλ is the decoupled decay.
-    /// Eight lanes at a time: `Float.squareRoot()` in a scalar loop lowers to a libm call that
-    /// blocks vectorisation, while `SIMD8.squareRoot()` is one vector instruction. Each lane does
-    /// the same IEEE operations as the scalar tail, so results do not depend on the split.
+    /// Eight lanes at a time (`squareRoot8` is one vector instruction, where `Float.squareRoot()`
+    /// keeps a libm call that blocks vectorisation). Each lane does the same IEEE operations as the
+    /// scalar tail, so results do not depend on the split.
     private func update(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
                         _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
                         count: Int, keep: Float, stepSize: Float, inverseCorrection2: Float) {
@@ -90,7 +90,7 @@ public final class AdamW: Optimizer {
                 let vi = b2 * load8(v + o) + (1 - b2) * gi * gi
                 store8(mi, m + o)
                 store8(vi, v + o)
-                store8(load8(theta + o) * keep - stepSize * mi / (vi.squareRoot() * inverseCorrection2 + eps), theta + o)
+                store8(load8(theta + o) * keep - stepSize * mi / (squareRoot8(vi) * inverseCorrection2 + eps), theta + o)
         }
         for i in (count / 8 * 8)..<count {
             let gi = g[i]
