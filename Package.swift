@@ -19,6 +19,7 @@ let package = Package(
 
         // MARK: Libraries
         .target(name: "Engine", dependencies: ["CBLAS", "CZlib"], swiftSettings: optimize),
+        .target(name: "Search", dependencies: ["Engine"], swiftSettings: optimize),
         .target(name: "Bench", dependencies: ["Engine", "CBLAS"], exclude: ["peers"], swiftSettings: optimize),
 
         // MARK: Executable
@@ -26,6 +27,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Bench"]),
     ],
     swiftLanguageModes: [.v5]
