@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// One benchmark result, the same shape everywhere (terminal table, `--json`, nightly history).
@@ -26,7 +27,7 @@ public struct HostInfo: Codable, Equatable, Sendable {
 
     public static func current(threads: Int) -> HostInfo {
         HostInfo(cpu: cpuModel(), cores: ProcessInfo.processInfo.activeProcessorCount, threads: threads,
-                 openblas: openBLASDescription(), os: ProcessInfo.processInfo.operatingSystemVersionString)
+                 openblas: openBLASConfiguration(), os: ProcessInfo.processInfo.operatingSystemVersionString)
     }
 
     private static func cpuModel() -> String {

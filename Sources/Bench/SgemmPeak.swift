@@ -28,6 +28,3 @@ public enum SgemmPeak {
         return best
     }
 }
-
-/// OpenBLAS's own description of its build (version, target core, threading).
-func openBLASDescription() -> String { openBLASConfiguration() }

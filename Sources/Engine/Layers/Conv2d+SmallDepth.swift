@@ -34,7 +34,7 @@ func padInputRows(_ x: UnsafePointer<Float>, _ g: WindowGeometry, outputRow row:
 /// no bias meaning zero. Four pixels at a time share each load of w and keep four independent
 /// sums in flight.
 func multiplySmallDepth(_ windows: UnsafePointer<Float>, pixelStride: Int, taps: UnsafeBufferPointer<Int>, pixels: Int,
-                                _ w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, columns: Int, into y: UnsafeMutablePointer<Float>) {
+                        _ w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, columns: Int, into y: UnsafeMutablePointer<Float>) {
     let depth = taps.count, tap = taps.baseAddress!
     var p = 0
     while p + 4 <= pixels {
@@ -51,19 +51,15 @@ func multiplySmallDepth(_ windows: UnsafePointer<Float>, pixelStride: Int, taps:
             store8(s0, y0 + j); store8(s1, y1 + j); store8(s2, y2 + j); store8(s3, y3 + j)
             j += 8
         }
-        for q in 0..<4 {
-            let c = c0 + q * pixelStride, out = y0 + q * columns
-            for k in j..<columns {
-                var s = bias?[k] ?? 0
-                for t in 0..<depth { s += c[tap[t]] * w[t * columns + k] }
-                out[k] = s
-            }
-        }
+        for q in 0..<4 { scalarColumns(pixel: p + q, from: j) }
         p += 4
     }
-    for p in p..<pixels {
-        let c = windows + p * pixelStride, out = y + p * columns
-        for k in 0..<columns {
+    for p in p..<pixels { scalarColumns(pixel: p, from: 0) }
+
+    /// Output columns `from`..< of one pixel, one at a time (remainders of the vector loops).
+    func scalarColumns(pixel: Int, from first: Int) {
+        let c = windows + pixel * pixelStride, out = y + pixel * columns
+        for k in first..<columns {
             var s = bias?[k] ?? 0
             for t in 0..<depth { s += c[tap[t]] * w[t * columns + k] }
             out[k] = s
@@ -75,8 +71,8 @@ func multiplySmallDepth(_ windows: UnsafePointer<Float>, pixelStride: Int, taps:
 /// column sums of dy, for a small depth, with windows as in `multiplySmallDepth`. Four pixels at a
 /// time, so each partial sum in memory is loaded and stored once per four products.
 func accumulateSmallDepthGradient(_ windows: UnsafePointer<Float>, pixelStride: Int, taps: UnsafeBufferPointer<Int>,
-                                          _ dy: UnsafePointer<Float>, pixels: Int, columns: Int,
-                                          into dw: UnsafeMutablePointer<Float>, biasGradient db: UnsafeMutablePointer<Float>?) {
+                                  _ dy: UnsafePointer<Float>, pixels: Int, columns: Int,
+                                  into dw: UnsafeMutablePointer<Float>, biasGradient db: UnsafeMutablePointer<Float>?) {
     let depth = taps.count, tap = taps.baseAddress!
     var p = 0
     while p + 4 <= pixels {
