@@ -41,6 +41,15 @@ final class EvalEndToEndTests: XCTestCase {
         }
     }
 
+    func testLongLearningCurvesAreSampledInTheTable() {
+        let r = runAutotune(["eval", root.appendingPathComponent("searchspaces/candidates/mlp-spirals.json").path, "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.stdout.split(separator: "\n").filter { $0.first?.isNumber == true }
+        XCTAssertEqual(rows.count, 16, "every 2nd of 30 epochs, then the last")
+        XCTAssertTrue(rows.last?.hasPrefix("30 ") == true, r.stdout)
+        XCTAssertTrue(r.stdout.hasSuffix("(16 of 30 epochs shown; --json lists every one)\n"), r.stdout)
+    }
+
     func testEveryExampleCandidateParses() throws {
         let dir = root.appendingPathComponent("searchspaces/candidates")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }

@@ -80,11 +80,16 @@ struct EvalCommand: Command {
         var lines = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
         lines.append("")
         lines.append("epoch  train_loss  train_acc  val_loss  val_acc  seconds")
-        for e in r.epochs {
+        // A long run shows an even sample of at most 20 epochs, always ending with the last.
+        var picked = Array(stride(from: 0, to: r.epochs.count, by: max(1, (r.epochs.count + 19) / 20)))
+        if let last = r.epochs.indices.last, picked.last != last { picked.append(last) }
+        let shown = picked.map { r.epochs[$0] }
+        for e in shown {
             let cells = [String(e.epoch), humanNumber(e.trainLoss), humanNumber(e.trainAccuracy),
                          e.validationLoss.map(humanNumber) ?? "-", e.validationAccuracy.map(humanNumber) ?? "-", humanNumber(e.seconds)]
             lines.append(zip(cells, [5, 10, 9, 8, 7, 7]).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
+        if shown.count < r.epochs.count { lines.append("(\(shown.count) of \(r.epochs.count) epochs shown; --json lists every one)") }
         return lines.joined(separator: "\n")
     }
 }
