@@ -1,0 +1,175 @@
+import Foundation
+
+/// A JSON document as a value: what a space file's fixed parts, a choice's options and a
+/// materialised candidate are made of. Objects keep their keys in the order written, so a candidate
+/// prints the way its space was laid out.
+///
+///     let v: JSONValue = .object([("family", .string("mlp")), ("widths", .array([.number(128)]))])
+///     v.compactText   // {"family":"mlp","widths":[128]}
+public indirect enum JSONValue: Hashable, Sendable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([Member])
+
+    public struct Member: Hashable, Sendable {
+        public var key: String
+        public var value: JSONValue
+        public init(_ key: String, _ value: JSONValue) { self.key = key; self.value = value }
+    }
+
+    public static func object(_ pairs: [(String, JSONValue)]) -> JSONValue {
+        .object(pairs.map { Member($0.0, $0.1) })
+    }
+
+    /// The value under `key` when this is an object.
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    public var number: Double? { if case .number(let x) = self { return x } else { return nil } }
+    public var string: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var members: [Member]? { if case .object(let m) = self { return m } else { return nil } }
+    public var elements: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+
+    /// What kind of JSON value this is, for error messages ("expected a number, got a string").
+    public var kindName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .number: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+}
+
+// MARK: - Text
+
+extension JSONValue {
+    /// Parse JSON text, keeping object keys in order. Malformed text throws `JSONSyntaxError`
+    /// with the line and column.
+    public init(parsing data: Data) throws {
+        var parser = JSONParser(bytes: [UInt8](data))
+        self = try parser.document()
+    }
+
+    public init(parsing text: String) throws { try self.init(parsing: Data(text.utf8)) }
+
+    /// One line, no spaces: how parameters and candidates are stored.
+    public var compactText: String {
+        var out = ""
+        write(to: &out, indent: nil, level: 0)
+        return out
+    }
+
+    /// Indented two spaces per level: how candidates are printed for people.
+    public var prettyText: String {
+        var out = ""
+        write(to: &out, indent: "  ", level: 0)
+        return out
+    }
+
+    /// Integral numbers print without a fraction (`128`, not `128.0`), so decoders that want an
+    /// `Int` accept them.
+    public static func format(_ x: Double) -> String {
+        if x.isFinite, x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
+        if !x.isFinite { return "null" }
+        return "\(x)"
+    }
+
+    private func write(to out: inout String, indent: String?, level: Int) {
+        func newline(_ level: Int) {
+            guard let indent else { return }
+            out += "\n" + String(repeating: indent, count: level)
+        }
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .number(let x): out += JSONValue.format(x)
+        case .string(let s): out += JSONValue.quoted(s)
+        case .array(let a):
+            if a.isEmpty { out += "[]"; return }
+            let flat = indent == nil || a.allSatisfy { if case .array = $0 { return false }; if case .object = $0 { return false }; return true }
+            out += "["
+            for (i, e) in a.enumerated() {
+                if i > 0 { out += flat && indent != nil ? ", " : "," }
+                if !flat { newline(level + 1) }
+                e.write(to: &out, indent: indent, level: level + 1)
+            }
+            if !flat { newline(level) }
+            out += "]"
+        case .object(let m):
+            if m.isEmpty { out += "{}"; return }
+            out += "{"
+            for (i, member) in m.enumerated() {
+                if i > 0 { out += "," }
+                newline(level + 1)
+                out += JSONValue.quoted(member.key) + (indent == nil ? ":" : ": ")
+                member.value.write(to: &out, indent: indent, level: level + 1)
+            }
+            newline(level)
+            out += "}"
+        }
+    }
+
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension JSONValue: Codable {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let x = try? c.decode(Double.self) { self = .number(x) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else {
+            let o = try decoder.container(keyedBy: AnyCodingKey.self)
+            self = .object(try o.allKeys.sorted { $0.stringValue < $1.stringValue }.map {
+                Member($0.stringValue, try o.decode(JSONValue.self, forKey: $0))
+            })
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case .null: var c = encoder.singleValueContainer(); try c.encodeNil()
+        case .bool(let b): var c = encoder.singleValueContainer(); try c.encode(b)
+        case .number(let x):
+            var c = encoder.singleValueContainer()
+            if x.isFinite, x == x.rounded(), abs(x) < 1e15 { try c.encode(Int64(x)) } else { try c.encode(x) }
+        case .string(let s): var c = encoder.singleValueContainer(); try c.encode(s)
+        case .array(let a): var c = encoder.unkeyedContainer(); for e in a { try c.encode(e) }
+        case .object(let m):
+            var c = encoder.container(keyedBy: AnyCodingKey.self)
+            for member in m { try c.encode(member.value, forKey: AnyCodingKey(member.key)) }
+        }
+    }
+}
+
+struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
+}
