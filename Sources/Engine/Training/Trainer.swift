@@ -6,11 +6,18 @@ import Foundation
 public final class Trainer {
     public let candidate: Candidate
 
+    /// Called once the model is built, before the first epoch (to read its size and FLOPs).
+    public var onModelBuilt: ((Model) -> Void)?
+
     public init(candidate: Candidate) { self.candidate = candidate }
 
     /// Load the data, build the model, train, evaluate. Configuration problems throw `ConfigError`
     /// or `DataError` before any training; a diverging run returns status `.diverged`.
-    public func run(progress: ((EpochRecord) -> Void)? = nil) throws -> TrainingReport {
+    /// - Parameters:
+    ///   - progress: called after every epoch with its record.
+    ///   - shouldStop: asked after every epoch; `true` ends training there (status `.stopped`),
+    ///     and the model is still evaluated on the test set.
+    public func run(progress: ((EpochRecord) -> Void)? = nil, shouldStop: ((EpochRecord) -> Bool)? = nil) throws -> TrainingReport {
         let config = candidate.training
         try config.validate()
         let splits = try candidate.data.load(seed: config.seed)
@@ -22,6 +29,7 @@ public final class Trainer {
         let ctx = ExecutionContext()
         let spec = candidate.architecture
         let model = try Model(spec: spec, inputShape: train.sampleShape, classes: train.classCount, context: ctx, seed: config.seed)
+        onModelBuilt?(model)
         let optimizer = config.optimizer.make()
         let batch = min(config.batchSize, train.count)
         let batchesPerEpoch = (train.count + batch - 1) / batch
@@ -73,6 +81,7 @@ public final class Trainer {
                                      seconds: seconds, learningRate: Double("\(rate)") ?? Double(rate))
             records.append(record)
             progress?(record)
+            if shouldStop?(record) == true, epoch + 1 < epochCount { status = .stopped; break }
         }
 
         let test = runner.evaluate(splits.test)

@@ -3,6 +3,8 @@ public enum TrainingStatus: String, Codable, Sendable {
     case completed
     /// The loss became NaN or infinite; training stopped at that step.
     case diverged
+    /// Training was stopped early on request (multi-fidelity early stopping).
+    case stopped
 }
 
 /// One epoch of a run: the learning curve's point.

@@ -1,0 +1,118 @@
+import Engine
+import Foundation
+
+/// Trains each candidate on the built-in engine and measures it.
+///
+/// The candidate's `architecture` and `training` sections come from the search; `data` comes from
+/// the evaluator's settings, and `epochs` caps training (the resource early stopping spends).
+/// Metrics: `accuracy` and `loss` on the test split, `validation_accuracy`, `params`, `flops`
+/// (forward FLOPs per sample), `training_flops`, `peak_mib`, `epoch_seconds`, `train_seconds`,
+/// `samples_per_second`. The learning curve reports, per epoch, `accuracy` and `loss` on the
+/// validation split when the data has one (`validation_fraction`), on the training batches
+/// otherwise — never the test split, so early stopping does not select on it — plus `params` and
+/// `flops`, so every objective has a value at every rung.
+public final class EngineEvaluator: Evaluator {
+    public let data: JSONValue
+    public let epochs: Int?
+    /// Threads for each training run (nil: all cores).
+    public let threads: Int?
+
+    public init(data: JSONValue, epochs: Int?, threads: Int? = nil) {
+        self.data = data; self.epochs = epochs; self.threads = threads
+    }
+
+    /// The candidate document the engine trains: the search's sections plus the data, with the
+    /// epoch cap applied.
+    public func candidateDocument(_ candidate: JSONValue) throws -> JSONValue {
+        guard case .object(let members) = candidate else { throw EvaluationError("candidate is not an object") }
+        var out: [JSONValue.Member] = []
+        for m in members {
+            switch m.key {
+            case "architecture":
+                out.append(m)
+            case "training":
+                out.append(JSONValue.Member("training", cappedTraining(m.value)))
+            case "precision", "compression", "parallelism":
+                if !isTrivial(m.key, m.value) {
+                    throw EvaluationError("\(m.key): the engine evaluator does not apply \(m.key) settings yet (got \(m.value.compactText))")
+                }
+            default:
+                throw EvaluationError("\(m.key): not a section the engine evaluator knows")
+            }
+        }
+        if !out.contains(where: { $0.key == "training" }) { out.append(.init("training", cappedTraining(.object([JSONValue.Member]())))) }
+        out.append(.init("data", data))
+        return .object(out)
+    }
+
+    public func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
+                         report: (Int, [String: Double]) -> Bool) throws -> Measurement {
+        let document = try candidateDocument(candidate)
+        let decoded: Candidate
+        do {
+            decoded = try decodeJSONConfig(Candidate.self, from: Data(document.compactText.utf8), file: "candidate")
+            try decoded.training.validate()
+        } catch let e as InputFileError {
+            throw EvaluationError(e.reason)
+        } catch let e as ConfigError {
+            throw EvaluationError(e.description)
+        }
+        var candidateToTrain = decoded
+        if let threads { candidateToTrain.training.threads = threads }
+        let trainer = Trainer(candidate: candidateToTrain)
+        var params = 0.0, flops = 0.0
+        trainer.onModelBuilt = { model in
+            params = Double(model.parameterCount)
+            flops = (try? Model.forwardFLOPsPerSample(spec: model.spec, inputShape: model.inputShape, classes: model.classes)) ?? 0
+        }
+        let result: TrainingReport
+        do {
+            result = try withoutActuallyEscaping(report) { report in
+                try trainer.run(shouldStop: { epoch in
+                    let metrics = ["accuracy": epoch.validationAccuracy ?? epoch.trainAccuracy,
+                                   "loss": epoch.validationLoss ?? epoch.trainLoss,
+                                   "params": params, "flops": flops]
+                    return !report(epoch.epoch, metrics)
+                })
+            }
+        } catch let e as CustomStringConvertible {
+            throw EvaluationError(e.description)
+        }
+        if result.status == .diverged {
+            throw EvaluationError("training diverged (loss became NaN or infinite) at step \(result.steps)")
+        }
+        var metrics: [String: Double] = [
+            "accuracy": result.testAccuracy, "loss": result.testLoss,
+            "params": Double(result.parameters), "flops": result.flopsPerSample,
+            "training_flops": result.trainingFLOPs, "peak_mib": result.peakBytes / 1_048_576,
+            "epoch_seconds": result.secondsPerEpoch,
+            "train_seconds": result.epochs.map(\.seconds).reduce(0, +),
+            "samples_per_second": result.samplesPerSecond,
+        ]
+        if let v = result.validationAccuracy { metrics["validation_accuracy"] = v }
+        return Measurement(metrics: metrics, stoppedEarly: result.status == .stopped)
+    }
+
+    private func cappedTraining(_ training: JSONValue) -> JSONValue {
+        guard let epochs, case .object(var members) = training else { return training }
+        if let k = members.firstIndex(where: { $0.key == "epochs" }) {
+            if let e = members[k].value.number, e > Double(epochs) { members[k].value = .number(Double(epochs)) }
+        } else if !members.contains(where: { $0.key == "steps" }) {
+            members.append(.init("epochs", .number(Double(epochs))))
+        }
+        return .object(members)
+    }
+
+    /// Settings the engine already honours: absent, empty, or full precision.
+    private func isTrivial(_ section: String, _ value: JSONValue) -> Bool {
+        switch value {
+        case .null: return true
+        case .object(let m) where m.isEmpty: return true
+        case .array(let a) where a.isEmpty: return true
+        case .string(let s) where section == "precision": return s == "fp32"
+        case .object(let m) where section == "precision":
+            return m.allSatisfy { $0.value == .string("fp32") }
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,238 @@
+import Engine
+import Foundation
+import Store
+
+/// Runs one worker of a study: claim a trial, ask the strategy, evaluate, store the result —
+/// until the budget is spent. Several workers (processes) may run the same study on one store;
+/// each keeps its own strategy, told every result any worker stored.
+///
+/// Never loses a trial: each state change is one committed transaction, a heartbeat marks the
+/// running trial alive, and a trial whose worker died (no heartbeat for `staleAfter` seconds) is
+/// failed and its parameters re-run under a new number.
+public final class StudyRunner {
+    public struct Options {
+        /// This worker's name in the store (host and process id by default).
+        public var worker: String
+        public var heartbeatInterval: TimeInterval
+        /// A RUNNING trial with no heartbeat for this long belongs to a dead worker.
+        public var staleAfter: TimeInterval
+        /// Stop claiming new trials after this moment (the wall-clock budget).
+        public var deadline: Date?
+        /// Rebuild early stopping from every worker's learning curves at each report (needed
+        /// when several workers share the study).
+        public var sharedCurves: Bool
+
+        public init(worker: String = StudyRunner.defaultWorkerName, heartbeatInterval: TimeInterval = 5,
+                    staleAfter: TimeInterval? = nil, deadline: Date? = nil, sharedCurves: Bool = false) {
+            self.worker = worker; self.heartbeatInterval = heartbeatInterval
+            self.staleAfter = staleAfter ?? 6 * heartbeatInterval
+            self.deadline = deadline; self.sharedCurves = sharedCurves
+        }
+    }
+
+    /// Where the study stands, for progress lines.
+    public struct Progress: Sendable {
+        public var finished: Int
+        public var total: Int?
+        public var failed: Int
+        public var pruned: Int
+        /// Best value of the single objective, in its own units; nil for several objectives.
+        public var best: Double?
+        /// Hypervolume of the feasible front against the study's reference point.
+        public var hypervolume: Double?
+        public var elapsed: TimeInterval
+        public var deadline: Date?
+    }
+
+    public static var defaultWorkerName: String {
+        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    public let study: StudyRecord
+    public let spec: StudySpec
+    public let storage: StudyStorage
+    public let strategy: Strategy
+    public let evaluator: Evaluator
+    public let options: Options
+    public let analysis: StudyObjectives
+    private let makeEarlyStopping: (() throws -> EarlyStopping)?
+    private var earlyStopping: EarlyStopping?
+
+    /// Serialises store access between the evaluation thread and the heartbeat.
+    private let lock = NSRecursiveLock()
+    private var cursor: Int64?
+    private var trials: [Int: TrialRecord] = [:]
+    private var referencePoint: [Double]?
+    private let started = Date()
+
+    public init(study: StudyRecord, spec: StudySpec, storage: StudyStorage, strategy: Strategy, evaluator: Evaluator,
+                earlyStopping: (() throws -> EarlyStopping)? = nil, options: Options = Options()) throws {
+        self.study = study; self.spec = spec; self.storage = storage; self.strategy = strategy
+        self.evaluator = evaluator; self.options = options
+        self.analysis = StudyObjectives(objectives: spec.objectives, constraints: spec.constraints)
+        self.makeEarlyStopping = earlyStopping
+        self.earlyStopping = try earlyStopping?()
+        self.referencePoint = study.referencePoint
+    }
+
+    /// Run until the trial budget is spent, the deadline passes, or a finite strategy runs out.
+    /// - Returns: how many trials this worker evaluated.
+    @discardableResult
+    public func run(progress: ((Progress) -> Void)? = nil) throws -> Int {
+        var evaluated = 0
+        try chooseReferencePointIfNeeded(force: false)
+        while true {
+            try locked {
+                _ = try storage.failStaleTrials(study: study.id, timeout: options.staleAfter)
+                try sync()
+            }
+            progress?(currentProgress())
+            if let deadline = options.deadline, Date() >= deadline { break }
+            guard let (trial, configuration) = try claim() else { break }
+            try evaluate(trial, configuration)
+            evaluated += 1
+        }
+        try locked { try sync() }
+        try chooseReferencePointIfNeeded(force: true)
+        progress?(currentProgress())
+        return evaluated
+    }
+
+    // MARK: - Steps
+
+    /// Tell the strategy (and early stopping) every result stored since the last sync.
+    private func sync() throws {
+        let new = try storage.trials(study: study.id, finishedAfter: cursor)
+        for t in new where t.state.isFinished {
+            trials[t.number] = t
+            if let seq = t.finishSequence { cursor = max(cursor ?? seq, seq) }
+            let configuration: Configuration
+            do { configuration = try spec.space.configuration(from: t.parameters) } catch { continue }
+            strategy.tell(analysis.result(t, configuration: configuration))
+            if !options.sharedCurves, let es = earlyStopping, !recordedCurves.contains(t.number) {
+                for (step, metrics) in t.intermediate.sorted(by: { $0.key < $1.key }) {
+                    if case .success(let v) = analysis.minimized(metrics) { es.record(number: t.number, step: step, objectives: v) }
+                }
+                recordedCurves.insert(t.number)
+            }
+        }
+        if new.contains(where: { $0.state.isFinished }) { try chooseReferencePointIfNeeded(force: false) }
+    }
+
+    /// Trials whose curves early stopping has already seen (this worker's own are recorded live).
+    private var recordedCurves = Set<Int>()
+
+    private func claim() throws -> (TrialRecord, Configuration)? {
+        var proposed: Configuration?
+        let trial: TrialRecord?
+        do {
+            trial = try locked {
+                try storage.claimTrial(study: study.id, worker: options.worker, limit: spec.budget.trials) { number in
+                    let c = try strategy.ask(number: number)
+                    proposed = c
+                    return spec.space.parameterRecords(c)
+                }
+            }
+        } catch StrategyError.exhausted {
+            return nil
+        }
+        guard let trial else { return nil }
+        let configuration = trial.retryOf == nil ? proposed! : try spec.space.configuration(from: trial.parameters)
+        return (trial, configuration)
+    }
+
+    private func evaluate(_ trial: TrialRecord, _ configuration: Configuration) throws {
+        let heartbeat = startHeartbeat(number: trial.number)
+        defer { heartbeat.cancel() }
+        let candidate = spec.space.materialize(configuration)
+        var lastMetrics: [String: Double] = [:]
+        var verdict: (state: TrialState, violation: Double, message: String?)
+        do {
+            let m = try evaluator.evaluate(candidate, parameters: spec.space.parameters(configuration)) { step, values in
+                lastMetrics = values
+                return (try? locked { try reportStep(trial.number, step, values) }) ?? true
+            }
+            let metrics = m.stoppedEarly ? lastMetrics.merging(m.metrics) { _, new in new } : m.metrics
+            verdict = analysis.verdict(metrics, stoppedEarly: m.stoppedEarly)
+            lastMetrics = metrics
+        } catch {
+            verdict = (.fail, 0, (error as? EvaluationError)?.reason ?? "\(error)")
+            lastMetrics = [:]
+        }
+        try locked {
+            try storage.finishTrial(study: study.id, number: trial.number, state: verdict.state, metrics: lastMetrics,
+                                    violation: verdict.violation, message: verdict.message)
+        }
+    }
+
+    /// Store a learning-curve point; decide whether the trial goes on.
+    private func reportStep(_ number: Int, _ step: Int, _ values: [String: Double]) throws -> Bool {
+        try storage.reportIntermediate(study: study.id, number: number, step: step, metrics: values)
+        guard makeEarlyStopping != nil, case .success(let v) = analysis.minimized(values) else { return true }
+        if options.sharedCurves {
+            let es = try makeEarlyStopping!()
+            for t in try storage.trials(study: study.id, finishedAfter: nil) where t.number != number {
+                for (s, m) in t.intermediate.sorted(by: { $0.key < $1.key }) {
+                    if case .success(let w) = analysis.minimized(m) { es.record(number: t.number, step: s, objectives: w) }
+                }
+            }
+            earlyStopping = es
+        }
+        guard let es = earlyStopping else { return true }
+        es.record(number: number, step: step, objectives: v)
+        recordedCurves.insert(number)
+        return !es.shouldStop(number: number, step: step)
+    }
+
+    /// The hypervolume reference point is fixed once per study: 1.1 in every objective for the
+    /// normalised benchmark problems, otherwise from the first ten ranked trials (or whatever
+    /// there is when the run ends), and stored so every later run and command uses the same one.
+    private func chooseReferencePointIfNeeded(force: Bool) throws {
+        guard referencePoint == nil else { return }
+        let point: [Double]?
+        if case .benchmark = spec.evaluator {
+            point = spec.objectives.map { _ in 1.1 }
+        } else {
+            let finished = Array(trials.values)
+            guard force || analysis.ranked(finished).count >= 10 else { return }
+            point = analysis.chooseReferencePoint(finished)
+        }
+        guard let point else { return }
+        try locked { try storage.setReferencePoint(point, study: study.id) }
+        referencePoint = point
+    }
+
+    private func currentProgress() -> Progress {
+        let all = Array(trials.values)
+        var best: Double?
+        var hv: Double?
+        if spec.objectives.count == 1 {
+            let values = analysis.ranked(all).filter { $0.trial.violation <= 0 }.map { $0.values[0] }
+            if let m = values.min() { best = spec.objectives[0].direction == .minimize ? m : -m }
+        } else if let ref = referencePoint {
+            hv = analysis.hypervolume(all, reference: ref)
+        }
+        return Progress(finished: all.count, total: spec.budget.trials,
+                        failed: all.filter { $0.state == .fail }.count, pruned: all.filter { $0.state == .pruned }.count,
+                        best: best, hypervolume: hv, elapsed: Date().timeIntervalSince(started), deadline: options.deadline)
+    }
+
+    // MARK: - Heartbeat and locking
+
+    private func startHeartbeat(number: Int) -> DispatchSourceTimer {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global())
+        timer.schedule(deadline: .now() + options.heartbeatInterval, repeating: options.heartbeatInterval)
+        timer.setEventHandler { [weak self] in
+            guard let self else { return }
+            try? self.locked { try self.storage.heartbeat(study: self.study.id, number: number) }
+        }
+        timer.resume()
+        return timer
+    }
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+}
