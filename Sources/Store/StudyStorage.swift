@@ -95,6 +95,8 @@ public protocol StudyStorage: AnyObject {
     /// - Returns: the record and whether it was created now.
     func openStudy(_ study: StudyRecord) throws -> (StudyRecord, created: Bool)
     func study(named name: String) throws -> StudyRecord?
+    /// Every study in creation order, with its number of trials in each state (every state
+    /// listed, 0 when none) and the time of its latest trial event (nil without trials).
     func studies() throws -> [StudySummary]
     func setReferencePoint(_ point: [Double], study: Int64) throws
 
@@ -106,9 +108,9 @@ public protocol StudyStorage: AnyObject {
     /// - Returns: the new trial, or nil when the budget is spent.
     func claimTrial(study: Int64, worker: String, limit: Int?, propose: (Int) throws -> [ParameterRecord]) throws -> TrialRecord?
 
-    /// Store the worker's heartbeat for a RUNNING trial.
+    /// Store the worker's heartbeat for a RUNNING trial; throws if it is not RUNNING.
     func heartbeat(study: Int64, number: Int) throws
-    /// Store one learning-curve point of a RUNNING trial.
+    /// Store one learning-curve point of a RUNNING trial; throws if it is not RUNNING.
     func reportIntermediate(study: Int64, number: Int, step: Int, metrics: [String: Double]) throws
     /// Move a RUNNING trial to a finished state with its metrics; throws if it is not RUNNING
     /// (e.g. it was failed as stale meanwhile).

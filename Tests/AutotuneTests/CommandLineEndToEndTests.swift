@@ -21,7 +21,10 @@ final class CommandLineEndToEndTests: XCTestCase {
         XCTAssertEqual(result.status, 0)
         XCTAssertEqual(result.stderr, "")
         XCTAssertTrue(result.stdout.contains("USAGE: autotune SUBCOMMAND\n"), result.stdout)
-        XCTAssertTrue(result.stdout.contains("SUBCOMMANDS:\n  eval "), result.stdout)
+        XCTAssertTrue(result.stdout.contains("SUBCOMMANDS:\n  search "), result.stdout)
+        for name in ["studies", "show", "front", "ask", "tell", "eval"] {
+            XCTAssertTrue(result.stdout.contains("\n  \(name) "), name)
+        }
         XCTAssertTrue(result.stdout.contains("\n  bench "), result.stdout)
         XCTAssertTrue(result.stdout.contains("  -h, --help              Show help information.\n"), result.stdout)
     }

@@ -9,13 +9,13 @@ public final class BenchmarkEvaluator: Evaluator {
     public var metricNames: [String] { (1...problem.objectives).map { "f\($0)" } }
 
     public func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
-                         report: (Int, [String: Double]) -> Bool) throws -> Measurement {
+                         report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
         var x = [Double](repeating: 0, count: problem.variables)
         for i in 0..<problem.variables {
             guard let v = candidate["x\(i)"]?.number else { throw EvaluationError("candidate has no number x\(i)") }
             x[i] = v
         }
         let f = problem.evaluate(x)
-        return Measurement(metrics: Dictionary(uniqueKeysWithValues: zip(metricNames, f)))
+        return EvaluationResult(metrics: Dictionary(uniqueKeysWithValues: zip(metricNames, f)))
     }
 }

@@ -46,7 +46,7 @@ public final class EngineEvaluator: Evaluator {
     }
 
     public func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
-                         report: (Int, [String: Double]) -> Bool) throws -> Measurement {
+                         report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
         let document = try candidateDocument(candidate)
         let decoded: Candidate
         do {
@@ -90,7 +90,7 @@ public final class EngineEvaluator: Evaluator {
             "samples_per_second": result.samplesPerSecond,
         ]
         if let v = result.validationAccuracy { metrics["validation_accuracy"] = v }
-        return Measurement(metrics: metrics, stoppedEarly: result.status == .stopped)
+        return EvaluationResult(metrics: metrics, stoppedEarly: result.status == .stopped)
     }
 
     private func cappedTraining(_ training: JSONValue) -> JSONValue {

@@ -1,6 +1,6 @@
 /// What an evaluation measured: every metric it reports (accuracy, loss, params, flops, or
 /// whatever a command prints), by name.
-public struct Measurement: Equatable, Sendable {
+public struct EvaluationResult: Equatable, Sendable {
     public var metrics: [String: Double]
     /// True when the evaluation stopped because `report` asked it to (early stopping); `metrics`
     /// then hold the last reported values.
@@ -26,7 +26,7 @@ public protocol Evaluator: AnyObject {
     ///     at that step); returns false when the trial should stop early.
     /// - Throws: `EvaluationError` when the candidate cannot be evaluated.
     func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
-                  report: (Int, [String: Double]) -> Bool) throws -> Measurement
+                  report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult
 }
 
 /// Multi-fidelity early stopping: decides from learning curves which trials get more resource.

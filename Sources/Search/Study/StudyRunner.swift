@@ -61,7 +61,18 @@ public final class StudyRunner {
     /// Serialises store access between the evaluation thread and the heartbeat.
     private let lock = NSRecursiveLock()
     private var cursor: Int64?
+    /// Finished trials this worker has seen, until the reference point is chosen (then only the
+    /// running tallies below are kept, so a long study costs the same per trial throughout).
     private var trials: [Int: TrialRecord] = [:]
+    private var tally = Tally()
+
+    /// Counts, best value and the current non-dominated set, updated as results arrive.
+    private struct Tally {
+        var finished = 0, failed = 0, pruned = 0
+        var best: Double?
+        /// Minimised objective vectors of the feasible front.
+        var front: [[Double]] = []
+    }
     private var referencePoint: [Double]?
     private let started = Date()
 
@@ -76,17 +87,22 @@ public final class StudyRunner {
     }
 
     /// Run until the trial budget is spent, the deadline passes, or a finite strategy runs out.
+    /// `progress` is called at most four times a second, and once at the end.
     /// - Returns: how many trials this worker evaluated.
     @discardableResult
     public func run(progress: ((Progress) -> Void)? = nil) throws -> Int {
         var evaluated = 0
+        var nextProgress = Date.distantPast
         try chooseReferencePointIfNeeded(force: false)
         while true {
             try locked {
                 _ = try storage.failStaleTrials(study: study.id, timeout: options.staleAfter)
                 try sync()
             }
-            progress?(currentProgress())
+            if let progress, Date() >= nextProgress {
+                progress(currentProgress())
+                nextProgress = Date().addingTimeInterval(0.25)
+            }
             if let deadline = options.deadline, Date() >= deadline { break }
             guard let (trial, configuration) = try claim() else { break }
             try evaluate(trial, configuration)
@@ -104,7 +120,8 @@ public final class StudyRunner {
     private func sync() throws {
         let new = try storage.trials(study: study.id, finishedAfter: cursor)
         for t in new where t.state.isFinished {
-            trials[t.number] = t
+            if referencePoint == nil { trials[t.number] = t }
+            count(t)
             if let seq = t.finishSequence { cursor = max(cursor ?? seq, seq) }
             let configuration: Configuration
             do { configuration = try spec.space.configuration(from: t.parameters) } catch { continue }
@@ -200,20 +217,29 @@ public final class StudyRunner {
         guard let point else { return }
         try locked { try storage.setReferencePoint(point, study: study.id) }
         referencePoint = point
+        trials = [:]
+    }
+
+    private func count(_ t: TrialRecord) {
+        tally.finished += 1
+        if t.state == .fail { tally.failed += 1 }
+        if t.state == .pruned { tally.pruned += 1 }
+        guard t.state == .complete, t.violation <= 0, case .success(let v) = analysis.minimized(t.metrics) else { return }
+        if v.count == 1 { tally.best = min(tally.best ?? v[0], v[0]) }
+        guard !tally.front.contains(where: { $0 == v || ParetoFront.dominates($0, v) }) else { return }
+        tally.front.removeAll { ParetoFront.dominates(v, $0) }
+        tally.front.append(v)
     }
 
     private func currentProgress() -> Progress {
-        let all = Array(trials.values)
         var best: Double?
         var hv: Double?
-        if spec.objectives.count == 1 {
-            let values = analysis.ranked(all).filter { $0.trial.violation <= 0 }.map { $0.values[0] }
-            if let m = values.min() { best = spec.objectives[0].direction == .minimize ? m : -m }
+        if spec.objectives.count == 1, let b = tally.best {
+            best = spec.objectives[0].direction == .minimize ? b : -b
         } else if let ref = referencePoint {
-            hv = analysis.hypervolume(all, reference: ref)
+            hv = Search.hypervolume(tally.front, reference: zip(spec.objectives, ref).map { $0.minimized($1) })
         }
-        return Progress(finished: all.count, total: spec.budget.trials,
-                        failed: all.filter { $0.state == .fail }.count, pruned: all.filter { $0.state == .pruned }.count,
+        return Progress(finished: tally.finished, total: spec.budget.trials, failed: tally.failed, pruned: tally.pruned,
                         best: best, hypervolume: hv, elapsed: Date().timeIntervalSince(started), deadline: options.deadline)
     }
 

@@ -4,6 +4,12 @@ struct AutotuneCommand: Command {
 
     /// Every top-level command, in the order the help lists them. Register new commands here.
     static let subcommands: [any Command.Type] = [
+        SearchCommand.self,
+        StudiesCommand.self,
+        ShowCommand.self,
+        FrontCommand.self,
+        AskCommand.self,
+        TellCommand.self,
         EvalCommand.self,
         BenchCommand.self,
     ]

@@ -1,4 +1,5 @@
 import Engine
+import Store
 
 // Problems with what the user handed in (a candidate file, a data file, an architecture that does
 // not fit its data) end the process with exit code 2, like usage errors.
@@ -6,3 +7,8 @@ extension InputFileError: ExitCoded { var exitCode: Int32 { 2 } }
 extension ConfigError: ExitCoded { var exitCode: Int32 { 2 } }
 extension DataError: ExitCoded { var exitCode: Int32 { 2 } }
 extension ShapeError: ExitCoded { var exitCode: Int32 { 2 } }
+
+extension StoreError: ExitCoded {
+    /// A store that cannot be opened or is too new is bad input; a failure while using it is not.
+    var exitCode: Int32 { kind == .cannotOpen || kind == .schemaTooNew ? 2 : 1 }
+}

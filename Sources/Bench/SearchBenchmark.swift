@@ -1,0 +1,186 @@
+import Engine
+import Foundation
+import Search
+
+/// `autotune bench search`, quality part: how close each strategy gets to the true Pareto front of
+/// the ZDT and DTLZ test problems on a fixed budget, beside pymoo's and Optuna's NSGA-II.
+///
+/// Each run asks and tells `evaluations` trials in a sequential loop on the problem's variables in
+/// [0, 1]; its score is the hypervolume (reference 1.1 in every objective) of the non-dominated set
+/// of all evaluated points — what a study's front would be. A record holds the median over seeds
+/// 0..<seeds: `<problem>.<strategy>.hypervolume` and the median wall time `<problem>.<strategy>.seconds`.
+///
+///     let records = try searchQualityRecords(evaluations: 2000, seeds: 3)
+///     // zdt1.nsga2.hypervolume, zdt1.nsga2.seconds, zdt1.smsemoa.hypervolume, ...
+///
+/// True-front hypervolumes for this reference, for comparison: ZDT1 1.21 − 1/3 = 0.8767,
+/// ZDT2 1.21 − 2/3 = 0.5433, DTLZ2 1.1³ − π/6 = 0.8074.
+public enum SearchQuality {
+    /// The suite's problems: ZDT1–3 (Zitzler, Deb & Thiele 2000) and 3-objective DTLZ2 (Deb, Thiele,
+    /// Laumanns & Zitzler 2002).
+    public static let problems = ["zdt1", "zdt2", "zdt3", "dtlz2"]
+    /// The strategies it scores.
+    public static let strategies = ["nsga2", "smsemoa", "evolution", "random"]
+    /// Where the peers' script lives, relative to the package root.
+    public static let peersScript = "Sources/Bench/peers/search_peers.py"
+
+    /// The problem with its usual size: 30 variables for ZDT1–3, 10 for ZDT4 and ZDT6, and for
+    /// DTLZ with M = 3 objectives M − 1 + k with k = 5 (DTLZ1), 20 (DTLZ7) or 10 (the others).
+    public static func problem(_ name: String) throws -> BenchmarkProblem {
+        let variables: Int
+        switch name {
+        case "zdt4", "zdt6": variables = 10
+        case "dtlz1": variables = 7
+        case "dtlz7": variables = 22
+        case let n where n.hasPrefix("dtlz"): variables = 12
+        default: variables = 30
+        }
+        return try BenchmarkProblem(name: name, variables: variables)
+    }
+
+    /// The objective vectors of every point `strategy` evaluates on `problem`, in trial order.
+    public static func run(_ problem: BenchmarkProblem, strategy: StrategySpec, evaluations: Int, seed: UInt64) throws -> [[Double]] {
+        let strategy = try StrategyFactory.make(strategy, space: .unitCube(problem.variables), objectives: problem.objectives, seed: seed)
+        let bounds = (0..<problem.variables).map(problem.bounds)
+        var points: [[Double]] = []
+        points.reserveCapacity(evaluations)
+        for n in 0..<evaluations {
+            let c = try strategy.ask(number: n)
+            let x = zip(c.values, bounds).map { u, b in b.lowerBound + u * (b.upperBound - b.lowerBound) }
+            let f = problem.evaluate(x)
+            points.append(f)
+            strategy.tell(TrialResult(number: n, configuration: c, outcome: .complete, objectives: f))
+        }
+        return points
+    }
+
+    /// Hypervolume of `points` against 1.1 in every objective, over their non-dominated set.
+    public static func score(_ points: [[Double]], objectives: Int) -> Double {
+        hypervolume(nonDominated(points), reference: [Double](repeating: 1.1, count: objectives))
+    }
+
+    /// The points no other point dominates (one of each duplicate), by insertion into an archive.
+    static func nonDominated(_ points: [[Double]]) -> [[Double]] {
+        var archive: [[Double]] = []
+        for p in points where !archive.contains(where: { $0 == p || ParetoFront.dominates($0, p) }) {
+            archive.removeAll { ParetoFront.dominates(p, $0) }
+            archive.append(p)
+        }
+        return archive
+    }
+}
+
+/// How to run the pymoo and Optuna peers: the script and the Python interpreter.
+public struct SearchPeers: Sendable {
+    public var script: String
+    public var python: String
+    public init(script: String = SearchQuality.peersScript, python: String = "python3") {
+        self.script = script; self.python = python
+    }
+}
+
+/// The peers' script could not run or printed something other than its records.
+public struct SearchPeersError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "search peers: \(reason)" }
+}
+
+/// The quality records of `autotune bench search`: for each problem and strategy the median
+/// hypervolume and wall time over `seeds` runs, then (when `peers` is given) the peers' records
+/// from `search_peers.py` run on the same problems and budget (suite `peers`:
+/// `<problem>.pymoo_nsga2.hypervolume`, `…hypervolume_final_population`, `<problem>.optuna_nsga2.hypervolume`).
+/// - Parameters:
+///   - problems: names of `BenchmarkProblem.Kind` (sizes from `SearchQuality.problem`).
+///   - strategies: names `StrategyFactory` knows, run with their default options.
+///   - progress: receives a line per run.
+/// - Throws: `ConfigError` for an unknown problem or strategy or a budget below 1;
+///   `SearchPeersError` when the peers fail.
+public func searchQualityRecords(problems: [String] = SearchQuality.problems, evaluations: Int = 10_000, seeds: Int = 5,
+                                 strategies: [String] = SearchQuality.strategies, peers: SearchPeers? = nil,
+                                 progress: ((String) -> Void)? = nil) throws -> [BenchRecord] {
+    guard evaluations >= 1 else { throw ConfigError(keyPath: "evaluations", reason: "must be ≥ 1, got \(evaluations)") }
+    guard seeds >= 1 else { throw ConfigError(keyPath: "seeds", reason: "must be ≥ 1, got \(seeds)") }
+    var records: [BenchRecord] = []
+    for name in problems {
+        let problem = try SearchQuality.problem(name)
+        for strategy in strategies {
+            var scores: [Double] = [], times: [Double] = []
+            for seed in 0..<seeds {
+                let start = Date()
+                let points = try SearchQuality.run(problem, strategy: StrategySpec(name: strategy), evaluations: evaluations, seed: UInt64(seed))
+                times.append(Date().timeIntervalSince(start))
+                scores.append(SearchQuality.score(points, objectives: problem.objectives))
+                progress?("\(name) \(strategy) seed \(seed): hypervolume \(formatValue(scores.last ?? 0)), \(formatValue(times.last ?? 0)) s")
+            }
+            records.append(BenchRecord(suite: "search", name: "\(name).\(strategy).hypervolume", value: median(scores), unit: "", better: .higher))
+            records.append(BenchRecord(suite: "search", name: "\(name).\(strategy).seconds", value: median(times), unit: "s", better: .lower))
+        }
+    }
+    if let peers {
+        let supported = problems.filter { ["zdt1", "zdt2", "zdt3", "dtlz2"].contains($0) }
+        if !supported.isEmpty {
+            records += try runSearchPeers(peers, problems: supported, evaluations: evaluations, seeds: seeds, progress: progress)
+        }
+    }
+    return records
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    guard !s.isEmpty else { return .nan }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Run `search_peers.py --json` and decode its records; its stderr lines go to `progress`.
+func runSearchPeers(_ peers: SearchPeers, problems: [String], evaluations: Int, seeds: Int,
+                    progress: ((String) -> Void)?) throws -> [BenchRecord] {
+    guard FileManager.default.fileExists(atPath: peers.script) else {
+        throw SearchPeersError(reason: "\(peers.script) not found (run from the package root)")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [peers.python, peers.script, "--json", "--evaluations", String(evaluations), "--seeds", String(seeds),
+                         "--only", problems.joined(separator: ",")]
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    let lines = ForwardedLines(progress)
+    errors.fileHandleForReading.readabilityHandler = { lines.add($0.availableData) }
+    do { try process.run() } catch { throw SearchPeersError(reason: "cannot start \(peers.python): \(error)") }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    errors.fileHandleForReading.readabilityHandler = nil
+    lines.add(errors.fileHandleForReading.readDataToEndOfFile())   // what is left, and the end
+    lines.add(Data())
+    guard process.terminationStatus == 0 else {
+        throw SearchPeersError(reason: "\(peers.script) exited with status \(process.terminationStatus): \(lines.tail.joined(separator: " | "))")
+    }
+    struct Report: Decodable { var results: [BenchRecord] }
+    do { return try JSONDecoder().decode(Report.self, from: data).results } catch {
+        throw SearchPeersError(reason: "\(peers.script) printed no records: \(error)")
+    }
+}
+
+/// Lines a child process writes to stderr, passed on to `progress` as they come (from the pipe's
+/// reading queue) and the last few kept for an error message.
+private final class ForwardedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private let progress: ((String) -> Void)?
+    private var last: [String] = []
+    private var partial = ""
+
+    init(_ progress: ((String) -> Void)?) { self.progress = progress }
+
+    func add(_ data: Data) {
+        lock.lock(); defer { lock.unlock() }
+        var lines = (partial + String(decoding: data, as: UTF8.self)).split(separator: "\n", omittingEmptySubsequences: false)
+        partial = data.isEmpty ? "" : String(lines.removeLast())      // empty data: end of file
+        for line in lines where !line.isEmpty {
+            progress?(String(line))
+            last = Array((last + [String(line)]).suffix(5))
+        }
+    }
+
+    var tail: [String] { lock.lock(); defer { lock.unlock() }; return last }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Search
+import Store
+
+/// `autotune bench search`, overhead part: what the search machinery costs per trial when the
+/// objective costs nothing — claim, ask, evaluate, finish and sync, every state change committed
+/// to SQLite — measured through the same `StudyRunner` a real study uses.
+///
+/// Records `overhead.ms_per_trial` over the whole run, and the same over the first and the last
+/// 1,000 trials (`overhead.ms_per_trial_first_1k`, `_last_1k`) so a cost that grows with the
+/// study shows.
+public enum SearchOverhead {
+    /// A trivial objective: a two-variable ZDT1 through random search.
+    static let space = """
+    {"name": "overhead", "evaluator": {"benchmark": {"problem": "zdt1", "variables": 2}}, "strategy": "random", "seed": 0}
+    """
+
+    public static func records(trials: Int, directory: URL) throws -> [BenchRecord] {
+        precondition(trials >= 2_000, "the first and last 1,000 trials are measured separately")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("overhead-\(ProcessInfo.processInfo.processIdentifier).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let storage = try SQLiteStorage(path: path)
+        var spec = try SpaceFile.parse(Data(space.utf8), file: "overhead")
+        let evaluator = BenchmarkEvaluator(try BenchmarkProblem(name: "zdt1", variables: 2))
+        let (study, _) = try storage.openStudy(StudyRecord(name: "overhead", space: space, objectives: ["f1", "f2"],
+                                                          directions: ["minimize", "minimize"], seed: 0, strategy: "random"))
+
+        spec.budget = Budget(trials: trials)
+        let clock = TimedEvaluator(evaluator)
+        let runner = try StudyRunner(study: study, spec: spec, storage: storage,
+                                     strategy: RandomSearch(space: spec.space, seed: 0), evaluator: clock)
+        let start = DispatchTime.now().uptimeNanoseconds
+        try runner.run()
+        let end = DispatchTime.now().uptimeNanoseconds
+        let t = clock.times
+        guard t.count == trials else { throw EvaluationError("overhead run evaluated \(t.count) of \(trials) trials") }
+        // Between consecutive evaluations lies one whole cycle: finish, sync, claim, ask.
+        let seconds = [Double(t[1_000] - t[0]) / 1e9, Double(end - start) / 1e9, Double(t[trials - 1] - t[trials - 1_001]) / 1e9]
+        let total = seconds[1]
+        func record(_ name: String, _ ms: Double) -> BenchRecord {
+            BenchRecord(suite: "search", name: name, value: ms, unit: "ms", better: .lower)
+        }
+        return [
+            record("overhead.ms_per_trial", total * 1000 / Double(trials)),
+            record("overhead.ms_per_trial_first_1k", seconds[0] * 1000 / 1000),
+            record("overhead.ms_per_trial_last_1k", seconds[2] * 1000 / 1000),
+        ]
+    }
+}
+
+/// Notes when each evaluation starts.
+final class TimedEvaluator: Evaluator {
+    let inner: Evaluator
+    var times: [UInt64] = []
+    init(_ inner: Evaluator) { self.inner = inner }
+    func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
+                  report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
+        times.append(DispatchTime.now().uptimeNanoseconds)
+        return try inner.evaluate(candidate, parameters: parameters, report: report)
+    }
+}

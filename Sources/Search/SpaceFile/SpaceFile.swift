@@ -1,0 +1,158 @@
+import Engine
+import Foundation
+
+/// Reads a search space file (`autotune search SPACE.json`) into a validated `StudySpec`.
+///
+/// The candidate sections hold the candidate with NNI-style distributions where the search
+/// decides; the other keys configure the study. The format is documented in
+/// `searchspaces/SPACE-FORMAT.md`.
+///
+///     {"training": {"optimizer": {"name": "adam", "lr": {"_type": "loguniform", "_value": [1e-4, 1e-1]}}},
+///      "evaluator": {"command": {"run": "python3 train.py"}},
+///      "objectives": {"accuracy": "maximize"}}
+///
+/// Every problem is an `InputFileError` whose reason is one line, "key.path: what is wrong".
+public enum SpaceFile {
+    /// Top-level keys that hold the candidate (searched or fixed).
+    public static let candidateSections = ["architecture", "training", "precision", "compression", "parallelism"]
+    /// Top-level keys that configure the study.
+    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name"]
+    /// Metrics the engine evaluator reports, which its objectives and constraints may name.
+    public static let engineMetrics = ["accuracy", "validation_accuracy", "loss", "params", "flops", "training_flops",
+                                       "peak_mib", "epoch_seconds", "train_seconds", "samples_per_second"]
+    /// Strategies a space file may name (each reads its own options).
+    public static let strategyNames = ["random", "grid", "evolution", "nsga2", "rl"]
+    /// Most candidates the grid strategy enumerates.
+    public static let gridLimit = 1_000_000
+    /// Trials when the file sets no budget.
+    public static let defaultTrials = 100
+
+    /// Read and validate the space file at `path`.
+    public static func load(path: String) throws -> StudySpec {
+        guard FileManager.default.fileExists(atPath: path) else { throw InputFileError(file: path, reason: "no such file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw InputFileError(file: path, reason: "cannot read file") }
+        return try parse(data, file: path)
+    }
+
+    /// Validate the space file text `data`, naming it `file` in errors.
+    public static func parse(_ data: Data, file: String) throws -> StudySpec {
+        do {
+            return try study(try JSONValue(parsing: data))
+        } catch let error as JSONSyntaxError {
+            throw InputFileError(file: file, reason: error.description)
+        } catch let error as ConfigError {
+            throw InputFileError(file: file, reason: error.description)
+        }
+    }
+
+    /// The study a parsed document describes.
+    static func study(_ document: JSONValue) throws -> StudySpec {
+        guard let members = document.members else {
+            throw ConfigError(keyPath: "top level", reason: "expected an object, got \(document.kindName)")
+        }
+        for member in members where !(candidateSections + settingKeys).contains(member.key) {
+            if member.key == "data" {
+                throw ConfigError(keyPath: "data", reason: "the data set belongs under evaluator.engine.data")
+            }
+            try checkKeys([member], allowed: candidateSections + settingKeys, at: "", owner: "a space file")
+        }
+
+        let evaluator = try evaluator(try required(members, "evaluator", at: ""))
+        let sections = members.filter { candidateSections.contains($0.key) }
+        let space: SearchSpace
+        var metrics: [String]?
+        var defaultObjectives: [Objective]?
+        switch evaluator {
+        case .benchmark(let problem, let variables, let count):
+            if let section = sections.first {
+                throw ConfigError(keyPath: section.key, reason: "a benchmark study has no candidate sections (the space is \(problem)'s \(variables) variables)")
+            }
+            space = .unitCube(variables)
+            let names = (1...(count ?? 2)).map { "f\($0)" }
+            metrics = names
+            defaultObjectives = names.map { Objective($0, .minimize) }
+        case .engine:
+            for key in ["architecture", "training"] where !sections.contains(where: { $0.key == key }) {
+                throw ConfigError(keyPath: key, reason: "missing required key for the engine evaluator")
+            }
+            metrics = engineMetrics
+            var builder = SpaceTemplateBuilder()
+            space = try builder.build(sections: sections)
+        case .command(let command):
+            var builder = SpaceTemplateBuilder()
+            space = try builder.build(sections: sections)
+            try checkPlaceholders(command, space: space)
+        }
+
+        let objectives: [Objective]
+        if let value = optional(members, "objectives") {
+            objectives = try Self.objectives(value, metrics: metrics)
+        } else if let defaultObjectives {
+            objectives = defaultObjectives
+        } else {
+            throw ConfigError(keyPath: "objectives", reason: "missing required key (the \(evaluator.name) evaluator needs at least one objective)")
+        }
+        let constraints = try optional(members, "constraints").map { try Self.constraints($0, metrics: metrics) } ?? []
+        let strategy = try optional(members, "strategy").map(Self.strategy)
+            ?? StrategySpec(name: objectives.count >= 2 ? "nsga2" : "evolution")
+        var earlyStopping: EarlyStoppingSpec?
+        if let value = optional(members, "early_stopping") {
+            if case .benchmark = evaluator {
+                throw ConfigError(keyPath: "early_stopping", reason: "a benchmark evaluator has no learning curves to stop early")
+            }
+            earlyStopping = try Self.earlyStopping(value)
+        }
+        let budget = try optional(members, "budget").map(Self.budget) ?? Budget(trials: defaultTrials)
+        let seed = try optional(members, "seed").map(Self.seed) ?? 0
+        let workers = try optional(members, "workers").map(Self.workers) ?? 1
+        let name = try optional(members, "name").map(studyName)
+        if strategy.name == "grid" { try checkFinite(space) }
+        return StudySpec(space: space, evaluator: evaluator, objectives: objectives, constraints: constraints, strategy: strategy,
+                         earlyStopping: earlyStopping, budget: budget, seed: seed, workers: workers, name: name)
+    }
+
+    // MARK: Grid
+
+    /// The grid strategy enumerates the space: every dimension must be finite and there must be at
+    /// most `gridLimit` candidates (counted without enumerating them).
+    static func checkFinite(_ space: SearchSpace) throws {
+        if let continuous = space.dimensions.first(where: { valueCount($0.domain) == nil }) {
+            throw ConfigError(keyPath: "strategy", reason: "grid needs a finite space; '\(continuous.name)' is continuous")
+        }
+        let count = candidateCount(space.template, space)
+        if count > gridLimit {
+            throw ConfigError(keyPath: "strategy", reason: "grid enumerates at most \(gridLimit) candidates; this space has \(count == .max ? "more" : String(count))")
+        }
+    }
+
+    /// Distinct values of a domain, nil when continuous (saturating).
+    static func valueCount(_ domain: Domain) -> Int? {
+        switch domain {
+        case .choice(let options): return options.count
+        case .integer(let lower, let upper): return upper - lower + 1
+        case .real(let prior):
+            guard let q = prior.q, case .uniform(let low, let high) = prior.shape else { return nil }
+            let steps = ((high / q).rounded() - (low / q).rounded()) + 1
+            return steps >= Double(Int.max) ? .max : max(1, Int(steps))
+        }
+    }
+
+    /// Distinct candidates the template produces (each choice counts its options' sub-spaces).
+    static func candidateCount(_ node: SpaceNode, _ space: SearchSpace) -> Int {
+        func product(_ counts: [Int]) -> Int {
+            counts.reduce(1) { let (p, overflow) = $0.multipliedReportingOverflow(by: $1); return overflow ? .max : p }
+        }
+        switch node {
+        case .constant: return 1
+        case .array(let nodes): return product(nodes.map { candidateCount($0, space) })
+        case .object(let fields): return product(fields.map { candidateCount($0.node, space) })
+        case .decision(let index, let options, let merged):
+            if options.isEmpty { return valueCount(space.dimensions[index].domain) ?? .max }
+            return options.indices.reduce(0) { sum, k in
+                let fields = merged.isEmpty ? [] : merged[k].map { candidateCount($0.node, space) }
+                let (s, overflow) = sum.addingReportingOverflow(product([candidateCount(options[k], space)] + fields))
+                return overflow ? .max : s
+            }
+        }
+    }
+}

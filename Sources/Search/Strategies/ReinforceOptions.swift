@@ -1,0 +1,142 @@
+import Engine
+
+/// The options of the REINFORCE strategy: the strategy's options object in a space file.
+///
+///     {"learning_rate": 0.01, "bins": 8,
+///      "reward": "mnasnet", "metric_index": 0, "cost_index": 1, "target": 80, "w": -0.07}
+public struct ReinforceOptions: Hashable, Sendable {
+    /// Adam's step size for the policy.
+    public var learningRate: Double
+    /// Width of the policy's shared hidden layer.
+    public var hidden: Int
+    /// Cells a numeric dimension is cut into.
+    public var bins: Int
+    /// Decay of the moving-average baseline, in [0, 1).
+    public var baselineDecay: Double
+    /// β of the entropy bonus, ≥ 0.
+    public var entropyWeight: Double
+    /// How several objectives become one reward (one objective always uses `.single`).
+    public var reward: RewardScalarization
+
+    public init(learningRate: Double = 0.01, hidden: Int = 64, bins: Int = 8, baselineDecay: Double = 0.9,
+                entropyWeight: Double = 0.01, reward: RewardScalarization = .randomWeights) {
+        self.learningRate = learningRate; self.hidden = hidden; self.bins = bins
+        self.baselineDecay = baselineDecay; self.entropyWeight = entropyWeight; self.reward = reward
+    }
+
+    static let keys = ["learning_rate", "hidden", "bins", "baseline_decay", "entropy_weight", "reward"]
+    static let mnasnetKeys = ["metric_index", "cost_index", "target", "w"]
+    static let rewardNames = ["random_weights", "mnasnet"]
+
+    /// Read the options object of a study with `objectives` objectives; every problem is a
+    /// `ConfigError` at `keyPath.key`.
+    ///
+    ///     try ReinforceOptions(parsing: .object([("learning_rate", .number(-1))]), objectives: 1)
+    ///     // strategy.learning_rate: must be positive, got -1
+    public init(parsing options: JSONValue, objectives: Int, keyPath: String = "strategy") throws {
+        self.init()
+        let members: [JSONValue.Member]
+        switch options {
+        case .null: members = []
+        case .object(let m): members = m
+        default: throw ConfigError(keyPath: keyPath, reason: "expected an object, got \(options.kindName)")
+        }
+        let reader = OptionReader(members: members, keyPath: keyPath)
+        let rewardName = try reader.string("reward") ?? "random_weights"
+        let allowed = ReinforceOptions.keys + (rewardName == "mnasnet" ? ReinforceOptions.mnasnetKeys : [])
+        // `name` names the strategy when the options sit beside it.
+        for member in members where member.key != "name" && !allowed.contains(member.key) {
+            let path = ConfigError.join(keyPath, member.key)
+            if ReinforceOptions.mnasnetKeys.contains(member.key) {
+                throw ConfigError(keyPath: path, reason: "only used with \"reward\": \"mnasnet\"")
+            }
+            var reason = "unknown option of strategy 'reinforce' (valid: \((ReinforceOptions.keys + ReinforceOptions.mnasnetKeys).joined(separator: ", ")))"
+            if let near = ConfigError.suggestion(for: member.key, among: ReinforceOptions.keys + ReinforceOptions.mnasnetKeys) {
+                reason += ". Did you mean '\(near)'?"
+            }
+            throw ConfigError(keyPath: path, reason: reason)
+        }
+        learningRate = try reader.number("learning_rate") ?? learningRate
+        hidden = try reader.integer("hidden") ?? hidden
+        bins = try reader.integer("bins") ?? bins
+        baselineDecay = try reader.number("baseline_decay") ?? baselineDecay
+        entropyWeight = try reader.number("entropy_weight") ?? entropyWeight
+        switch rewardName {
+        case "random_weights":
+            reward = .randomWeights
+        case "mnasnet":
+            guard let target = try reader.number("target") else {
+                throw reader.error("target", "required with \"reward\": \"mnasnet\" (the cost target T)")
+            }
+            reward = .mnasnet(MnasNetReward(metricIndex: try reader.integer("metric_index") ?? 0,
+                                            costIndex: try reader.integer("cost_index") ?? 1,
+                                            target: target, w: try reader.number("w") ?? -0.07))
+        default:
+            throw ConfigError.unknownName(rewardName, kind: "reward", among: ReinforceOptions.rewardNames,
+                                          keyPath: ConfigError.join(keyPath, "reward"))
+        }
+        try validate(objectives: objectives, keyPath: keyPath)
+    }
+
+    /// Check every option for a study with `objectives` objectives; a problem is a `ConfigError`
+    /// at `keyPath.key` (the key as written in a space file).
+    public func validate(objectives: Int, keyPath: String = "strategy") throws {
+        func fail(_ key: String, _ reason: String) -> ConfigError { ConfigError(keyPath: ConfigError.join(keyPath, key), reason: reason) }
+        let f = JSONValue.format
+        guard learningRate > 0, learningRate.isFinite else { throw fail("learning_rate", "must be positive, got \(f(learningRate))") }
+        guard (1...4096).contains(hidden) else { throw fail("hidden", "must be in 1...4096, got \(hidden)") }
+        guard (2...1024).contains(bins) else { throw fail("bins", "must be in 2...1024, got \(bins)") }
+        guard baselineDecay >= 0, baselineDecay < 1 else { throw fail("baseline_decay", "must be in [0, 1), got \(f(baselineDecay))") }
+        guard entropyWeight >= 0, entropyWeight.isFinite else { throw fail("entropy_weight", "must be at least 0, got \(f(entropyWeight))") }
+        guard objectives >= 1 else { throw ConfigError(keyPath: "objectives", reason: "the reinforce strategy needs at least one objective") }
+        switch reward {
+        case .single, .randomWeights:
+            if objectives > 1, reward == .single {
+                throw fail("reward", "a single-objective reward for a study of \(objectives) objectives (use random_weights or mnasnet)")
+            }
+        case .mnasnet(let r):
+            guard objectives >= 2 else {
+                throw fail("reward", "mnasnet needs an accuracy and a cost objective, the study has \(objectives)")
+            }
+            for (key, index) in [("metric_index", r.metricIndex), ("cost_index", r.costIndex)] where !(0..<objectives).contains(index) {
+                throw fail(key, "must be an objective index in 0...\(objectives - 1), got \(index)")
+            }
+            guard r.metricIndex != r.costIndex else { throw fail("cost_index", "must differ from metric_index, both are \(r.costIndex)") }
+            guard r.target > 0, r.target.isFinite else { throw fail("target", "must be positive, got \(f(r.target))") }
+            guard r.w <= 0 else { throw fail("w", "must be at most 0 (a cost above target lowers the reward), got \(f(r.w))") }
+        }
+    }
+}
+
+/// Typed reads from a strategy's options object, with errors at the option's key path.
+private struct OptionReader {
+    let members: [JSONValue.Member]
+    let keyPath: String
+
+    func error(_ key: String, _ reason: String) -> ConfigError {
+        ConfigError(keyPath: ConfigError.join(keyPath, key), reason: reason)
+    }
+
+    private func value(_ key: String) -> JSONValue? {
+        guard let v = members.last(where: { $0.key == key })?.value, v != .null else { return nil }
+        return v
+    }
+
+    func number(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        guard let x = v.number, x.isFinite else { throw error(key, "expected a number, got \(v.kindName)") }
+        return x
+    }
+
+    func integer(_ key: String) throws -> Int? {
+        guard let x = try number(key) else { return nil }
+        guard x == x.rounded(), abs(x) < 1e9 else { throw error(key, "expected a whole number, got \(JSONValue.format(x))") }
+        return Int(x)
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        guard let s = v.string else { throw error(key, "expected a string, got \(v.kindName)") }
+        return s
+    }
+}

@@ -1,0 +1,89 @@
+import Engine
+
+/// Builds the strategy a study names, reading its options from the `strategy` object.
+///
+///     let spec = StrategySpec(name: "nsga2", options: .object([("population", .number(40))]))
+///     let strategy = try StrategyFactory.make(spec, space: space, objectives: 2, seed: 7)
+///
+/// Options (all optional):
+/// - `random`: none.
+/// - `grid`: `resolution` (values per continuous dimension), `limit` (most grid points, 1,000,000).
+/// - `evolution`: `population` (20), `sample` (5), `sigma` (0.1), `mutations` (1).
+/// - `nsga2`: `population` (20), `offspring` (= population), `crossover_probability` (0.9),
+///   `crossover_eta` (15), `mutation_eta` (20), `mutation_probability` (1 / dimensions).
+/// - `smsemoa`: `population` (50), `crossover_probability` (1), `crossover_eta` (2), `mutation_eta`
+///   (50), `mutation_probability` (1 / dimensions), `reference_offset` (0.1).
+/// - `rl`: see `ReinforceOptions`.
+public enum StrategyFactory {
+    /// The strategy names `make` knows.
+    public static let names = ["random", "grid", "evolution", "nsga2", "smsemoa", "rl"]
+
+    /// - Throws: `ConfigError` for an unknown name (at `strategy.name`), an unknown option or an
+    ///   option out of range (at `strategy.<option>`), or a space the strategy cannot search.
+    public static func make(_ spec: StrategySpec, space: SearchSpace, objectives: Int, seed: UInt64) throws -> Strategy {
+        guard objectives >= 1 else { throw ConfigError(keyPath: "objectives", reason: "at least one objective is needed, got \(objectives)") }
+        if spec.name == "rl" {
+            // REINFORCE over a policy network reads and checks its own options (`ReinforceOptions`).
+            return try ReinforceStrategy.make(spec: spec, space: space, objectives: objectives, seed: seed)
+        }
+        guard names.contains(spec.name) else {
+            throw ConfigError.unknownName(spec.name, kind: "strategy", among: names, keyPath: "strategy.name")
+        }
+        let options = try StrategyOptions(spec.options)
+        switch spec.name {
+        case "grid":
+            try options.rejectUnknownKeys(allowed: ["resolution", "limit"], strategy: spec.name)
+            let resolution = try options.integer("resolution", default: nil, atLeast: 1)
+            let limit = try options.integer("limit", default: 1_000_000, atLeast: 1)
+            return try GridSearch(space: space, seed: seed, resolution: resolution, limit: limit)
+        case "evolution":
+            return RegularizedEvolution(space: space, objectives: objectives, seed: seed, options: try evolutionOptions(options))
+        case "nsga2":
+            return NSGA2(space: space, objectives: objectives, seed: seed, options: try nsga2Options(options))
+        case "smsemoa":
+            return SMSEMOA(space: space, objectives: objectives, seed: seed, options: try smsemoaOptions(options))
+        default:
+            try options.rejectUnknownKeys(allowed: [], strategy: spec.name)
+            return RandomSearch(space: space, seed: seed)
+        }
+    }
+
+    static func evolutionOptions(_ options: StrategyOptions) throws -> RegularizedEvolution.Options {
+        try options.rejectUnknownKeys(allowed: ["population", "sample", "sigma", "mutations"], strategy: "evolution")
+        var o = RegularizedEvolution.Options()
+        o.population = try options.integer("population", default: o.population, atLeast: 2)
+        o.sample = try options.integer("sample", default: min(o.sample, o.population), atLeast: 1)
+        if o.sample > o.population {
+            throw ConfigError(keyPath: "strategy.sample", reason: "must be ≤ the population (\(o.population)), got \(o.sample)")
+        }
+        o.sigma = try options.real("sigma", default: o.sigma, above: 0, inclusive: false)
+        o.mutations = try options.integer("mutations", default: o.mutations, atLeast: 1)
+        return o
+    }
+
+    static func nsga2Options(_ options: StrategyOptions) throws -> NSGA2.Options {
+        try options.rejectUnknownKeys(allowed: ["population", "offspring", "crossover_probability", "crossover_eta",
+                                                "mutation_eta", "mutation_probability"], strategy: "nsga2")
+        var o = NSGA2.Options()
+        o.population = try options.integer("population", default: o.population, atLeast: 2)
+        o.offspring = try options.integer("offspring", default: nil, atLeast: 1)
+        o.crossoverProbability = try options.real("crossover_probability", default: o.crossoverProbability, above: 0, atMost: 1)
+        o.crossoverEta = try options.real("crossover_eta", default: o.crossoverEta, above: 0)
+        o.mutationEta = try options.real("mutation_eta", default: o.mutationEta, above: 0)
+        o.mutationProbability = try options.real("mutation_probability", default: nil, above: 0, atMost: 1)
+        return o
+    }
+
+    static func smsemoaOptions(_ options: StrategyOptions) throws -> SMSEMOA.Options {
+        try options.rejectUnknownKeys(allowed: ["population", "crossover_probability", "crossover_eta", "mutation_eta",
+                                                "mutation_probability", "reference_offset"], strategy: "smsemoa")
+        var o = SMSEMOA.Options()
+        o.population = try options.integer("population", default: o.population, atLeast: 2)
+        o.crossoverProbability = try options.real("crossover_probability", default: o.crossoverProbability, above: 0, atMost: 1)
+        o.crossoverEta = try options.real("crossover_eta", default: o.crossoverEta, above: 0)
+        o.mutationEta = try options.real("mutation_eta", default: o.mutationEta, above: 0)
+        o.mutationProbability = try options.real("mutation_probability", default: nil, above: 0, atMost: 1)
+        o.referenceOffset = try options.real("reference_offset", default: o.referenceOffset, above: 0, inclusive: false)
+        return o
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+
+/// The store's tables, their version, and how lists are kept in a column.
+///
+/// Conventions: times are REAL unix seconds; a study's `seed` (a `UInt64`) is kept as the signed
+/// integer with the same bit pattern; every REAL value column holds NULL for NaN (SQLite stores a
+/// bound NaN as NULL); lists (objective names, directions, the reference point, a queued re-run's
+/// parameters) are JSON text.
+enum Schema {
+    /// The version this code writes and understands. Raise it with every change to `tables`, and
+    /// teach `open` to upgrade a file of the previous version.
+    static let version = 1
+
+    static let tables = """
+        CREATE TABLE schema_version (
+            version INTEGER NOT NULL
+        );
+        CREATE TABLE studies (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            space TEXT NOT NULL,
+            objectives TEXT NOT NULL,
+            directions TEXT NOT NULL,
+            reference_point TEXT,
+            seed INTEGER NOT NULL,
+            strategy TEXT NOT NULL,
+            created REAL NOT NULL
+        );
+        CREATE TABLE trials (
+            study_id INTEGER NOT NULL REFERENCES studies (id),
+            number INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'INFEASIBLE')),
+            started REAL NOT NULL,
+            finished REAL,
+            heartbeat REAL NOT NULL,
+            worker TEXT NOT NULL,
+            message TEXT,
+            violation REAL,
+            retry_of INTEGER,
+            finish_seq INTEGER,
+            PRIMARY KEY (study_id, number)
+        ) WITHOUT ROWID;
+        CREATE INDEX trials_running ON trials (study_id, heartbeat) WHERE state = 'RUNNING';
+        CREATE INDEX trials_by_finish ON trials (study_id, finish_seq) WHERE finish_seq IS NOT NULL;
+        CREATE UNIQUE INDEX trials_finish_seq ON trials (finish_seq) WHERE finish_seq IS NOT NULL;
+        CREATE INDEX trials_retries ON trials (study_id, retry_of) WHERE retry_of IS NOT NULL;
+        CREATE TABLE trial_params (
+            study_id INTEGER NOT NULL,
+            number INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            value REAL,
+            json TEXT NOT NULL,
+            PRIMARY KEY (study_id, number, position),
+            FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
+        ) WITHOUT ROWID;
+        CREATE TABLE trial_metrics (
+            study_id INTEGER NOT NULL,
+            number INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            value REAL,
+            PRIMARY KEY (study_id, number, name),
+            FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
+        ) WITHOUT ROWID;
+        CREATE TABLE trial_intermediate (
+            study_id INTEGER NOT NULL,
+            number INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            value REAL,
+            PRIMARY KEY (study_id, number, step, name),
+            FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
+        ) WITHOUT ROWID;
+        CREATE TABLE retry_queue (
+            id INTEGER PRIMARY KEY,
+            study_id INTEGER NOT NULL REFERENCES studies (id),
+            retry_of INTEGER NOT NULL,
+            params TEXT NOT NULL,
+            UNIQUE (study_id, retry_of)
+        );
+        CREATE INDEX retry_queue_by_study ON retry_queue (study_id, id);
+        """
+
+    /// Sets the connection up (WAL, foreign keys) and creates the tables in an empty file, or
+    /// checks the version of an existing store.
+    ///
+    /// `synchronous=NORMAL` in WAL mode loses nothing when a process is killed; only a power cut
+    /// may lose the last transactions (https://sqlite.org/pragma.html#pragma_synchronous).
+    static func open(_ db: SQLiteConnection) throws {
+        // Small pages: a trial's claim and finish touch about nine pages, and every one is written
+        // to the log whole, so 1 KiB pages make each transaction cheaper (measured: about a third
+        // less time per trial than 4 KiB). Only takes effect in a new file.
+        try db.script("""
+            PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+            PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 4000;
+            """)
+        try db.transaction(immediate: true) {
+            var tables: [String] = []
+            try db.query("SELECT name FROM sqlite_master WHERE type = 'table'") { tables.append($0.text(0)) }
+            if tables.isEmpty {
+                try db.script(Schema.tables)
+                try db.execute("INSERT INTO schema_version (version) VALUES (?1)", [version])
+                return
+            }
+            guard tables.contains("schema_version") else {
+                throw StoreError(file: db.path, kind: .cannotOpen,
+                                 reason: "an SQLite database, but not an autotune store (it has no schema_version table)")
+            }
+            var stored: [Int] = []
+            try db.query("SELECT version FROM schema_version") { stored.append($0.int(0)) }
+            guard stored.count == 1, let found = stored.first, found >= 1 else {
+                throw StoreError(file: db.path, kind: .corrupt,
+                                 reason: "store schema version is unreadable (schema_version holds \(stored))")
+            }
+            if found > version {
+                throw StoreError(file: db.path, kind: .schemaTooNew,
+                                 reason: "store schema version \(found) is newer than this autotune understands (\(version))")
+            }
+        }
+    }
+}
+
+/// JSON text for the list columns; non-finite numbers are written as the strings "NaN",
+/// "Infinity" and "-Infinity" so every `Double` round-trips.
+enum ColumnJSON {
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return encoder
+    }()
+
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return decoder
+    }()
+
+    static func encode<T: Encodable>(_ value: T, file: String) throws -> String {
+        do {
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
+        } catch {
+            throw StoreError(file: file, kind: .invalidArgument, reason: "cannot write \(T.self) as JSON: \(error)")
+        }
+    }
+
+    /// Decodes `text` from the column `what` names ("study 'mnist' objectives").
+    static func decode<T: Decodable>(_ type: T.Type, from text: String, what: String, file: String) throws -> T {
+        do {
+            return try decoder.decode(type, from: Data(text.utf8))
+        } catch {
+            throw StoreError(file: file, kind: .corrupt, reason: "\(what) is not valid JSON for \(T.self): \(text.prefix(80))")
+        }
+    }
+}
+
+/// A queued re-run's parameter, as JSON in `retry_queue.params`.
+struct QueuedParameter: Codable {
+    var name: String
+    var value: Double
+    var json: String
+
+    init(_ record: ParameterRecord) { name = record.name; value = record.value; json = record.json }
+    var record: ParameterRecord { ParameterRecord(name: name, value: value, json: json) }
+}

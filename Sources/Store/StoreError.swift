@@ -1,0 +1,40 @@
+/// A problem with a study store: the file, what went wrong and why, on one line.
+///
+///     results/autotune.sqlite: cannot open the store: file is not a database
+///     results/autotune.sqlite: trial 7 of study 1 is FAIL, not RUNNING: cannot finish it
+///
+/// `kind` lets a caller react to the expected cases (a trial failed as stale while its worker was
+/// still at it is `.notRunning`) without parsing the text.
+public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
+    public enum Kind: Equatable, Sendable {
+        /// The file cannot be opened or created as a store (missing permissions, a directory,
+        /// not an SQLite database, an SQLite database of another program).
+        case cannotOpen
+        /// The store was written by a newer autotune whose schema this one does not understand.
+        case schemaTooNew
+        /// No study or trial with that id, name or number.
+        case notFound
+        /// The trial is no longer RUNNING (finished, or failed as stale meanwhile).
+        case notRunning
+        /// An argument no store could accept (finishing a trial as RUNNING, a negative timeout).
+        case invalidArgument
+        /// A stored value cannot be read back (edited by hand or by another program).
+        case corrupt
+        /// Any other failure reported by the database (locked for longer than the busy timeout,
+        /// disk full, I/O error).
+        case database
+    }
+
+    /// The store's file (or server address, for another backend).
+    public let file: String
+    public let kind: Kind
+    public let reason: String
+
+    public init(file: String, kind: Kind, reason: String) {
+        self.file = file
+        self.kind = kind
+        self.reason = reason
+    }
+
+    public var description: String { "\(file): \(reason)" }
+}

@@ -1,0 +1,174 @@
+import Engine
+import Foundation
+import Search
+import Store
+
+/// `autotune search SPACE.json`: run (or resume) a study and print its Pareto front.
+struct SearchCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "search",
+        abstract: "Search a space: propose candidates, evaluate them, keep every trial, print the Pareto front.",
+        arguments: [Argument("space", valueName: "SPACE.json", help: "The search space file (see searchspaces/).")],
+        options: [
+            .value("strategy", valueName: "NAME", help: "Strategy: \(SpaceFile.strategyNames.joined(separator: ", ")).",
+                   defaultDescription: "the space file's"),
+            .value("budget", valueName: "N", help: "Trials to run in total (a resumed study counts those it has).",
+                   defaultDescription: "the space file's"),
+            .value("workers", valueName: "K", help: "Evaluate K candidates at once, in K processes sharing the store.",
+                   defaultDescription: "the space file's, else 1"),
+            .value("seed", valueName: "N", help: "Seed every random choice flows from.", defaultDescription: "the space file's, else 0"),
+            .database, .studyName,
+            .value("threads", valueName: "N", help: "Threads each training run may use.", defaultDescription: "cores / workers"),
+            .dataDirectory, .quiet, .json,
+            .value("heartbeat", valueName: "SECONDS",
+                   help: "Heartbeat interval; a trial silent for 6 intervals is failed and re-run.", default: "5"),
+            .flag("worker", help: "Join an existing study as one more worker (what --workers starts)."),
+        ])
+
+    var spacePath: String
+    var strategy: String?
+    var budget: Int?
+    var workers: Int?
+    var seed: UInt64?
+    var database: String
+    var studyName: String?
+    var threads: Int?
+    var dataDirectory: String?
+    var quiet: Bool
+    var json: Bool
+    var heartbeat: Double
+    var isWorker: Bool
+
+    init(_ values: ParsedValues) throws {
+        spacePath = try values.argument("space")
+        strategy = try values.optionalValue("strategy")
+        budget = try values.optionalValue("budget")
+        workers = try values.optionalValue("workers")
+        seed = try values.optionalValue("seed", as: Int.self).map { UInt64(max($0, 0)) }
+        if let s = try values.optionalValue("seed", as: Int.self), s < 0 {
+            throw CLIError.invalidValue(name: "--seed", value: String(s), reason: "must be at least 0")
+        }
+        database = try values.value("db")
+        studyName = try values.optionalValue("study")
+        threads = try values.optionalValue("threads")
+        dataDirectory = try values.optionalValue("data-dir")
+        quiet = values.flag("quiet")
+        json = values.flag("json")
+        heartbeat = try values.value("heartbeat")
+        isWorker = values.flag("worker")
+    }
+
+    func validate() throws {
+        if let budget { try requireAtLeast(0, budget, for: "--budget") }
+        if let workers { try requireAtLeast(1, workers, for: "--workers") }
+        if let threads { try requireAtLeast(1, threads, for: "--threads") }
+        if let strategy, !SpaceFile.strategyNames.contains(strategy) {
+            throw CLIError.invalidValue(name: "--strategy", value: strategy,
+                                        reason: "valid: \(SpaceFile.strategyNames.joined(separator: ", "))",
+                                        suggestion: ConfigError.suggestion(for: strategy, among: SpaceFile.strategyNames))
+        }
+        if !(heartbeat > 0) {
+            throw CLIError.invalidValue(name: "--heartbeat", value: String(heartbeat), reason: "must be positive")
+        }
+        if let studyName { try StudyStore.validateName(studyName) }
+    }
+
+    func run() throws -> Int32 {
+        let (spec, document) = try loadSpec()
+        let name = studyName ?? spec.name ?? URL(fileURLWithPath: spacePath).deletingPathExtension().lastPathComponent
+        try StudyStore.validateName(name)
+        let storage = try StudyStore.open(database)
+        let record = StudyRecord(name: name, space: document.prettyText, objectives: spec.objectives.map(\.metric),
+                                 directions: spec.objectives.map(\.direction.rawValue), seed: spec.seed, strategy: spec.strategy.name)
+        let (study, created) = try storage.openStudy(record)
+        if !created { try checkResumable(study, spec) }
+        if isWorker && created { throw CLIError.badInput("--worker joins an existing study; '\(name)' did not exist") }
+
+        let workerCount = spec.workers
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threadsPerRun = threads ?? max(1, cores / workerCount)
+        let evaluator = try StudyParts.evaluator(spec, threads: threadsPerRun, dataDirectory: dataDirectory)
+        let deadline = spec.budget.seconds.map { Date().addingTimeInterval($0) }
+        let runner = try StudyRunner(
+            study: study, spec: spec, storage: storage, strategy: StudyParts.strategy(spec, file: spacePath),
+            evaluator: evaluator, earlyStopping: StudyParts.earlyStopping(spec),
+            options: .init(heartbeatInterval: heartbeat, deadline: deadline, sharedCurves: workerCount > 1))
+
+        let children = isWorker ? [] : try startWorkers(count: workerCount - 1, study: name, threads: threadsPerRun)
+        let line = isWorker ? nil : ProgressLine(quiet: quiet || json)
+        if !isWorker, !created { line?.note("resuming study '\(name)'") }
+        do {
+            try runner.run { line?.show($0) }
+        } catch {
+            children.forEach { $0.terminate() }
+            throw error
+        }
+        line?.finish()
+        for child in children {
+            child.waitUntilExit()
+            if child.terminationStatus != 0 {
+                FileHandle.standardError.write(Data("autotune: warning: a worker exited with status \(child.terminationStatus)\n".utf8))
+            }
+        }
+        guard !isWorker else { return 0 }
+        let summary = try StudySummaryView(storage: storage, study: storage.study(named: name) ?? study, spec: spec, database: database)
+        if json { print(summary.json.prettyText) } else { print(summary.text) }
+        return 0
+    }
+
+    /// Parse the file (errors point into it), apply the command-line overrides, parse again.
+    private func loadSpec() throws -> (StudySpec, JSONValue) {
+        let original = try SpaceFile.load(path: spacePath)
+        guard let data = FileManager.default.contents(atPath: spacePath),
+              case .object(var members) = try JSONValue(parsing: data) else { return (original, .null) }
+        func set(_ key: String, _ value: JSONValue) {
+            if let i = members.firstIndex(where: { $0.key == key }) { members[i].value = value } else { members.append(.init(key, value)) }
+        }
+        if let strategy, strategy != original.strategy.name { set("strategy", .string(strategy)) }
+        if let budget {
+            var b: [JSONValue.Member] = [.init("trials", .number(Double(budget)))]
+            if let s = original.budget.seconds { b.append(.init("minutes", .number(s / 60))) }
+            set("budget", .object(b))
+        }
+        if let seed { set("seed", .number(Double(seed))) }
+        if let workers { set("workers", .number(Double(workers))) }
+        let document = JSONValue.object(members)
+        return (try SpaceFile.parse(Data(document.prettyText.utf8), file: spacePath), document)
+    }
+
+    /// A study resumes only with the space it was created with (budget and workers may change).
+    private func checkResumable(_ study: StudyRecord, _ spec: StudySpec) throws {
+        let stored = try StudyStore.spec(of: study)
+        var differences: [String] = []
+        if stored.space != spec.space { differences.append("space") }
+        if stored.evaluator != spec.evaluator { differences.append("evaluator") }
+        if stored.objectives != spec.objectives { differences.append("objectives") }
+        if stored.constraints != spec.constraints { differences.append("constraints") }
+        if stored.strategy != spec.strategy { differences.append("strategy") }
+        if stored.earlyStopping != spec.earlyStopping { differences.append("early_stopping") }
+        if stored.seed != spec.seed { differences.append("seed") }
+        guard differences.isEmpty else {
+            throw CLIError.badInput("study '\(study.name)' already exists in \(database) with a different "
+                                    + "\(differences.joined(separator: ", ")); resume it unchanged or choose a new --study name")
+        }
+    }
+
+    private func startWorkers(count: Int, study: String, threads: Int) throws -> [Process] {
+        guard count > 0 else { return [] }
+        var arguments = ["search", spacePath, "--worker", "--quiet", "--study", study, "--db", database,
+                         "--threads", String(threads), "--heartbeat", String(heartbeat)]
+        if let strategy { arguments += ["--strategy", strategy] }
+        if let budget { arguments += ["--budget", String(budget)] }
+        if let seed { arguments += ["--seed", String(seed)] }
+        if let workers { arguments += ["--workers", String(workers)] }
+        if let dataDirectory { arguments += ["--data-dir", dataDirectory] }
+        return try (0..<count).map { _ in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+            p.arguments = arguments
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Search
+import Store
+
+/// `autotune studies`: every study in the store with its trial counts.
+struct StudiesCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "studies", abstract: "List the studies in the store with their trial counts.",
+        options: [.database, .json])
+
+    var database: String
+    var json: Bool
+
+    init(_ values: ParsedValues) throws {
+        database = try values.value("db")
+        json = values.flag("json")
+    }
+
+    func run() throws -> Int32 {
+        guard FileManager.default.fileExists(atPath: database) else {
+            throw CLIError.badInput("\(database): no such store (run 'autotune search SPACE.json' first)")
+        }
+        let summaries = try StudyStore.open(database).studies()
+        if json {
+            print(JSONValue.array(summaries.map { s in
+                var m: [(String, JSONValue)] = [("name", .string(s.study.name)), ("strategy", .string(s.study.strategy)),
+                                                ("objectives", .array(zip(s.study.objectives, s.study.directions).map {
+                                                    .object([("metric", .string($0)), ("direction", .string($1))]) })),
+                                                ("created", .string(isoTime(s.study.created)))]
+                m.append(("trials", .object(TrialState.allCases.map { ($0.rawValue.lowercased(), .number(Double(s.counts[$0] ?? 0))) })))
+                if let last = s.lastActivity { m.append(("last_activity", .string(isoTime(last)))) }
+                return .object(m)
+            }).prettyText)
+            return 0
+        }
+        guard !summaries.isEmpty else { print("no studies in \(database)"); return 0 }
+        let rows = summaries.map { s -> [String] in
+            let total = s.counts.values.reduce(0, +)
+            return [s.study.name, String(total), String(s.counts[.complete] ?? 0), String(s.counts[.pruned] ?? 0),
+                    String(s.counts[.infeasible] ?? 0), String(s.counts[.fail] ?? 0), String(s.counts[.running] ?? 0),
+                    s.study.strategy,
+                    zip(s.study.objectives, s.study.directions).map { "\($0) (\($1 == "minimize" ? "min" : "max"))" }.joined(separator: ", ")]
+        }
+        print(alignedTable(["study", "trials", "complete", "pruned", "infeasible", "failed", "running", "strategy", "objectives"], rows))
+        return 0
+    }
+}
+
+/// `autotune show STUDY`: the study's trials as a table.
+struct ShowCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "show", abstract: "Show a study's trials: state, objectives, time and parameters.",
+        arguments: [Argument("study", valueName: "STUDY", help: "The study's name.")],
+        options: [.database, .json])
+
+    var name: String
+    var database: String
+    var json: Bool
+
+    init(_ values: ParsedValues) throws {
+        name = try values.argument("study")
+        database = try values.value("db")
+        json = values.flag("json")
+    }
+
+    func run() throws -> Int32 {
+        let storage = try openExisting(database)
+        let study = try StudyStore.study(name, in: storage, path: database)
+        let spec = try StudyStore.spec(of: study)
+        let trials = try storage.trials(study: study.id, finishedAfter: nil)
+        if json {
+            print(JSONValue.object([("study", .string(study.name)), ("trials", .array(trials.map(trialJSON)))]).prettyText)
+            return 0
+        }
+        guard !trials.isEmpty else { print("study '\(name)' has no trials yet"); return 0 }
+        let header = ["trial", "state"] + spec.objectives.map(\.metric) + ["seconds", "parameters / message"]
+        let rows = trials.map { t -> [String] in
+            let seconds = t.finished.map { humanNumber($0.timeIntervalSince(t.started)) } ?? "-"
+            let tail = t.state == .fail ? (t.message ?? "") : parameterCell(t)
+            return [String(t.number), t.state.rawValue] + spec.objectives.map { t.metrics[$0.metric].map(humanNumber) ?? "-" } + [seconds, tail]
+        }
+        print(alignedTable(header, rows))
+        return 0
+    }
+}
+
+/// `autotune front STUDY`: the Pareto front (or the best trial) of a study.
+struct FrontCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "front", abstract: "Print a study's Pareto front (its best trial for one objective) and hypervolume.",
+        arguments: [Argument("study", valueName: "STUDY", help: "The study's name.")],
+        options: [.database, .json])
+
+    var name: String
+    var database: String
+    var json: Bool
+
+    init(_ values: ParsedValues) throws {
+        name = try values.argument("study")
+        database = try values.value("db")
+        json = values.flag("json")
+    }
+
+    func run() throws -> Int32 {
+        let storage = try openExisting(database)
+        let study = try StudyStore.study(name, in: storage, path: database)
+        let view = try StudySummaryView(storage: storage, study: study, spec: StudyStore.spec(of: study), database: database)
+        print(json ? view.json.prettyText : view.text)
+        return 0
+    }
+}
+
+/// The store at `path`, which must already exist (listing commands never create one).
+func openExisting(_ path: String) throws -> SQLiteStorage {
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw CLIError.badInput("\(path): no such store (run 'autotune search SPACE.json' first)")
+    }
+    return try StudyStore.open(path)
+}

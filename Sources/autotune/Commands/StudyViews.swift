@@ -1,0 +1,120 @@
+import Foundation
+import Search
+import Store
+
+/// Text tables with aligned columns.
+func alignedTable(_ header: [String], _ rows: [[String]]) -> String {
+    let widths = header.indices.map { c in ([header[c]] + rows.map { c < $0.count ? $0[c] : "" }).map(\.count).max() ?? 0 }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { c, cell in c == cells.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+            .joined(separator: "  ")
+    }
+    return ([line(header)] + rows.map(line)).joined(separator: "\n")
+}
+
+/// `name=value` pairs of a trial's parameters, as one cell: reals to 4 significant digits, and
+/// cut after `limit` characters (the JSON output has every value in full).
+func parameterCell(_ t: TrialRecord, limit: Int = 100) -> String {
+    let short = t.parameters.map { shortName($0.name) }
+    var cell = ""
+    for (i, p) in t.parameters.enumerated() {
+        let value = p.json.contains(where: { $0 == "." || $0 == "e" }) && Double(p.json) != nil
+            ? String(format: "%.4g", Double(p.json)!) : p.json
+        let name = short.filter { $0 == short[i] }.count > 1 ? withoutSection(p.name) : short[i]
+        let item = "\(name)=\(value)"
+        if !cell.isEmpty, cell.count + item.count + 1 > limit {
+            return cell + " … (\(t.parameters.count - i) more)"
+        }
+        cell += (cell.isEmpty ? "" : " ") + item
+    }
+    return cell
+}
+
+/// `training.optimizer.lr` → `lr`, for a table.
+private func shortName(_ path: String) -> String {
+    path.split(separator: ".").last.map(String.init) ?? path
+}
+
+/// `architecture.stages[1].channels` → `stages[1].channels`, where last keys repeat.
+private func withoutSection(_ path: String) -> String {
+    guard let dot = path.firstIndex(of: ".") else { return path }
+    return String(path[path.index(after: dot)...])
+}
+
+/// One trial as JSON: number, state, metrics, parameters, times, message.
+func trialJSON(_ t: TrialRecord) -> JSONValue {
+    var m: [(String, JSONValue)] = [("trial", .number(Double(t.number))), ("state", .string(t.state.rawValue))]
+    m.append(("metrics", .object(t.metrics.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })))
+    m.append(("parameters", .object(t.parameters.map { p in
+        JSONValue.Member(p.name, (try? JSONValue(parsing: p.json)) ?? .string(p.json))
+    })))
+    if t.violation > 0 { m.append(("violation", .number(t.violation))) }
+    m.append(("started", .string(isoTime(t.started))))
+    if let f = t.finished { m.append(("finished", .string(isoTime(f)))); m.append(("seconds", .number(f.timeIntervalSince(t.started)))) }
+    m.append(("worker", .string(t.worker)))
+    if let r = t.retryOf { m.append(("retry_of", .number(Double(r)))) }
+    if let msg = t.message { m.append(("message", .string(msg))) }
+    if !t.intermediate.isEmpty {
+        m.append(("intermediate", .array(t.intermediate.keys.sorted().map { step in
+            .object([("step", .number(Double(step)))] + t.intermediate[step]!.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })
+        })))
+    }
+    return .object(m)
+}
+
+func isoTime(_ d: Date) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: d)
+}
+
+/// A study's state and front: what `autotune search` prints at the end and `autotune front` shows.
+struct StudySummaryView {
+    let study: StudyRecord
+    let spec: StudySpec
+    let trials: [TrialRecord]
+    let front: [TrialRecord]
+    let hypervolume: Double?
+    let database: String
+
+    init(storage: StudyStorage, study: StudyRecord, spec: StudySpec, database: String) throws {
+        self.study = study; self.spec = spec; self.database = database
+        trials = try storage.trials(study: study.id, finishedAfter: nil)
+        let analysis = StudyObjectives(objectives: spec.objectives, constraints: spec.constraints)
+        front = analysis.front(trials)
+        let all = trials
+        hypervolume = study.referencePoint.map { analysis.hypervolume(all, reference: $0) }
+    }
+
+    var counts: [(TrialState, Int)] {
+        TrialState.allCases.map { s in (s, trials.filter { $0.state == s }.count) }.filter { $0.1 > 0 }
+    }
+
+    var text: String {
+        var lines = ["study '\(study.name)' in \(database): \(trials.count) trials ("
+                     + counts.map { "\($0.1) \($0.0.rawValue.lowercased())" }.joined(separator: ", ") + ")"]
+        if let hv = hypervolume, let ref = study.referencePoint, spec.objectives.count > 1 {
+            lines.append("hypervolume \(humanNumber(hv)) (reference point \(ref.map(humanNumber).joined(separator: ", ")))")
+        }
+        guard !front.isEmpty else { lines.append("no trial has finished with every objective yet"); return lines.joined(separator: "\n") }
+        let infeasible = front.first.map { $0.violation > 0 } ?? false
+        lines.append(spec.objectives.count > 1 ? "Pareto front (\(front.count) trials\(infeasible ? ", none feasible yet" : "")):"
+                                               : "best trial\(infeasible ? " (none feasible yet)" : ""):")
+        let header = ["trial"] + spec.objectives.map { "\($0.metric) (\($0.direction == .minimize ? "min" : "max"))" } + ["parameters"]
+        let rows = front.map { t in
+            [String(t.number)] + spec.objectives.map { t.metrics[$0.metric].map(humanNumber) ?? "-" } + [parameterCell(t)]
+        }
+        lines.append(alignedTable(header, rows))
+        return lines.joined(separator: "\n")
+    }
+
+    var json: JSONValue {
+        var m: [(String, JSONValue)] = [("study", .string(study.name)), ("db", .string(database))]
+        m.append(("objectives", .array(spec.objectives.map { .object([("metric", .string($0.metric)), ("direction", .string($0.direction.rawValue))]) })))
+        m.append(("trials", .object([("total", .number(Double(trials.count)))] + counts.map { ($0.0.rawValue.lowercased(), .number(Double($0.1))) })))
+        if let ref = study.referencePoint { m.append(("reference_point", .array(ref.map { .number($0) }))) }
+        if let hv = hypervolume { m.append(("hypervolume", .number(hv))) }
+        m.append(("front", .array(front.map(trialJSON))))
+        return .object(m)
+    }
+}

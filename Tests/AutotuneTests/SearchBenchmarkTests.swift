@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+import Engine
+@testable import Bench
+
+final class SearchBenchmarkTests: XCTestCase {
+    func testRecordsPerProblemAndStrategy() throws {
+        let records = try searchQualityRecords(problems: ["zdt1", "dtlz2"], evaluations: 300, seeds: 2, strategies: ["nsga2", "random"])
+        XCTAssertEqual(records.map(\.name), [
+            "zdt1.nsga2.hypervolume", "zdt1.nsga2.seconds", "zdt1.random.hypervolume", "zdt1.random.seconds",
+            "dtlz2.nsga2.hypervolume", "dtlz2.nsga2.seconds", "dtlz2.random.hypervolume", "dtlz2.random.seconds",
+        ])
+        XCTAssertTrue(records.allSatisfy { $0.suite == "search" })
+        let hv = records.filter { $0.name.hasSuffix("hypervolume") }
+        XCTAssertTrue(hv.allSatisfy { $0.unit == "" && $0.better == .higher && $0.value >= 0 })
+        // 1.1³ bounds any 3-objective hypervolume against this reference; 1.21 any 2-objective one.
+        XCTAssertLessThan(hv[2].value, 1.331)
+        XCTAssertLessThan(hv[0].value, 1.21)
+        XCTAssertThrowsError(try searchQualityRecords(problems: ["zdt9"], evaluations: 10, seeds: 1))
+        XCTAssertThrowsError(try searchQualityRecords(problems: ["zdt1"], evaluations: 10, seeds: 1, strategies: ["nsga3"]))
+        XCTAssertThrowsError(try searchQualityRecords(evaluations: 0))
+    }
+
+    func testScoreIsTheHypervolumeOfTheNonDominatedPoints() {
+        let points: [[Double]] = [[1, 2], [2, 1], [2, 2], [1, 2], [3, 3]]
+        XCTAssertEqual(SearchQuality.nonDominated(points), [[1, 2], [2, 1]])
+        // Against [1.1, 1.1] neither point is inside; shifted down they give 0.1·1.1 + 0.1·1.1 − 0.1·0.1.
+        XCTAssertEqual(SearchQuality.score(points, objectives: 2), 0)
+        XCTAssertEqual(SearchQuality.score([[0, 1], [1, 0]], objectives: 2), 0.21, accuracy: 1e-12)
+        XCTAssertEqual(median([3, 1, 2]), 2)
+        XCTAssertEqual(median([4, 1, 2, 3]), 2.5)
+    }
+
+    func testSameSeedSameFront() throws {
+        let problem = try SearchQuality.problem("zdt2")
+        XCTAssertEqual(problem.variables, 30)
+        XCTAssertEqual(try SearchQuality.problem("dtlz2").variables, 12)
+        let a = try SearchQuality.run(problem, strategy: .init(name: "nsga2"), evaluations: 100, seed: 3)
+        XCTAssertEqual(a, try SearchQuality.run(problem, strategy: .init(name: "nsga2"), evaluations: 100, seed: 3))
+        XCTAssertEqual(a.count, 100)
+    }
+
+    /// The peers' records come from the script's JSON on stdout; a failing script is an error
+    /// carrying its last stderr lines.
+    func testPeersAreReadFromTheScript() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("search-peers-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let good = directory.appendingPathComponent("good.py"), bad = directory.appendingPathComponent("bad.py")
+        try """
+        import json, sys
+        args = sys.argv[1:]
+        print("peer running", args[args.index("--only") + 1], file=sys.stderr)
+        json.dump({"results": [{"suite": "peers", "name": "zdt1.pymoo_nsga2.hypervolume", "value": 0.85,
+                                "unit": "", "better": "higher"}], "host": {"peer": "fake"}}, sys.stdout)
+        """.write(to: good, atomically: true, encoding: .utf8)
+        try "import sys\nprint('pymoo is missing', file=sys.stderr)\nsys.exit(3)\n".write(to: bad, atomically: true, encoding: .utf8)
+
+        var lines: [String] = []
+        let records = try searchQualityRecords(problems: ["zdt1"], evaluations: 20, seeds: 1, strategies: ["random"],
+                                               peers: SearchPeers(script: good.path), progress: { lines.append($0) })
+        XCTAssertEqual(records.last, BenchRecord(suite: "peers", name: "zdt1.pymoo_nsga2.hypervolume", value: 0.85, unit: "", better: .higher))
+        XCTAssertTrue(lines.contains("peer running zdt1"), "\(lines)")
+
+        XCTAssertThrowsError(try searchQualityRecords(problems: ["zdt1"], evaluations: 20, seeds: 1, strategies: ["random"],
+                                                      peers: SearchPeers(script: bad.path))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("status 3") && text.contains("pymoo is missing"), text)
+        }
+        XCTAssertThrowsError(try searchQualityRecords(problems: ["zdt1"], evaluations: 20, seeds: 1, strategies: ["random"],
+                                                      peers: SearchPeers(script: directory.appendingPathComponent("none.py").path)))
+    }
+}

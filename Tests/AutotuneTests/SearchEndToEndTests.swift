@@ -1,0 +1,199 @@
+import Foundation
+import XCTest
+
+/// `autotune search`, `studies`, `show`, `front`, `ask` and `tell` run for real through the built
+/// executable, on benchmark problems and on small commands (no training, so they are quick).
+final class SearchEndToEndTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("autotune-search-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    private func write(_ name: String, _ text: String) -> String {
+        let url = scratch.appendingPathComponent(name)
+        try? Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    private var db: String { scratch.appendingPathComponent("studies.sqlite").path }
+
+    private func zdtSpace(strategy: String = "random", budget: Int = 30) -> String {
+        write("zdt.json", """
+        {"evaluator": {"benchmark": {"problem": "zdt1", "variables": 2}},
+         "strategy": "\(strategy)", "budget": \(budget), "seed": 3}
+        """)
+    }
+
+    /// A command study: `sleep` seconds per candidate, loss = (x - 0.3)², cost = y.
+    private func commandSpace(sleep: Double, budget: Int) -> String {
+        let script = write("objective.py", """
+        import json, sys, time
+        c = json.load(sys.stdin)["training"]
+        time.sleep(\(sleep))
+        print(json.dumps({"loss": (c["x"] - 0.3) ** 2, "cost": c["y"]}))
+        """)
+        return write("command.json", """
+        {"training": {"x": {"_type": "uniform", "_value": [0, 1]}, "y": {"_type": "randint", "_value": [1, 10]}},
+         "evaluator": {"command": {"run": ["python3", "\(script)"], "timeout": 30}},
+         "objectives": {"loss": "minimize", "cost": "minimize"},
+         "strategy": "random", "budget": \(budget), "seed": 5}
+        """)
+    }
+
+    private func json(_ text: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    private func trials(_ study: String) throws -> [[String: Any]] {
+        let r = runAutotune(["show", study, "--db", db, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try XCTUnwrap(json(r.stdout)["trials"] as? [[String: Any]])
+    }
+
+    func testSearchPrintsTheFrontAndStoresEveryTrial() throws {
+        let space = zdtSpace()
+        let r = runAutotune(["search", space, "--db", db, "--study", "z"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("study 'z' in \(db): 30 trials (30 complete)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("Pareto front ("), r.stdout)
+        XCTAssertTrue(r.stdout.contains("hypervolume"), r.stdout)
+        let all = try trials("z")
+        XCTAssertEqual(all.map { $0["trial"] as? Int }, (0..<30).map { $0 })
+        XCTAssertTrue(all.allSatisfy { $0["state"] as? String == "COMPLETE" })
+
+        let front = try json(runAutotune(["front", "z", "--db", db, "--json"]).stdout)
+        XCTAssertEqual(front["reference_point"] as? [Double], [1.1, 1.1])
+        let members = try XCTUnwrap(front["front"] as? [[String: Any]])
+        XCTAssertFalse(members.isEmpty)
+        let hv = try XCTUnwrap(front["hypervolume"] as? Double)
+        XCTAssertGreaterThan(hv, 0)
+        XCTAssertLessThan(hv, 0.8767, "no finite sample beats the true front")
+
+        let listing = runAutotune(["studies", "--db", db])
+        XCTAssertEqual(listing.status, 0, listing.stderr)
+        XCTAssertTrue(listing.stdout.contains("z      30"), listing.stdout)
+    }
+
+    func testSameSeedSameTrialsAndResumeContinuesTheSequence() throws {
+        let space = zdtSpace(strategy: "evolution", budget: 24)
+        XCTAssertEqual(runAutotune(["search", space, "--db", db, "--study", "full", "--quiet"]).status, 0)
+        XCTAssertEqual(runAutotune(["search", space, "--db", db, "--study", "half", "--budget", "12", "--quiet"]).status, 0)
+        let resumed = runAutotune(["search", space, "--db", db, "--study", "half", "--quiet"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let full = try trials("full").map { $0["parameters"] as? [String: Double] }
+        let half = try trials("half").map { $0["parameters"] as? [String: Double] }
+        XCTAssertEqual(full.count, 24)
+        XCTAssertEqual(full, half, "a study stopped and resumed proposes what an uninterrupted one does")
+
+        let other = runAutotune(["search", space, "--db", db, "--study", "other", "--seed", "4", "--quiet"])
+        XCTAssertEqual(other.status, 0, other.stderr)
+        XCTAssertNotEqual(try trials("other").map { $0["parameters"] as? [String: Double] }, full)
+
+        let changed = runAutotune(["search", space, "--db", db, "--study", "full", "--seed", "9"])
+        XCTAssertEqual(changed.status, 2)
+        XCTAssertTrue(changed.stderr.contains("already exists") && changed.stderr.contains("seed"), changed.stderr)
+    }
+
+    func testKilledWorkerLosesNothingAndItsTrialIsRerunOnResume() throws {
+        guard let executable = autotuneExecutable else { return XCTFail("no executable") }
+        let space = commandSpace(sleep: 0.4, budget: 8)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["search", space, "--db", db, "--study", "k", "--heartbeat", "0.2", "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until three trials are stored as finished, then kill the worker mid-trial.
+        let start = Date()
+        while Date().timeIntervalSince(start) < 60 {
+            Thread.sleep(forTimeInterval: 0.15)
+            let done = (try? trials("k"))?.filter { $0["state"] as? String == "COMPLETE" }.count ?? 0
+            if done >= 3 { break }
+        }
+        Thread.sleep(forTimeInterval: 0.1)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let before = try trials("k")
+        let finishedBefore = before.filter { $0["state"] as? String == "COMPLETE" }
+        XCTAssertGreaterThanOrEqual(finishedBefore.count, 3)
+        XCTAssertEqual(before.filter { $0["state"] as? String == "RUNNING" }.count, 1, "the killed trial is left RUNNING")
+
+        Thread.sleep(forTimeInterval: 1.5)   // longer than 6 heartbeats
+        let resumed = runAutotune(["search", space, "--db", db, "--study", "k", "--heartbeat", "0.2", "--quiet"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let after = try trials("k")
+        let failed = after.filter { $0["state"] as? String == "FAIL" }
+        XCTAssertEqual(failed.count, 1)
+        XCTAssertTrue((failed.first?["message"] as? String ?? "").contains("heartbeat"), "\(failed)")
+        let retry = after.filter { $0["retry_of"] as? Int == failed.first?["trial"] as? Int }
+        XCTAssertEqual(retry.count, 1, "the lost trial is run again")
+        XCTAssertEqual(retry.first?["parameters"] as? [String: Double], failed.first?["parameters"] as? [String: Double])
+        XCTAssertEqual(after.filter { $0["state"] as? String == "COMPLETE" }.count, 8, "the budget counts the re-run, not the lost one")
+        for t in finishedBefore {
+            let same = after.first { $0["trial"] as? Int == t["trial"] as? Int }
+            XCTAssertEqual(same?["metrics"] as? [String: Double], t["metrics"] as? [String: Double], "committed results survive")
+        }
+    }
+
+    func testTwoWorkersShareOneStoreWithoutLosingOrDuplicatingTrials() throws {
+        let space = commandSpace(sleep: 0.2, budget: 12)
+        let r = runAutotune(["search", space, "--db", db, "--study", "w", "--workers", "2", "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let all = try trials("w")
+        XCTAssertEqual(all.count, 12)
+        XCTAssertEqual(Set(all.compactMap { $0["trial"] as? Int }), Set(0..<12))
+        XCTAssertTrue(all.allSatisfy { $0["state"] as? String == "COMPLETE" }, "\(all.map { $0["message"] ?? "" })")
+        XCTAssertEqual(Set(all.compactMap { $0["worker"] as? String }).count, 2, "both workers evaluated trials")
+    }
+
+    func testAskAndTellDriveAStudyFromOutside() throws {
+        let space = commandSpace(sleep: 0, budget: 3)
+        let asked = runAutotune(["ask", space, "--db", db, "--study", "at"])
+        XCTAssertEqual(asked.status, 0, asked.stderr)
+        let a = try json(asked.stdout)
+        XCTAssertEqual(a["trial"] as? Int, 0)
+        let x = try XCTUnwrap((a["parameters"] as? [String: Any])?["training.x"] as? Double)
+        XCTAssertEqual((a["candidate"] as? [String: Any]).flatMap { $0["training"] as? [String: Double] }?["x"], x)
+
+        let told = runAutotune(["tell", "at", "0", "--db", db, "--metrics", "{\"loss\": 0.5, \"cost\": 3}"])
+        XCTAssertEqual(told.status, 0, told.stderr)
+        XCTAssertEqual(told.stdout, "trial 0: COMPLETE\n")
+        let again = runAutotune(["tell", "at", "0", "--db", db, "--metrics", "{\"loss\": 0.5, \"cost\": 3}"])
+        XCTAssertEqual(again.status, 2)
+        XCTAssertTrue(again.stderr.contains("trial 0 of study 'at' is already COMPLETE"), again.stderr)
+        let missing = runAutotune(["tell", "at", "1", "--db", db, "--metrics", "{\"loss\": 1}"])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("study 'at' has no trial 1"), missing.stderr)
+
+        XCTAssertEqual(runAutotune(["ask", space, "--db", db, "--study", "at"]).status, 0)
+        let partial = runAutotune(["tell", "at", "1", "--db", db, "--metrics", "{\"loss\": 1}"])
+        XCTAssertEqual(partial.status, 0, partial.stderr)
+        XCTAssertEqual(partial.stdout, "trial 1: FAIL (metric 'cost' missing from the evaluation (it reported: loss))\n")
+
+        let front = try json(runAutotune(["front", "at", "--db", db, "--json"]).stdout)
+        XCTAssertEqual((front["front"] as? [[String: Any]])?.map { $0["trial"] as? Int }, [0])
+    }
+
+    func testBadInputAndUnknownStudiesExitWithTwo() {
+        let bad = write("bad.json", "{\"evaluator\": {\"benchmark\": {\"problem\": \"zdt7\", \"variables\": 5}}}")
+        let r = runAutotune(["search", bad, "--db", db])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.hasPrefix("autotune: error: \(bad): evaluator.benchmark.problem: unknown benchmark problem 'zdt7'"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+
+        XCTAssertEqual(runAutotune(["search", zdtSpace(budget: 2), "--db", db, "--study", "zz", "--quiet"]).status, 0)
+        let unknown = runAutotune(["show", "zx", "--db", db])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertEqual(unknown.stderr, "autotune: error: no study 'zx' in \(db) (studies: zz). Did you mean 'zz'?\n")
+        let noStore = runAutotune(["front", "zz", "--db", scratch.appendingPathComponent("none.sqlite").path])
+        XCTAssertEqual(noStore.status, 2)
+        XCTAssertTrue(noStore.stderr.contains("no such store"), noStore.stderr)
+        let badStrategy = runAutotune(["search", zdtSpace(), "--db", db, "--strategy", "nsga3"])
+        XCTAssertEqual(badStrategy.status, 2)
+        XCTAssertTrue(badStrategy.stderr.contains("Did you mean 'nsga2'?"), badStrategy.stderr)
+    }
+}

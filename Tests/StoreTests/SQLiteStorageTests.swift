@@ -1,0 +1,151 @@
+import Foundation
+import XCTest
+@testable import Store
+
+final class SQLiteStorageTests: XCTestCase {
+    private static var made = 0
+    private var directory: URL!
+    private var path: String { directory.appendingPathComponent("store.sqlite").path }
+    private var contract: StudyStorageContract {
+        let path = self.path
+        return StudyStorageContract { try SQLiteStorage(path: path) }
+    }
+
+    override func setUpWithError() throws {
+        Self.made += 1
+        let label = name.filter { $0.isLetter || $0.isNumber }
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("autotune-store-\(getpid())-\(Self.made)-\(label)")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try FileManager.default.removeItem(at: directory)
+    }
+
+    // MARK: The contract every backend meets
+
+    func testTrialStatesAreStoredUpperCase() {
+        XCTAssertEqual(TrialState.allCases.map(\.rawValue), ["RUNNING", "COMPLETE", "PRUNED", "FAIL", "INFEASIBLE"])
+    }
+
+    func testStudyRoundTrip() throws { try contract.studyRoundTrip() }
+    func testResume() throws { try contract.resume() }
+    func testSummaries() throws { try contract.summaries() }
+    func testTrialRoundTrip() throws { try contract.trialRoundTrip() }
+    func testNumbering() throws { try contract.numbering() }
+    func testBudgetLimit() throws { try contract.budgetLimit() }
+    func testFinishingTwiceThrows() throws { try contract.finishingTwiceThrows() }
+    func testStaleTrialsAreRetried() throws { try contract.staleTrialsAreRetried() }
+    func testHeartbeatsKeepTrialsAlive() throws { try contract.heartbeatsKeepTrialsAlive() }
+    func testCursorReturnsOnlyNewResults() throws { try contract.cursorReturnsOnlyNewResults() }
+    func testConcurrentClaims() throws { try contract.concurrentClaims() }
+
+    // MARK: The file
+
+    private func assertOpenFails(_ path: String, kind: StoreError.Kind, mentioning reason: String,
+                                 file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try SQLiteStorage(path: path, busyTimeout: 1), file: file, line: line) { error in
+            guard let error = error as? StoreError else { return XCTFail("not a StoreError: \(error)", file: file, line: line) }
+            XCTAssertEqual(error.kind, kind, file: file, line: line)
+            XCTAssertTrue(error.description.hasPrefix("\(path): "), error.description, file: file, line: line)
+            XCTAssertTrue(error.description.contains(reason), error.description, file: file, line: line)
+            XCTAssertFalse(error.description.contains("\n"), file: file, line: line)
+        }
+    }
+
+    func testTextFileIsRejected() throws {
+        try "name,loss\nbaseline,0.5\n".write(toFile: path, atomically: true, encoding: .utf8)
+        assertOpenFails(path, kind: .cannotOpen, mentioning: "not a database")
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "name,loss\nbaseline,0.5\n", "left untouched")
+    }
+
+    func testDirectoryIsRejected() {
+        assertOpenFails(directory.path, kind: .cannotOpen, mentioning: "directory")
+    }
+
+    func testUncreatableLocationIsRejected() throws {
+        let blocker = directory.appendingPathComponent("results").path
+        try "not a directory".write(toFile: blocker, atomically: true, encoding: .utf8)
+        assertOpenFails(blocker + "/autotune.sqlite", kind: .cannotOpen, mentioning: "cannot open")
+        assertOpenFails(blocker + "/deeper/autotune.sqlite", kind: .cannotOpen, mentioning: "\(blocker) is a file, not a directory")
+    }
+
+    func testNewerSchemaIsRejected() throws {
+        do {
+            let storage = try SQLiteStorage(path: path)
+            try storage.db.execute("UPDATE schema_version SET version = 99")
+        }
+        XCTAssertThrowsError(try SQLiteStorage(path: path)) { error in
+            XCTAssertEqual((error as? StoreError)?.kind, .schemaTooNew)
+            XCTAssertEqual("\(error)", "\(path): store schema version 99 is newer than this autotune understands (\(Schema.version))")
+        }
+    }
+
+    func testOtherSQLiteDatabaseIsRejected() throws {
+        do {
+            let db = try SQLiteConnection(path: path, busyTimeout: 1)
+            try db.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, file TEXT)")
+        }
+        assertOpenFails(path, kind: .cannotOpen, mentioning: "not an autotune store")
+    }
+
+    func testFreshFileInMissingDirectories() throws {
+        let nested = directory.appendingPathComponent("results/nightly/autotune.sqlite").path
+        let storage = try SQLiteStorage(path: nested)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: nested))
+        var settings: [String] = []
+        try storage.db.query("SELECT version FROM schema_version") { settings.append("version \($0.int(0))") }
+        try storage.db.query("PRAGMA journal_mode") { settings.append($0.text(0)) }
+        try storage.db.query("PRAGMA foreign_keys") { settings.append("foreign keys \($0.int(0))") }
+        XCTAssertEqual(settings, ["version \(Schema.version)", "wal", "foreign keys 1"])
+    }
+
+    func testSeedKeepsItsBitPattern() throws {
+        let storage = try SQLiteStorage(path: path)
+        _ = try storage.openStudy(StudyRecord(name: "s", space: "{}", objectives: ["loss"], directions: ["minimize"],
+                                              seed: .max, strategy: "random"))
+        var raw: [Int64] = []
+        try storage.db.query("SELECT seed FROM studies") { raw.append($0.int64(0)) }
+        XCTAssertEqual(raw, [-1])
+    }
+
+    func testTrialsSurviveReopening() throws {
+        let number: Int? = try {
+            let storage = try SQLiteStorage(path: path)
+            let study = try contract.makeStudy(storage)
+            let trial = try contract.claim(storage, study)
+            try contract.finish(storage, study, 0, loss: 0.125)
+            return trial?.number
+        }()
+        let reopened = try SQLiteStorage(path: path)
+        let study = try XCTUnwrap(try reopened.study(named: "mnist"))
+        let trials = try reopened.trials(study: study.id, finishedAfter: nil)
+        XCTAssertEqual(trials.map(\.number), [try XCTUnwrap(number)])
+        XCTAssertEqual(trials.first?.metrics["loss"], 0.125)
+        XCTAssertEqual(trials.first?.parameters, contract.parameters(0))
+    }
+
+    /// Claim, finish and the new-results query do the same work at trial 20 as at trial 620: no
+    /// statement of the per-trial cycle scans the study's trials.
+    func testPerTrialWorkDoesNotGrowWithTheStudy() throws {
+        let storage = try SQLiteStorage(path: path)
+        let study = try contract.makeStudy(storage)
+        var cursor: Int64 = 0
+        func cycle() throws -> Int {
+            let before = storage.db.virtualMachineSteps
+            let trial = try XCTUnwrap(try contract.claim(storage, study))
+            try contract.finish(storage, study, trial.number)
+            let results = try storage.trials(study: study.id, finishedAfter: cursor)
+            XCTAssertEqual(results.map(\.number), [trial.number])
+            cursor = try XCTUnwrap(results.last?.finishSequence)
+            return storage.db.virtualMachineSteps - before
+        }
+        for _ in 0..<20 { _ = try cycle() }
+        let early = try cycle()
+        for _ in 0..<600 { _ = try cycle() }
+        let late = try cycle()
+        XCTAssertLessThan(abs(late - early), 20, "steps per trial: \(early) at trial 20, \(late) at trial 620")
+    }
+}
