@@ -135,30 +135,37 @@ func median(_ values: [Double]) -> Double {
 /// Run `search_peers.py --json` and decode its records; its stderr lines go to `progress`.
 func runSearchPeers(_ peers: SearchPeers, problems: [String], evaluations: Int, seeds: Int,
                     progress: ((String) -> Void)?) throws -> [BenchRecord] {
-    guard FileManager.default.fileExists(atPath: peers.script) else {
-        throw SearchPeersError(reason: "\(peers.script) not found (run from the package root)")
+    try runPeerScript(python: peers.python, script: peers.script,
+                      arguments: ["--evaluations", String(evaluations), "--seeds", String(seeds), "--only", problems.joined(separator: ",")],
+                      progress: progress)
+}
+
+/// Run a peer script with `--json` and decode its records (`{"results": [...]}`); its stderr
+/// lines go to `progress` as they come.
+func runPeerScript(python: String, script: String, arguments: [String], progress: ((String) -> Void)?) throws -> [BenchRecord] {
+    guard FileManager.default.fileExists(atPath: script) else {
+        throw SearchPeersError(reason: "\(script) not found (run from the package root)")
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [peers.python, peers.script, "--json", "--evaluations", String(evaluations), "--seeds", String(seeds),
-                         "--only", problems.joined(separator: ",")]
+    process.arguments = [python, script, "--json"] + arguments
     let output = Pipe(), errors = Pipe()
     process.standardOutput = output
     process.standardError = errors
     let lines = ForwardedLines(progress)
     errors.fileHandleForReading.readabilityHandler = { lines.add($0.availableData) }
-    do { try process.run() } catch { throw SearchPeersError(reason: "cannot start \(peers.python): \(error)") }
+    do { try process.run() } catch { throw SearchPeersError(reason: "cannot start \(python): \(error)") }
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     errors.fileHandleForReading.readabilityHandler = nil
     lines.add(errors.fileHandleForReading.readDataToEndOfFile())   // what is left, and the end
     lines.add(Data())
     guard process.terminationStatus == 0 else {
-        throw SearchPeersError(reason: "\(peers.script) exited with status \(process.terminationStatus): \(lines.tail.joined(separator: " | "))")
+        throw SearchPeersError(reason: "\(script) exited with status \(process.terminationStatus): \(lines.tail.joined(separator: " | "))")
     }
     struct Report: Decodable { var results: [BenchRecord] }
     do { return try JSONDecoder().decode(Report.self, from: data).results } catch {
-        throw SearchPeersError(reason: "\(peers.script) printed no records: \(error)")
+        throw SearchPeersError(reason: "\(script) printed no records: \(error)")
     }
 }
 

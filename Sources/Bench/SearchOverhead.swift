@@ -47,6 +47,12 @@ public enum SearchOverhead {
             record("overhead.ms_per_trial_last_1k", seconds[2] * 1000 / 1000),
         ]
     }
+
+    /// Optuna's overhead with an SQLite store, from `optuna_overhead.py` (suite `peers`).
+    public static func peerRecords(trials: Int, python: String = "python3", script: String = "Sources/Bench/peers/optuna_overhead.py",
+                                   progress: ((String) -> Void)? = nil) throws -> [BenchRecord] {
+        try runPeerScript(python: python, script: script, arguments: ["--trials", String(trials)], progress: progress)
+    }
 }
 
 /// Notes when each evaluation starts.

@@ -21,7 +21,7 @@ public enum SpaceFile {
     public static let engineMetrics = ["accuracy", "validation_accuracy", "loss", "params", "flops", "training_flops",
                                        "peak_mib", "epoch_seconds", "train_seconds", "samples_per_second"]
     /// Strategies a space file may name (each reads its own options).
-    public static let strategyNames = ["random", "grid", "evolution", "nsga2", "rl"]
+    public static var strategyNames: [String] { StrategyFactory.names }
     /// Most candidates the grid strategy enumerates.
     public static let gridLimit = 1_000_000
     /// Trials when the file sets no budget.

@@ -64,6 +64,8 @@ public final class StudyRunner {
     /// Finished trials this worker has seen, until the reference point is chosen (then only the
     /// running tallies below are kept, so a long study costs the same per trial throughout).
     private var trials: [Int: TrialRecord] = [:]
+    /// The trial being evaluated, which the heartbeat keeps alive.
+    private var running: Int?
     private var tally = Tally()
 
     /// Counts, best value and the current non-dominated set, updated as results arrive.
@@ -92,11 +94,17 @@ public final class StudyRunner {
     @discardableResult
     public func run(progress: ((Progress) -> Void)? = nil) throws -> Int {
         var evaluated = 0
-        var nextProgress = Date.distantPast
+        var nextProgress = Date.distantPast, nextStaleCheck = Date.distantPast
+        let heartbeat = startHeartbeat()
+        defer { heartbeat.cancel() }
         try chooseReferencePointIfNeeded(force: false)
         while true {
             try locked {
-                _ = try storage.failStaleTrials(study: study.id, timeout: options.staleAfter)
+                // Dead workers are looked for once per heartbeat interval, not before every trial.
+                if Date() >= nextStaleCheck {
+                    _ = try storage.failStaleTrials(study: study.id, timeout: options.staleAfter)
+                    nextStaleCheck = Date().addingTimeInterval(options.heartbeatInterval)
+                }
                 try sync()
             }
             if let progress, Date() >= nextProgress {
@@ -159,8 +167,8 @@ public final class StudyRunner {
     }
 
     private func evaluate(_ trial: TrialRecord, _ configuration: Configuration) throws {
-        let heartbeat = startHeartbeat(number: trial.number)
-        defer { heartbeat.cancel() }
+        locked { running = trial.number }
+        defer { locked { running = nil } }
         let candidate = spec.space.materialize(configuration)
         var lastMetrics: [String: Double] = [:]
         var verdict: (state: TrialState, violation: Double, message: String?)
@@ -245,12 +253,17 @@ public final class StudyRunner {
 
     // MARK: - Heartbeat and locking
 
-    private func startHeartbeat(number: Int) -> DispatchSourceTimer {
+    /// One timer for the whole run: every interval it marks the trial being evaluated, if any,
+    /// as alive.
+    private func startHeartbeat() -> DispatchSourceTimer {
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global())
         timer.schedule(deadline: .now() + options.heartbeatInterval, repeating: options.heartbeatInterval)
         timer.setEventHandler { [weak self] in
             guard let self else { return }
-            try? self.locked { try self.storage.heartbeat(study: self.study.id, number: number) }
+            self.locked {
+                guard let number = self.running else { return }
+                try? self.storage.heartbeat(study: self.study.id, number: number)
+            }
         }
         timer.resume()
         return timer

@@ -1,0 +1,108 @@
+import Bench
+import Engine
+import Foundation
+import Search
+
+/// The parts of `autotune bench search`.
+enum SearchBenchPart: String, CaseIterable, ArgumentValue {
+    case quality, overhead, study
+}
+
+/// `autotune bench search`: strategy quality on ZDT/DTLZ, per-trial overhead with SQLite, and a
+/// real engine study — with pymoo and Optuna side by side under `--peers`.
+struct BenchSearchCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "search",
+        abstract: "Benchmark the search: hypervolume on ZDT/DTLZ, per-trial overhead, and strategies on an engine study.",
+        options: [
+            .json,
+            .value("only", valueName: "quality,overhead,study", help: "Comma-separated parts to run.",
+                   default: "quality,overhead,study"),
+            .value("evaluations", valueName: "N", help: "Quality: evaluations per run.", default: "10000"),
+            .value("seeds", valueName: "N", help: "Quality: seeds per problem and strategy (median reported).", default: "5"),
+            .value("problems", valueName: "LIST", help: "Quality: comma-separated problems.",
+                   default: SearchQuality.problems.joined(separator: ",")),
+            .value("strategies", valueName: "LIST", help: "Quality: comma-separated strategies.",
+                   default: SearchQuality.strategies.joined(separator: ",")),
+            .value("trials", valueName: "N", help: "Overhead: trials of a trivial objective, stored in SQLite.", default: "100000"),
+            .value("study-trials", valueName: "N", help: "Study: trials per engine study.", default: "30"),
+            .value("study-seeds", valueName: "N", help: "Study: seeds per strategy (median reported).", default: "3"),
+            .flag("peers", help: "Also run pymoo and Optuna on the same problems and budgets (Python; see Sources/Bench/peers)."),
+            .threads, .dataDirectory, .quiet,
+        ])
+
+    var json: Bool
+    var parts: [SearchBenchPart]
+    var evaluations: Int
+    var seeds: Int
+    var problems: [String]
+    var strategies: [String]
+    var trials: Int
+    var studyTrials: Int
+    var studySeeds: Int
+    var peers: Bool
+    var threads: Int
+    var dataDirectory: String?
+    var quiet: Bool
+
+    init(_ values: ParsedValues) throws {
+        json = values.flag("json")
+        parts = []
+        for part in try values.list("only", as: SearchBenchPart.self) where !parts.contains(part) { parts.append(part) }
+        evaluations = try values.value("evaluations")
+        seeds = try values.value("seeds")
+        problems = try values.list("problems", as: String.self)
+        strategies = try values.list("strategies", as: String.self)
+        trials = try values.value("trials")
+        studyTrials = try values.value("study-trials")
+        studySeeds = try values.value("study-seeds")
+        peers = values.flag("peers")
+        threads = try values.value("threads")
+        dataDirectory = try values.optionalValue("data-dir")
+        quiet = values.flag("quiet")
+    }
+
+    func validate() throws {
+        guard !parts.isEmpty else {
+            throw CLIError.invalidValue(name: "--only", value: "", reason: "name at least one of quality, overhead, study")
+        }
+        try requireAtLeast(1, evaluations, for: "--evaluations")
+        try requireAtLeast(1, seeds, for: "--seeds")
+        try requireAtLeast(2_000, trials, for: "--trials")
+        try requireAtLeast(1, studyTrials, for: "--study-trials")
+        try requireAtLeast(1, studySeeds, for: "--study-seeds")
+        try requireAtLeast(1, threads, for: "--threads")
+        for p in problems where (try? SearchQuality.problem(p)) == nil {
+            let names = BenchmarkProblem.Kind.allCases.map(\.rawValue)
+            throw CLIError.invalidValue(name: "--problems", value: p, reason: "valid: \(names.joined(separator: ", "))",
+                                        suggestion: ConfigError.suggestion(for: p, among: names))
+        }
+        for s in strategies where !StrategyFactory.names.contains(s) {
+            throw CLIError.invalidValue(name: "--strategies", value: s, reason: "valid: \(StrategyFactory.names.joined(separator: ", "))",
+                                        suggestion: ConfigError.suggestion(for: s, among: StrategyFactory.names))
+        }
+    }
+
+    func run() throws -> Int32 {
+        let progress = Output.progress(quiet: quiet || json)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("autotune-bench-search")
+        var records: [BenchRecord] = []
+        for part in parts {
+            switch part {
+            case .quality:
+                records += try searchQualityRecords(problems: problems, evaluations: evaluations, seeds: seeds,
+                                                    strategies: strategies, peers: peers ? SearchPeers() : nil, progress: progress)
+            case .overhead:
+                progress?("overhead: \(trials) trials through the study runner and SQLite")
+                records += try SearchOverhead.records(trials: trials, directory: scratch)
+                if peers { records += try SearchOverhead.peerRecords(trials: 1_000, progress: progress) }
+            case .study:
+                records += try EngineStudyBenchmark.records(trials: studyTrials, seeds: studySeeds, threads: threads,
+                                                            dataDirectory: dataDirectory, directory: scratch, progress: progress)
+            }
+        }
+        let report = BenchReport(results: records, host: HostInfo.current(threads: threads))
+        if json { try Output.printJSON(report) } else { print(report.table) }
+        return 0
+    }
+}
