@@ -1,9 +1,9 @@
 # autotune — build, test and benchmark.
-#   make run     set everything up, then run the default job
+#   make run     set everything up, then run the default search (searchspaces/quickstart.json)
 #   make test    set everything up, then run the test suite
 SWIFT        ?= swift
 PYTHON       ?= python3
-APT_PACKAGES := libopenblas-dev libsqlite3-dev zlib1g-dev pkg-config libgnuplot-iostream-dev dataset-fashion-mnist
+APT_PACKAGES := libopenblas-dev libsqlite3-dev zlib1g-dev pkg-config libgnuplot-iostream-dev dataset-fashion-mnist python3
 BIN          := .build/release/autotune
 PEERS        := Sources/Bench/peers
 
@@ -27,20 +27,26 @@ build:
 
 setup: deps build
 
+# The default search: an MLP-or-CNN study on a Fashion-MNIST subset, accuracy against FLOPs.
+# Run again, it resumes the study in results/autotune.sqlite and prints its front.
 run: setup
-	$(BIN) bench engine
+	$(BIN) search searchspaces/quickstart.json
 
 test: setup
 	$(SWIFT) test
 
 bench: setup
 	$(BIN) bench engine
+	$(BIN) bench search
 
-# PyTorch and JAX running the engine benchmark's recipe, for a side-by-side comparison.
-bench-peers:
-	@$(PYTHON) -c "import torch, jax" 2>/dev/null || $(PYTHON) -m pip install --quiet torch jax
+# The peers side by side: PyTorch and JAX on the engine benchmark's recipe; pymoo and Optuna on
+# the search benchmark's problems and budgets (with ours in the same run).
+bench-peers: setup
+	@$(PYTHON) -c "import torch, jax" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages torch jax
+	@$(PYTHON) -c "import pymoo, optuna" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages pymoo optuna
 	$(PYTHON) $(PEERS)/torch_engine.py
 	$(PYTHON) $(PEERS)/jax_engine.py
+	$(BIN) bench search --only quality,overhead --peers
 
 clean:
 	rm -rf .build

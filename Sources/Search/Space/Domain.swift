@@ -78,7 +78,7 @@ public enum Domain: Hashable, Sendable {
                 if p.log { x = Foundation.exp(x) }
             }
             if let q = p.q {
-                x = (x / q).rounded() * q
+                x = quantized((x / q).rounded(), q)
                 if case .uniform(let lo, let hi) = p.shape { x = Swift.min(Swift.max(x, lo), hi) }
             }
             return x
@@ -138,10 +138,18 @@ private func gridValues(q: Double, low: Double, high: Double) -> [Double] {
     let first = Int((low / q).rounded()), last = Int((high / q).rounded())
     var values: [Double] = []
     for k in first...max(first, last) {
-        let x = min(max(Double(k) * q, low), high)
+        let x = min(max(quantized(Double(k), q), low), high)
         if values.last != x { values.append(x) }
     }
     return values
+}
+
+/// k · q, computed as k / (1/q) when 1/q is a whole number, so 3 steps of 0.1 give 0.3 and not
+/// 0.30000000000000004.
+func quantized(_ k: Double, _ q: Double) -> Double {
+    let inverse = 1 / q
+    let whole = inverse.rounded()
+    return whole >= 1 && abs(inverse - whole) < 1e-9 * whole ? k / whole : k * q
 }
 
 /// Φ⁻¹ by Acklam's rational approximation refined with one Halley step (|error| < 1e-15).

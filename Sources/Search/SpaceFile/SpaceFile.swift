@@ -106,7 +106,8 @@ public enum SpaceFile {
         let seed = try optional(members, "seed").map(Self.seed) ?? 0
         let workers = try optional(members, "workers").map(Self.workers) ?? 1
         let name = try optional(members, "name").map(studyName)
-        if strategy.name == "grid" { try checkFinite(space) }
+        // With `resolution`, the grid strategy discretises continuous dimensions itself.
+        if strategy.name == "grid", strategy.options["resolution"] == nil { try checkFinite(space) }
         return StudySpec(space: space, evaluator: evaluator, objectives: objectives, constraints: constraints, strategy: strategy,
                          earlyStopping: earlyStopping, budget: budget, seed: seed, workers: workers, name: name)
     }

@@ -1,0 +1,110 @@
+import Foundation
+import Store
+import XCTest
+@testable import Search
+
+/// The study runner in process, on a temporary store: engine trials with learning curves, early
+/// stopping, failures, and budgets.
+final class StudyRunnerTests: XCTestCase {
+    private var path: String!
+
+    override func setUp() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("runner-\(UUID().uuidString).sqlite").path
+    }
+
+    override func tearDown() {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
+    private func study(_ text: String) throws -> (StudySpec, SQLiteStorage, StudyRecord) {
+        let spec = try SpaceFile.parse(Data(text.utf8), file: "space.json")
+        let storage = try SQLiteStorage(path: path)
+        let (record, _) = try storage.openStudy(StudyRecord(
+            name: "s", space: text, objectives: spec.objectives.map(\.metric),
+            directions: spec.objectives.map(\.direction.rawValue), seed: spec.seed, strategy: spec.strategy.name))
+        return (spec, storage, record)
+    }
+
+    func testEngineTrialsStoreLearningCurvesAndEarlyStoppingPrunes() throws {
+        let (spec, storage, record) = try study("""
+        {"architecture": {"family": "mlp", "widths": {"_type": "choice", "_value": [[4], [32]]}},
+         "training": {"optimizer": {"name": "adam", "lr": {"_type": "loguniform", "_value": [0.00001, 0.05]}},
+                      "batch_size": 32, "epochs": 4, "seed": 1, "threads": 1},
+         "evaluator": {"engine": {"data": {"dataset": "spirals", "samples": 300, "classes": 2, "validation_fraction": 0.2}, "epochs": 4}},
+         "objectives": {"accuracy": "maximize"},
+         "strategy": "random",
+         "early_stopping": {"name": "successive_halving", "min_resource": 1, "reduction_factor": 2},
+         "budget": 8, "seed": 2}
+        """)
+        guard case .engine(let data, let epochs) = spec.evaluator else { return XCTFail("engine evaluator expected") }
+        let es = spec.earlyStopping!
+        let runner = try StudyRunner(
+            study: record, spec: spec, storage: storage,
+            strategy: StrategyFactory.make(spec.strategy, space: spec.space, objectives: 1, seed: spec.seed),
+            evaluator: EngineEvaluator(data: data, epochs: epochs, threads: 1),
+            earlyStopping: { try EarlyStoppingFactory.make(es, maxResource: 4, objectives: 1, seed: 2) })
+        XCTAssertEqual(try runner.run(), 8)
+        let trials = try storage.trials(study: record.id, finishedAfter: nil)
+        XCTAssertEqual(trials.count, 8)
+        let pruned = trials.filter { $0.state == .pruned }, complete = trials.filter { $0.state == .complete }
+        XCTAssertFalse(pruned.isEmpty, "halving at η = 2 stops some of 8 trials")
+        XCTAssertFalse(complete.isEmpty)
+        for t in complete {
+            XCTAssertEqual(t.intermediate.keys.sorted(), [1, 2, 3, 4], "a complete trial's curve has every epoch")
+            XCTAssertNotNil(t.metrics["flops"])
+            XCTAssertGreaterThan(t.metrics["params"] ?? 0, 0)
+        }
+        for t in pruned {
+            XCTAssertLessThan(t.intermediate.count, 4)
+            XCTAssertEqual(t.message, "stopped early")
+            XCTAssertNotNil(t.metrics["accuracy"], "a pruned trial keeps its last values")
+        }
+        XCTAssertNotNil(try storage.study(named: "s")?.referencePoint, "a reference point is stored when the run ends")
+    }
+
+    func testFailuresAreStoredWithTheirReasonAndTheStudyGoesOn() throws {
+        let (spec, storage, record) = try study("""
+        {"architecture": {"family": "mlp", "widths": [8], "activation": {"_type": "choice", "_value": ["relu", "swish"]}},
+         "training": {"optimizer": {"name": "adam", "lr": 0.01}, "epochs": 1, "seed": 1, "threads": 1},
+         "evaluator": {"engine": {"data": {"dataset": "blobs", "samples": 100, "classes": 3}}},
+         "objectives": {"accuracy": "maximize"}, "strategy": "grid", "budget": 5}
+        """)
+        guard case .engine(let data, let epochs) = spec.evaluator else { return XCTFail("engine evaluator expected") }
+        let runner = try StudyRunner(
+            study: record, spec: spec, storage: storage,
+            strategy: StrategyFactory.make(spec.strategy, space: spec.space, objectives: 1, seed: 0),
+            evaluator: EngineEvaluator(data: data, epochs: epochs))
+        XCTAssertEqual(try runner.run(), 2, "a grid of two candidates ends the study before its budget of 5")
+        let trials = try storage.trials(study: record.id, finishedAfter: nil)
+        let failed = try XCTUnwrap(trials.first { $0.state == .fail })
+        XCTAssertTrue(failed.message?.contains("architecture.activation") ?? false, failed.message ?? "")
+        XCTAssertEqual(trials.filter { $0.state == .complete }.count, 1)
+    }
+
+    func testWallClockBudgetStopsClaiming() throws {
+        let (spec0, storage, record) = try study("""
+        {"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": {"minutes": 0.001}}
+        """)
+        var spec = spec0
+        spec.budget = Budget(trials: nil, seconds: 0.06)
+        let runner = try StudyRunner(study: record, spec: spec, storage: storage,
+                                     strategy: RandomSearch(space: spec.space, seed: 0),
+                                     evaluator: SlowEvaluator(BenchmarkEvaluator(try BenchmarkProblem(name: "zdt1", variables: 3))),
+                                     options: .init(deadline: Date().addingTimeInterval(0.06)))
+        let n = try runner.run()
+        XCTAssertGreaterThan(n, 0)
+        XCTAssertLessThan(n, 30, "20 ms a trial for 60 ms")
+        XCTAssertEqual(try storage.trials(study: record.id, finishedAfter: nil).filter { $0.state == .running }.count, 0)
+    }
+}
+
+/// Takes 20 ms per candidate.
+private final class SlowEvaluator: Evaluator {
+    let inner: Evaluator
+    init(_ inner: Evaluator) { self.inner = inner }
+    func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
+                  report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
+        Thread.sleep(forTimeInterval: 0.02)
+        return try inner.evaluate(candidate, parameters: parameters, report: report)
+    }
+}
