@@ -9,7 +9,7 @@ import Foundation
 enum Schema {
     /// The version this code writes and understands. Raise it with every change to `tables`, and
     /// teach `open` to upgrade a file of the previous version.
-    static let version = 1
+    static let version = 2
 
     static let tables = """
         CREATE TABLE schema_version (
@@ -79,6 +79,17 @@ enum Schema {
             UNIQUE (study_id, retry_of)
         );
         CREATE INDEX retry_queue_by_study ON retry_queue (study_id, id);
+        \(frontTable)
+        """
+
+    /// Version 2: the study's Pareto front as of its last finished run, in front order.
+    static let frontTable = """
+        CREATE TABLE study_front (
+            study_id INTEGER NOT NULL REFERENCES studies (id),
+            position INTEGER NOT NULL,
+            number INTEGER NOT NULL,
+            PRIMARY KEY (study_id, position)
+        ) WITHOUT ROWID;
         """
 
     /// Sets the connection up (WAL, foreign keys) and creates the tables in an empty file, or
@@ -115,6 +126,10 @@ enum Schema {
             if found > version {
                 throw StoreError(file: db.path, kind: .schemaTooNew,
                                  reason: "store schema version \(found) is newer than this autotune understands (\(version))")
+            }
+            if found == 1 {
+                try db.script(frontTable)
+                try db.execute("UPDATE schema_version SET version = ?1", [version])
             }
         }
     }

@@ -83,6 +83,23 @@ final class SQLiteStorageTests: XCTestCase {
         }
     }
 
+    func testVersionOneStoreIsUpgraded() throws {
+        do {
+            let storage = try SQLiteStorage(path: path)
+            _ = try storage.openStudy(StudyRecord(name: "old", space: "{}", objectives: ["f"], directions: ["minimize"],
+                                                  seed: 1, strategy: "random"))
+            try storage.db.execute("DROP TABLE study_front")
+            try storage.db.execute("UPDATE schema_version SET version = 1")
+        }
+        let storage = try SQLiteStorage(path: path)
+        let study = try XCTUnwrap(try storage.study(named: "old"), "studies survive the upgrade")
+        try storage.setFront([0], study: study.id)
+        XCTAssertEqual(try storage.front(study: study.id), [0])
+        var version = 0
+        try storage.db.query("SELECT version FROM schema_version") { version = $0.int(0) }
+        XCTAssertEqual(version, Schema.version)
+    }
+
     func testOtherSQLiteDatabaseIsRejected() throws {
         do {
             let db = try SQLiteConnection(path: path, busyTimeout: 1)

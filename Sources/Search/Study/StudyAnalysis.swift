@@ -81,8 +81,22 @@ public struct StudyObjectives: Sendable {
     public func front(_ trials: [TrialRecord]) -> [TrialRecord] {
         let r = ranked(trials)
         guard !r.isEmpty else { return [] }
-        let first = ParetoFront.sort(r.map(\.values), violations: r.map(\.trial.violation)).first ?? []
-        return first.map { r[$0] }.sorted { ($0.values[0], $0.trial.number) < ($1.values[0], $1.trial.number) }.map(\.trial)
+        // Under constrained domination, rank 0 is the non-dominated feasible trials, or — none
+        // being feasible — every trial with the least violation (they tie).
+        let feasible = r.filter { $0.trial.violation <= 0 }
+        var members: [(trial: TrialRecord, values: [Double])]
+        if feasible.isEmpty {
+            let least = r.map(\.trial.violation).min()!
+            members = r.filter { $0.trial.violation == least }
+        } else {
+            // An archive: O(n · front size), not the O(n²) of a full sort, so large studies stay quick.
+            members = []
+            for candidate in feasible where !members.contains(where: { ParetoFront.dominates($0.values, candidate.values) }) {
+                members.removeAll { ParetoFront.dominates(candidate.values, $0.values) }
+                members.append(candidate)
+            }
+        }
+        return members.sorted { ($0.values[0], $0.trial.number) < ($1.values[0], $1.trial.number) }.map(\.trial)
     }
 
     /// A reference point for the hypervolume, in the objectives' own units: per objective the
@@ -102,8 +116,10 @@ public struct StudyObjectives: Sendable {
 
     /// Hypervolume of the feasible trials against `reference` (own units), in minimised space.
     public func hypervolume(_ trials: [TrialRecord], reference: [Double]) -> Double {
-        let points = ranked(trials).filter { $0.trial.violation <= 0 }.map(\.values)
-        let ref = zip(objectives, reference).map { $0.minimized($1) }
-        return Search.hypervolume(ParetoFront.sort(points).first.map { $0.map { points[$0] } } ?? [], reference: ref)
+        let members = front(trials).filter { $0.violation <= 0 }
+        let points = members.compactMap { t -> [Double]? in
+            if case .success(let v) = minimized(t.metrics) { return v } else { return nil }
+        }
+        return Search.hypervolume(points, reference: zip(objectives, reference).map { $0.minimized($1) })
     }
 }

@@ -118,6 +118,10 @@ public final class StudyRunner {
         }
         try locked { try sync() }
         try chooseReferencePointIfNeeded(force: true)
+        try locked {
+            let front = analysis.front(try storage.trials(study: study.id, finishedAfter: nil))
+            try storage.setFront(front.map(\.number), study: study.id)
+        }
         progress?(currentProgress())
         return evaluated
     }
