@@ -59,7 +59,7 @@ struct SearchCommand: Command {
     }
 
     func validate() throws {
-        if let budget { try requireAtLeast(0, budget, for: "--budget") }
+        if let budget { try requireAtLeast(1, budget, for: "--budget") }
         if let workers { try requireAtLeast(1, workers, for: "--workers") }
         if let threads { try requireAtLeast(1, threads, for: "--threads") }
         if let strategy, !SpaceFile.strategyNames.contains(strategy) {

@@ -18,8 +18,9 @@ extension Option {
 enum StudyStore {
     static let defaultPath = "results/autotune.sqlite"
 
+    /// A store that cannot be opened (or is newer than this autotune) exits with 2, as bad input.
     static func open(_ path: String) throws -> SQLiteStorage {
-        do { return try SQLiteStorage(path: path) } catch let e as StoreError { throw CLIError.runtime(e.description) }
+        try SQLiteStorage(path: path)
     }
 
     /// The named study, or a clear error listing the studies there are.
