@@ -42,6 +42,12 @@ public final class StudyRunner {
         public var hypervolume: Double?
         public var elapsed: TimeInterval
         public var deadline: Date?
+
+        public init(finished: Int, total: Int?, failed: Int, pruned: Int, best: Double?, hypervolume: Double?,
+                    elapsed: TimeInterval, deadline: Date?) {
+            self.finished = finished; self.total = total; self.failed = failed; self.pruned = pruned
+            self.best = best; self.hypervolume = hypervolume; self.elapsed = elapsed; self.deadline = deadline
+        }
     }
 
     public static var defaultWorkerName: String {
