@@ -9,6 +9,10 @@ public final class Trainer {
     /// Called once the model is built, before the first epoch (to read its size and FLOPs).
     public var onModelBuilt: ((Model) -> Void)?
 
+    /// Loads the data (default: `DataConfig.load`); a search replaces it with a cache so the
+    /// trials of one study do not read and decode the same files again.
+    public var loadData: (DataConfig, UInt64) throws -> DataConfig.Splits = { try $0.load(seed: $1) }
+
     public init(candidate: Candidate) { self.candidate = candidate }
 
     /// Load the data, build the model, train, evaluate. Configuration problems throw `ConfigError`
@@ -20,7 +24,7 @@ public final class Trainer {
     public func run(progress: ((EpochRecord) -> Void)? = nil, shouldStop: ((EpochRecord) -> Bool)? = nil) throws -> TrainingReport {
         let config = candidate.training
         try config.validate()
-        let splits = try candidate.data.load(seed: config.seed)
+        let splits = try loadData(candidate.data, config.seed)
         let train = splits.train
         guard train.count > 0 else { throw ConfigError(keyPath: "data", reason: "the training set is empty") }
         let threads = config.threads ?? ProcessInfo.processInfo.activeProcessorCount

@@ -17,8 +17,20 @@ public final class EngineEvaluator: Evaluator {
     /// Threads for each training run (nil: all cores).
     public let threads: Int?
 
+    /// The last data set loaded, by its config and seed: trials that share them (most of a study)
+    /// skip reading and decoding the files again. One entry, so memory stays one data set's.
+    private var cached: (config: DataConfig, seed: UInt64, splits: DataConfig.Splits)?
+
     public init(data: JSONValue, epochs: Int?, threads: Int? = nil) {
         self.data = data; self.epochs = epochs; self.threads = threads
+    }
+
+    private func load(_ config: DataConfig, seed: UInt64) throws -> DataConfig.Splits {
+        if let c = cached, c.config == config, c.seed == seed { return c.splits }
+        cached = nil
+        let splits = try config.load(seed: seed)
+        cached = (config, seed, splits)
+        return splits
     }
 
     /// The candidate document the engine trains: the search's sections plus the data, with the
@@ -60,6 +72,7 @@ public final class EngineEvaluator: Evaluator {
         var candidateToTrain = decoded
         if let threads { candidateToTrain.training.threads = threads }
         let trainer = Trainer(candidate: candidateToTrain)
+        trainer.loadData = { [unowned self] config, seed in try self.load(config, seed: seed) }
         var params = 0.0, flops = 0.0
         trainer.onModelBuilt = { model in
             params = Double(model.parameterCount)
