@@ -276,4 +276,26 @@ final class SpaceFileTests: XCTestCase {
             if n == 3 { XCTAssertEqual(params, 235_146) } else { XCTAssertGreaterThan(params, 1000) }
         }
     }
+
+    func testReferencePointIsOneNumberPerObjectiveInItsOwnUnits() throws {
+        func parse(_ extra: String) throws -> StudySpec {
+            try SpaceFile.parse(Data("""
+            {"training": {"x": {"_type": "uniform", "_value": [0, 1]}}, "evaluator": {"command": {"run": "python3 t.py"}},
+             "objectives": {"accuracy": "maximize", "params": "minimize"}\(extra)}
+            """.utf8), file: "s.json")
+        }
+        XCTAssertNil(try parse("").referencePoint)
+        XCTAssertEqual(try parse(#", "reference_point": {"params": 5e5, "accuracy": 0.5}"#).referencePoint, [0.5, 5e5])
+        let cases = [
+            (#", "reference_point": [0.5, 1]"#, "s.json: reference_point: expected an object of objective → number, got an array"),
+            (#", "reference_point": {"accuracy": 0.5}"#, "s.json: reference_point.params: missing (the reference point needs every objective)"),
+            (#", "reference_point": {"accuracy": "x", "params": 1}"#, "s.json: reference_point.accuracy: expected a finite number, got a string"),
+        ]
+        for (extra, message) in cases {
+            XCTAssertThrowsError(try parse(extra)) { XCTAssertEqual("\($0)", message) }
+        }
+        XCTAssertThrowsError(try parse(#", "reference_point": {"accuracy": 0.5, "param": 1}"#)) {
+            XCTAssertTrue("\($0)".contains("reference_point.param: unknown key"), "\($0)")
+        }
+    }
 }

@@ -16,7 +16,7 @@ public enum SpaceFile {
     /// Top-level keys that hold the candidate (searched or fixed).
     public static let candidateSections = ["architecture", "training", "precision", "compression", "parallelism"]
     /// Top-level keys that configure the study.
-    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name"]
+    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point"]
     /// Metrics the engine evaluator reports, which its objectives and constraints may name.
     public static let engineMetrics = ["accuracy", "validation_accuracy", "loss", "params", "flops", "training_flops",
                                        "peak_mib", "epoch_seconds", "train_seconds", "samples_per_second"]
@@ -106,10 +106,30 @@ public enum SpaceFile {
         let seed = try optional(members, "seed").map(Self.seed) ?? 0
         let workers = try optional(members, "workers").map(Self.workers) ?? 1
         let name = try optional(members, "name").map(studyName)
+        let reference = try optional(members, "reference_point").map { try referencePoint($0, objectives: objectives) }
         // With `resolution`, the grid strategy discretises continuous dimensions itself.
         if strategy.name == "grid", strategy.options["resolution"] == nil { try checkFinite(space) }
-        return StudySpec(space: space, evaluator: evaluator, objectives: objectives, constraints: constraints, strategy: strategy,
-                         earlyStopping: earlyStopping, budget: budget, seed: seed, workers: workers, name: name)
+        var spec = StudySpec(space: space, evaluator: evaluator, objectives: objectives, constraints: constraints, strategy: strategy,
+                             earlyStopping: earlyStopping, budget: budget, seed: seed, workers: workers, name: name)
+        spec.referencePoint = reference
+        return spec
+    }
+
+    /// `{"accuracy": 0.5, "flops": 2e6}`: one finite number per objective, in its own units.
+    static func referencePoint(_ value: JSONValue, objectives: [Objective]) throws -> [Double] {
+        guard let members = value.members else {
+            throw ConfigError(keyPath: "reference_point", reason: "expected an object of objective → number, got \(value.kindName)")
+        }
+        try checkKeys(members, allowed: objectives.map(\.metric), at: "reference_point", owner: "the reference point (one value per objective)")
+        return try objectives.map { o in
+            guard let v = members.first(where: { $0.key == o.metric })?.value else {
+                throw ConfigError(keyPath: "reference_point.\(o.metric)", reason: "missing (the reference point needs every objective)")
+            }
+            guard let x = v.number, x.isFinite else {
+                throw ConfigError(keyPath: "reference_point.\(o.metric)", reason: "expected a finite number, got \(v.kindName)")
+            }
+            return x
+        }
     }
 
     // MARK: Grid

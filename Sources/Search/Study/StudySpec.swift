@@ -113,6 +113,9 @@ public struct StudySpec: Hashable, Sendable {
     public var workers: Int
     /// The study name the file asks for, if any (else the file's base name).
     public var name: String?
+    /// The hypervolume reference point the file fixes, in the objectives' own units (else one is
+    /// chosen from the first trials).
+    public var referencePoint: [Double]?
 
     public init(space: SearchSpace, evaluator: EvaluatorSpec, objectives: [Objective], constraints: [MetricConstraint] = [],
                 strategy: StrategySpec, earlyStopping: EarlyStoppingSpec? = nil, budget: Budget, seed: UInt64,
