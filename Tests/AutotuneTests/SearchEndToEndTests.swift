@@ -199,4 +199,38 @@ final class SearchEndToEndTests: XCTestCase {
         XCTAssertEqual(badStrategy.status, 2)
         XCTAssertTrue(badStrategy.stderr.contains("Did you mean 'nsga2'?"), badStrategy.stderr)
     }
+
+    func testCommandLearningCurvesDriveEarlyStopping() throws {
+        let script = write("curve.py", """
+        import json, sys
+        x = json.load(sys.stdin)["training"]["x"]
+        for step in range(1, 5):
+            print(json.dumps({"step": step, "loss": (x - 0.3) ** 2 + 1.0 / step}), flush=True)
+        print(json.dumps({"loss": (x - 0.3) ** 2}))
+        """)
+        let space = write("curve.json", """
+        {"training": {"x": {"_type": "uniform", "_value": [0, 1]}},
+         "evaluator": {"command": {"run": ["python3", "\(script)"], "timeout": 30}},
+         "objectives": {"loss": "minimize"}, "strategy": "random",
+         "early_stopping": {"name": "successive_halving", "min_resource": 1, "reduction_factor": 2},
+         "budget": 8, "seed": 1}
+        """)
+        let noMax = runAutotune(["search", space, "--db", db, "--study", "c"])
+        XCTAssertEqual(noMax.status, 2)
+        XCTAssertEqual(noMax.stderr, "autotune: error: \(space): early_stopping.max_resource: needed when the evaluator has no epoch budget (evaluator.engine.epochs)\n")
+
+        let withMax = write("curve-max.json", try String(contentsOfFile: space, encoding: .utf8)
+            .replacingOccurrences(of: "\"reduction_factor\": 2", with: "\"reduction_factor\": 2, \"max_resource\": 4"))
+        let r = runAutotune(["search", withMax, "--db", db, "--study", "c", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let all = try trials("c")
+        let pruned = all.filter { $0["state"] as? String == "PRUNED" }
+        XCTAssertFalse(pruned.isEmpty, "halving stops some of 8 trials")
+        for t in pruned {
+            XCTAssertLessThan((t["intermediate"] as? [Any])?.count ?? 0, 4, "a stopped trial's curve ends early")
+        }
+        let complete = all.filter { $0["state"] as? String == "COMPLETE" }
+        XCTAssertFalse(complete.isEmpty)
+        XCTAssertTrue(complete.allSatisfy { ($0["intermediate"] as? [Any])?.count == 4 })
+    }
 }

@@ -77,21 +77,25 @@ struct SearchCommand: Command {
         let (spec, document) = try loadSpec()
         let name = studyName ?? spec.name ?? URL(fileURLWithPath: spacePath).deletingPathExtension().lastPathComponent
         try StudyStore.validateName(name)
+        // Everything the file configures is checked before the store is touched, so bad input
+        // never leaves a study behind.
+        let workerCount = spec.workers
+        let threadsPerRun = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workerCount)
+        let strategy = try StudyParts.strategy(spec, file: spacePath)
+        let earlyStopping = try StudyParts.earlyStopping(spec, file: spacePath)
+        let evaluator = try StudyParts.evaluator(spec, threads: threadsPerRun, dataDirectory: dataDirectory)
+
         let storage = try StudyStore.open(database)
         let record = StudyRecord(name: name, space: document.prettyText, objectives: spec.objectives.map(\.metric),
                                  directions: spec.objectives.map(\.direction.rawValue), seed: spec.seed, strategy: spec.strategy.name)
+        if isWorker, try storage.study(named: name) == nil {
+            throw CLIError.badInput("--worker joins an existing study; '\(name)' does not exist")
+        }
         let (study, created) = try storage.openStudy(record)
         if !created { try checkResumable(study, spec) }
-        if isWorker && created { throw CLIError.badInput("--worker joins an existing study; '\(name)' did not exist") }
-
-        let workerCount = spec.workers
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let threadsPerRun = threads ?? max(1, cores / workerCount)
-        let evaluator = try StudyParts.evaluator(spec, threads: threadsPerRun, dataDirectory: dataDirectory)
         let deadline = spec.budget.seconds.map { Date().addingTimeInterval($0) }
         let runner = try StudyRunner(
-            study: study, spec: spec, storage: storage, strategy: StudyParts.strategy(spec, file: spacePath),
-            evaluator: evaluator, earlyStopping: StudyParts.earlyStopping(spec),
+            study: study, spec: spec, storage: storage, strategy: strategy, evaluator: evaluator, earlyStopping: earlyStopping,
             options: .init(heartbeatInterval: heartbeat, deadline: deadline, sharedCurves: workerCount > 1))
 
         let children = isWorker ? [] : try startWorkers(count: workerCount - 1, study: name, threads: threadsPerRun)

@@ -73,15 +73,19 @@ enum StudyParts {
     }
 
     /// A factory, since several workers rebuild early stopping from everyone's curves.
-    static func earlyStopping(_ spec: StudySpec) throws -> (() throws -> EarlyStopping)? {
+    static func earlyStopping(_ spec: StudySpec, file: String) throws -> (() throws -> EarlyStopping)? {
         guard let es = spec.earlyStopping else { return nil }
         var maxResource = es.maxResource
         if maxResource == nil, case .engine(_, let epochs) = spec.evaluator { maxResource = epochs }
         guard let maxResource else {
-            throw CLIError.badInput("early_stopping.max_resource: needed when the evaluator has no epoch budget")
+            throw InputFileError(file: file, reason: "early_stopping.max_resource: needed when the evaluator has no epoch budget (evaluator.engine.epochs)")
         }
         let objectives = spec.objectives.count, seed = spec.seed
-        _ = try EarlyStoppingFactory.make(es, maxResource: maxResource, objectives: objectives, seed: seed)
+        do {
+            _ = try EarlyStoppingFactory.make(es, maxResource: maxResource, objectives: objectives, seed: seed)
+        } catch let e as ConfigError {
+            throw InputFileError(file: file, reason: e.description)
+        }
         return { try EarlyStoppingFactory.make(es, maxResource: maxResource, objectives: objectives, seed: seed) }
     }
 
