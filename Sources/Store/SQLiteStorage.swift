@@ -312,17 +312,38 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
                     """, [study, now - timeout]) { stale.append(($0.int(0), $0.real(1), $0.text(2))) }
                 for trial in stale {
                     let silence = Int((now - trial.heartbeat).rounded())
-                    try db.execute("""
-                        UPDATE trials SET state = 'FAIL', finished = ?3, message = ?4, finish_seq = \(Self.nextFinishSequence)
-                        WHERE study_id = ?1 AND number = ?2
-                        """, [study, trial.number, now, "worker \(trial.worker) stopped: no heartbeat for \(silence) s"])
-                    let parameters = try loadTrials(study: study, .number(trial.number)).first?.parameters ?? []
-                    try db.execute("INSERT INTO retry_queue (study_id, retry_of, params) VALUES (?1, ?2, ?3)",
-                                   [study, trial.number, try ColumnJSON.encode(parameters.map(QueuedParameter.init), file: path)])
+                    try requeue(study: study, number: trial.number, now: now,
+                                message: "worker \(trial.worker) stopped: no heartbeat for \(silence) s")
                 }
                 return stale.map(\.number)
             }
         }
+    }
+
+    public func abandonTrial(study: Int64, number: Int, reason: String) throws {
+        try locked {
+            try db.transaction(immediate: true) {
+                var state: String?
+                try db.query("SELECT state FROM trials WHERE study_id = ?1 AND number = ?2", [study, number]) { state = $0.text(0) }
+                guard let state else { throw error(.notFound, "study \(study) has no trial \(number)") }
+                guard state == TrialState.running.rawValue else {
+                    throw error(.notRunning, "trial \(number) of study \(study) is \(state), not RUNNING")
+                }
+                try requeue(study: study, number: number, now: Self.now(), message: reason)
+            }
+        }
+    }
+
+    /// Fail a RUNNING trial with `message` and queue its parameters to run again (inside a
+    /// transaction).
+    private func requeue(study: Int64, number: Int, now: Double, message: String) throws {
+        try db.execute("""
+            UPDATE trials SET state = 'FAIL', finished = ?3, message = ?4, finish_seq = \(Self.nextFinishSequence)
+            WHERE study_id = ?1 AND number = ?2
+            """, [study, number, now, message])
+        let parameters = try loadTrials(study: study, .number(number)).first?.parameters ?? []
+        try db.execute("INSERT INTO retry_queue (study_id, retry_of, params) VALUES (?1, ?2, ?3)",
+                       [study, number, try ColumnJSON.encode(parameters.map(QueuedParameter.init), file: path)])
     }
 
     // MARK: Reading trials

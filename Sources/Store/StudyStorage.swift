@@ -127,6 +127,10 @@ public protocol StudyStorage: AnyObject {
     /// - Returns: the numbers of the trials failed.
     func failStaleTrials(study: Int64, timeout: TimeInterval) throws -> [Int]
 
+    /// Fail one RUNNING trial with `reason` and queue its parameters to run again, as
+    /// `failStaleTrials` does for a dead worker's: what an interrupted worker does on its way out.
+    func abandonTrial(study: Int64, number: Int, reason: String) throws
+
     /// Trials of a study in number order; with `finishedAfter`, only those whose finish sequence
     /// is greater (the new results since the last call).
     func trials(study: Int64, finishedAfter: Int64?) throws -> [TrialRecord]

@@ -139,6 +139,34 @@ final class SearchEndToEndTests: XCTestCase {
         }
     }
 
+    func testInterruptedSearchHandsItsTrialBackAndResumesAtOnce() throws {
+        guard let executable = autotuneExecutable else { return XCTFail("no executable") }
+        let space = commandSpace(sleep: 1.0, budget: 4)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["search", space, "--db", db, "--study", "i", "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let start = Date()
+        while Date().timeIntervalSince(start) < 30 {
+            Thread.sleep(forTimeInterval: 0.1)
+            if (try? trials("i"))?.contains(where: { $0["state"] as? String == "RUNNING" }) == true { break }
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 128 + SIGINT)
+        let interrupted = try trials("i").filter { $0["state"] as? String == "FAIL" }
+        XCTAssertEqual(interrupted.count, 1)
+        XCTAssertEqual(interrupted.first?["message"] as? String, "interrupted by SIGINT")
+
+        let resumed = runAutotune(["search", space, "--db", db, "--study", "i", "--quiet"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let after = try trials("i")
+        XCTAssertEqual(after.filter { $0["state"] as? String == "COMPLETE" }.count, 4)
+        XCTAssertEqual(after.filter { $0["retry_of"] as? Int == interrupted.first?["trial"] as? Int }.count, 1)
+    }
+
     func testTwoWorkersShareOneStoreWithoutLosingOrDuplicatingTrials() throws {
         let space = commandSpace(sleep: 0.2, budget: 12)
         let r = runAutotune(["search", space, "--db", db, "--study", "w", "--workers", "2", "--threads", "1"])

@@ -38,6 +38,7 @@ final class SQLiteStorageTests: XCTestCase {
     func testBudgetLimit() throws { try contract.budgetLimit() }
     func testFinishingTwiceThrows() throws { try contract.finishingTwiceThrows() }
     func testStaleTrialsAreRetried() throws { try contract.staleTrialsAreRetried() }
+    func testAbandonedTrialsAreRetried() throws { try contract.abandonedTrialsAreRetried() }
     func testHeartbeatsKeepTrialsAlive() throws { try contract.heartbeatsKeepTrialsAlive() }
     func testCursorReturnsOnlyNewResults() throws { try contract.cursorReturnsOnlyNewResults() }
     func testConcurrentClaims() throws { try contract.concurrentClaims() }

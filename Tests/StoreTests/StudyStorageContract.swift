@@ -229,6 +229,24 @@ struct StudyStorageContract {
 
     /// A trial whose worker went silent fails, and its parameters are re-run under a new number
     /// that takes its place in the budget.
+    /// An interrupted worker hands its trial back: failed with the reason, its parameters queued.
+    func abandonedTrialsAreRetried() throws {
+        let storage = try connect()
+        let study = try makeStudy(storage)
+        _ = try claim(storage, study, limit: 2)
+        try storage.abandonTrial(study: study.id, number: 0, reason: "interrupted by SIGINT")
+        let failed = try storage.trial(study: study.id, number: 0)
+        XCTAssertEqual(failed?.state, .fail)
+        XCTAssertEqual(failed?.message, "interrupted by SIGINT")
+        assertStoreError(.notRunning, try storage.abandonTrial(study: study.id, number: 0, reason: "again"))
+        assertStoreError(.notFound, try storage.abandonTrial(study: study.id, number: 7, reason: "none"))
+        let retry = try storage.claimTrial(study: study.id, worker: "w", limit: 2) { _ in XCTFail("a re-run is not proposed"); return [] }
+        XCTAssertEqual(retry?.retryOf, 0)
+        XCTAssertEqual(retry?.parameters, parameters(0))
+        XCTAssertNotNil(try storage.claimTrial(study: study.id, worker: "w", limit: 2) { parameters($0) }, "the abandoned trial does not count")
+        XCTAssertNil(try storage.claimTrial(study: study.id, worker: "w", limit: 2) { parameters($0) })
+    }
+
     func staleTrialsAreRetried() throws {
         let storage = try connect()
         let study = try makeStudy(storage)

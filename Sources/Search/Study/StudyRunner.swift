@@ -263,6 +263,17 @@ public final class StudyRunner {
                         best: best, hypervolume: hv, elapsed: Date().timeIntervalSince(started), deadline: options.deadline)
     }
 
+    /// Give up the trial being evaluated, if any: it is failed with `reason` and queued to run
+    /// again, so an interrupted study resumes without waiting for its heartbeat to go stale.
+    /// Safe to call from another thread (a signal handler's queue).
+    public func abandonRunningTrial(reason: String) {
+        locked {
+            guard let number = running else { return }
+            try? storage.abandonTrial(study: study.id, number: number, reason: reason)
+            running = nil
+        }
+    }
+
     // MARK: - Heartbeat and locking
 
     /// One timer for the whole run: every interval it marks the trial being evaluated, if any,

@@ -99,6 +99,12 @@ struct SearchCommand: Command {
             options: .init(heartbeatInterval: heartbeat, deadline: deadline, sharedCurves: workerCount > 1))
 
         let children = isWorker ? [] : try startWorkers(count: workerCount - 1, study: name, threads: threadsPerRun)
+        let interruption = Interruption { signal in
+            runner.abandonRunningTrial(reason: "interrupted by \(signal == SIGINT ? "SIGINT" : "SIGTERM")")
+            children.forEach { if $0.isRunning { kill($0.processIdentifier, SIGTERM) } }
+            children.forEach { $0.waitUntilExit() }
+        }
+        defer { interruption.cancel() }
         let line = isWorker ? nil : ProgressLine(quiet: quiet || json)
         if !isWorker, !created { line?.note("resuming study '\(name)'") }
         do {
@@ -174,5 +180,32 @@ struct SearchCommand: Command {
             try p.run()
             return p
         }
+    }
+}
+
+/// SIGINT and SIGTERM during a search: hand the running trial back (failed and queued to run
+/// again) and stop the workers, then exit with 128 + the signal — so a resumed study does not
+/// wait for the trial's heartbeat to go stale.
+final class Interruption {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(_ handler: @escaping (Int32) -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue.global())
+            source.setEventHandler {
+                handler(sig)
+                FileHandle.standardError.write(Data("\nautotune: interrupted; the running trial will be run again on resume\n".utf8))
+                exit(128 + sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
     }
 }
