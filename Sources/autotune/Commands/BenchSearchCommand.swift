@@ -25,8 +25,8 @@ struct BenchSearchCommand: Command {
             .value("strategies", valueName: "LIST", help: "Quality: comma-separated strategies.",
                    default: SearchQuality.strategies.joined(separator: ",")),
             .value("trials", valueName: "N", help: "Overhead: trials of a trivial objective, stored in SQLite.", default: "100000"),
-            .value("study-trials", valueName: "N", help: "Study: trials per engine study.", default: "30"),
-            .value("study-seeds", valueName: "N", help: "Study: seeds per strategy (median reported).", default: "3"),
+            .value("study-trials", valueName: "N", help: "Study: trials per engine study.", default: "60"),
+            .value("study-seeds", valueName: "N", help: "Study: seeds per strategy (median reported).", default: "5"),
             .flag("peers", help: "Also run pymoo and Optuna on the same problems and budgets (Python; see Sources/Bench/peers)."),
             .threads, .dataDirectory, .quiet,
         ])
