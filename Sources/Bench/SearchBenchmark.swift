@@ -56,17 +56,9 @@ public enum SearchQuality {
 
     /// Hypervolume of `points` against 1.1 in every objective, over their non-dominated set.
     public static func score(_ points: [[Double]], objectives: Int) -> Double {
-        hypervolume(nonDominated(points), reference: [Double](repeating: 1.1, count: objectives))
-    }
-
-    /// The points no other point dominates (one of each duplicate), by insertion into an archive.
-    static func nonDominated(_ points: [[Double]]) -> [[Double]] {
-        var archive: [[Double]] = []
-        for p in points where !archive.contains(where: { $0 == p || ParetoFront.dominates($0, p) }) {
-            archive.removeAll { ParetoFront.dominates(p, $0) }
-            archive.append(p)
-        }
-        return archive
+        var front: [[Double]] = []
+        for p in points { ParetoFront.insert(p, into: &front) }
+        return hypervolume(front, reference: [Double](repeating: 1.1, count: objectives))
     }
 }
 

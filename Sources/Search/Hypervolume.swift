@@ -29,7 +29,7 @@ private func sliced(_ points: [[Double]], _ reference: [Double]) -> Double {
     var total = 0.0
     var active: [[Double]] = []
     for (i, p) in sorted.enumerated() {
-        insertNonDominated(Array(p.dropLast()), into: &active)
+        ParetoFront.insert(Array(p.dropLast()), into: &active)   // each slice sees only its own front
         let top = i + 1 < sorted.count ? sorted[i + 1][d - 1] : reference[d - 1]
         let height = top - p[d - 1]
         if height > 0 { total += height * sliced(active, lower) }
@@ -47,12 +47,4 @@ private func sweep2D(_ points: [[Double]], _ reference: [Double]) -> Double {
         bestY = p[1]
     }
     return area
-}
-
-/// Add `p` to a set of mutually non-dominated points, keeping it that way (duplicates once), so
-/// each slice only sees its own front.
-private func insertNonDominated(_ p: [Double], into front: inout [[Double]]) {
-    guard !front.contains(where: { $0 == p || ParetoFront.dominates($0, p) }) else { return }
-    front.removeAll { ParetoFront.dominates(p, $0) }
-    front.append(p)
 }

@@ -84,4 +84,15 @@ public enum ParetoFront {
         }
         return distance
     }
+
+    /// Add `point` to `archive`, a set of mutually non-dominated vectors, keeping it so: a point
+    /// equal to or dominated by a member is left out (returns false); members it dominates go.
+    /// Building a front this way costs O(n · front size) rather than a full sort's O(n²).
+    @discardableResult
+    public static func insert(_ point: [Double], into archive: inout [[Double]]) -> Bool {
+        guard !archive.contains(where: { $0 == point || dominates($0, point) }) else { return false }
+        archive.removeAll { dominates(point, $0) }
+        archive.append(point)
+        return true
+    }
 }

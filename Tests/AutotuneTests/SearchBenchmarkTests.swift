@@ -1,4 +1,5 @@
 import Foundation
+import Search
 import XCTest
 import Engine
 @testable import Bench
@@ -23,7 +24,11 @@ final class SearchBenchmarkTests: XCTestCase {
 
     func testScoreIsTheHypervolumeOfTheNonDominatedPoints() {
         let points: [[Double]] = [[1, 2], [2, 1], [2, 2], [1, 2], [3, 3]]
-        XCTAssertEqual(SearchQuality.nonDominated(points), [[1, 2], [2, 1]])
+        var archive: [[Double]] = []
+        XCTAssertEqual(points.map { ParetoFront.insert($0, into: &archive) }, [true, true, false, false, false])
+        XCTAssertEqual(archive, [[1, 2], [2, 1]], "one of each duplicate, dominated points left out")
+        XCTAssertTrue(ParetoFront.insert([0, 0], into: &archive))
+        XCTAssertEqual(archive, [[0, 0]], "a point that dominates the archive replaces it")
         // Against [1.1, 1.1] neither point is inside; shifted down they give 0.1·1.1 + 0.1·1.1 − 0.1·0.1.
         XCTAssertEqual(SearchQuality.score(points, objectives: 2), 0)
         XCTAssertEqual(SearchQuality.score([[0, 1], [1, 0]], objectives: 2), 0.21, accuracy: 1e-12)

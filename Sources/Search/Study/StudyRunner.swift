@@ -246,9 +246,7 @@ public final class StudyRunner {
         if t.state == .pruned { tally.pruned += 1 }
         guard t.state == .complete, t.violation <= 0, case .success(let v) = analysis.minimized(t.metrics) else { return }
         if v.count == 1 { tally.best = min(tally.best ?? v[0], v[0]) }
-        guard !tally.front.contains(where: { $0 == v || ParetoFront.dominates($0, v) }) else { return }
-        tally.front.removeAll { ParetoFront.dominates(v, $0) }
-        tally.front.append(v)
+        ParetoFront.insert(v, into: &tally.front)
     }
 
     private func currentProgress() -> Progress {
