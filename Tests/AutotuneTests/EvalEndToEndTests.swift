@@ -2,23 +2,9 @@ import XCTest
 import Engine
 
 /// `autotune eval` and `autotune bench engine` run for real through the built executable.
-final class EvalEndToEndTests: XCTestCase {
+final class EvalEndToEndTests: ScratchTestCase {
     /// The repository root (where searchspaces/ lives), from this file's path.
     private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    private var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("autotune-eval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    private func write(_ name: String, _ text: String) -> String {
-        let url = scratch.appendingPathComponent(name)
-        try? Data(text.utf8).write(to: url)
-        return url.path
-    }
 
     func testEvalPrintsOneJSONDocument() throws {
         let r = runAutotune(["eval", root.appendingPathComponent("searchspaces/candidates/mlp-spirals.json").path, "--json", "--threads", "1"])

@@ -79,3 +79,23 @@ func runAutotune(_ args: [String], in directory: URL? = nil,
         return (-1, "", "")
     }
 }
+
+/// A test case with its own temporary directory, created before each test and removed after.
+class ScratchTestCase: XCTestCase {
+    /// This test's directory.
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("autotune-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    /// Write `text` to `name` in the scratch directory; returns its path.
+    func write(_ name: String, _ text: String) -> String {
+        let url = scratch.appendingPathComponent(name)
+        try? Data(text.utf8).write(to: url)
+        return url.path
+    }
+}

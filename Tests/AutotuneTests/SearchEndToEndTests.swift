@@ -3,22 +3,7 @@ import XCTest
 
 /// `autotune search`, `studies`, `show`, `front`, `ask` and `tell` run for real through the built
 /// executable, on benchmark problems and on small commands (no training, so they are quick).
-final class SearchEndToEndTests: XCTestCase {
-    private var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("autotune-search-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    private func write(_ name: String, _ text: String) -> String {
-        let url = scratch.appendingPathComponent(name)
-        try? Data(text.utf8).write(to: url)
-        return url.path
-    }
-
+final class SearchEndToEndTests: ScratchTestCase {
     private var db: String { scratch.appendingPathComponent("studies.sqlite").path }
 
     private func zdtSpace(strategy: String = "random", budget: Int = 30) -> String {

@@ -70,23 +70,21 @@ struct TellCommand: Command {
     static let configuration = CommandConfiguration(
         name: "tell",
         abstract: "Finish a trial claimed with 'autotune ask': store its metrics (a JSON object) or its failure.",
-        arguments: [Argument("study", valueName: "STUDY", help: "The study's name."),
+        arguments: [.study,
                     Argument("trial", valueName: "TRIAL", help: "The trial number 'autotune ask' printed.")],
         options: [.database,
                   .value("metrics", valueName: "JSON", help: "The metrics as a JSON object, e.g. '{\"loss\": 0.31}'; '-' reads stdin.",
                          defaultDescription: "required unless --fail"),
                   .value("fail", valueName: "REASON", help: "Mark the trial failed, with this reason.")])
 
-    var name: String
+    var target: StudyArgument
     var number: Int
-    var database: String
     var metricsText: String?
     var failure: String?
 
     init(_ values: ParsedValues) throws {
-        name = try values.argument("study")
+        target = try StudyArgument(values)
         number = try values.argument("trial")
-        database = try values.value("db")
         metricsText = try values.optionalValue("metrics")
         failure = try values.optionalValue("fail")
     }
@@ -100,8 +98,8 @@ struct TellCommand: Command {
     }
 
     func run() throws -> Int32 {
-        let storage = try openExisting(database)
-        let study = try StudyStore.study(name, in: storage, path: database)
+        let (storage, study, spec) = try target.open()
+        let name = study.name
         guard let trial = try storage.trial(study: study.id, number: number) else {
             throw CLIError.badInput("study '\(name)' has no trial \(number)")
         }
@@ -114,7 +112,6 @@ struct TellCommand: Command {
             return 0
         }
         let metrics = try parseMetrics(metricsText!)
-        let spec = try StudyStore.spec(of: study)
         let verdict = StudyObjectives(objectives: spec.objectives, constraints: spec.constraints).verdict(metrics)
         try storage.finishTrial(study: study.id, number: number, state: verdict.state, metrics: metrics,
                                 violation: verdict.violation, message: verdict.message)

@@ -50,29 +50,24 @@ struct StudiesCommand: Command {
 struct ShowCommand: Command {
     static let configuration = CommandConfiguration(
         name: "show", abstract: "Show a study's trials: state, objectives, time and parameters.",
-        arguments: [Argument("study", valueName: "STUDY", help: "The study's name.")],
-        options: [.database, .json])
+        arguments: [.study], options: [.database, .json])
 
-    var name: String
-    var database: String
+    var target: StudyArgument
     var json: Bool
 
     init(_ values: ParsedValues) throws {
-        name = try values.argument("study")
-        database = try values.value("db")
+        target = try StudyArgument(values)
         json = values.flag("json")
     }
 
     func run() throws -> Int32 {
-        let storage = try openExisting(database)
-        let study = try StudyStore.study(name, in: storage, path: database)
-        let spec = try StudyStore.spec(of: study)
+        let (storage, study, spec) = try target.open()
         let trials = try storage.trials(study: study.id, finishedAfter: nil)
         if json {
             print(JSONValue.object([("study", .string(study.name)), ("trials", .array(trials.map(trialJSON)))]).prettyText)
             return 0
         }
-        guard !trials.isEmpty else { print("study '\(name)' has no trials yet"); return 0 }
+        guard !trials.isEmpty else { print("study '\(study.name)' has no trials yet"); return 0 }
         let header = ["trial", "state"] + spec.objectives.map(\.metric) + ["seconds", "parameters / message"]
         let rows = trials.map { t -> [String] in
             let seconds = t.finished.map { humanNumber($0.timeIntervalSince(t.started)) } ?? "-"
@@ -88,25 +83,45 @@ struct ShowCommand: Command {
 struct FrontCommand: Command {
     static let configuration = CommandConfiguration(
         name: "front", abstract: "Print a study's Pareto front (its best trial for one objective) and hypervolume.",
-        arguments: [Argument("study", valueName: "STUDY", help: "The study's name.")],
-        options: [.database, .json])
+        arguments: [.study], options: [.database, .json])
 
-    var name: String
-    var database: String
+    var target: StudyArgument
     var json: Bool
 
     init(_ values: ParsedValues) throws {
-        name = try values.argument("study")
-        database = try values.value("db")
+        target = try StudyArgument(values)
         json = values.flag("json")
     }
 
     func run() throws -> Int32 {
-        let storage = try openExisting(database)
-        let study = try StudyStore.study(name, in: storage, path: database)
-        let view = try StudySummaryView(storage: storage, study: study, spec: StudyStore.spec(of: study), database: database)
+        let (storage, study, spec) = try target.open()
+        let view = try StudySummaryView(storage: storage, study: study, spec: spec, database: target.database)
         print(json ? view.json.prettyText : view.text)
         return 0
+    }
+}
+
+extension Argument {
+    /// `STUDY`: a study already in the store.
+    static let study = Argument("study", valueName: "STUDY", help: "The study's name.")
+}
+
+/// The `STUDY` argument with `--db`: commands that read one existing study.
+struct StudyArgument {
+    var name: String
+    var database: String
+
+    init(_ values: ParsedValues) throws {
+        name = try values.argument("study")
+        database = try values.value("db")
+    }
+
+    /// The store (which must exist), the study (or an error listing those there are) and the
+    /// spec stored with it.
+    func open() throws -> (SQLiteStorage, StudyRecord, StudySpec) {
+        let storage = try openExisting(database)
+        let study = try StudyStore.study(name, in: storage, path: database)
+        return (storage, study, try StudyStore.spec(of: study))
     }
 }
 
