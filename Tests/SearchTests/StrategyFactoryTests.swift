@@ -22,7 +22,8 @@ final class StrategyFactoryTests: XCTestCase {
         XCTAssertTrue(try make("rl") is ReinforceStrategy)
         let nsga2 = try XCTUnwrap(try make("nsga2", [("population", .number(30)), ("offspring", .number(10)), ("crossover_eta", .number(5)),
                                                     ("mutation_probability", .number(0.25)), ("name", .string("nsga2"))]) as? NSGA2)
-        XCTAssertEqual(nsga2.options, NSGA2.Options(population: 30, offspring: 10, crossoverEta: 5, mutationProbability: 0.25))
+        XCTAssertEqual(nsga2.options, NSGA2.Options(population: 30, offspring: 10, variation: Variation.Settings(
+            crossoverProbability: 0.9, crossoverEta: 5, mutationEta: 20, mutationProbability: 0.25)))
         let evolution = try XCTUnwrap(try make("evolution", [("population", .number(3))]) as? RegularizedEvolution)
         XCTAssertEqual(evolution.options.sample, 3, "the default tournament shrinks to a small population")
     }

@@ -31,19 +31,13 @@ public final class NSGA2: Strategy {
         public var population: Int
         /// Trials per later generation (λ); nil: the population size.
         public var offspring: Int?
-        /// Probability that a child is bred by crossover (else it copies its first parent).
-        public var crossoverProbability: Double
-        /// SBX distribution index η_c.
-        public var crossoverEta: Double
-        /// Polynomial mutation distribution index η_m.
-        public var mutationEta: Double
-        /// Per-dimension mutation probability; nil: 1 / number of dimensions.
-        public var mutationProbability: Double?
+        /// Crossover and mutation: pymoo's usual settings (η_c 15, η_m 20, crossover 0.9, mutation 1/d).
+        public var variation: Variation.Settings
 
-        public init(population: Int = 20, offspring: Int? = nil, crossoverProbability: Double = 0.9,
-                    crossoverEta: Double = 15, mutationEta: Double = 20, mutationProbability: Double? = nil) {
-            self.population = population; self.offspring = offspring; self.crossoverProbability = crossoverProbability
-            self.crossoverEta = crossoverEta; self.mutationEta = mutationEta; self.mutationProbability = mutationProbability
+        public static let defaultVariation = Variation.Settings(crossoverProbability: 0.9, crossoverEta: 15, mutationEta: 20)
+
+        public init(population: Int = 20, offspring: Int? = nil, variation: Variation.Settings = Options.defaultVariation) {
+            self.population = population; self.offspring = offspring; self.variation = variation
         }
     }
 
@@ -69,10 +63,7 @@ public final class NSGA2: Strategy {
     public init(space: SearchSpace, objectives: Int, seed: UInt64, options: Options = Options()) {
         precondition(options.population >= 1 && (options.offspring ?? 1) >= 1, "population and offspring must be positive")
         self.space = space; self.objectives = objectives; self.seed = seed; self.options = options
-        variation = Variation(space: space, crossoverProbability: options.crossoverProbability,
-                              crossover: SimulatedBinaryCrossover(eta: options.crossoverEta),
-                              mutation: PolynomialMutation(eta: options.mutationEta,
-                                                           probability: options.mutationProbability ?? 1 / Double(max(space.dimensions.count, 1))))
+        variation = Variation(space: space, settings: options.variation)
         known = KnownCandidates(space: space)
     }
 

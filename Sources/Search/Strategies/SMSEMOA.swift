@@ -26,22 +26,16 @@ public final class SMSEMOA: Strategy {
     public struct Options: Hashable, Sendable {
         /// Members kept (μ).
         public var population: Int
-        public var crossoverProbability: Double
-        /// SBX distribution index η_c.
-        public var crossoverEta: Double
-        /// Polynomial mutation distribution index η_m.
-        public var mutationEta: Double
-        /// Per-dimension mutation probability; nil: 1 / number of dimensions.
-        public var mutationProbability: Double?
+        /// Crossover and mutation (η_c 2, η_m 50, crossover always, mutation 1/d).
+        public var variation: Variation.Settings
         /// How far beyond the worst front's nadir the reference point lies, in units of the
         /// front's range per objective.
         public var referenceOffset: Double
 
-        public init(population: Int = 50, crossoverProbability: Double = 1, crossoverEta: Double = 2,
-                    mutationEta: Double = 50, mutationProbability: Double? = nil, referenceOffset: Double = 0.1) {
-            self.population = population; self.crossoverProbability = crossoverProbability
-            self.crossoverEta = crossoverEta; self.mutationEta = mutationEta
-            self.mutationProbability = mutationProbability; self.referenceOffset = referenceOffset
+        public static let defaultVariation = Variation.Settings(crossoverProbability: 1, crossoverEta: 2, mutationEta: 50)
+
+        public init(population: Int = 50, variation: Variation.Settings = Options.defaultVariation, referenceOffset: Double = 0.1) {
+            self.population = population; self.variation = variation; self.referenceOffset = referenceOffset
         }
     }
 
@@ -59,10 +53,7 @@ public final class SMSEMOA: Strategy {
     public init(space: SearchSpace, objectives: Int, seed: UInt64, options: Options = Options()) {
         precondition(options.population >= 1, "population must be positive")
         self.space = space; self.objectives = objectives; self.seed = seed; self.options = options
-        variation = Variation(space: space, crossoverProbability: options.crossoverProbability,
-                              crossover: SimulatedBinaryCrossover(eta: options.crossoverEta),
-                              mutation: PolynomialMutation(eta: options.mutationEta,
-                                                           probability: options.mutationProbability ?? 1 / Double(max(space.dimensions.count, 1))))
+        variation = Variation(space: space, settings: options.variation)
         known = KnownCandidates(space: space)
     }
 

@@ -67,10 +67,7 @@ public enum StrategyFactory {
         var o = NSGA2.Options()
         o.population = try options.integer("population", default: o.population, atLeast: 2)
         o.offspring = try options.integer("offspring", default: nil, atLeast: 1)
-        o.crossoverProbability = try options.real("crossover_probability", default: o.crossoverProbability, above: 0, atMost: 1)
-        o.crossoverEta = try options.real("crossover_eta", default: o.crossoverEta, above: 0)
-        o.mutationEta = try options.real("mutation_eta", default: o.mutationEta, above: 0)
-        o.mutationProbability = try options.real("mutation_probability", default: nil, above: 0, atMost: 1)
+        o.variation = try variation(options, defaults: o.variation)
         return o
     }
 
@@ -79,11 +76,17 @@ public enum StrategyFactory {
                                                 "mutation_probability", "reference_offset"], strategy: "smsemoa")
         var o = SMSEMOA.Options()
         o.population = try options.integer("population", default: o.population, atLeast: 2)
-        o.crossoverProbability = try options.real("crossover_probability", default: o.crossoverProbability, above: 0, atMost: 1)
-        o.crossoverEta = try options.real("crossover_eta", default: o.crossoverEta, above: 0)
-        o.mutationEta = try options.real("mutation_eta", default: o.mutationEta, above: 0)
-        o.mutationProbability = try options.real("mutation_probability", default: nil, above: 0, atMost: 1)
+        o.variation = try variation(options, defaults: o.variation)
         o.referenceOffset = try options.real("reference_offset", default: o.referenceOffset, above: 0, inclusive: false)
         return o
+    }
+
+    /// `crossover_probability`, `crossover_eta`, `mutation_eta`, `mutation_probability`.
+    static func variation(_ options: StrategyOptions, defaults: Variation.Settings) throws -> Variation.Settings {
+        Variation.Settings(
+            crossoverProbability: try options.real("crossover_probability", default: defaults.crossoverProbability, above: 0, atMost: 1),
+            crossoverEta: try options.real("crossover_eta", default: defaults.crossoverEta, above: 0),
+            mutationEta: try options.real("mutation_eta", default: defaults.mutationEta, above: 0),
+            mutationProbability: try options.real("mutation_probability", default: defaults.mutationProbability, above: 0, atMost: 1))
     }
 }

@@ -25,6 +25,31 @@ public struct Variation: Sendable {
         self.crossover = crossover; self.mutation = mutation
     }
 
+    /// The operators' settings as strategies take them from their options.
+    public struct Settings: Hashable, Sendable {
+        /// Probability that a child is bred by crossover (else it copies its first parent).
+        public var crossoverProbability: Double
+        /// SBX distribution index η_c.
+        public var crossoverEta: Double
+        /// Polynomial mutation distribution index η_m.
+        public var mutationEta: Double
+        /// Per-dimension mutation probability; nil: 1 / number of dimensions.
+        public var mutationProbability: Double?
+
+        public init(crossoverProbability: Double, crossoverEta: Double, mutationEta: Double, mutationProbability: Double? = nil) {
+            self.crossoverProbability = crossoverProbability; self.crossoverEta = crossoverEta
+            self.mutationEta = mutationEta; self.mutationProbability = mutationProbability
+        }
+    }
+
+    /// SBX and polynomial mutation with `settings` on `space`.
+    public init(space: SearchSpace, settings: Settings) {
+        self.init(space: space, crossoverProbability: settings.crossoverProbability,
+                  crossover: SimulatedBinaryCrossover(eta: settings.crossoverEta),
+                  mutation: PolynomialMutation(eta: settings.mutationEta,
+                                               probability: settings.mutationProbability ?? 1 / Double(max(space.dimensions.count, 1))))
+    }
+
     /// A child of `a` and `b`.
     public func child(of a: Configuration, and b: Configuration, using rng: inout RandomSource) -> Configuration {
         var child = a
