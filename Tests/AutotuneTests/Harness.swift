@@ -99,3 +99,33 @@ class ScratchTestCase: XCTestCase {
         return url.path
     }
 }
+
+/// Starts the built `autotune` with `args` in the background, output discarded (a run a test
+/// interrupts or kills); nil, after failing the test, when it cannot.
+func startAutotune(_ args: [String], file: StaticString = #filePath, line: UInt = #line) -> Process? {
+    guard let executable = autotuneExecutable else {
+        XCTFail("autotune executable not found next to the test bundle", file: file, line: line)
+        return nil
+    }
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = args
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch {
+        XCTFail("could not start \(executable.path): \(error)", file: file, line: line)
+        return nil
+    }
+    return process
+}
+
+/// Polls `condition` every `interval` seconds until it holds or `timeout` passes; whether it held.
+@discardableResult
+func waitUntil(timeout: TimeInterval, interval: TimeInterval = 0.1, _ condition: () -> Bool) -> Bool {
+    let start = Date()
+    while Date().timeIntervalSince(start) < timeout {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: interval)
+    }
+    return condition()
+}

@@ -39,6 +39,13 @@ final class SearchEndToEndTests: ScratchTestCase {
         return try XCTUnwrap(json(r.stdout)["trials"] as? [[String: Any]])
     }
 
+    /// The trials so far while another process runs the study: none until its store exists.
+    private func trialsSoFar(_ study: String) -> [[String: Any]] {
+        let r = runAutotune(["show", study, "--db", db, "--json"])
+        guard r.status == 0, let doc = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else { return [] }
+        return doc["trials"] as? [[String: Any]] ?? []
+    }
+
     func testSearchPrintsTheFrontAndStoresEveryTrial() throws {
         let space = zdtSpace()
         let r = runAutotune(["search", space, "--db", db, "--study", "z"])
@@ -84,20 +91,11 @@ final class SearchEndToEndTests: ScratchTestCase {
     }
 
     func testKilledWorkerLosesNothingAndItsTrialIsRerunOnResume() throws {
-        guard let executable = autotuneExecutable else { return XCTFail("no executable") }
         let space = commandSpace(sleep: 0.4, budget: 8)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["search", space, "--db", db, "--study", "k", "--heartbeat", "0.2", "--quiet"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        guard let process = startAutotune(["search", space, "--db", db, "--study", "k", "--heartbeat", "0.2", "--quiet"]) else { return }
         // Wait until three trials are stored as finished, then kill the worker mid-trial.
-        let start = Date()
-        while Date().timeIntervalSince(start) < 60 {
-            Thread.sleep(forTimeInterval: 0.15)
-            let done = (try? trials("k"))?.filter { $0["state"] as? String == "COMPLETE" }.count ?? 0
-            if done >= 3 { break }
+        waitUntil(timeout: 60, interval: 0.15) {
+            trialsSoFar("k").filter { $0["state"] as? String == "COMPLETE" }.count >= 3
         }
         Thread.sleep(forTimeInterval: 0.1)
         kill(process.processIdentifier, SIGKILL)
@@ -125,19 +123,9 @@ final class SearchEndToEndTests: ScratchTestCase {
     }
 
     func testInterruptedSearchHandsItsTrialBackAndResumesAtOnce() throws {
-        guard let executable = autotuneExecutable else { return XCTFail("no executable") }
         let space = commandSpace(sleep: 1.0, budget: 4)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["search", space, "--db", db, "--study", "i", "--quiet"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let start = Date()
-        while Date().timeIntervalSince(start) < 30 {
-            Thread.sleep(forTimeInterval: 0.1)
-            if (try? trials("i"))?.contains(where: { $0["state"] as? String == "RUNNING" }) == true { break }
-        }
+        guard let process = startAutotune(["search", space, "--db", db, "--study", "i", "--quiet"]) else { return }
+        waitUntil(timeout: 30) { trialsSoFar("i").contains { $0["state"] as? String == "RUNNING" } }
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 128 + SIGINT)
