@@ -19,15 +19,17 @@ let package = Package(
 
         // MARK: Libraries
         .target(name: "Engine", dependencies: ["CBLAS", "CZlib"], swiftSettings: optimize),
+        .target(name: "Compression", dependencies: ["Engine", "CBLAS"], swiftSettings: optimize),
         .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: optimize),
-        .target(name: "Search", dependencies: ["Engine", "Store"], swiftSettings: optimize),
-        .target(name: "Bench", dependencies: ["Engine", "Search", "Store", "CBLAS"], exclude: ["peers"], swiftSettings: optimize),
+        .target(name: "Search", dependencies: ["Engine", "Compression", "Store"], swiftSettings: optimize),
+        .target(name: "Bench", dependencies: ["Engine", "Compression", "Search", "Store", "CBLAS"], exclude: ["peers"], swiftSettings: optimize),
 
         // MARK: Executable
-        .executableTarget(name: "autotune", dependencies: ["Engine", "Search", "Store", "Bench"], swiftSettings: optimize),
+        .executableTarget(name: "autotune", dependencies: ["Engine", "Compression", "Search", "Store", "Bench"], swiftSettings: optimize),
 
         // MARK: Tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression", "Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Engine"]),
         .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Bench"]),

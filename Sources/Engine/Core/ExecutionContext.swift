@@ -24,6 +24,10 @@ public final class ExecutionContext {
     /// Keep every event (for a one-step trace) rather than only running totals.
     public var recordsEvents: Bool
 
+    /// Sees every layer boundary of a `Sequential` in real mode: how precision emulation rounds
+    /// activations and gradients, and how quantization-aware training fake-quantizes them.
+    public var boundaryObserver: LayerBoundaryObserver?
+
     public private(set) var events: [OpEvent] = []
     public private(set) var summary = TraceSummary()
     public private(set) var liveBytes = 0.0
@@ -70,6 +74,26 @@ public final class ExecutionContext {
         events.removeAll(keepingCapacity: true)
     }
 
+    /// Count `body` on its own: the returned summary holds only what `body` executed (its peak is
+    /// the live bytes it reached), and the context's running totals and events are left as they
+    /// were — the peak only grows if `body` went higher.
+    public func measure(_ body: () throws -> Void) rethrows -> TraceSummary {
+        let saved = summary, savedEvents = events
+        summary = TraceSummary()
+        summary.peakBytes = liveBytes
+        events.removeAll(keepingCapacity: true)
+        defer {
+            let measured = summary
+            summary = saved
+            summary.peakBytes = max(saved.peakBytes, measured.peakBytes)
+            summary.allocations += measured.allocations
+            summary.frees += measured.frees
+            events = savedEvents
+        }
+        try body()
+        return summary
+    }
+
     /// A tensor of `shape`, reusing `existing` when its capacity suffices (no allocation in a
     /// training step's inner loop once buffers have grown to the batch size).
     @inline(__always)
@@ -84,3 +108,11 @@ public final class ExecutionContext {
 
 @inline(__always)
 func shapeCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+/// Called at the layer boundaries of every `Sequential` in real mode: with each layer's output
+/// after its forward, and with the gradient of that output before its backward. An observer may
+/// change the values in place (round them to 16 bits, fake-quantize them, add a gradient).
+public protocol LayerBoundaryObserver: AnyObject {
+    func forwardOutput(_ y: Tensor, of layer: Layer, training: Bool)
+    func backwardGradient(_ dy: Tensor, of layer: Layer)
+}

@@ -17,7 +17,7 @@ public enum EngineThreads {
 /// Split 0..<n into at most `EngineThreads.count` contiguous chunks and run `body` on each, in
 /// parallel when the work is large enough to pay for the fan-out.
 @inline(__always)
-func parallelRanges(_ n: Int, minimumPerThread: Int = 1 << 17, _ body: (Range<Int>) -> Void) {
+public func parallelRanges(_ n: Int, minimumPerThread: Int = 1 << 17, _ body: (Range<Int>) -> Void) {
     let threads = min(EngineThreads.count, max(1, n / max(minimumPerThread, 1)))
     if threads <= 1 {
         body(0..<n)

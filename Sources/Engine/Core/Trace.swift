@@ -36,6 +36,10 @@ public struct OpTotals: Codable, Sendable, Equatable {
     mutating func add(_ e: OpEvent) {
         count += 1; flops += e.flops; bytesRead += e.bytesRead; bytesWritten += e.bytesWritten
     }
+
+    mutating func subtract(_ o: OpTotals) {
+        count -= o.count; flops -= o.flops; bytesRead -= o.bytesRead; bytesWritten -= o.bytesWritten
+    }
 }
 
 /// A summary of everything an execution context has seen: the shape the cost model reads.
@@ -48,6 +52,19 @@ public struct TraceSummary: Codable, Sendable, Equatable {
     public var frees = 0
 
     public init() {}
+
+    /// The work counted since `earlier` (a snapshot of the same running totals); the peak and
+    /// allocation counts are this summary's own.
+    public func subtracting(_ earlier: TraceSummary) -> TraceSummary {
+        var d = self
+        for (k, e) in earlier.byKind { d.byKind[k]?.subtract(e) }
+        for (p, e) in earlier.byPhase { d.byPhase[p]?.subtract(e) }
+        for (t, f) in earlier.flopsByDType { d.flopsByDType[t, default: 0] -= f }
+        d.byKind = d.byKind.filter { $0.value.count > 0 }
+        d.byPhase = d.byPhase.filter { $0.value.count > 0 }
+        d.flopsByDType = d.flopsByDType.filter { $0.value != 0 }
+        return d
+    }
 
     public var flops: Double { byKind.values.reduce(0) { $0 + $1.flops } }
     public var bytesRead: Double { byKind.values.reduce(0) { $0 + $1.bytesRead } }

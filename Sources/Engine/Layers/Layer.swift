@@ -63,13 +63,22 @@ public final class Sequential: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        layers.reduce(x) { $1.forward($0, training: training) }
+        guard let observer = x.context.boundaryObserver, !x.context.isMeta else {
+            return layers.reduce(x) { $1.forward($0, training: training) }
+        }
+        return layers.reduce(x) { input, layer in
+            let y = layer.forward(input, training: training)
+            observer.forwardOutput(y, of: layer, training: training)
+            return y
+        }
     }
 
     public func backward(_ dy: Tensor) -> Tensor? {
+        let observer = dy.context.isMeta ? nil : dy.context.boundaryObserver
         var g: Tensor? = dy
         for layer in layers.reversed() {
             guard let grad = g else { return nil }
+            observer?.backwardGradient(grad, of: layer)
             g = layer.backward(grad)
         }
         return g

@@ -28,6 +28,21 @@ public final class Model {
         loss = SoftmaxCrossEntropy(context: context)
     }
 
+    /// A model around a network built by hand (a compressed or rebuilt copy of a spec's network):
+    /// its parameters get a new flat store, zero-filled; the caller fills them. `spec` names the
+    /// architecture the network came from.
+    public init(network: Sequential, spec: ArchitectureSpec, inputShape: [Int], classes: Int, context: ExecutionContext) throws {
+        self.spec = spec
+        self.inputShape = inputShape
+        self.classes = classes
+        self.context = context
+        self.network = network
+        network.needsInputGradient = false
+        _ = try network.outputShape(for: inputShape)
+        store = ParameterStore(network.parameters, context: context)
+        loss = SoftmaxCrossEntropy(context: context)
+    }
+
     /// Trainable parameters.
     public var parameterCount: Int { store.parameterCount }
 
@@ -39,11 +54,15 @@ public final class Model {
     /// One forward and backward pass, accumulating gradients (the caller zeroes them and steps the
     /// optimizer). Returns the mean loss and the number of correct predictions.
     /// - Parameters:
-    ///   - gradientScale: multiplies ∂loss/∂logits (1/accumulation for gradient accumulation).
-    public func accumulateGradients(_ x: Tensor, labels: UnsafePointer<Int32>, gradientScale: Float = 1) -> (loss: Float, correct: Int) {
+    ///   - gradientScale: multiplies ∂loss/∂logits (1/accumulation for gradient accumulation,
+    ///     times the loss scale in mixed precision).
+    ///   - customLoss: replaces the cross-entropy (distillation); it returns the loss, the correct
+    ///     predictions and ∂loss/∂logits.
+    public func accumulateGradients(_ x: Tensor, labels: UnsafePointer<Int32>, gradientScale: Float = 1,
+                                    customLoss: ((Tensor) -> SoftmaxCrossEntropy.Result)? = nil) -> (loss: Float, correct: Int) {
         context.phase = .forward
         let logits = network.forward(x, training: true)
-        let result = loss(logits, labels: labels, computeGradient: true)
+        let result = customLoss?(logits) ?? loss(logits, labels: labels, computeGradient: true)
         context.phase = .backward
         if gradientScale != 1, !context.isMeta {
             let g = result.gradient.data
@@ -65,6 +84,35 @@ public final class Model {
 }
 
 extension Model {
+    /// Mean loss and accuracy over a whole data set, in batches of `batchSize`.
+    public func evaluate(on data: Dataset, batchSize: Int = 256) -> (loss: Double, accuracy: Double) {
+        BatchRunner(model: self, batch: batchSize, sampleShape: data.sampleShape, labelsPerSample: data.labelsPerSample).evaluate(data)
+    }
+
+    /// Call `body` with consecutive batches of `data` (in order, at most `limit` samples), as input
+    /// tensors in this model's context and their labels: calibration and scoring passes.
+    public func forEachBatch(of data: Dataset, batchSize: Int = 256, limit: Int? = nil,
+                             _ body: (_ input: Tensor, _ labels: UnsafePointer<Int32>) throws -> Void) rethrows {
+        let n = min(limit ?? data.count, data.count)
+        let runner = BatchRunner(model: self, batch: min(batchSize, max(n, 1)), sampleShape: data.sampleShape, labelsPerSample: data.labelsPerSample)
+        var lo = 0
+        while lo < n {
+            let hi = min(lo + runner.capacity, n)
+            runner.load(data, Array(lo..<hi)[...])
+            try body(runner.input, runner.labels)
+            lo = hi
+        }
+    }
+
+    /// FLOPs of one forward pass for one sample, counted by running it (for networks that no spec
+    /// describes, such as a factorized or quantized copy).
+    public func measuredForwardFLOPsPerSample() -> Double {
+        let x = Tensor(shape: [1] + inputShape, context: context)
+        let phase = context.phase
+        defer { context.phase = phase }
+        return context.measure { context.phase = .forward; _ = network.forward(x, training: false) }.flops
+    }
+
     /// Trace one training step (forward, backward, optimizer update) of `spec` at `batch` samples
     /// in meta mode: shapes only, no numbers. Returns the context holding the trace.
     public static func traceTrainingStep(spec: ArchitectureSpec, inputShape: [Int], classes: Int, batch: Int,

@@ -13,6 +13,12 @@ public final class Trainer {
     /// trials of one study do not read and decode the same files again.
     public var loadData: (DataConfig, UInt64) throws -> DataConfig.Splits = { try $0.load(seed: $1) }
 
+    /// Changes to the training step (precision, quantization-aware training, pruning...), in order.
+    public var hooks: [TrainingHook] = []
+
+    /// The model of the last `run`, trained: what compression steps continue from.
+    public private(set) var model: Model?
+
     public init(candidate: Candidate) { self.candidate = candidate }
 
     /// Load the data, build the model, train, evaluate. Configuration problems throw `ConfigError`
@@ -21,7 +27,9 @@ public final class Trainer {
     ///   - progress: called after every epoch with its record.
     ///   - shouldStop: asked after every epoch; `true` ends training there (status `.stopped`),
     ///     and the model is still evaluated on the test set.
-    public func run(progress: ((EpochRecord) -> Void)? = nil, shouldStop: ((EpochRecord) -> Bool)? = nil) throws -> TrainingReport {
+    ///   - given: a model to keep training (a fine-tune) instead of a new one from the spec.
+    public func run(model given: Model? = nil, progress: ((EpochRecord) -> Void)? = nil,
+                    shouldStop: ((EpochRecord) -> Bool)? = nil) throws -> TrainingReport {
         let config = candidate.training
         try config.validate()
         let splits = try loadData(candidate.data, config.seed)
@@ -30,10 +38,15 @@ public final class Trainer {
         let threads = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
         EngineThreads.set(threads)
 
-        let ctx = ExecutionContext()
         let spec = candidate.architecture
-        let model = try Model(spec: spec, inputShape: train.sampleShape, classes: train.classCount, context: ctx, seed: config.seed)
+        let model = try given ?? Model(spec: spec, inputShape: train.sampleShape, classes: train.classCount,
+                                       context: ExecutionContext(), seed: config.seed)
+        let ctx = model.context
+        self.model = model
         onModelBuilt?(model)
+        for hook in hooks { try hook.prepare(model, training: train) }
+        let countedBefore = ctx.summary
+        var beforeFirstStep = countedBefore, firstStep = TraceSummary()
         let optimizer = config.optimizer.make()
         let batch = min(config.batchSize, train.count)
         let batchesPerEpoch = (train.count + batch - 1) / batch
@@ -58,7 +71,10 @@ public final class Trainer {
                 let hi = min(lo + batch, train.count)
                 runner.load(train, order[lo..<hi])
                 if micro == 0 { model.store.zeroGradients() }
-                let r = runner.accumulate(scale: 1 / Float(config.accumulation))
+                if step == 0, micro == 0 { beforeFirstStep = ctx.summary }
+                for hook in hooks { hook.willForward(model, input: runner.input, step: step) }
+                let r = runner.accumulate(scale: hooks.reduce(Float(1)) { $0 * $1.gradientScale } / Float(config.accumulation),
+                                          customLoss: customLoss(model, input: runner.input, labels: runner.labels))
                 guard r.loss.isFinite else { status = .diverged; break epochs }
                 lossSum += Double(r.loss) * Double(hi - lo)
                 correct += r.correct
@@ -66,10 +82,14 @@ public final class Trainer {
                 micro += 1
                 if micro == config.accumulation || b == batchesPerEpoch - 1 {
                     ctx.phase = .optimizer
-                    if let clip = config.gradientClip { _ = clipGradientNorm(model.store, maxNorm: clip) }
                     rate = config.schedule.rate(atStep: step, totalSteps: totalSteps, base: config.optimizer.learningRate)
-                    optimizer.step(model.store, learningRate: rate)
+                    if hooks.allSatisfy({ $0.willStep(model, step: step) }) {
+                        if let clip = config.gradientClip { _ = clipGradientNorm(model.store, maxNorm: clip) }
+                        optimizer.step(model.store, learningRate: rate)
+                        for hook in hooks { hook.didStep(model, step: step) }
+                    }
                     ctx.phase = .other
+                    if step == 0 { firstStep = ctx.summary.subtracting(beforeFirstStep) }
                     step += 1
                     micro = 0
                     if step == totalSteps { break }
@@ -78,7 +98,7 @@ public final class Trainer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             trainingSeconds += seconds
             samplesSeen += seen
-            let val = splits.validation.map { runner.evaluate($0) }
+            let val = splits.validation.map { evaluate(model, $0, runner) }
             let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)),
                                      trainAccuracy: Double(correct) / Double(max(seen * train.labelsPerSample, 1)),
                                      validationLoss: val?.loss, validationAccuracy: val?.accuracy,
@@ -88,9 +108,13 @@ public final class Trainer {
             if shouldStop?(record) == true, epoch + 1 < epochCount { status = .stopped; break }
         }
 
-        let test = runner.evaluate(splits.test)
-        let stepTrace = try Model.traceTrainingStep(spec: spec, inputShape: train.sampleShape, classes: train.classCount,
-                                                    batch: batch, optimizer: config.optimizer.make()).summary
+        let test = evaluate(model, splits.test, runner)
+        // A model built from the spec is traced shape-only at the configured batch; a given model
+        // (its network may be one no spec describes) by what its first step executed.
+        let stepTrace = given == nil
+            ? try Model.traceTrainingStep(spec: spec, inputShape: train.sampleShape, classes: train.classCount,
+                                          batch: batch, optimizer: config.optimizer.make()).summary
+            : firstStep
         let perEpoch = records.map(\.seconds).sorted()
         return TrainingReport(
             status: status, testAccuracy: test.accuracy, testLoss: test.loss,
@@ -98,8 +122,28 @@ public final class Trainer {
             secondsPerEpoch: perEpoch.isEmpty ? 0 : perEpoch[perEpoch.count / 2],
             samplesPerSecond: trainingSeconds > 0 ? Double(samplesSeen) / trainingSeconds : 0,
             steps: step, parameters: model.parameterCount,
-            flopsPerSample: try Model.forwardFLOPsPerSample(spec: spec, inputShape: train.sampleShape, classes: train.classCount),
-            trainingFLOPs: ctx.summary.flops, peakBytes: ctx.summary.peakBytes, stepTrace: stepTrace, threads: threads)
+            flopsPerSample: given == nil
+                ? try Model.forwardFLOPsPerSample(spec: spec, inputShape: train.sampleShape, classes: train.classCount)
+                : model.measuredForwardFLOPsPerSample(),
+            trainingFLOPs: ctx.summary.flops - countedBefore.flops, peakBytes: ctx.summary.peakBytes, stepTrace: stepTrace, threads: threads)
+    }
+
+    private func evaluate(_ model: Model, _ data: Dataset, _ runner: BatchRunner) -> (loss: Double, accuracy: Double) {
+        for hook in hooks { hook.willEvaluate(model) }
+        defer { for hook in hooks.reversed() { hook.didEvaluate(model) } }
+        return runner.evaluate(data)
+    }
+
+    /// The first hook's replacement for the cross-entropy, as the closure the model calls.
+    private func customLoss(_ model: Model, input: Tensor, labels: UnsafePointer<Int32>) -> ((Tensor) -> SoftmaxCrossEntropy.Result)? {
+        guard !hooks.isEmpty else { return nil }
+        let hooks = hooks
+        return { logits in
+            for hook in hooks {
+                if let r = hook.loss(model, logits: logits, input: input, labels: labels) { return r }
+            }
+            return model.loss(logits, labels: labels, computeGradient: true)
+        }
     }
 }
 
@@ -129,8 +173,8 @@ final class BatchRunner {
         data.gather(indices, features: input.data, labels: labels)
     }
 
-    func accumulate(scale: Float) -> (loss: Float, correct: Int) {
-        model.accumulateGradients(input, labels: labels, gradientScale: scale)
+    func accumulate(scale: Float, customLoss: ((Tensor) -> SoftmaxCrossEntropy.Result)? = nil) -> (loss: Float, correct: Int) {
+        model.accumulateGradients(input, labels: labels, gradientScale: scale, customLoss: customLoss)
     }
 
     /// Mean loss and accuracy over a whole data set, in batches of the training size.
