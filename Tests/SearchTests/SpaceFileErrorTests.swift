@@ -124,7 +124,7 @@ final class SpaceFileErrorTests: XCTestCase {
         (#"{"evaluator": {"command": {"run": "t"}}, "objectives": [{"metric": "loss", "goal": "minimize"}]}"#,
          "objectives[0].goal: unknown key in an objective (valid: metric, direction)"),
         (#"{\#(engine), "evaluator": {"engine": {"data": {"dataset": "spirals"}}}, "objectives": {"acuracy": "maximize"}}"#,
-         "objectives.acuracy: unknown metric 'acuracy' (valid: accuracy, validation_accuracy, loss, params, flops, training_flops, peak_mib, epoch_seconds, train_seconds, samples_per_second). Did you mean 'accuracy'?"),
+         "objectives.acuracy: unknown metric 'acuracy' (valid: accuracy, validation_accuracy, loss, params, flops, training_flops, peak_mib, epoch_seconds, train_seconds, samples_per_second, stored_kib, size_ratio, nonzero_params, sparsity, skipped_steps, inference_seconds). Did you mean 'accuracy'?"),
         (#"{"evaluator": {"benchmark": {"problem": "zdt1"}}, "objectives": {"f3": "minimize"}}"#, "objectives.f3: unknown metric 'f3' (valid: f1, f2). Did you mean 'f1'?"),
         (#"{\#(run), "constraints": [{"metric": "params", "<=": 10, ">=": 1}]}"#, "constraints[0]: needs exactly one bound, '<=' or '>=', got 2"),
         (#"{\#(run), "constraints": [{"metric": "params"}]}"#, "constraints[0]: needs exactly one bound, '<=' or '>=', got 0"),

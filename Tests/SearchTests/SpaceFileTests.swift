@@ -171,7 +171,7 @@ final class SpaceFileTests: XCTestCase {
         """#)
         XCTAssertEqual(spec.evaluator, .engine(data: .object([("dataset", .string("spirals")), ("samples", .number(600))]), epochs: 5))
         XCTAssertEqual(spec.space.dimensions.map(\.name), ["architecture.widths[0]"])
-        XCTAssertEqual(SpaceFile.engineMetrics.count, 10)
+        XCTAssertEqual(SpaceFile.engineMetrics.count, 16)
     }
 
     func testPlaceholders() throws {

@@ -15,6 +15,8 @@ public final class SoftmaxCrossEntropy {
         public var loss: Float
         public var correct: Int
         public var gradient: Tensor
+
+        public init(loss: Float, correct: Int, gradient: Tensor) { self.loss = loss; self.correct = correct; self.gradient = gradient }
     }
 
     /// - Parameters:

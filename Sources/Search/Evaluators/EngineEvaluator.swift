@@ -1,3 +1,4 @@
+import Compression
 import Engine
 import Foundation
 
@@ -11,6 +12,12 @@ import Foundation
 /// validation split when the data has one (`validation_fraction`), on the training batches
 /// otherwise — never the test split, so early stopping does not select on it — plus `params` and
 /// `flops`, so every objective has a value at every rung.
+///
+/// A candidate with a `precision` or `compression` section is trained and compressed by the
+/// `CompressionRunner`; its `accuracy`, `loss`, `params` and `flops` are the final model's, and
+/// it adds `nonzero_params`, `sparsity`, `skipped_steps` and `inference_seconds`. Every
+/// candidate reports `stored_kib` (bytes as stored) and `size_ratio` (over its uncompressed
+/// model as dense FP32).
 public final class EngineEvaluator: Evaluator {
     public let data: JSONValue
     public let epochs: Int?
@@ -20,6 +27,8 @@ public final class EngineEvaluator: Evaluator {
     /// The last data set loaded, by its config and seed: trials that share them (most of a study)
     /// skip reading and decoding the files again. One entry, so memory stays one data set's.
     private var cached: (config: DataConfig, seed: UInt64, splits: DataConfig.Splits)?
+    /// Teachers trained for distillation, shared by this evaluator's trials.
+    private let teachers = TeacherCache()
 
     public init(data: JSONValue, epochs: Int?, threads: Int? = nil) {
         self.data = data; self.epochs = epochs; self.threads = threads
@@ -44,7 +53,9 @@ public final class EngineEvaluator: Evaluator {
                 out.append(m)
             case "training":
                 out.append(JSONValue.Member("training", cappedTraining(m.value)))
-            case "precision", "compression", "parallelism":
+            case "precision", "compression":
+                if !isTrivial(m.key, m.value) { out.append(m) }
+            case "parallelism":
                 if !isTrivial(m.key, m.value) {
                     throw EvaluationError("\(m.key): the engine evaluator does not apply \(m.key) settings yet (got \(m.value.compactText))")
                 }
@@ -60,17 +71,20 @@ public final class EngineEvaluator: Evaluator {
     public func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
                          report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
         let document = try candidateDocument(candidate)
-        let decoded: Candidate
+        var recipe: Recipe
         do {
-            decoded = try decodeJSONConfig(Candidate.self, from: Data(document.compactText.utf8), file: "candidate")
-            try decoded.training.validate()
+            recipe = try decodeJSONConfig(Recipe.self, from: Data(document.compactText.utf8), file: "candidate")
+            try recipe.validate()
         } catch let e as InputFileError {
             throw EvaluationError(e.reason)
         } catch let e as ConfigError {
             throw EvaluationError(e.description)
         }
-        var candidateToTrain = decoded
-        if let threads { candidateToTrain.training.threads = threads }
+        if let threads { recipe.candidate.training.threads = threads }
+        if recipe.precision != .fp32 || !recipe.compression.isEmpty {
+            return try evaluateCompressed(recipe, report: report)
+        }
+        let candidateToTrain = recipe.candidate
         let trainer = Trainer(candidate: candidateToTrain)
         trainer.loadData = { [unowned self] config, seed in try self.load(config, seed: seed) }
         var params = 0.0, flops = 0.0
@@ -103,7 +117,49 @@ public final class EngineEvaluator: Evaluator {
             "samples_per_second": result.samplesPerSecond,
         ]
         if let v = result.validationAccuracy { metrics["validation_accuracy"] = v }
+        metrics["stored_kib"] = 4 * Double(result.parameters) / 1024
+        metrics["size_ratio"] = 1
         return EvaluationResult(metrics: metrics, stoppedEarly: result.status == .stopped)
+    }
+
+    private func evaluateCompressed(_ recipe: Recipe, report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
+        let runner = CompressionRunner(recipe: recipe)
+        runner.loadData = { [unowned self] config, seed in try self.load(config, seed: seed) }
+        runner.teachers = teachers
+        var params = 0.0, flops = 0.0
+        runner.onModelBuilt = { model in
+            params = Double(model.parameterCount)
+            flops = (try? Model.forwardFLOPsPerSample(spec: model.spec, inputShape: model.inputShape, classes: model.classes)) ?? 0
+        }
+        let result: CompressionReport
+        do {
+            result = try withoutActuallyEscaping(report) { report in
+                try runner.run(shouldStop: { epoch in
+                    let metrics = ["accuracy": epoch.validationAccuracy ?? epoch.trainAccuracy,
+                                   "loss": epoch.validationLoss ?? epoch.trainLoss,
+                                   "params": params, "flops": flops]
+                    return !report(epoch.epoch, metrics)
+                })
+            }
+        } catch let e as CustomStringConvertible {
+            throw EvaluationError(e.description)
+        }
+        let training = result.training
+        if training.status == .diverged {
+            throw EvaluationError("training diverged (loss became NaN or infinite) at step \(training.steps)")
+        }
+        let f = result.footprint
+        let metrics: [String: Double] = [
+            "accuracy": result.testAccuracy, "loss": result.testLoss,
+            "params": Double(f.parameters), "nonzero_params": Double(f.nonzeroParameters),
+            "sparsity": f.parameters > 0 ? 1 - Double(f.nonzeroParameters) / Double(f.parameters) : 0,
+            "flops": result.flopsPerSample, "stored_kib": f.bytes / 1024, "size_ratio": result.sizeRatio,
+            "training_flops": training.trainingFLOPs, "peak_mib": training.peakBytes / 1_048_576,
+            "epoch_seconds": training.secondsPerEpoch, "train_seconds": result.stages.map(\.seconds).reduce(0, +),
+            "samples_per_second": training.samplesPerSecond, "skipped_steps": Double(result.skippedSteps),
+            "inference_seconds": result.inferenceSeconds,
+        ]
+        return EvaluationResult(metrics: metrics, stoppedEarly: training.status == .stopped)
     }
 
     private func cappedTraining(_ training: JSONValue) -> JSONValue {

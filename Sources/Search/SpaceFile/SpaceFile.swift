@@ -19,7 +19,8 @@ public enum SpaceFile {
     public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point"]
     /// Metrics the engine evaluator reports, which its objectives and constraints may name.
     public static let engineMetrics = ["accuracy", "validation_accuracy", "loss", "params", "flops", "training_flops",
-                                       "peak_mib", "epoch_seconds", "train_seconds", "samples_per_second"]
+                                       "peak_mib", "epoch_seconds", "train_seconds", "samples_per_second",
+                                       "stored_kib", "size_ratio", "nonzero_params", "sparsity", "skipped_steps", "inference_seconds"]
     /// Strategies a space file may name (each reads its own options).
     public static var strategyNames: [String] { StrategyFactory.names }
     /// Most candidates the grid strategy enumerates.

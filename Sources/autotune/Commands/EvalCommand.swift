@@ -1,3 +1,4 @@
+import Compression
 import Engine
 import Foundation
 
@@ -5,10 +6,10 @@ import Foundation
 struct EvalCommand: Command {
     static let configuration = CommandConfiguration(
         name: "eval",
-        abstract: "Train and evaluate one candidate (architecture + training config) and print its metrics.",
+        abstract: "Train, compress and evaluate one candidate and print its metrics.",
         arguments: [
             Argument("candidate", valueName: "CANDIDATE.json",
-                     help: "The candidate: a JSON file with an architecture and a training config."),
+                     help: "The candidate: a JSON file with an architecture, a training config and data, optionally a precision and a compression pipeline."),
         ],
         options: [.json, .threads, .dataDirectory, .quiet])
 
@@ -36,27 +37,55 @@ struct EvalCommand: Command {
     }
 
     func run() throws -> Int32 {
-        var candidate = try Candidate.load(path: candidatePath)
-        if threadsGiven || candidate.training.threads == nil { candidate.training.threads = threads }
-        if let dir = dataDirectory { candidate.data.directory = dir }
+        var recipe = try Recipe.load(path: candidatePath)
+        if threadsGiven || recipe.candidate.training.threads == nil { recipe.candidate.training.threads = threads }
+        if let dir = dataDirectory { recipe.candidate.data.directory = dir }
         let progress = Output.progress(quiet: quiet || json)
-        let report: TrainingReport
+        let epochLine = { (e: EpochRecord) -> Void in
+            progress?("epoch \(e.epoch): train loss \(humanNumber(e.trainLoss)), "
+                      + "train accuracy \(humanNumber(e.trainAccuracy))"
+                      + (e.validationAccuracy.map { ", validation accuracy \(humanNumber($0))" } ?? "")
+                      + ", \(humanNumber(e.seconds)) s")
+        }
         do {
-            report = try Trainer(candidate: candidate).run { e in
-                progress?("epoch \(e.epoch): train loss \(humanNumber(e.trainLoss)), "
-                          + "train accuracy \(humanNumber(e.trainAccuracy))"
-                          + (e.validationAccuracy.map { ", validation accuracy \(humanNumber($0))" } ?? "")
-                          + ", \(humanNumber(e.seconds)) s")
+            guard recipe.precision != .fp32 || !recipe.compression.isEmpty else {
+                let report = try Trainer(candidate: recipe.candidate).run(progress: epochLine)
+                if json { try Output.printJSON(report) } else { print(Self.table(report)) }
+                return 0
             }
+            let runner = CompressionRunner(recipe: recipe)
+            runner.log = { progress?($0) }
+            let report = try runner.run(progress: epochLine)
+            if json { try Output.printJSON(report) } else { print(Self.table(report)) }
         } catch let error as ConfigError {
             throw InputFileError(file: candidatePath, reason: error.description)
         }
-        if json {
-            try Output.printJSON(report)
-        } else {
-            print(Self.table(report))
-        }
         return 0
+    }
+
+    /// A compressed candidate: what it scores and stores, the stages, then the training table.
+    static func table(_ r: CompressionReport) -> String {
+        var rows: [(String, String)] = [
+            ("test accuracy", humanNumber(r.testAccuracy)),
+            ("test loss", humanNumber(r.testLoss)),
+            ("stored KiB", humanNumber(r.footprint.bytes / 1024)),
+            ("size ratio", humanNumber(r.sizeRatio)),
+            ("parameters", humanNumber(Double(r.footprint.parameters))),
+            ("non-zero parameters", humanNumber(Double(r.footprint.nonzeroParameters))),
+            ("flops per sample", humanNumber(r.flopsPerSample)),
+            ("inference", r.inference),
+            ("test-set seconds", humanNumber(r.inferenceSeconds)),
+        ]
+        if let f = r.floatInferenceSeconds { rows.append(("float test-set seconds", humanNumber(f))) }
+        if let s = r.lossScale { rows += [("loss scale", humanNumber(Double(s))), ("skipped steps", String(r.skippedSteps))] }
+        let width = rows.map(\.0.count).max() ?? 0
+        var lines = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
+        lines += ["", "stage             test_acc  epochs  seconds"]
+        for s in r.stages {
+            lines.append([s.name.padding(toLength: 16, withPad: " ", startingAt: 0), humanNumber(s.testAccuracy).padding(toLength: 8, withPad: " ", startingAt: 0),
+                          String(s.epochs).padding(toLength: 6, withPad: " ", startingAt: 0), humanNumber(s.seconds)].joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n") + "\n\ncandidate training\n" + table(r.training)
     }
 
     /// The report as aligned `metric  value` lines, then the learning curve.

@@ -1,0 +1,109 @@
+import Compression
+import Engine
+import Foundation
+
+/// `autotune bench compression`: every technique on the engine benchmark's mlp and cnn, full
+/// Fashion-MNIST, against the FP32 baseline trained in the same run.
+///
+/// Records per model and technique: `<model>.<technique>.accuracy_drop` (percentage points,
+/// baseline minus compressed), `.size_ratio` (stored bytes over the baseline's), `.flops_ratio`
+/// (forward FLOPs over the baseline's) and, for the integer models, `.speedup` (the FP32 model's
+/// test-set seconds over the integer model's). Distillation trains the cnn as the teacher and a
+/// 784-128-10 student with and without it for `distillSeeds` seeds and records both medians.
+public struct CompressionBenchmark {
+    public var epochs = 5
+    public var threads = 2
+    public var dataDirectory: String?
+    public var models = ["mlp", "cnn"]
+    public var techniques = CompressionBenchmark.allTechniques
+    public var distillSeeds = 3
+
+    public static let allTechniques = ["fp16", "bf16", "int8_ptq", "int4_qat", "prune90", "channels50", "lowrank90", "share4", "distill"]
+
+    public init() {}
+
+    /// The compression steps (and precision) of each technique.
+    public static func recipe(_ technique: String, base: Candidate) -> Recipe? {
+        switch technique {
+        case "fp32": return Recipe(candidate: base)
+        case "fp16": return Recipe(candidate: base, precision: PrecisionConfig(.fp16))
+        case "bf16": return Recipe(candidate: base, precision: PrecisionConfig(.bf16))
+        case "int8_ptq":
+            return Recipe(candidate: base, compression: [.quantize(QuantizeStep(mode: .ptq, range: .percentile(99.99), calibrationSamples: 2048))])
+        case "int4_qat":
+            return Recipe(candidate: base, compression: [.quantize(QuantizeStep(
+                mode: .qat, weights: QuantizationScheme(bits: 4, symmetric: true, perChannel: true, levels: .uniform), epochs: 2))])
+        case "prune90": return Recipe(candidate: base, compression: [.prune(PruneStep(sparsity: 0.9, epochs: 3))])
+        case "channels50": return Recipe(candidate: base, compression: [.pruneChannels(ChannelPruneStep(ratio: 0.5, scope: .conv, epochs: 2))])
+        case "lowrank90": return Recipe(candidate: base, compression: [.lowRank(LowRankStep(choice: .energy(0.9), epochs: 1))])
+        case "share4": return Recipe(candidate: base, compression: [.share(ShareStep(bits: 4, epochs: 1))])
+        default: return nil
+        }
+    }
+
+    /// Run the suite. `progress` receives a line per stage.
+    public func run(progress: ((String) -> Void)? = nil) throws -> BenchReport {
+        var results: [BenchRecord] = []
+        func add(_ name: String, _ value: Double, _ unit: String, _ better: BenchRecord.Better) {
+            results.append(BenchRecord(suite: "compression", name: name, value: value, unit: unit, better: better))
+        }
+        var engine = EngineBenchmark()
+        engine.epochs = epochs
+        engine.threads = threads
+        engine.dataDirectory = dataDirectory
+        var splitsCache: (DataConfig, DataConfig.Splits)?
+        let load: (DataConfig, UInt64) throws -> DataConfig.Splits = { config, seed in
+            if let c = splitsCache, c.0 == config { return c.1 }
+            let s = try config.load(seed: seed)
+            splitsCache = (config, s)
+            return s
+        }
+        let teachers = TeacherCache()
+        func measure(_ recipe: Recipe, _ label: String) throws -> CompressionReport {
+            let runner = CompressionRunner(recipe: recipe)
+            runner.loadData = load
+            runner.teachers = teachers
+            runner.log = { progress?("\(label): \($0)") }
+            let report = try runner.run(progress: { e in progress?("\(label) epoch \(e.epoch): loss \(formatValue(e.trainLoss))") })
+            progress?("\(label): accuracy \(formatValue(report.testAccuracy)), \(formatValue(report.footprint.bytes / 1024)) KiB")
+            return report
+        }
+        for model in models {
+            guard let base = engine.candidate(model) else { continue }
+            let baseline = try measure(Recipe(candidate: base), "\(model).fp32")
+            add("\(model).fp32.accuracy", baseline.testAccuracy, "fraction", .higher)
+            add("\(model).fp32.stored_kib", baseline.footprint.bytes / 1024, "KiB", .lower)
+            for technique in techniques where technique != "distill" {
+                if technique == "channels50" && model != "cnn" { continue }
+                guard let recipe = Self.recipe(technique, base: base) else { continue }
+                let r = try measure(recipe, "\(model).\(technique)")
+                let name = "\(model).\(technique)"
+                add(name + ".accuracy_drop", 100 * (baseline.testAccuracy - r.testAccuracy), "pt", .lower)
+                add(name + ".size_ratio", r.footprint.bytes / baseline.footprint.bytes, "ratio", .lower)
+                add(name + ".flops_ratio", r.flopsPerSample / baseline.flopsPerSample, "ratio", .lower)
+                if let f = r.floatInferenceSeconds, r.inference.hasPrefix("int") || r.inference.hasPrefix("dynamic") {
+                    add(name + ".speedup", f / max(r.inferenceSeconds, 1e-9), "x", .higher)
+                }
+                if r.lossScale != nil { add(name + ".skipped_steps", Double(r.skippedSteps), "steps", .lower) }
+            }
+        }
+        if techniques.contains("distill"), let teacher = engine.candidate("cnn") {
+            var with: [Double] = [], without: [Double] = []
+            for seed in 0..<distillSeeds {
+                var student = teacher
+                student.architecture = .mlp(MLPSpec(widths: [128]))
+                student.training.seed = UInt64(seed)
+                let plain = try measure(Recipe(candidate: student), "student seed \(seed)")
+                let taught = try measure(Recipe(candidate: student, compression: [.distill(DistillStep(
+                    teachers: [TeacherSpec(architecture: teacher.architecture, training: teacher.training)], temperature: 4, alpha: 0.9))]),
+                                         "distilled student seed \(seed)")
+                without.append(plain.testAccuracy)
+                with.append(taught.testAccuracy)
+            }
+            add("distill.student_accuracy", median(with), "fraction", .higher)
+            add("distill.baseline_student_accuracy", median(without), "fraction", .higher)
+            add("distill.gain", 100 * (median(with) - median(without)), "pt", .higher)
+        }
+        return BenchReport(results: results, host: HostInfo.current(threads: threads))
+    }
+}

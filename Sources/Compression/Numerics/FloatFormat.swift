@@ -1,0 +1,124 @@
+import Engine
+
+/// A floating-point storage format emulated on `Float`: values are rounded to what the format can hold.
+///
+/// Rounding is IEEE 754 narrowing — round to nearest, ties to even — and the result is kept in a
+/// `Float`, so training code can run "in fp16" by rounding at every layer boundary.
+///
+///     FloatFormat.bf16.round(1.00390625)   // 1.0 (a tie, rounded to the even mantissa)
+///     FloatFormat.fp16.round(70000)        // +infinity
+///
+/// - fp32: 1 sign, 8 exponent, 23 mantissa bits (the identity here).
+/// - tf32: fp32's 8-bit exponent with a 10-bit mantissa (NVIDIA Ampere tensor cores).
+/// - fp16: IEEE binary16, 1/5/10 bits, subnormals down to 2^-24, largest finite 65504.
+/// - bf16: the top 16 bits of fp32, 1/8/7 bits (Kalamkar et al. 2019, "A Study of BFLOAT16").
+public enum FloatFormat: String, Codable, Sendable, CaseIterable {
+    case fp32, tf32, fp16, bf16
+
+    /// Bits the format stores a number in (tf32 counts its 19 significant bits).
+    public var bits: Int {
+        switch self {
+        case .fp32: return 32
+        case .tf32: return 19
+        case .fp16, .bf16: return 16
+        }
+    }
+
+    /// The largest finite magnitude the format represents.
+    public var largestFinite: Float {
+        switch self {
+        case .fp32: return .greatestFiniteMagnitude
+        case .tf32: return Float(bitPattern: 0x7F7F_E000)  // (2 − 2^-10) · 2^127
+        case .fp16: return 65504
+        case .bf16: return Float(bitPattern: 0x7F7F_0000)  // (2 − 2^-7) · 2^127
+        }
+    }
+
+    /// `x` rounded to the nearest value of this format (ties to even), as a `Float`.
+    ///
+    /// NaN stays NaN (made quiet), infinities stay, magnitudes past the largest finite value round
+    /// to infinity exactly where IEEE narrowing does (fp16: at and above 65520).
+    @inlinable
+    public func round(_ x: Float) -> Float {
+        switch self {
+        case .fp32: return x
+        case .tf32: return Float(bitPattern: FloatFormat.roundMantissa(x.bitPattern, droppedBits: 13))
+        case .fp16: return Float(bitPattern: FloatFormat.roundHalf(x.bitPattern))
+        case .bf16: return Float(bitPattern: FloatFormat.roundMantissa(x.bitPattern, droppedBits: 16))
+        }
+    }
+
+    /// Rounds `count` values at `p` in place; branch-free per element, split over threads when large.
+    public func roundInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        guard self != .fp32, count > 0 else { return }
+        let format = self
+        parallelRanges(count, minimumPerThread: 1 << 18) { range in
+            let base = UnsafeMutableRawPointer(p + range.lowerBound).assumingMemoryBound(to: UInt32.self)
+            FloatFormat.roundBits(base, count: range.count, format: format)
+        }
+    }
+
+    /// True when any of the `count` values at `p` is infinite or NaN (a gradient overflow).
+    public static func containsNonFinite(_ p: UnsafePointer<Float>, count: Int) -> Bool {
+        let bits = UnsafeRawPointer(p).assumingMemoryBound(to: UInt32.self)
+        // An all-ones exponent plus one exponent unit carries into bit 31; OR-ing those sums is a
+        // vectorised reduction, checked between blocks for an early exit.
+        let block = 4096
+        var start = 0
+        while start < count {
+            let end = min(count, start + block)
+            var carries: UInt32 = 0
+            for i in start..<end { carries |= (bits[i] & 0x7F80_0000) &+ 0x0080_0000 }
+            if carries & 0x8000_0000 != 0 { return true }
+            start = end
+        }
+        return false
+    }
+
+    // MARK: Bit-level rounding
+
+    /// Rounds the fp32 bit pattern `u` to keep `23 − droppedBits` mantissa bits (RNE); NaN stays quiet NaN.
+    ///
+    /// Adding half an ulp minus one, plus the lowest kept bit, and truncating is round-to-nearest-even;
+    /// a carry out of the mantissa moves into the exponent, which also turns the largest values into
+    /// infinity and rounds fp32 subnormals correctly.
+    @inlinable @inline(__always)
+    static func roundMantissa(_ u: UInt32, droppedBits: UInt32) -> UInt32 {
+        let half = (UInt32(1) << (droppedBits - 1)) - 1
+        let keep = ~((UInt32(1) << droppedBits) - 1)
+        let rounded = (u &+ half &+ ((u >> droppedBits) & 1)) & keep
+        let quietNaN = (u | 0x0040_0000) & keep
+        let isNaN = Int32(bitPattern: u & 0x7FFF_FFFF) > 0x7F80_0000
+        return isNaN ? quietNaN : rounded
+    }
+
+    /// Rounds the fp32 bit pattern `u` to the nearest binary16 value, returned as an fp32 bit pattern.
+    ///
+    /// Normal range: 10 mantissa bits (as tf32). Below 2^-14 the spacing is fixed at 2^-24, so adding
+    /// and subtracting 0.5 (whose fp32 ulp is 2^-24) rounds to it with the hardware's RNE. At and above
+    /// 65520 — halfway between 65504 and 2^16, a tie that goes to the even 2^16 — the result is infinity.
+    @inlinable @inline(__always)
+    static func roundHalf(_ u: UInt32) -> UInt32 {
+        let sign = u & 0x8000_0000
+        let magnitude = u & 0x7FFF_FFFF
+        let normal = (magnitude &+ 0x0FFF &+ ((magnitude >> 13) & 1)) & 0xFFFF_E000
+        let tiny = ((Float(bitPattern: magnitude) + 0.5) - 0.5).bitPattern
+        let m = Int32(bitPattern: magnitude)
+        var result = m < 0x3880_0000 ? tiny : normal          // 2^-14, the smallest fp16 normal
+        result = m >= 0x477F_F000 ? 0x7F80_0000 : result       // 65520 and above (and infinity)
+        result = m > 0x7F80_0000 ? (magnitude | 0x0040_0000) & 0xFFFF_E000 : result  // NaN
+        return sign | result
+    }
+
+    private static func roundBits(_ bits: UnsafeMutablePointer<UInt32>, count: Int, format: FloatFormat) {
+        switch format {
+        case .fp32: return
+        case .tf32: for i in 0..<count { bits[i] = roundMantissa(bits[i], droppedBits: 13) }
+        case .bf16: for i in 0..<count { bits[i] = roundMantissa(bits[i], droppedBits: 16) }
+        case .fp16: for i in 0..<count { bits[i] = roundHalf(bits[i]) }
+        }
+    }
+}
+
+/// An unknown format name in a config file is a `ConfigError` listing the valid ones.
+extension FloatFormat: NamedChoice {}
