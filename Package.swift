@@ -32,7 +32,7 @@ let package = Package(
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Engine"]),
-        .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Bench"]),
+        .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression", "Bench"]),
     ],
     swiftLanguageModes: [.v5]
 )

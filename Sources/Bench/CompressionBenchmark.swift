@@ -59,24 +59,28 @@ public struct CompressionBenchmark {
             return s
         }
         let teachers = TeacherCache()
-        func measure(_ recipe: Recipe, _ label: String) throws -> CompressionReport {
+        var lastModel: Model?
+        func measure(_ recipe: Recipe, _ label: String, from baseline: (state: ModelState, report: TrainingReport)? = nil) throws -> CompressionReport {
             let runner = CompressionRunner(recipe: recipe)
             runner.loadData = load
             runner.teachers = teachers
             runner.log = { progress?("\(label): \($0)") }
-            let report = try runner.run(progress: { e in progress?("\(label) epoch \(e.epoch): loss \(formatValue(e.trainLoss))") })
+            let report = try runner.run(from: baseline, progress: { e in progress?("\(label) epoch \(e.epoch): loss \(formatValue(e.trainLoss))") })
+            lastModel = runner.model
             progress?("\(label): accuracy \(formatValue(report.testAccuracy)), \(formatValue(report.footprint.bytes / 1024)) KiB")
             return report
         }
         for model in models {
             guard let base = engine.candidate(model) else { continue }
             let baseline = try measure(Recipe(candidate: base), "\(model).fp32")
+            let trained = (state: ModelState(lastModel!, seed: base.training.seed), report: baseline.training)
             add("\(model).fp32.accuracy", baseline.testAccuracy, "fraction", .higher)
             add("\(model).fp32.stored_kib", baseline.footprint.bytes / 1024, "KiB", .lower)
             for technique in techniques where technique != "distill" {
                 if technique == "channels50" && model != "cnn" { continue }
                 guard let recipe = Self.recipe(technique, base: base) else { continue }
-                let r = try measure(recipe, "\(model).\(technique)")
+                // Post-training techniques compress a copy of the trained baseline; precisions train anew.
+                let r = try measure(recipe, "\(model).\(technique)", from: recipe.precision == .fp32 ? trained : nil)
                 let name = "\(model).\(technique)"
                 add(name + ".accuracy_drop", 100 * (baseline.testAccuracy - r.testAccuracy), "pt", .lower)
                 add(name + ".size_ratio", r.footprint.bytes / baseline.footprint.bytes, "ratio", .lower)

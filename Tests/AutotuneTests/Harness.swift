@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Engine
 
 /// The built `autotune` executable, found next to the test bundle.
 ///
@@ -97,6 +98,19 @@ class ScratchTestCase: XCTestCase {
         let url = scratch.appendingPathComponent(name)
         try? Data(text.utf8).write(to: url)
         return url.path
+    }
+
+    /// Writes plain (uncompressed) IDX files of random 28×28 images with labels 0–9.
+    func writeTinyFashionMNIST(to dir: URL, train: Int, test: Int) throws {
+        func bigEndian(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+        var rng = RandomSource(seed: 4)
+        for (prefix, n) in [("train", train), ("t10k", test)] {
+            let labels = (0..<n).map { _ in UInt8(rng.nextInt(below: 10)) }
+            var images = bigEndian(0x803) + bigEndian(n) + bigEndian(28) + bigEndian(28)
+            for label in labels { images += (0..<784).map { UInt8(($0 * Int(label + 1) + rng.nextInt(below: 40)) % 256) } }
+            try Data(images).write(to: dir.appendingPathComponent("\(prefix)-images-idx3-ubyte"))
+            try Data(bigEndian(0x801) + bigEndian(n) + labels).write(to: dir.appendingPathComponent("\(prefix)-labels-idx1-ubyte"))
+        }
     }
 }
 

@@ -52,6 +52,8 @@ public final class CompressionRunner {
     public var onModelBuilt: ((Model) -> Void)?
     /// Progress lines of the stages after training (teachers, fine-tunes, calibration).
     public var log: ((String) -> Void)?
+    /// The final model of the last `run` (compressed; integer layers after a quantize step).
+    public private(set) var model: Model?
 
     public init(recipe: Recipe) { self.recipe = recipe }
 
@@ -59,8 +61,17 @@ public final class CompressionRunner {
     ///   - progress: every epoch of the candidate's training.
     ///   - shouldStop: asked after every epoch of the candidate's training (early stopping); a
     ///     stopped run still goes through its compression steps.
-    public func run(progress: ((EpochRecord) -> Void)? = nil, shouldStop: ((EpochRecord) -> Bool)? = nil) throws -> CompressionReport {
+    ///   - baseline: a model already trained from this recipe's candidate, and its report: the
+    ///     post-training steps start from a copy of it instead of training again (several
+    ///     techniques compared on one baseline). Only for recipes whose precision is FP32 and
+    ///     that have no training-time step (distill, l1).
+    public func run(from baseline: (state: ModelState, report: TrainingReport)? = nil, progress: ((EpochRecord) -> Void)? = nil,
+                    shouldStop: ((EpochRecord) -> Bool)? = nil) throws -> CompressionReport {
         try recipe.validate()
+        if baseline != nil {
+            precondition(recipe.precision == .fp32 && !recipe.compression.contains { $0.method == "distill" || $0.method == "l1" },
+                         "a trained baseline only starts post-training steps")
+        }
         let candidate = recipe.candidate
         let splits = try loadData(candidate.data, candidate.training.seed)
         try Preflight.check(recipe, sampleShape: splits.train.sampleShape, classes: splits.train.classCount)
@@ -91,7 +102,13 @@ public final class CompressionRunner {
         }
 
         var start = Date()
-        var (report, model) = try train(candidate, model: nil, hooks: hooks, top: true)
+        var report: TrainingReport, model: Model
+        if let baseline {
+            (report, model) = (baseline.report, try baseline.state.model())
+            try working.prepare(model, training: splits.train)
+        } else {
+            (report, model) = try train(candidate, model: nil, hooks: hooks, top: true)
+        }
         let base = report
         stages.append(StageRecord(name: "train", testAccuracy: report.testAccuracy, epochs: report.epochs.count, seconds: -start.timeIntervalSinceNow))
         if report.status == .diverged {
@@ -150,6 +167,7 @@ public final class CompressionRunner {
 
     private func finish(_ model: Model, _ test: Dataset, report: TrainingReport, base: TrainingReport, stages: [StageRecord],
                         working: WorkingWeights, encodings: WeightEncodings, parameters: [Parameter]) -> CompressionReport {
+        self.model = model
         let trace = model.context.measure {
             model.context.phase = .forward
             _ = model.forward(Tensor(shape: [1] + model.inputShape, context: model.context), training: false)

@@ -50,31 +50,14 @@ public final class TeacherCache {
 
     private func path(_ key: String) -> String? { directory.map { "\($0)/teacher-\(key).f32" } }
 
-    /// Weights then batch-norm running statistics, as little-endian FP32.
-    private func tensors(_ model: Model) -> [Tensor] {
-        var out = [model.store.values]
-        for case let bn as BatchNorm in NetworkSurgery.leaves(model.network) {
-            if let m = bn.runningMean, let v = bn.runningVariance { out += [m, v] }
-        }
-        return out
-    }
-
+    /// The model's state as little-endian FP32.
     private func state(of model: Model) -> Data {
-        var data = Data()
-        for t in tensors(model) { data.append(UnsafeBufferPointer(start: t.data, count: t.count)) }
-        return data
+        ModelState.tensors(model).reduce(into: Data()) { data, t in data.append(UnsafeBufferPointer(start: t.data, count: t.count)) }
     }
 
     private func restore(_ model: Model, from data: Data) -> Bool {
-        let ts = tensors(model)
-        guard data.count == ts.reduce(0, { $0 + $1.count }) * 4 else { return false }
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            for t in ts {
-                memcpy(t.data, raw.baseAddress! + offset, t.count * 4)
-                offset += t.count * 4
-            }
-        }
-        return true
+        guard data.count % 4 == 0 else { return false }
+        let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return ModelState.restore(model, from: values)
     }
 }
