@@ -85,6 +85,38 @@ final class CompressionPipelineTests: XCTestCase {
         XCTAssertGreaterThan(distilled.testAccuracy, 0.9)
     }
 
+    func testFeatureDistillationTrainsAndLeavesAPlainClassifier() throws {
+        let teacher = TeacherSpec(architecture: .mlp(MLPSpec(widths: [48])))
+        let step = DistillStep(teachers: [teacher], featureWeight: 1)
+        let runner = CompressionRunner(recipe: Recipe(candidate: candidate(widths: [16]), compression: [.distill(step), .quantize(QuantizeStep())]))
+        let r = try runner.run()
+        XCTAssertGreaterThan(r.testAccuracy, 0.9)
+        XCTAssertEqual(r.inference, "int8")
+        let model = try XCTUnwrap(runner.model)
+        XCTAssertFalse(NetworkSurgery.leaves(model.network).contains { $0 is FeatureTap })
+        XCTAssertTrue(model.network.layers.last is QuantizedLinear, "the classifier is quantized like any other layer")
+    }
+
+    func testFeatureTapAddsItsGradient() throws {
+        let ctx = ExecutionContext()
+        let linear = Linear("classifier", 3, 2)
+        let store = ParameterStore(linear.parameters, context: ctx)
+        var rng = RandomSource(seed: 1)
+        linear.initialize(using: &rng)
+        let tap = FeatureTap(linear)
+        let x = Tensor([1, 2, 3, -1, 0, 1], shape: [2, 3], context: ctx)
+        _ = tap.forward(x, training: true)
+        XCTAssertEqual(tap.features?.array, x.array)
+        let dy = Tensor([1, 0, 0, 1], shape: [2, 2], context: ctx)
+        let plain = linear.backward(dy)!.array
+        _ = tap.forward(x, training: true)
+        tap.pendingGradient = [1, 1, 1, 2, 2, 2]
+        let withTap = tap.backward(dy)!.array
+        for (d, e) in zip(zip(withTap, plain).map { $0 - $1 }, [Float(1), 1, 1, 2, 2, 2]) { XCTAssertEqual(d, e, accuracy: 1e-5) }
+        XCTAssertNil(tap.pendingGradient, "the added gradient is used once")
+        _ = store
+    }
+
     func testImpossibleCombinationsFailBeforeTraining() throws {
         let oneChannel = Recipe(candidate: candidate(widths: [1]), compression: [.quantize(QuantizeStep(
             mode: .ptq, weights: QuantizationScheme(bits: 2, symmetric: true, perChannel: true, levels: .uniform)))])

@@ -81,12 +81,19 @@ public final class CompressionRunner {
         var hooks: [TrainingHook] = [working]
         for case .l1(let l) in recipe.compression { working.l1 = l.lambda }
         var rounds = 1, distill: DistillStep?
+        var student: Model?       // built here when feature distillation taps its classifier
         for case .distill(let d) in recipe.compression {
             distill = d
             rounds = d.rounds
             if !d.teachers.isEmpty {
                 let models = try d.teachers.map { try teachers.teacher($0, student: candidate, splits: splits, progress: log) }
-                hooks.append(DistillationHook(teachers: models, temperature: d.temperature, alpha: d.alpha))
+                let hook = DistillationHook(teachers: models, temperature: d.temperature, alpha: d.alpha)
+                if d.featureWeight > 0, baseline == nil {
+                    let (tapped, match) = try Self.featureMatch(candidate, teacher: models[0], splits: splits, weight: d.featureWeight)
+                    student = tapped
+                    hook.feature = match
+                }
+                hooks.append(hook)
             }
         }
 
@@ -107,7 +114,12 @@ public final class CompressionRunner {
             (report, model) = (baseline.report, try baseline.state.model())
             try working.prepare(model, training: splits.train)
         } else {
-            (report, model) = try train(candidate, model: nil, hooks: hooks, top: true)
+            (report, model) = try train(candidate, model: student, hooks: hooks, top: true)
+            if student != nil {
+                // Feature distillation ends with the candidate's training: take the tap out.
+                for case let h as DistillationHook in hooks { h.feature = nil }
+                model = try NetworkSurgery.remodel(model, network: NetworkSurgery.rebuild(model.network) { ($0 as? FeatureTap)?.inner })
+            }
         }
         let base = report
         stages.append(StageRecord(name: "train", testAccuracy: report.testAccuracy, epochs: report.epochs.count, seconds: -start.timeIntervalSinceNow))
@@ -163,6 +175,22 @@ public final class CompressionRunner {
         out.floatInferenceSeconds = floatSeconds
         out.inference = inference
         return out
+    }
+
+    /// The student with its classifier tapped, and the projection from its last hidden width to
+    /// the teacher's.
+    private static func featureMatch(_ candidate: Candidate, teacher: Model, splits: DataConfig.Splits,
+                                     weight: Float) throws -> (Model, FeatureMatch) {
+        let train = splits.train
+        let plain = try Model(spec: candidate.architecture, inputShape: train.sampleShape, classes: train.classCount,
+                              context: ExecutionContext(), seed: candidate.training.seed)
+        guard let classifier = plain.network.layers.last as? Linear, let teacherHead = teacher.network.layers.last as? Linear else {
+            throw ConfigError(keyPath: "compression", reason: "feature distillation needs a Linear classifier in the student and the teacher")
+        }
+        let tap = FeatureTap(classifier)
+        let tapped = try NetworkSurgery.remodel(plain, network: NetworkSurgery.rebuild(plain.network) { $0 === classifier ? tap : nil })
+        return (tapped, FeatureMatch(tap: tap, studentWidth: classifier.inFeatures, teacherWidth: teacherHead.inFeatures,
+                                     weight: weight, seed: candidate.training.seed))
     }
 
     private func finish(_ model: Model, _ test: Dataset, report: TrainingReport, base: TrainingReport, stages: [StageRecord],
