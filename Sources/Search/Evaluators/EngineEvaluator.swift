@@ -13,11 +13,11 @@ import Foundation
 /// otherwise — never the test split, so early stopping does not select on it — plus `params` and
 /// `flops`, so every objective has a value at every rung.
 ///
-/// A candidate with a `precision` or `compression` section is trained and compressed by the
-/// `CompressionRunner`; its `accuracy`, `loss`, `params` and `flops` are the final model's, and
-/// it adds `nonzero_params`, `sparsity`, `skipped_steps` and `inference_seconds`. Every
-/// candidate reports `stored_kib` (bytes as stored) and `size_ratio` (over its uncompressed
-/// model as dense FP32).
+/// Candidates with `precision` and `compression` sections are compressed after (or while) they
+/// train: `accuracy`, `loss`, `params` and `flops` are the final model's. Every candidate also
+/// reports `stored_kib` (bytes as stored), `size_ratio` (over its uncompressed model as dense
+/// FP32), `nonzero_params`, `sparsity`, `skipped_steps` (loss scaling) and `inference_seconds`
+/// (the final model on the test split).
 public final class EngineEvaluator: Evaluator {
     public let data: JSONValue
     public let epochs: Int?
@@ -81,48 +81,12 @@ public final class EngineEvaluator: Evaluator {
             throw EvaluationError(e.description)
         }
         if let threads { recipe.candidate.training.threads = threads }
-        if recipe.precision != .fp32 || !recipe.compression.isEmpty {
-            return try evaluateCompressed(recipe, report: report)
-        }
-        let candidateToTrain = recipe.candidate
-        let trainer = Trainer(candidate: candidateToTrain)
-        trainer.loadData = { [unowned self] config, seed in try self.load(config, seed: seed) }
-        var params = 0.0, flops = 0.0
-        trainer.onModelBuilt = { model in
-            params = Double(model.parameterCount)
-            flops = (try? Model.forwardFLOPsPerSample(spec: model.spec, inputShape: model.inputShape, classes: model.classes)) ?? 0
-        }
-        let result: TrainingReport
-        do {
-            result = try withoutActuallyEscaping(report) { report in
-                try trainer.run(shouldStop: { epoch in
-                    let metrics = ["accuracy": epoch.validationAccuracy ?? epoch.trainAccuracy,
-                                   "loss": epoch.validationLoss ?? epoch.trainLoss,
-                                   "params": params, "flops": flops]
-                    return !report(epoch.epoch, metrics)
-                })
-            }
-        } catch let e as CustomStringConvertible {
-            throw EvaluationError(e.description)
-        }
-        if result.status == .diverged {
-            throw EvaluationError("training diverged (loss became NaN or infinite) at step \(result.steps)")
-        }
-        var metrics: [String: Double] = [
-            "accuracy": result.testAccuracy, "loss": result.testLoss,
-            "params": Double(result.parameters), "flops": result.flopsPerSample,
-            "training_flops": result.trainingFLOPs, "peak_mib": result.peakBytes / 1_048_576,
-            "epoch_seconds": result.secondsPerEpoch,
-            "train_seconds": result.epochs.map(\.seconds).reduce(0, +),
-            "samples_per_second": result.samplesPerSecond,
-        ]
-        if let v = result.validationAccuracy { metrics["validation_accuracy"] = v }
-        metrics["stored_kib"] = 4 * Double(result.parameters) / 1024
-        metrics["size_ratio"] = 1
-        return EvaluationResult(metrics: metrics, stoppedEarly: result.status == .stopped)
+        return try evaluate(recipe, report: report)
     }
 
-    private func evaluateCompressed(_ recipe: Recipe, report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
+    /// Train and compress through the `CompressionRunner` (a recipe without steps trains exactly
+    /// as the `Trainer` alone does).
+    private func evaluate(_ recipe: Recipe, report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
         let runner = CompressionRunner(recipe: recipe)
         runner.loadData = { [unowned self] config, seed in try self.load(config, seed: seed) }
         runner.teachers = teachers
@@ -149,7 +113,7 @@ public final class EngineEvaluator: Evaluator {
             throw EvaluationError("training diverged (loss became NaN or infinite) at step \(training.steps)")
         }
         let f = result.footprint
-        let metrics: [String: Double] = [
+        var metrics: [String: Double] = [
             "accuracy": result.testAccuracy, "loss": result.testLoss,
             "params": Double(f.parameters), "nonzero_params": Double(f.nonzeroParameters),
             "sparsity": f.parameters > 0 ? 1 - Double(f.nonzeroParameters) / Double(f.parameters) : 0,
@@ -159,6 +123,7 @@ public final class EngineEvaluator: Evaluator {
             "samples_per_second": training.samplesPerSecond, "skipped_steps": Double(result.skippedSteps),
             "inference_seconds": result.inferenceSeconds,
         ]
+        if let v = training.validationAccuracy { metrics["validation_accuracy"] = v }
         return EvaluationResult(metrics: metrics, stoppedEarly: training.status == .stopped)
     }
 
