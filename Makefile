@@ -38,6 +38,7 @@ test: setup
 bench: setup
 	$(BIN) bench engine
 	$(BIN) bench search
+	$(BIN) bench compression
 
 # The peers side by side: PyTorch and JAX on the engine benchmark's recipe; pymoo and Optuna on
 # the search benchmark's problems and budgets (with ours in the same run).
