@@ -259,7 +259,7 @@ final class Int8InferenceTests: XCTestCase {
         XCTAssertEqual(summary.byKind[.copy]?.bytesWritten, Double(4 * 81 * 72))    // int8 columns
     }
 
-    // MARK: Helpers
+    // MARK: Fixtures and references
 
     private func makeLinear(_ inputs: Int, _ outputs: Int, bias: Bool, _ rng: inout RandomSource) -> Linear {
         let ctx = ExecutionContext()
