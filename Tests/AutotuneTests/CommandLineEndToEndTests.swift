@@ -37,7 +37,7 @@ final class CommandLineEndToEndTests: XCTestCase {
         XCTAssertEqual(viaHelp.stdout, viaFlag.stdout)
         XCTAssertEqual(runAutotune(["eval", "-h"]).stdout, viaFlag.stdout)
         let text = viaFlag.stdout
-        XCTAssertTrue(text.hasPrefix("OVERVIEW: Train and evaluate one candidate (architecture + training config)"), text)
+        XCTAssertTrue(text.hasPrefix("OVERVIEW: Train, compress and evaluate one candidate and print its metrics."), text)
         XCTAssertTrue(text.contains(
             "USAGE: autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--quiet]\n"), text)
         XCTAssertTrue(text.contains("ARGUMENTS:\n  CANDIDATE.json "), text)
