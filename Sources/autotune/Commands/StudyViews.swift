@@ -98,7 +98,7 @@ struct StudySummaryView {
         }
         guard !front.isEmpty else { lines.append("no trial has finished with every objective yet"); return lines.joined(separator: "\n") }
         let infeasible = front.first.map { $0.violation > 0 } ?? false
-        lines.append(spec.objectives.count > 1 ? "Pareto front (\(front.count) trials\(infeasible ? ", none feasible yet" : "")):"
+        lines.append(spec.objectives.count > 1 ? "Pareto front (\(front.count) trial\(front.count == 1 ? "" : "s")\(infeasible ? ", none feasible yet" : "")):"
                                                : "best trial\(infeasible ? " (none feasible yet)" : ""):")
         let header = ["trial"] + spec.objectives.map { "\($0.metric) (\($0.direction == .minimize ? "min" : "max"))" } + ["parameters"]
         let rows = front.map { t in
