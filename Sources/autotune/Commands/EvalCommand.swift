@@ -11,7 +11,9 @@ struct EvalCommand: Command {
             Argument("candidate", valueName: "CANDIDATE.json",
                      help: "The candidate: a JSON file with an architecture, a training config and data, optionally a precision and a compression pipeline."),
         ],
-        options: [.json, .threads, .dataDirectory, .quiet])
+        options: [.json, .threads, .dataDirectory,
+                  .value("teacher-cache", valueName: "DIR", help: "Keep distillation teachers trained here, and reuse those found (by the hash of their candidate)."),
+                  .quiet])
 
     /// Path of the candidate file, as given.
     var candidatePath: String
@@ -19,6 +21,7 @@ struct EvalCommand: Command {
     /// At least 1.
     var threads: Int
     var dataDirectory: String?
+    var teacherCache: String?
     var quiet: Bool
     /// Whether `--threads` was given (it then overrides the candidate's own `training.threads`).
     var threadsGiven: Bool
@@ -29,6 +32,7 @@ struct EvalCommand: Command {
         threads = try values.value("threads")
         threadsGiven = values.options["threads"] != nil
         dataDirectory = try values.optionalValue("data-dir")
+        teacherCache = try values.optionalValue("teacher-cache")
         quiet = values.flag("quiet")
     }
 
@@ -55,6 +59,7 @@ struct EvalCommand: Command {
             }
             let runner = CompressionRunner(recipe: recipe)
             runner.log = { progress?($0) }
+            runner.teachers = TeacherCache(directory: teacherCache)
             let report = try runner.run(progress: epochLine)
             if json { try Output.printJSON(report) } else { print(Self.table(report)) }
         } catch let error as ConfigError {
