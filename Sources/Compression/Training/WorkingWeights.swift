@@ -1,5 +1,4 @@
 import Engine
-import Foundation
 
 /// FP32 master weights behind the weights a model computes with.
 ///
@@ -122,32 +121,31 @@ public final class WorkingWeights: TrainingHook, LayerBoundaryObserver {
     }
 }
 
-/// A weight tied to a k-means codebook, with Adam moments for its centroids.
+/// A weight tied to a k-means codebook whose centroids train with their own Adam.
 public final class SharedWeight {
     public let weight: CompressibleWeight
     public var codebook: Codebook
-    public var centroids: [Float]
     public let learningRate: Float
-    private var m: [Float], v: [Float], t = 0
+    /// The centroids as a one-parameter store, so the engine's optimizer steps them.
+    private let store: ParameterStore
+    private let optimizer = AdamW.adam()
 
     public init(weight: CompressibleWeight, codebook: Codebook, learningRate: Float) {
-        self.weight = weight; self.codebook = codebook; centroids = codebook.centroids; self.learningRate = learningRate
-        m = Array(repeating: 0, count: codebook.centroids.count); v = m
+        self.weight = weight; self.codebook = codebook; self.learningRate = learningRate
+        let p = Parameter(weight.parameter.name + ".centroids", shape: [codebook.centroids.count], decays: false)
+        store = ParameterStore([p], context: ExecutionContext())
+        codebook.centroids.withUnsafeBufferPointer { p.value.data.update(from: $0.baseAddress!, count: $0.count) }
     }
+
+    public var centroids: [Float] { Array(store.parameters[0].value.array) }
 
     /// One Adam step on the centroids from the summed gradients of their members (Han et al.
     /// 2016 fine-tune the centroids by these sums; Adam keeps the step size independent of a
     /// cluster's size).
     func updateCentroids() {
         let g = centroidGradients(weight.parameter.grad.data, count: weight.count, codebook: codebook)
-        t += 1
-        let b1: Float = 0.9, b2: Float = 0.999
-        let c1 = 1 - pow(b1, Float(t)), c2 = 1 - pow(b2, Float(t))
-        for k in 0..<centroids.count {
-            m[k] = b1 * m[k] + (1 - b1) * g[k]
-            v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k]
-            centroids[k] -= learningRate * (m[k] / c1) / ((v[k] / c2).squareRoot() + 1e-8)
-        }
+        g.withUnsafeBufferPointer { store.grads.data.update(from: $0.baseAddress!, count: $0.count) }
+        optimizer.step(store, learningRate: learningRate)
     }
 }
 
