@@ -39,7 +39,7 @@ final class CommandLineEndToEndTests: XCTestCase {
         let text = viaFlag.stdout
         XCTAssertTrue(text.hasPrefix("OVERVIEW: Train, compress and evaluate one candidate and print its metrics."), text)
         XCTAssertTrue(text.contains(
-            "USAGE: autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--quiet]\n"), text)
+            "USAGE: autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--teacher-cache DIR] [--quiet]\n"), text)
         XCTAssertTrue(text.contains("ARGUMENTS:\n  CANDIDATE.json "), text)
         XCTAssertTrue(text.contains("OPTIONS:\n  --json "), text)
         XCTAssertTrue(text.contains("  --threads N "), text)

@@ -4,7 +4,9 @@ import XCTest
 final class HelpTests: XCTestCase {
     func testUsageLinesMatchTheDocumentedContract() {
         XCTAssertEqual(Help.usage(EvalCommand.configuration, path: ["autotune", "eval"]),
-                       "autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--quiet]")
+                       "autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--teacher-cache DIR] [--quiet]")
+        XCTAssertEqual(Help.usage(BenchCompressionCommand.configuration, path: ["autotune", "bench", "compression"]),
+                       "autotune bench compression [--json] [--epochs N] [--threads N] [--data-dir DIR] [--models mlp,cnn] [--only TECHNIQUES] [--distill-seeds N] [--quiet]")
         XCTAssertEqual(Help.usage(BenchEngineCommand.configuration, path: ["autotune", "bench", "engine"]),
                        "autotune bench engine [--json] [--epochs N] [--threads N] [--data-dir DIR] [--only mlp,cnn] [--quiet]")
         XCTAssertEqual(Help.usage(BenchCommand.configuration, path: ["autotune", "bench"]), "autotune bench SUBCOMMAND")
@@ -28,7 +30,8 @@ final class HelpTests: XCTestCase {
     func testLinesFitEightyColumnsExceptUsage() {
         for (configuration, path) in [(AutotuneCommand.configuration, ["autotune"]),
                                       (EvalCommand.configuration, ["autotune", "eval"]),
-                                      (BenchEngineCommand.configuration, ["autotune", "bench", "engine"])] {
+                                      (BenchEngineCommand.configuration, ["autotune", "bench", "engine"]),
+                                      (BenchCompressionCommand.configuration, ["autotune", "bench", "compression"])] {
             for line in Help.render(configuration, path: path).split(separator: "\n") where !line.hasPrefix("USAGE:") {
                 XCTAssertLessThanOrEqual(line.count, Help.width, String(line))
             }

@@ -19,7 +19,7 @@ struct BenchCompressionCommand: Command {
             .value("models", valueName: "mlp,cnn", help: "Comma-separated models to compress.", default: "mlp,cnn"),
             .value("only", valueName: "TECHNIQUES",
                    help: "Comma-separated techniques: " + CompressionTechnique.allCases.map(\.rawValue).joined(separator: ", ") + ".",
-                   default: CompressionTechnique.allCases.map(\.rawValue).joined(separator: ",")),
+                   default: CompressionTechnique.allCases.map(\.rawValue).joined(separator: ","), defaultDescription: "all of them"),
             .value("distill-seeds", valueName: "N", help: "Seeds of the distillation comparison (the median is recorded).", default: "3"),
             .quiet,
         ])
