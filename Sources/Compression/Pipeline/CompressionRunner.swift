@@ -124,7 +124,7 @@ public final class CompressionRunner {
         let base = report
         stages.append(StageRecord(name: "train", testAccuracy: report.testAccuracy, epochs: report.epochs.count, seconds: -start.timeIntervalSinceNow))
         if report.status == .diverged {
-            return finish(model, splits.test, report: report, base: base, stages: stages, working: working, encodings: encodings,
+            return finish(model, report: report, base: base, stages: stages, working: working, encodings: encodings,
                           parameters: model.store.parameters)
         }
         // Self-distillation: each round's student teaches a fresh one of the same architecture.
@@ -165,12 +165,13 @@ public final class CompressionRunner {
                 model = result.model
                 report.testAccuracy = result.accuracy
                 report.testLoss = result.loss
+                report.testSeconds = result.seconds
                 floatSeconds = result.floatSeconds
                 inference = result.inference
             }
             stages.append(StageRecord(name: step.method, testAccuracy: report.testAccuracy, epochs: step.epochs, seconds: -start.timeIntervalSinceNow))
         }
-        var out = finish(model, splits.test, report: report, base: base, stages: stages, working: working, encodings: encodings,
+        var out = finish(model, report: report, base: base, stages: stages, working: working, encodings: encodings,
                          parameters: steps.footprintParameters(model))
         out.floatInferenceSeconds = floatSeconds
         out.inference = inference
@@ -193,7 +194,7 @@ public final class CompressionRunner {
                                      weight: weight, seed: candidate.training.seed))
     }
 
-    private func finish(_ model: Model, _ test: Dataset, report: TrainingReport, base: TrainingReport, stages: [StageRecord],
+    private func finish(_ model: Model, report: TrainingReport, base: TrainingReport, stages: [StageRecord],
                         working: WorkingWeights, encodings: WeightEncodings, parameters: [Parameter]) -> CompressionReport {
         self.model = model
         let trace = model.context.measure {
@@ -205,7 +206,7 @@ public final class CompressionRunner {
                                  footprint: encodings.footprint(parameters), uncompressedBytes: 4 * Double(base.parameters),
                                  flopsPerSample: trace.flops, inferenceTrace: trace, inference: recipe.precision.format.rawValue,
                                  skippedSteps: working.skippedSteps, lossScale: working.scaler?.scale,
-                                 inferenceSeconds: CompressionStages.timedEvaluation(model, test).seconds, floatInferenceSeconds: nil)
+                                 inferenceSeconds: report.testSeconds, floatInferenceSeconds: nil)
     }
 }
 

@@ -5,6 +5,8 @@ struct QuantizedResult {
     var model: Model
     var accuracy: Double
     var loss: Double
+    /// Seconds of its test-set pass, and of the float model's before it.
+    var seconds: Double
     var floatSeconds: Double
     var inference: String
 }
@@ -14,7 +16,9 @@ extension CompressionStages {
     /// uniform, symmetric, per-channel weights of 2 to 8 bits — conversion to integer Linear and Conv2d kernels
     /// (int8 × int8 → int32); other schemes are measured as fake-quantized floats ("simulated").
     func quantize(_ model: Model, _ q: QuantizeStep, encodings: inout WeightEncodings) throws -> QuantizedResult {
-        let floatTiming = Self.timedEvaluation(model, splits.test)
+        // The float model's test pass was timed where the last stage evaluated it.
+        let floatSeconds = last?.testSeconds ?? 0
+        let batch = recipe.candidate.training.batchSize
         let mode: ActivationQuantizer.Mode = q.mode == .qat ? .fakeQuantize : .observe
         let wrapped = try NetworkSurgery.remodel(model, network: NetworkSurgery.rebuild(model.network) { layer in
             layer is Linear || layer is Conv2d ? ActivationQuantizer(layer, mode: mode, bits: q.activationBits, method: q.range) : nil
@@ -49,8 +53,8 @@ extension CompressionStages {
                 fakeQuantize(w.parameter.value.data, shape: w.parameter.shape, channelAxis: w.channelAxis, scheme: q.weights, range: .minMax)
             }
             for a in quantizers { a.mode = .fakeQuantize }
-            let t = Self.timedEvaluation(current, splits.test)
-            return QuantizedResult(model: current, accuracy: t.accuracy, loss: t.loss, floatSeconds: floatTiming.seconds,
+            let t = Self.timedEvaluation(current, splits.test, batchSize: batch)
+            return QuantizedResult(model: current, accuracy: t.accuracy, loss: t.loss, seconds: t.seconds, floatSeconds: floatSeconds,
                                    inference: "simulated " + (q.weights.bits == 1 ? "binary" : "int\(q.weights.bits)"))
         }
         let dynamic = q.mode == .dynamic
@@ -67,8 +71,8 @@ extension CompressionStages {
             }
         }
         let integerModel = try NetworkSurgery.remodel(current, network: network)
-        let t = Self.timedEvaluation(integerModel, splits.test)
-        return QuantizedResult(model: integerModel, accuracy: t.accuracy, loss: t.loss, floatSeconds: floatTiming.seconds,
+        let t = Self.timedEvaluation(integerModel, splits.test, batchSize: batch)
+        return QuantizedResult(model: integerModel, accuracy: t.accuracy, loss: t.loss, seconds: t.seconds, floatSeconds: floatSeconds,
                                inference: (dynamic ? "dynamic " : "") + "int\(q.weights.bits)")
     }
 }

@@ -23,23 +23,23 @@ final class CompressionStages {
     /// Fine-tune `model` for `epochs` at `rate` (default: a tenth of the candidate's), or only
     /// re-evaluate it when `epochs` is 0.
     func finetune(_ model: Model, epochs: Int, rate: Float?) throws -> (TrainingReport, Model) {
-        guard epochs > 0, let last else {
-            guard var r = last else { preconditionFailure("a compression step before training") }
+        guard var report = last else { preconditionFailure("a compression step before training") }
+        guard epochs > 0 else {
             for hook in hooks { hook.willEvaluate(model) }
-            let test = model.evaluate(on: splits.test, batchSize: recipe.candidate.training.batchSize)
+            let test = Self.timedEvaluation(model, splits.test, batchSize: recipe.candidate.training.batchSize)
             for hook in hooks.reversed() { hook.didEvaluate(model) }
-            r.testAccuracy = test.accuracy
-            r.testLoss = test.loss
-            r.parameters = model.parameterCount
-            return (r, model)
+            report.testAccuracy = test.accuracy
+            report.testLoss = test.loss
+            report.testSeconds = test.seconds
+            report.parameters = model.parameterCount
+            return (report, model)
         }
-        _ = last
         var c = recipe.candidate
         c.training.steps = nil
         c.training.epochs = epochs
         c.training.optimizer.learningRate = rate ?? c.training.optimizer.learningRate / 10
         let result = try train(c, model, hooks, false)
-        self.last = result.0
+        last = result.0
         return result
     }
 
@@ -174,9 +174,9 @@ final class CompressionStages {
     func footprintParameters(_ model: Model) -> [Parameter] { quantizedFrom ?? model.store.parameters }
 
     /// Accuracy, loss and wall seconds of one pass over `data`.
-    static func timedEvaluation(_ model: Model, _ data: Dataset) -> (accuracy: Double, loss: Double, seconds: Double) {
+    static func timedEvaluation(_ model: Model, _ data: Dataset, batchSize: Int) -> (accuracy: Double, loss: Double, seconds: Double) {
         let start = DispatchTime.now().uptimeNanoseconds
-        let r = model.evaluate(on: data)
+        let r = model.evaluate(on: data, batchSize: batchSize)
         return (r.accuracy, r.loss, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 

@@ -78,7 +78,8 @@ public final class WorkingWeights: TrainingHook, LayerBoundaryObserver {
     }
 
     public func didStep(_ model: Model, step: Int) {
-        master = model.store.values.array
+        let values = model.store.values
+        master.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: values.data, count: values.count) }
         refresh(model)
     }
 
@@ -87,8 +88,8 @@ public final class WorkingWeights: TrainingHook, LayerBoundaryObserver {
     public func refresh(_ model: Model) {
         let values = model.store.values.data
         master.withUnsafeMutableBufferPointer { m in
-            for (id, mask) in masks {
-                guard let p = model.store.parameters.first(where: { ObjectIdentifier($0) == id }) else { continue }
+            for p in model.store.parameters {
+                guard let mask = masks[ObjectIdentifier(p)] else { continue }
                 let base = m.baseAddress! + p.offset
                 for i in 0..<mask.count where !mask[i] { base[i] = 0 }
             }

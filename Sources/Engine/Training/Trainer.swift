@@ -108,7 +108,9 @@ public final class Trainer {
             if shouldStop?(record) == true, epoch + 1 < epochCount { status = .stopped; break }
         }
 
+        let testStart = DispatchTime.now().uptimeNanoseconds
         let test = evaluate(model, splits.test, runner)
+        let testSeconds = Double(DispatchTime.now().uptimeNanoseconds - testStart) / 1e9
         // A model built from the spec is traced shape-only at the configured batch; a given model
         // (its network may be one no spec describes) by what its first step executed.
         let stepTrace = given == nil
@@ -117,7 +119,7 @@ public final class Trainer {
             : firstStep
         let perEpoch = records.map(\.seconds).sorted()
         return TrainingReport(
-            status: status, testAccuracy: test.accuracy, testLoss: test.loss,
+            status: status, testAccuracy: test.accuracy, testLoss: test.loss, testSeconds: testSeconds,
             validationAccuracy: records.last?.validationAccuracy, epochs: records,
             secondsPerEpoch: perEpoch.isEmpty ? 0 : perEpoch[perEpoch.count / 2],
             samplesPerSecond: trainingSeconds > 0 ? Double(samplesSeen) / trainingSeconds : 0,

@@ -25,6 +25,8 @@ public struct TrainingReport: Codable, Equatable, Sendable {
     public var status: TrainingStatus
     public var testAccuracy: Double
     public var testLoss: Double
+    /// Wall seconds of the test-set pass (inference at the training batch size).
+    public var testSeconds: Double
     public var validationAccuracy: Double?
     public var epochs: [EpochRecord]
     /// Median training seconds per epoch.
