@@ -20,16 +20,20 @@ let package = Package(
         // MARK: Libraries
         .target(name: "Engine", dependencies: ["CBLAS", "CZlib"], swiftSettings: optimize),
         .target(name: "Compression", dependencies: ["Engine", "CBLAS"], swiftSettings: optimize),
+        .target(name: "Hardware", dependencies: ["Engine", "CBLAS"], swiftSettings: optimize),
+        .target(name: "Parallel", dependencies: ["Engine", "Hardware"], swiftSettings: optimize),
         .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: optimize),
-        .target(name: "Search", dependencies: ["Engine", "Compression", "Store"], swiftSettings: optimize),
-        .target(name: "Bench", dependencies: ["Engine", "Compression", "Search", "Store", "CBLAS"], exclude: ["peers"], swiftSettings: optimize),
+        .target(name: "Search", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Store"], swiftSettings: optimize),
+        .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "CBLAS"], exclude: ["peers"], swiftSettings: optimize),
 
         // MARK: Executable
-        .executableTarget(name: "autotune", dependencies: ["Engine", "Compression", "Search", "Store", "Bench"], swiftSettings: optimize),
+        .executableTarget(name: "autotune", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "Bench"], swiftSettings: optimize),
 
         // MARK: Tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "Engine"]),
+        .testTarget(name: "HardwareTests", dependencies: ["Hardware", "Engine"]),
+        .testTarget(name: "ParallelTests", dependencies: ["Parallel", "Hardware", "Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Engine"]),
         .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression", "Bench"]),

@@ -1,4 +1,5 @@
 import Engine
+import Hardware
 
 /// `autotune bench engine`: the engine's throughput and accuracy on full Fashion-MNIST, for the
 /// two reference models, against a measured sgemm peak.
@@ -37,7 +38,7 @@ public struct EngineBenchmark {
             results.append(BenchRecord(suite: "engine", name: name, value: value, unit: unit, better: better))
         }
         progress?("measuring sgemm peak (\(threads) threads)")
-        let peak = SgemmPeak.measure(threads: threads)
+        let peak = sgemmPeakGFLOPS(threads: threads)
         add("sgemm.gflops", peak, "GFLOP/s", .higher)
         for model in models {
             guard let c = candidate(model) else { continue }

@@ -29,6 +29,8 @@ public final class ExecutionContext {
     public var boundaryObserver: LayerBoundaryObserver?
 
     public private(set) var events: [OpEvent] = []
+    /// Every collective this rank took part in, in order.
+    public private(set) var collectives: [CollectiveEvent] = []
     public private(set) var summary = TraceSummary()
     public private(set) var liveBytes = 0.0
 
@@ -47,6 +49,13 @@ public final class ExecutionContext {
         summary.byPhase[phase, default: OpTotals()].add(event)
         summary.flopsByDType[dt, default: 0] += flops
         if recordsEvents { events.append(event) }
+    }
+
+    /// Report a collective this rank took part in (always kept: a step runs few of them).
+    public func recordCollective(_ event: CollectiveEvent) {
+        var e = event
+        e.phase = phase
+        collectives.append(e)
     }
 
     /// Report an allocation of `bytes`; peak live bytes follow.
@@ -72,6 +81,7 @@ public final class ExecutionContext {
         summary.frees = frees
         summary.peakBytes = liveBytes
         events.removeAll(keepingCapacity: true)
+        collectives.removeAll(keepingCapacity: true)
     }
 
     /// Count `body` on its own: the returned summary holds only what `body` executed (its peak is
@@ -92,6 +102,20 @@ public final class ExecutionContext {
         }
         try body()
         return summary
+    }
+
+    /// As `measure`, also returning every operation `body` executed (events are recorded for it
+    /// whatever `recordsEvents` says).
+    public func measureEvents(_ body: () throws -> Void) rethrows -> (summary: TraceSummary, events: [OpEvent]) {
+        let recording = recordsEvents
+        recordsEvents = true
+        defer { recordsEvents = recording }
+        var captured: [OpEvent] = []
+        let summary = try measure {
+            try body()
+            captured = events
+        }
+        return (summary, captured)
     }
 
     /// A tensor of `shape`, reusing `existing` when its capacity suffices (no allocation in a

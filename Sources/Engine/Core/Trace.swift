@@ -77,3 +77,36 @@ public struct TraceSummary: Codable, Sendable, Equatable {
 extension OpKind: CodingKeyRepresentable {}
 extension Phase: CodingKeyRepresentable {}
 extension DType: CodingKeyRepresentable {}
+
+/// Which collective a group of ranks runs (the NCCL names).
+public enum CollectiveKind: String, Codable, Sendable, CaseIterable {
+    case allReduce = "all_reduce", reduceScatter = "reduce_scatter", allGather = "all_gather", broadcast
+    case sendRecv = "send_recv"
+}
+
+/// The ranks a collective runs over, as a training plan lays them out: `size` ranks `stride` apart
+/// (tensor-parallel groups are neighbours, stride 1; data-parallel groups stride over the
+/// tensor-parallel ranks; pipeline neighbours stride over both).
+public struct RankGroup: Codable, Sendable, Equatable, Hashable {
+    public var name: String
+    public var size: Int
+    public var stride: Int
+    public init(name: String, size: Int, stride: Int) { self.name = name; self.size = size; self.stride = stride }
+}
+
+/// One collective as executed: what it does, over which ranks, and its payload per rank in bytes
+/// (the buffer each rank contributes: the whole tensor for an all-reduce, the full gathered tensor
+/// for an all-gather or reduce-scatter, the message for a send).
+public struct CollectiveEvent: Codable, Sendable, Equatable {
+    public var name: String
+    public var kind: CollectiveKind
+    public var phase: Phase
+    public var group: RankGroup
+    public var bytes: Double
+    /// How many times it runs (per layer, per micro-batch...): one record stands for them all.
+    public var count: Double
+
+    public init(name: String, kind: CollectiveKind, phase: Phase, group: RankGroup, bytes: Double, count: Double = 1) {
+        self.name = name; self.kind = kind; self.phase = phase; self.group = group; self.bytes = bytes; self.count = count
+    }
+}

@@ -1,6 +1,7 @@
 import Compression
 import Engine
 import Foundation
+import Hardware
 
 /// Trains each candidate on the built-in engine and measures it.
 ///
@@ -18,11 +19,19 @@ import Foundation
 /// reports `stored_kib` (bytes as stored), `size_ratio` (over its uncompressed model as dense
 /// FP32), `nonzero_params`, `sparsity`, `skipped_steps` (loss scaling) and `inference_seconds`
 /// (the final model on the test split).
+///
+/// For each hardware profile in `hardware`, the final model's forward pass is traced (batch 1 and
+/// batch 64) and costed on that profile: `latency_ms@<profile>`, `throughput@<profile>`
+/// (samples/s at batch 64), `memory_mb@<profile>` and `energy_mj@<profile>` (see `InferenceCost`).
 public final class EngineEvaluator: Evaluator {
     public let data: JSONValue
     public let epochs: Int?
     /// Threads for each training run (nil: all cores).
     public let threads: Int?
+    /// Profiles the final model is costed on, by the name objectives use after `@`.
+    public let hardware: [(name: String, profile: HardwareProfile)]
+    /// The batch `throughput@<profile>` is measured at.
+    public static let throughputBatch = 64
 
     /// The last data set loaded, by its config and seed: trials that share them (most of a study)
     /// skip reading and decoding the files again. One entry, so memory stays one data set's.
@@ -30,8 +39,8 @@ public final class EngineEvaluator: Evaluator {
     /// Teachers trained for distillation, shared by this evaluator's trials.
     private let teachers = TeacherCache()
 
-    public init(data: JSONValue, epochs: Int?, threads: Int? = nil) {
-        self.data = data; self.epochs = epochs; self.threads = threads
+    public init(data: JSONValue, epochs: Int?, threads: Int? = nil, hardware: [(name: String, profile: HardwareProfile)] = []) {
+        self.data = data; self.epochs = epochs; self.threads = threads; self.hardware = hardware
     }
 
     private func load(_ config: DataConfig, seed: UInt64) throws -> DataConfig.Splits {
@@ -124,7 +133,23 @@ public final class EngineEvaluator: Evaluator {
             "inference_seconds": result.inferenceSeconds,
         ]
         if let v = training.validationAccuracy { metrics["validation_accuracy"] = v }
+        if !hardware.isEmpty, let model = runner.model {
+            let batch1 = forwardEvents(model, batch: 1), batched = forwardEvents(model, batch: Self.throughputBatch)
+            for (name, profile) in hardware {
+                let cost = InferenceCost(batch1: batch1, batched: batched, batch: Self.throughputBatch, weightBytes: f.bytes, on: profile)
+                metrics.merge(cost.metrics(profile: name)) { $1 }
+            }
+        }
         return EvaluationResult(metrics: metrics, stoppedEarly: training.status == .stopped)
+    }
+
+    /// The operations of one inference forward pass of `model` at `batch` samples.
+    private func forwardEvents(_ model: Model, batch: Int) -> [OpEvent] {
+        let ctx = model.context
+        let x = Tensor(shape: [batch] + model.inputShape, context: ctx)
+        let phase = ctx.phase
+        defer { ctx.phase = phase }
+        return ctx.measureEvents { ctx.phase = .forward; _ = model.forward(x, training: false) }.events
     }
 
     private func cappedTraining(_ training: JSONValue) -> JSONValue {

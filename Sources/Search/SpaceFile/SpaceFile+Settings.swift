@@ -1,4 +1,5 @@
 import Engine
+import Hardware
 
 /// The study settings of a space file: objectives, constraints, strategy, early stopping, budget,
 /// seed, workers and name.
@@ -45,8 +46,34 @@ extension SpaceFile {
     /// A metric name the evaluator reports (any non-empty name when `metrics` is nil).
     private static func checkMetric(_ metric: String, at path: String, metrics: [String]?) throws {
         if metric.isEmpty { throw ConfigError(keyPath: path, reason: "the metric name is empty") }
+        if metrics == engineMetrics, let (base, profile) = hardwareMetric(metric) {
+            guard InferenceCost.metricNames.contains(base) else {
+                throw ConfigError.unknownName(base, kind: "hardware metric", among: InferenceCost.metricNames, keyPath: path)
+            }
+            try resolveProfile(profile, at: path)
+            return
+        }
         if let metrics, !metrics.contains(metric) {
             throw ConfigError.unknownName(metric, kind: "metric", among: metrics, keyPath: path)
+        }
+    }
+
+    /// `latency_ms@jetson-orin-nano` as ("latency_ms", "jetson-orin-nano"); nil without an `@`.
+    public static func hardwareMetric(_ metric: String) -> (base: String, profile: String)? {
+        guard let at = metric.firstIndex(of: "@") else { return nil }
+        return (String(metric[..<at]), String(metric[metric.index(after: at)...]))
+    }
+
+    /// The profile a metric's `@NAME` names: a built-in name, `host`, or a profile file.
+    @discardableResult
+    public static func resolveProfile(_ name: String, at path: String) throws -> HardwareProfile? {
+        if name.lowercased() == ProfileLibrary.hostName { return nil }   // measured when the study runs
+        do {
+            return try ProfileLibrary.profile(named: name)
+        } catch let e as ConfigError {
+            throw ConfigError(keyPath: path, reason: e.reason)
+        } catch let e as InputFileError {
+            throw ConfigError(keyPath: path, reason: e.description)
         }
     }
 

@@ -11,6 +11,8 @@ struct AutotuneCommand: Command {
         AskCommand.self,
         TellCommand.self,
         EvalCommand.self,
+        HardwareCommand.self,
+        EstimateCommand.self,
         BenchCommand.self,
     ]
 

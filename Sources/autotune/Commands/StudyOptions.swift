@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Hardware
 import Search
 import Store
 
@@ -66,10 +67,20 @@ enum StudyParts {
                 members.append(.init("dir", .string(dir)))
                 data = .object(members)
             }
-            return EngineEvaluator(data: data, epochs: epochs, threads: threads)
+            return EngineEvaluator(data: data, epochs: epochs, threads: threads, hardware: try hardware(spec))
         case .command(let command):
             return CommandEvaluator(command)
         }
+    }
+
+    /// The profiles the study's `metric@profile` objectives and constraints name, each once.
+    static func hardware(_ spec: StudySpec) throws -> [(name: String, profile: HardwareProfile)] {
+        var result: [(name: String, profile: HardwareProfile)] = []
+        for metric in spec.objectives.map(\.metric) + spec.constraints.map(\.metric) {
+            guard let (_, name) = SpaceFile.hardwareMetric(metric), !result.contains(where: { $0.name == name }) else { continue }
+            result.append((name, try ProfileLibrary.profile(named: name)))
+        }
+        return result
     }
 
     /// A factory, since several workers rebuild early stopping from everyone's curves.

@@ -1,0 +1,136 @@
+import Engine
+
+/// How one training step of a model is spread over devices: data, tensor and pipeline degrees
+/// (world size = dp × tp × pp), the ZeRO stage, micro-batching, activation checkpointing, CPU
+/// offload and the numeric format.
+///
+///     let plan = ParallelPlan(dp: 16, tp: 8, pp: 8, zero: 1, microBatch: 1, checkpointing: .full, precision: .bf16)
+///
+/// Ranks are laid out as Megatron-LM does: tensor-parallel ranks are neighbours (stride 1),
+/// data-parallel groups stride over them (stride tp), pipeline stages stride over both (tp·dp).
+public struct ParallelPlan: Codable, Equatable, Sendable {
+    public var dp: Int
+    public var tp: Int
+    public var pp: Int
+    /// ZeRO stage 0 (plain data parallel) to 3 (Rajbhandari et al. 2019).
+    public var zero: Int
+    /// Samples per micro-batch on one pipeline (one forward/backward of one rank).
+    public var microBatch: Int
+    /// Micro-batches per step and pipeline; nil to derive it from the global batch.
+    public var gradientAccumulation: Int?
+    public var checkpointing: Checkpointing
+    /// Megatron's sequence parallelism: layer norms and dropout split along the sequence across the
+    /// tensor-parallel group, all-reduces become reduce-scatter + all-gather (Korthikanti et al. 2022).
+    public var sequenceParallel: Bool
+    /// Keep the optimizer states (and the update) in host memory, as ZeRO-Offload does.
+    public var offload: Bool
+    public var precision: Precision
+    public var schedule: PipelineSchedule
+
+    public init(dp: Int = 1, tp: Int = 1, pp: Int = 1, zero: Int = 0, microBatch: Int = 1, gradientAccumulation: Int? = nil,
+                checkpointing: Checkpointing = .none, sequenceParallel: Bool = false, offload: Bool = false,
+                precision: Precision = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward) {
+        self.dp = dp; self.tp = tp; self.pp = pp; self.zero = zero; self.microBatch = microBatch
+        self.gradientAccumulation = gradientAccumulation; self.checkpointing = checkpointing
+        self.sequenceParallel = sequenceParallel; self.offload = offload; self.precision = precision; self.schedule = schedule
+    }
+
+    public var worldSize: Int { dp * tp * pp }
+
+    /// What is recomputed in the backward pass (Korthikanti et al. 2022).
+    public enum Checkpointing: String, Codable, Sendable, CaseIterable {
+        /// Keep every activation.
+        case none
+        /// Recompute only the attention core (scores, softmax, context): the big s² tensors.
+        case selective
+        /// Keep each layer's input and recompute the layer.
+        case full
+    }
+
+    /// The format of weights, activations and gradients in forward and backward; the update is
+    /// always applied to FP32 master weights (FP32 training keeps no separate copy).
+    public enum Precision: String, Codable, Sendable, CaseIterable {
+        case fp32, tf32, fp16, bf16, fp8
+
+        /// The dtype compute runs in.
+        public var dtype: DType {
+            switch self {
+            case .fp32: return .fp32
+            case .tf32: return .tf32
+            case .fp16: return .fp16
+            case .bf16: return .bf16
+            case .fp8: return .fp8
+            }
+        }
+
+        /// Bytes of a working weight, of an activation and of a gradient: 2 for the 16-bit formats;
+        /// FP8 keeps 16-bit weights and gradients (its FP8 copies are transient), TF32 is stored as FP32.
+        public var storageBytes: Double {
+            switch self {
+            case .fp32, .tf32: return 4
+            case .fp16, .bf16, .fp8: return 2
+            }
+        }
+
+        /// Whether FP32 master weights are kept beside the working copy.
+        public var keepsMasterWeights: Bool { storageBytes < 4 }
+    }
+
+    /// The pipeline schedule (bubble (p − 1)/m for both; they differ in activation memory).
+    public enum PipelineSchedule: String, Codable, Sendable, CaseIterable {
+        /// All forwards, then all backwards (Huang et al. 2019): m micro-batches in flight.
+        case gpipe
+        /// One forward, one backward (PipeDream-Flush, Narayanan et al. 2021): at most p in flight.
+        case oneForwardOneBackward = "1f1b"
+    }
+
+    /// The groups a rank belongs to.
+    public var tensorGroup: RankGroup { RankGroup(name: "tensor", size: tp, stride: 1) }
+    public var dataGroup: RankGroup { RankGroup(name: "data", size: dp, stride: tp) }
+    /// Two neighbouring pipeline stages.
+    public var pipelineNeighbours: RankGroup { RankGroup(name: "pipeline", size: 2, stride: tp * dp) }
+}
+
+/// A plan that cannot run, with the reason (the key it concerns and why).
+public struct PlanError: Error, CustomStringConvertible, Equatable {
+    public let key: String
+    public let reason: String
+    public init(_ key: String, _ reason: String) { self.key = key; self.reason = reason }
+    public var description: String { "\(key): \(reason)" }
+}
+
+extension ParallelPlan {
+    /// The constraints a plan must meet for `model` on `devices` devices with `globalBatch`
+    /// samples per step: dp·tp·pp = devices, tp divides the heads (and the MLP width and the
+    /// vocabulary), pp ≤ layers, the global batch divisible by dp × micro-batch, ZeRO 0–3 and ZeRO
+    /// 2/3 not combined with pipeline stages (DeepSpeed refuses that combination).
+    /// - Returns: micro-batches per step on each pipeline.
+    public func validate(_ model: GPTSpec, devices: Int, globalBatch: Int) throws -> Int {
+        for (key, v) in [("dp", dp), ("tp", tp), ("pp", pp), ("micro_batch", microBatch)] where v < 1 {
+            throw PlanError(key, "must be at least 1, got \(v)")
+        }
+        guard worldSize == devices else {
+            throw PlanError("dp", "dp × tp × pp = \(dp) × \(tp) × \(pp) = \(worldSize), but the cluster has \(devices) devices")
+        }
+        guard model.heads % tp == 0 else { throw PlanError("tp", "\(tp) does not divide the \(model.heads) attention heads") }
+        guard (model.mlpRatio * model.hidden) % tp == 0 else {
+            throw PlanError("tp", "\(tp) does not divide the MLP width \(model.mlpRatio * model.hidden)")
+        }
+        guard pp <= model.layers else { throw PlanError("pp", "\(pp) pipeline stages for \(model.layers) layers") }
+        guard (0...3).contains(zero) else { throw PlanError("zero", "stage must be 0, 1, 2 or 3, got \(zero)") }
+        guard zero < 2 || pp == 1 else {
+            throw PlanError("zero", "ZeRO stage \(zero) shards gradients, which pipeline parallelism (pp = \(pp)) does not support; use stage 0 or 1")
+        }
+        guard !offload || zero >= 1 else { throw PlanError("offload", "optimizer offload needs ZeRO stage 1 or more") }
+        guard globalBatch >= 1 else { throw PlanError("global_batch", "must be at least 1, got \(globalBatch)") }
+        guard globalBatch % (dp * microBatch) == 0 else {
+            throw PlanError("global_batch", "\(globalBatch) is not divisible by dp × micro-batch = \(dp) × \(microBatch)")
+        }
+        let m = globalBatch / (dp * microBatch)
+        if let g = gradientAccumulation, g != m {
+            throw PlanError("grad_accum", "\(g) micro-batches, but global batch \(globalBatch) / (dp \(dp) × micro-batch \(microBatch)) = \(m)")
+        }
+        guard !sequenceParallel || tp > 1 else { throw PlanError("sequence_parallel", "needs tp > 1") }
+        return m
+    }
+}

@@ -1,0 +1,106 @@
+import Engine
+
+/// One training micro-step of a GPT traced shape-only through the engine's own model code, with
+/// every operation filed under the part of the model it belongs to, so a plan can put layers on
+/// pipeline stages and cut them across tensor-parallel ranks.
+///
+///     let trace = try TransformerTrace(model: gpt, microBatch: 1, precision: .bf16)
+///     trace.block.count        // the operations of one transformer layer (forward and backward)
+///
+/// Every transformer layer of a GPT executes the same operations, so the trace keeps the first
+/// layer's (checked against the others) and the two ends: the embedding, and the final norm,
+/// language-model head and loss.
+public struct TransformerTrace: Sendable {
+    public let model: GPTSpec
+    public let microBatch: Int
+    public let precision: ParallelPlan.Precision
+    /// One transformer layer's operations, forward and backward.
+    public let block: [OpEvent]
+    /// Token and position embedding, forward and backward.
+    public let embedding: [OpEvent]
+    /// Final layer norm, language-model head and cross-entropy, forward and backward.
+    public let head: [OpEvent]
+    /// The optimizer update over every parameter (one rank, no sharding).
+    public let optimizer: [OpEvent]
+    /// Parameters of one transformer layer, and how many of them tensor parallelism splits.
+    public let blockParameters: Int, blockSplitParameters: Int
+    /// Token-embedding (vocabulary-split) and position-embedding parameters.
+    public let tokenParameters: Int, positionParameters: Int
+    /// Final layer-norm parameters.
+    public let finalNormParameters: Int
+    /// Every parameter (the LM head is tied to the token embedding).
+    public let totalParameters: Int
+
+    public init(model: GPTSpec, microBatch: Int, precision: ParallelPlan.Precision) throws {
+        self.model = model
+        self.microBatch = microBatch
+        self.precision = precision
+        let ctx = ExecutionContext(mode: .meta, recordsEvents: true)
+        ctx.computeDType = precision.dtype
+        let spec = ArchitectureSpec.gpt(model)
+        let net = try Model(spec: spec, inputShape: [model.sequenceLength], classes: model.vocabulary, context: ctx, seed: 0)
+        let x = Tensor(shape: [microBatch, model.sequenceLength], context: ctx)
+        let labels = [Int32](repeating: 0, count: microBatch * model.sequenceLength)
+        _ = labels.withUnsafeBufferPointer { net.accumulateGradients(x, labels: $0.baseAddress!) }
+        let passes = ctx.events
+        ctx.phase = .optimizer
+        AdamW.adam().step(net.store, learningRate: 1e-3)
+        optimizer = Array(ctx.events[passes.count...])
+
+        var block: [OpEvent] = [], embedding: [OpEvent] = [], head: [OpEvent] = []
+        for e in passes {
+            if e.name.hasPrefix("block0.") { block.append(e) }
+            else if e.name.hasPrefix("block") { continue }
+            else if e.name.hasPrefix("embed") { embedding.append(e) }
+            else { head.append(e) }
+        }
+        self.block = block; self.embedding = embedding; self.head = head
+
+        var blockParameters = 0, split = 0, tokens = 0, positions = 0, finalNorm = 0
+        for p in net.store.parameters {
+            if p.name.hasPrefix("block0.") {
+                blockParameters += p.count
+                if Self.isSplit(p.name) { split += p.count }
+            } else if p.name == "embed.tokens" { tokens = p.count }
+            else if p.name == "embed.positions" { positions = p.count }
+            else if p.name.hasPrefix("final_ln") { finalNorm += p.count }
+        }
+        self.blockParameters = blockParameters; self.blockSplitParameters = split
+        tokenParameters = tokens; positionParameters = positions; finalNormParameters = finalNorm
+        totalParameters = net.parameterCount
+    }
+
+    /// Whether Megatron's tensor parallelism cuts an operation or parameter of a layer: the QKV,
+    /// attention core and output projection by heads, the MLP by its hidden columns — except the
+    /// biases added after the row-parallel projections (`attn.proj.bias`, `mlp.proj.bias`), which
+    /// every rank keeps whole. Layer norms and residual adds are replicated.
+    static func isSplit(_ name: String) -> Bool {
+        guard name.contains(".attn.") || name.contains(".mlp.") else { return false }
+        return !(name.hasSuffix("attn.proj.bias") || name.hasSuffix("mlp.proj.bias")
+                 || name.hasSuffix("attn.proj.bias.grad") || name.hasSuffix("mlp.proj.bias.grad"))
+    }
+
+    /// Operations recomputed in the backward pass: the whole layer's forward (full), or the
+    /// attention core — scores, softmax, context — (selective).
+    func recomputed(_ checkpointing: ParallelPlan.Checkpointing) -> [OpEvent] {
+        switch checkpointing {
+        case .none: return []
+        case .full: return block.filter { $0.phase == .forward }
+        case .selective:
+            return block.filter { e in
+                e.phase == .forward && (e.name.hasSuffix(".attn.scores") || e.name.hasSuffix(".attn.softmax") || e.name.hasSuffix(".attn.context"))
+            }
+        }
+    }
+}
+
+extension OpEvent {
+    /// The share one of `ranks` ranks executes when the operation is split evenly among them.
+    func shard(_ ranks: Int) -> OpEvent {
+        guard ranks > 1 else { return self }
+        var e = self
+        let k = Double(ranks)
+        e.flops /= k; e.bytesRead /= k; e.bytesWritten /= k
+        return e
+    }
+}

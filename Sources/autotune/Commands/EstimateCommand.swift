@@ -1,0 +1,188 @@
+import Engine
+import Foundation
+import Hardware
+import Parallel
+
+extension PlanError: ExitCoded { var exitCode: Int32 { 2 } }
+
+extension ParallelPlan.Checkpointing: ArgumentValue {}
+extension ParallelPlan.Precision: ArgumentValue {}
+extension ParallelPlan.PipelineSchedule: ArgumentValue {}
+
+/// `autotune estimate`: what one training step of a GPT costs under a parallel plan on a cluster.
+struct EstimateCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "estimate",
+        abstract: "Cost one training step of a GPT on a cluster: parameters, FLOPs, memory and step time per device, throughput and MFU.",
+        usage: "(MODEL.json | --layers L --hidden H --heads A --seq S --vocab V) --hardware NAME [--nodes N] [--gpus-per-node G] [plan options] [--json]",
+        arguments: [
+            Argument("model", valueName: "MODEL.json", help: "A gpt architecture (or a candidate file with one under \"architecture\"); or give its shape with --layers, --hidden, --heads, --seq and --vocab.",
+                     isOptional: true),
+        ],
+        options: [
+            .value("layers", valueName: "L", help: "Transformer layers."),
+            .value("hidden", valueName: "H", help: "Hidden size."),
+            .value("heads", valueName: "A", help: "Attention heads."),
+            .value("seq", valueName: "S", help: "Sequence length."),
+            .value("vocab", valueName: "V", help: "Vocabulary size."),
+            .value("hardware", valueName: "NAME", help: "A built-in profile (see 'autotune hardware list'), host, or a profile file."),
+            .value("nodes", valueName: "N", help: "Nodes in the cluster.", default: "1"),
+            .value("gpus-per-node", valueName: "G", help: "Devices per node.", defaultDescription: "the profile's"),
+            .value("global-batch", valueName: "B", help: "Samples per optimizer step.", defaultDescription: "dp × micro-batch × grad-accum"),
+            .value("dp", valueName: "N", help: "Data-parallel degree.", defaultDescription: "devices / (tp × pp)"),
+            .value("tp", valueName: "N", help: "Tensor-parallel degree.", default: "1"),
+            .value("pp", valueName: "N", help: "Pipeline stages.", default: "1"),
+            .value("zero", valueName: "STAGE", help: "ZeRO stage 0–3.", default: "0"),
+            .value("micro-batch", valueName: "N", help: "Samples per micro-batch.", default: "1"),
+            .value("grad-accum", valueName: "N", help: "Micro-batches per step on each pipeline.", defaultDescription: "from the global batch, else 1"),
+            .value("checkpointing", valueName: "none|selective|full", help: "Activation recomputation.", default: "none"),
+            .flag("sequence-parallel", help: "Split layer norms and dropout along the sequence over the tensor-parallel ranks."),
+            .flag("offload", help: "Keep the optimizer states in host memory (ZeRO-Offload)."),
+            .value("precision", valueName: "FORMAT", help: "fp32, tf32, fp16, bf16 or fp8.", default: "bf16"),
+            .value("schedule", valueName: "1f1b|gpipe", help: "Pipeline schedule.", default: "1f1b"),
+            .json,
+        ])
+
+    var modelPath: String?
+    var shape: [String: Int?]
+    var hardware: String?
+    var nodes: Int
+    var gpusPerNode: Int?
+    var globalBatch: Int?
+    var dp: Int?
+    var tp: Int, pp: Int, zero: Int, microBatch: Int
+    var gradAccum: Int?
+    var checkpointing: ParallelPlan.Checkpointing
+    var sequenceParallel: Bool, offload: Bool
+    var precision: ParallelPlan.Precision
+    var schedule: ParallelPlan.PipelineSchedule
+    var json: Bool
+
+    init(_ values: ParsedValues) throws {
+        modelPath = try values.argumentValues("model", as: String.self).first
+        shape = [:]
+        for key in ["layers", "hidden", "heads", "seq", "vocab"] { shape[key] = try values.optionalValue(key, as: Int.self) }
+        hardware = try values.optionalValue("hardware")
+        nodes = try values.value("nodes")
+        gpusPerNode = try values.optionalValue("gpus-per-node")
+        globalBatch = try values.optionalValue("global-batch")
+        dp = try values.optionalValue("dp")
+        tp = try values.value("tp"); pp = try values.value("pp"); zero = try values.value("zero")
+        microBatch = try values.value("micro-batch")
+        gradAccum = try values.optionalValue("grad-accum")
+        checkpointing = try values.value("checkpointing")
+        sequenceParallel = values.flag("sequence-parallel")
+        offload = values.flag("offload")
+        precision = try values.value("precision")
+        schedule = try values.value("schedule")
+        json = values.flag("json")
+    }
+
+    func validate() throws {
+        guard hardware != nil else { throw CLIError.missingValue(option: "--hardware") }
+        let given = shape.filter { $0.value != nil }.keys.sorted()
+        if modelPath != nil, !given.isEmpty {
+            throw CLIError.invalidValue(name: "--" + given[0], value: String(shape[given[0]]!! ), reason: "give a MODEL.json or the shape options, not both")
+        }
+        if modelPath == nil {
+            for key in ["layers", "hidden", "heads", "seq", "vocab"] where shape[key]! == nil {
+                throw CLIError.missingValue(option: "--" + key)
+            }
+        }
+        for (name, v) in [("--nodes", nodes), ("--tp", tp), ("--pp", pp), ("--micro-batch", microBatch)] {
+            try requireAtLeast(1, v, for: name)
+        }
+        for (name, v) in [("--gpus-per-node", gpusPerNode), ("--dp", dp), ("--global-batch", globalBatch), ("--grad-accum", gradAccum)] {
+            if let v { try requireAtLeast(1, v, for: name) }
+        }
+    }
+
+    /// The model: from the file, or from the shape options.
+    func gptSpec() throws -> GPTSpec {
+        if let path = modelPath {
+            let spec = try loadJSONConfig(ModelFile.self, path: path).architecture
+            guard case .gpt(let g) = spec else {
+                throw InputFileError(file: path, reason: "family: estimate costs gpt models, got '\(spec.family)'")
+            }
+            try spec.validate(inputShape: [g.sequenceLength], classes: g.vocabulary)
+            return g
+        }
+        let g = GPTSpec(layers: shape["layers"]!!, hidden: shape["hidden"]!!, heads: shape["heads"]!!,
+                        sequenceLength: shape["seq"]!!, vocabulary: shape["vocab"]!!)
+        do { try ArchitectureSpec.gpt(g).validate(inputShape: [g.sequenceLength], classes: g.vocabulary) }
+        catch let e as ConfigError { throw CLIError.badInput("model: \(e)") }
+        return g
+    }
+
+    func run() throws -> Int32 {
+        let model = try gptSpec()
+        let profile = try ProfileLibrary.profile(named: hardware!)
+        let cluster: Cluster
+        do { cluster = try Cluster(profile: profile, nodes: nodes, devicesPerNode: gpusPerNode) }
+        catch let e as ConfigError { throw CLIError.invalidValue(name: "--" + e.keyPath.replacingOccurrences(of: "_", with: "-"), value: "", reason: e.reason) }
+        let dataParallel = dp ?? max(1, cluster.devices / (tp * pp))
+        let batch = globalBatch ?? dataParallel * microBatch * (gradAccum ?? 1)
+        let plan = ParallelPlan(dp: dataParallel, tp: tp, pp: pp, zero: zero, microBatch: microBatch, gradientAccumulation: gradAccum,
+                                checkpointing: checkpointing, sequenceParallel: sequenceParallel, offload: offload,
+                                precision: precision, schedule: schedule)
+        let estimate = try TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan).estimate()
+        if json {
+            try Output.printJSON(EstimateReport(model: model, hardware: profile.name, nodes: cluster.nodes,
+                                                devicesPerNode: cluster.devicesPerNode, globalBatch: batch, estimate: estimate))
+        } else {
+            print(Self.table(model, cluster, batch, estimate))
+        }
+        return 0
+    }
+
+    static func table(_ g: GPTSpec, _ c: Cluster, _ batch: Int, _ e: TrainingEstimate) -> String {
+        let p = e.plan
+        func gb(_ b: Double) -> String { String(format: "%.2f GiB", b / 1_073_741_824) }
+        func s(_ t: Double) -> String { t >= 1 ? String(format: "%.3f s", t) : String(format: "%.2f ms", t * 1000) }
+        let m = e.memory, t = e.time
+        var lines = [
+            "model       GPT, \(humanNumber(Double(e.parameters))) parameters (\(g.layers) layers, hidden \(g.hidden), \(g.heads) heads, sequence \(g.sequenceLength), vocabulary \(g.vocabulary))",
+            "cluster     \(c.nodes) × \(c.devicesPerNode) \(c.profile.name) (\(c.devices) devices)",
+            "plan        dp \(p.dp) × tp \(p.tp) × pp \(p.pp), ZeRO \(p.zero), micro-batch \(p.microBatch) × \(e.microBatches) per step, global batch \(batch), \(p.precision.rawValue), checkpointing \(p.checkpointing.rawValue)"
+                + (p.sequenceParallel ? ", sequence parallel" : "") + (p.offload ? ", optimizer offload" : "")
+                + (p.pp > 1 ? ", \(p.schedule.rawValue)" : ""),
+            "FLOPs       \(String(format: "%.3e", e.modelFLOPsPerStep)) per iteration (model), \(String(format: "%.3e", e.executedFLOPsPerStep)) executed",
+            "parameters  \(humanNumber(e.parametersPerDevice)) on the fullest device",
+            "memory      \(gb(m.total)) per device of \(gb(c.profile.memoryBytes)): parameters \(gb(m.parameters)), gradients \(gb(m.gradients)), "
+                + "optimizer states \(gb(m.optimizerStates)), activations \(gb(m.activations)), buffers \(gb(m.buffers))"
+                + (p.offload ? "; host \(gb(m.host)) per node" : ""),
+            "step time   \(s(t.step)): compute \(s(t.compute)), communication \(s(t.communication)) (tensor \(s(t.tensorCommunication)), "
+                + "pipeline \(s(t.pipelineCommunication)), data \(s(t.dataCommunication))), bubble \(s(t.bubble)), optimizer \(s(t.optimizer))",
+            "throughput  \(humanNumber(e.samplesPerSecond)) samples/s, \(humanNumber(e.tokensPerSecond)) tokens/s, "
+                + String(format: "MFU %.1f%%, %.1f TFLOP/s per device", 100 * e.mfu, e.tflopsPerDevice),
+            "energy      \(humanNumber(e.energyJoulesPerStep)) J per step, \(String(format: "%.3g", e.joulesPerToken)) J per token",
+        ]
+        if let why = e.infeasible { lines.append("INFEASIBLE  \(why)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// A model file: a gpt architecture on its own, or a candidate holding one under `architecture`.
+struct ModelFile: Decodable {
+    let architecture: ArchitectureSpec
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        let key = AnyKey(stringValue: "architecture")
+        if c.contains(key) {
+            architecture = try c.decode(ArchitectureSpec.self, forKey: key)
+        } else {
+            architecture = try ArchitectureSpec(from: decoder)
+        }
+    }
+}
+
+/// `estimate --json`: the inputs and the estimate.
+struct EstimateReport: Encodable {
+    let model: GPTSpec
+    let hardware: String
+    let nodes: Int
+    let devicesPerNode: Int
+    let globalBatch: Int
+    let estimate: TrainingEstimate
+}

@@ -1,0 +1,53 @@
+import XCTest
+import Engine
+import Hardware
+@testable import Parallel
+
+/// An A100-80GB DGX node as the Megatron-LM paper's cluster had it (figures from NVIDIA's datasheet).
+let dgxA100 = HardwareProfile(
+    name: "test-A100", kind: .gpu, sources: ["test fixture"],
+    peakTFLOPS: [.fp32: 19.5, .tf32: 156, .fp16: 312, .bf16: 312, .int8: 624],
+    memoryGiB: 80, memoryBandwidthGBs: 2039, efficiency: .init(matmul: 0.6, vector: 0.5, memory: 0.8, network: 0.8),
+    launchOverheadMicroseconds: 5, power: .init(idle: 60, peak: 400),
+    interconnect: .init(devicesPerNode: 8,
+                        intraNode: .init(kind: "nvlink3", bandwidthGBs: 300, latencyMicroseconds: 3),
+                        interNode: .init(kind: "hdr-ib", bandwidthGBs: 25, latencyMicroseconds: 5),
+                        hostLink: .init(kind: "pcie4", bandwidthGBs: 32, latencyMicroseconds: 2), hostMemoryGiB: 2048))
+
+let gpt3 = GPTSpec(layers: 96, hidden: 12288, heads: 96, sequenceLength: 2048, vocabulary: 51200)
+
+final class TrainingEstimateTests: XCTestCase {
+    func testGPT3On1024GPUsIsQuickAndConsistent() throws {
+        let cluster = try Cluster(profile: dgxA100, nodes: 128)
+        let plan = ParallelPlan(dp: 16, tp: 8, pp: 8, zero: 1, microBatch: 1, checkpointing: .full)
+        let start = Date()
+        let e = try TrainingJob(model: gpt3, globalBatch: 1536, cluster: cluster, plan: plan).estimate()
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1.0)
+        XCTAssertEqual(e.microBatches, 96)
+        // Narayanan et al. 2021, eq. 3: 96·B·s·l·h²·(1 + s/(6h) + V/(16lh)) FLOPs per iteration with
+        // full recomputation. Our trace counts the logit layer as 8·B·s·h·V (forward, backward and
+        // recompute-free head), the paper's form 6·B·s·h·V: compare the layers, then the head.
+        let B = 1536.0, s = 2048.0, l = 96.0, h = 12288.0, V = 51200.0
+        let layers = 96 * B * s * l * h * h * (1 + s / (6 * h))
+        let head = 6 * B * s * h * V
+        XCTAssertEqual(e.executedFLOPsPerStep, layers + head, accuracy: 0.01 * (layers + head))
+        XCTAssertGreaterThan(e.time.bubble, 0)
+        XCTAssertEqual(e.time.bubble / e.time.compute, 7.0 / 96.0, accuracy: 0.02)
+        XCTAssertNil(e.infeasible)
+        XCTAssertGreaterThan(e.mfu, 0.2); XCTAssertLessThan(e.mfu, 0.7)
+    }
+
+    func testPlanConstraints() throws {
+        let cluster = try Cluster(profile: dgxA100, nodes: 2)
+        func check(_ plan: ParallelPlan, _ key: String, model: GPTSpec = gpt3) {
+            XCTAssertThrowsError(try TrainingJob(model: model, globalBatch: 64, cluster: cluster, plan: plan).estimate()) {
+                XCTAssertEqual(($0 as? PlanError)?.key, key, "\($0)")
+            }
+        }
+        check(ParallelPlan(dp: 2, tp: 4, pp: 1), "dp")                 // 8 ≠ 16 devices
+        check(ParallelPlan(dp: 1, tp: 16, pp: 1), "tp", model: GPTSpec(layers: 4, hidden: 1200, heads: 12, sequenceLength: 64, vocabulary: 100))
+        check(ParallelPlan(dp: 1, tp: 1, pp: 16), "pp", model: GPTSpec(layers: 4, hidden: 64, heads: 4, sequenceLength: 64, vocabulary: 100))
+        check(ParallelPlan(dp: 16, tp: 1, pp: 1, microBatch: 3), "global_batch")
+        check(ParallelPlan(dp: 8, tp: 1, pp: 2, zero: 2), "zero")
+    }
+}
