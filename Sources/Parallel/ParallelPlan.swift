@@ -20,7 +20,8 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     public var gradientAccumulation: Int?
     public var checkpointing: Checkpointing
     /// Megatron's sequence parallelism: layer norms and dropout split along the sequence across the
-    /// tensor-parallel group, all-reduces become reduce-scatter + all-gather (Korthikanti et al. 2022).
+    /// tensor-parallel group, all-reduces become reduce-scatter + all-gather (Korthikanti et al. 2022);
+    /// with tp = 1 there is nothing to split and it changes nothing.
     public var sequenceParallel: Bool
     /// Keep the optimizer states (and the update) in host memory, as ZeRO-Offload does.
     public var offload: Bool
@@ -130,7 +131,6 @@ extension ParallelPlan {
         if let g = gradientAccumulation, g != m {
             throw PlanError("grad_accum", "\(g) micro-batches, but global batch \(globalBatch) / (dp \(dp) × micro-batch \(microBatch)) = \(m)")
         }
-        guard !sequenceParallel || tp > 1 else { throw PlanError("sequence_parallel", "needs tp > 1") }
         return m
     }
 }

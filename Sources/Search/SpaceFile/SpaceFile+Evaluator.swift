@@ -1,9 +1,10 @@
 import Engine
 import Foundation
+import Hardware
 
 extension SpaceFile {
     /// The evaluator kinds, in the order the format lists them.
-    static let evaluatorNames = ["engine", "command", "benchmark"]
+    static let evaluatorNames = ["engine", "command", "benchmark", "meta"]
 
     /// The `evaluator` section: exactly one of `engine`, `command`, `benchmark`. Placeholders in a
     /// command are checked later, against the space.
@@ -14,13 +15,57 @@ extension SpaceFile {
         }
         guard members.count == 1, let only = members.first else {
             let given = members.isEmpty ? "none" : members.map(\.key).joined(separator: " and ")
-            throw ConfigError(keyPath: "evaluator", reason: "expected exactly one of engine, command, benchmark, got \(given)")
+            throw ConfigError(keyPath: "evaluator", reason: "expected exactly one of engine, command, benchmark, meta, got \(given)")
         }
         switch only.key {
         case "engine": return try engineEvaluator(only.value)
         case "command": return .command(try commandEvaluator(only.value))
+        case "meta": return try metaEvaluator(only.value)
         default: return try benchmarkEvaluator(only.value)
         }
+    }
+
+    /// `evaluator.meta`: `{"model": GPT, "hardware": NAME, "nodes": N, "gpus_per_node": G, "global_batch": B}`.
+    private static func metaEvaluator(_ value: JSONValue) throws -> EvaluatorSpec {
+        let path = "evaluator.meta"
+        let members = try object(value, at: path)
+        try checkKeys(members, allowed: ["model", "hardware", "nodes", "gpus_per_node", "global_batch"], at: path, owner: path)
+        let model = try required(members, "model", at: path)
+        _ = try metaModel(model)
+        let hardwarePath = path + ".hardware"
+        let hardware = try string(try required(members, "hardware", at: path), at: hardwarePath)
+        guard hardware.lowercased() != ProfileLibrary.hostName else {
+            throw ConfigError(keyPath: hardwarePath, reason: "the meta evaluator costs clusters; name a built-in profile or a profile file")
+        }
+        let profile = try resolveProfile(hardware, at: hardwarePath)
+        let nodes = try optional(members, "nodes").map { try integer($0, at: path + ".nodes", atLeast: 1) } ?? 1
+        let perNode = try optional(members, "gpus_per_node").map { try integer($0, at: path + ".gpus_per_node", atLeast: 1) }
+        if let profile {
+            do { _ = try Cluster(profile: profile, nodes: nodes, devicesPerNode: perNode) }
+            catch let e as ConfigError { throw ConfigError(keyPath: path + "." + e.keyPath, reason: e.reason) }
+        }
+        let batch = try integer(try required(members, "global_batch", at: path), at: path + ".global_batch", atLeast: 1)
+        return .meta(model: model, hardware: hardware, nodes: nodes, gpusPerNode: perNode, globalBatch: batch)
+    }
+
+    /// The gpt architecture of `evaluator.meta.model`, validated.
+    public static func metaModel(_ model: JSONValue) throws -> GPTSpec {
+        let path = "evaluator.meta.model"
+        let spec: ArchitectureSpec
+        do {
+            spec = try JSONDecoder().decode(ArchitectureSpec.self, from: Data(model.compactText.utf8))
+        } catch let e as ConfigError {
+            throw ConfigError(keyPath: e.keyPath.isEmpty ? path : path + "." + e.keyPath, reason: e.reason)
+        } catch let e as DecodingError {
+            if case .keyNotFound(let key, _) = e { throw ConfigError(keyPath: path + "." + key.stringValue, reason: "missing required key") }
+            throw ConfigError(keyPath: path, reason: "expected a gpt architecture (family, layers, hidden, heads, sequence_length, vocabulary)")
+        }
+        guard case .gpt(let g) = spec else {
+            throw ConfigError(keyPath: path + ".family", reason: "the meta evaluator costs gpt models, got '\(spec.family)'")
+        }
+        do { try spec.validate(inputShape: [g.sequenceLength], classes: g.vocabulary) }
+        catch let e as ConfigError { throw ConfigError(keyPath: path + "." + e.keyPath, reason: e.reason) }
+        return g
     }
 
     private static func engineEvaluator(_ value: JSONValue) throws -> EvaluatorSpec {

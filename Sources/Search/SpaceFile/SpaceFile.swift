@@ -83,6 +83,18 @@ public enum SpaceFile {
             var builder = SpaceTemplateBuilder()
             space = try builder.build(sections: sections)
             try checkPlaceholders(command, space: space)
+        case .meta:
+            if let section = sections.first(where: { $0.key != "parallelism" && $0.key != "precision" }) {
+                throw ConfigError(keyPath: section.key, reason: "the meta evaluator searches only parallelism and precision")
+            }
+            if let plan = sections.first(where: { $0.key == "parallelism" }), let keys = plan.value.members {
+                for k in keys where !MetaEvaluator.planKeys.contains(k.key) {
+                    throw ConfigError.unknownName(k.key, kind: "parallelism setting", among: MetaEvaluator.planKeys, keyPath: "parallelism." + k.key)
+                }
+            }
+            metrics = MetaEvaluator.metrics
+            var builder = SpaceTemplateBuilder()
+            space = try builder.build(sections: sections)
         }
 
         let objectives: [Objective]

@@ -37,12 +37,15 @@ public enum EvaluatorSpec: Hashable, Sendable {
     case command(CommandSpec)
     /// An analytic test problem.
     case benchmark(problem: String, variables: Int, objectives: Int?)
+    /// Cost a GPT's training plans shape-only on a cluster (`model` is a gpt architecture).
+    case meta(model: JSONValue, hardware: String, nodes: Int, gpusPerNode: Int?, globalBatch: Int)
 
     public var name: String {
         switch self {
         case .engine: return "engine"
         case .command: return "command"
         case .benchmark: return "benchmark"
+        case .meta: return "meta"
         }
     }
 }

@@ -70,6 +70,9 @@ enum StudyParts {
             return EngineEvaluator(data: data, epochs: epochs, threads: threads, hardware: try hardware(spec))
         case .command(let command):
             return CommandEvaluator(command)
+        case .meta(let model, let hardware, let nodes, let perNode, let batch):
+            let cluster = try Cluster(profile: try ProfileLibrary.profile(named: hardware), nodes: nodes, devicesPerNode: perNode)
+            return MetaEvaluator(model: try SpaceFile.metaModel(model), cluster: cluster, globalBatch: batch)
         }
     }
 

@@ -1,0 +1,112 @@
+import Engine
+import Foundation
+import Hardware
+import Parallel
+
+/// Costs each candidate training config of a model too large to train here: the GPT is traced
+/// shape-only through the engine and the candidate's parallel plan priced on a cluster
+/// (`TrainingJob.estimate`) — the job DeepSpeed's autotuner does by launching real runs.
+///
+/// The candidate's `parallelism` section holds the plan — `tp`, `pp` (default 1), `dp` (default
+/// devices / (tp·pp)), `zero` (0), `micro_batch` (1), `checkpointing` (none, selective, full),
+/// `sequence_parallel`, `offload` (false), `schedule` (1f1b, gpipe) — and `precision` is a format
+/// name (bf16 by default) or an object with one under `format`. A plan that breaks a derived
+/// constraint (tp must divide the heads, tp·pp the devices, pp ≤ layers, dp × micro-batch the
+/// global batch) fails with the reason. Metrics: `tokens_per_second`, `samples_per_second`,
+/// `step_seconds`, `compute_seconds`, `communication_seconds`, `bubble_seconds`, `memory_gib` (per
+/// device), `memory_excess_gib` (over the device's capacity; 0 when it fits), `mfu`,
+/// `tflops_per_device`, `joules_per_token`, `parameters_per_device`.
+public final class MetaEvaluator: Evaluator {
+    public static let metrics = ["tokens_per_second", "samples_per_second", "step_seconds", "compute_seconds",
+                                 "communication_seconds", "bubble_seconds", "memory_gib", "memory_excess_gib", "mfu",
+                                 "tflops_per_device", "joules_per_token", "parameters_per_device"]
+    public static let planKeys = ["dp", "tp", "pp", "zero", "micro_batch", "checkpointing", "sequence_parallel", "offload", "schedule"]
+
+    public let model: GPTSpec
+    public let cluster: Cluster
+    public let globalBatch: Int
+    /// Traces by micro-batch and precision: a study revisits few of them.
+    private var traces: [String: TransformerTrace] = [:]
+
+    public init(model: GPTSpec, cluster: Cluster, globalBatch: Int) {
+        self.model = model; self.cluster = cluster; self.globalBatch = globalBatch
+    }
+
+    /// The plan a candidate document describes.
+    public func plan(_ candidate: JSONValue) throws -> ParallelPlan {
+        var plan = ParallelPlan()
+        var dp: Int?
+        for member in candidate.members ?? [] {
+            switch member.key {
+            case "parallelism":
+                for m in member.value.members ?? [] {
+                    let path = "parallelism." + m.key
+                    func int() throws -> Int {
+                        guard let v = m.value.number, v == v.rounded(), abs(v) < 1e9 else { throw EvaluationError("\(path): expected an integer, got \(m.value.compactText)") }
+                        return Int(v)
+                    }
+                    func bool() throws -> Bool {
+                        guard case .bool(let b) = m.value else { throw EvaluationError("\(path): expected true or false, got \(m.value.compactText)") }
+                        return b
+                    }
+                    func name<T: RawRepresentable & CaseIterable>(_: T.Type) throws -> T where T.RawValue == String {
+                        guard case .string(let s) = m.value, let v = T(rawValue: s) else {
+                            throw EvaluationError("\(path): expected one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \(m.value.compactText)")
+                        }
+                        return v
+                    }
+                    switch m.key {
+                    case "dp": dp = try int()
+                    case "tp": plan.tp = try int()
+                    case "pp": plan.pp = try int()
+                    case "zero": plan.zero = try int()
+                    case "micro_batch": plan.microBatch = try int()
+                    case "checkpointing": plan.checkpointing = try name(ParallelPlan.Checkpointing.self)
+                    case "sequence_parallel": plan.sequenceParallel = try bool()
+                    case "offload": plan.offload = try bool()
+                    case "schedule": plan.schedule = try name(ParallelPlan.PipelineSchedule.self)
+                    default: throw EvaluationError("\(path): not a parallelism setting (valid: \(Self.planKeys.joined(separator: ", ")))")
+                    }
+                }
+            case "precision":
+                var format = member.value
+                if let inner = member.value.members?.first(where: { $0.key == "format" }) { format = inner.value }
+                guard case .string(let s) = format, let p = ParallelPlan.Precision(rawValue: s) else {
+                    throw EvaluationError("precision: expected one of \(ParallelPlan.Precision.allCases.map(\.rawValue).joined(separator: ", ")), got \(format.compactText)")
+                }
+                plan.precision = p
+            default:
+                throw EvaluationError("\(member.key): the meta evaluator reads only parallelism and precision")
+            }
+        }
+        guard plan.tp >= 1, plan.pp >= 1 else { throw EvaluationError("parallelism: tp and pp must be at least 1") }
+        if let dp { plan.dp = dp } else {
+            guard cluster.devices % (plan.tp * plan.pp) == 0 else {
+                throw EvaluationError("parallelism: tp × pp = \(plan.tp * plan.pp) does not divide the \(cluster.devices) devices")
+            }
+            plan.dp = cluster.devices / (plan.tp * plan.pp)
+        }
+        return plan
+    }
+
+    public func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
+                         report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
+        let plan = try self.plan(candidate)
+        let job = TrainingJob(model: model, globalBatch: globalBatch, cluster: cluster, plan: plan)
+        let m: Int
+        do { m = try plan.validate(model, devices: cluster.devices, globalBatch: globalBatch) }
+        catch let e as PlanError { throw EvaluationError("parallelism.\(e.key): \(e.reason)") }
+        let key = "\(plan.microBatch)/\(plan.precision.rawValue)"
+        let trace = try traces[key] ?? TransformerTrace(model: model, microBatch: plan.microBatch, precision: plan.precision)
+        traces[key] = trace
+        let e = job.estimate(trace: trace, microBatches: m)
+        let gib = 1_073_741_824.0
+        return EvaluationResult(metrics: [
+            "tokens_per_second": e.tokensPerSecond, "samples_per_second": e.samplesPerSecond, "step_seconds": e.time.step,
+            "compute_seconds": e.time.compute, "communication_seconds": e.time.communication, "bubble_seconds": e.time.bubble,
+            "memory_gib": e.memory.total / gib, "memory_excess_gib": max(0, e.memory.total - cluster.profile.memoryBytes) / gib,
+            "mfu": e.mfu, "tflops_per_device": e.tflopsPerDevice, "joules_per_token": e.joulesPerToken,
+            "parameters_per_device": e.parametersPerDevice,
+        ])
+    }
+}
