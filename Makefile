@@ -39,6 +39,7 @@ bench: setup
 	$(BIN) bench engine
 	$(BIN) bench search
 	$(BIN) bench compression
+	$(BIN) bench costmodel
 
 # The peers side by side: PyTorch and JAX on the engine benchmark's recipe; pymoo and Optuna on
 # the search benchmark's problems and budgets (with ours in the same run).

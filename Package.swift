@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "HardwareTests", dependencies: ["Hardware", "Engine"]),
         .testTarget(name: "ParallelTests", dependencies: ["Parallel", "Hardware", "Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "SearchTests", dependencies: ["Search", "Engine"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Engine", "Hardware", "Parallel"]),
         .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression", "Bench"]),
     ],
     swiftLanguageModes: [.v5]

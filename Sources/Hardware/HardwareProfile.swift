@@ -109,10 +109,11 @@ public struct HardwareProfile: Codable, Equatable, Sendable {
 
 extension HardwareProfile {
     /// Formats tried, in order, when a profile gives no peak for a format: a device without FP8
-    /// units runs FP8 work in FP16; one without TF32 runs it as FP32; sub-byte integers run on the
-    /// int8 path.
+    /// units runs FP8 work in FP16 (or BF16); FP16 work runs on BF16 units where only those exist
+    /// (a TPU); one without TF32 or BF16 units runs that work at its FP32 rate (a V100 has no BF16
+    /// units, so BF16 there is emulated in FP32); sub-byte integers run on the int8 path.
     static let fallbacks: [DType: [DType]] = [
-        .fp32: [], .int32: [.fp32], .tf32: [.fp32], .bf16: [.fp16, .fp32], .fp16: [.bf16, .fp32],
+        .fp32: [], .int32: [.fp32], .tf32: [.fp32], .bf16: [.fp32], .fp16: [.bf16, .fp32],
         .fp8: [.fp16, .bf16, .fp32], .int8: [.fp16, .fp32], .int4: [.int8, .fp16, .fp32],
         .int2: [.int4, .int8, .fp16, .fp32], .binary: [.int8, .fp16, .fp32],
     ]

@@ -30,6 +30,10 @@ public enum ProfileLibrary {
         if isPath(name) { return try loadJSONConfig(HardwareProfile.self, path: name) }
         if name.lowercased() == hostName { return calibrateHost() }
         if let found = builtIn.first(where: { $0.name.lowercased() == name.lowercased() }) { return found }
+        // A family name ("a100") suggests its first profile; otherwise the nearest by edit distance.
+        if let family = builtIn.first(where: { $0.name.lowercased().hasPrefix(name.lowercased()) }) {
+            throw ConfigError(keyPath: "", reason: "unknown hardware profile '\(name)' (valid: \(names.joined(separator: ", "))). Did you mean '\(family.name)'?")
+        }
         throw ConfigError.unknownName(name, kind: "hardware profile", among: names, keyPath: "")
     }
 

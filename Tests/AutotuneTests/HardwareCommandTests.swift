@@ -122,6 +122,11 @@ final class HardwareCommandTests: ScratchTestCase {
         let list = runAutotune(["hardware", "list", "--help"])
         XCTAssertTrue(list.stdout.contains("USAGE: autotune hardware list [--json] [--calibrate]\n"), list.stdout)
         XCTAssertTrue(runAutotune(["--help"]).stdout.contains("\n  hardware "))
+        for text in [group.stdout, show.stdout, list.stdout] {
+            for line in text.split(separator: "\n") where !line.hasPrefix("USAGE:") {
+                XCTAssertLessThanOrEqual(line.count, 80, String(line))
+            }
+        }
     }
 
     func testUsageErrors() {

@@ -100,7 +100,8 @@ final class HardwareProfileTests: XCTestCase {
         let v100 = try ProfileLibrary.profile(named: "V100-SXM2-32GB", calibrateHost: Self.noCalibration)
         XCTAssertEqual(v100.executedDType(.tf32), .fp32)
         XCTAssertEqual(v100.peakFLOPS(.tf32), 15.7e12)
-        XCTAssertEqual(v100.executedDType(.bf16), .fp16)
+        XCTAssertEqual(v100.executedDType(.bf16), .fp32)            // no BF16 units: emulated in FP32
+        XCTAssertEqual(v100.peakFLOPS(.bf16), 15.7e12)
     }
 
     func testAnFP32OnlyProfileRunsEveryFormatAtItsFP32Peak() {

@@ -63,8 +63,8 @@ final class SpaceFileErrorTests: XCTestCase {
         // Evaluators
         (#"{\#(lr)}"#, "evaluator: missing required key"),
         (#"{"evaluator": {"command": {"run": "x"}, "benchmark": {"problem": "zdt1"}}}"#,
-         "evaluator: expected exactly one of engine, command, benchmark, got command and benchmark"),
-        (#"{"evaluator": {"comand": {"run": "x"}}}"#, "evaluator.comand: unknown evaluator 'comand' (valid: engine, command, benchmark). Did you mean 'command'?"),
+         "evaluator: expected exactly one of engine, command, benchmark, meta, got command and benchmark"),
+        (#"{"evaluator": {"comand": {"run": "x"}}}"#, "evaluator.comand: unknown evaluator 'comand' (valid: engine, command, benchmark, meta). Did you mean 'command'?"),
         (#"{\#(lr), "evaluator": {"command": {"run": ["python3", "t.py", "--lr={lrr}"]}}, "objectives": {"loss": "minimize"}}"#,
          "evaluator.command.run[2]: placeholder {lrr} names no parameter. Did you mean 'lr'?"),
         (#"{\#(lr), "evaluator": {"command": {"run": "t --x={momentum}"}}, "objectives": {"loss": "minimize"}}"#,

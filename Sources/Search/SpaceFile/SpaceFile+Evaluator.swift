@@ -64,7 +64,10 @@ extension SpaceFile {
             throw ConfigError(keyPath: path + ".family", reason: "the meta evaluator costs gpt models, got '\(spec.family)'")
         }
         do { try spec.validate(inputShape: [g.sequenceLength], classes: g.vocabulary) }
-        catch let e as ConfigError { throw ConfigError(keyPath: path + "." + e.keyPath, reason: e.reason) }
+        catch let e as ConfigError {
+            let key = e.keyPath.hasPrefix("architecture.") ? String(e.keyPath.dropFirst("architecture.".count)) : e.keyPath
+            throw ConfigError(keyPath: path + "." + key, reason: e.reason)
+        }
         return g
     }
 

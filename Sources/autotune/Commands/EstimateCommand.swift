@@ -110,7 +110,9 @@ struct EstimateCommand: Command {
         let g = GPTSpec(layers: shape["layers"]!!, hidden: shape["hidden"]!!, heads: shape["heads"]!!,
                         sequenceLength: shape["seq"]!!, vocabulary: shape["vocab"]!!)
         do { try ArchitectureSpec.gpt(g).validate(inputShape: [g.sequenceLength], classes: g.vocabulary) }
-        catch let e as ConfigError { throw CLIError.badInput("model: \(e)") }
+        catch let e as ConfigError {
+            throw CLIError.badInput("model: \(e.keyPath.replacingOccurrences(of: "architecture.", with: "--")): \(e.reason)")
+        }
         return g
     }
 
@@ -120,6 +122,10 @@ struct EstimateCommand: Command {
         let cluster: Cluster
         do { cluster = try Cluster(profile: profile, nodes: nodes, devicesPerNode: gpusPerNode) }
         catch let e as ConfigError { throw CLIError.invalidValue(name: "--" + e.keyPath.replacingOccurrences(of: "_", with: "-"), value: "", reason: e.reason) }
+        if dp == nil, cluster.devices % (tp * pp) != 0 {
+            throw CLIError.invalidValue(name: "--tp", value: String(tp),
+                                        reason: "tp × pp = \(tp * pp) does not divide the cluster's \(cluster.devices) devices")
+        }
         let dataParallel = dp ?? max(1, cluster.devices / (tp * pp))
         let batch = globalBatch ?? dataParallel * microBatch * (gradAccum ?? 1)
         let plan = ParallelPlan(dp: dataParallel, tp: tp, pp: pp, zero: zero, microBatch: microBatch, gradientAccumulation: gradAccum,

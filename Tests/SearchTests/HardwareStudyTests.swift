@@ -1,0 +1,89 @@
+import Engine
+import Foundation
+import XCTest
+@testable import Search
+
+/// Studies that cost candidates on hardware profiles: `metric@profile` objectives for engine
+/// studies, and the meta evaluator's training-config studies.
+final class HardwareStudyTests: XCTestCase {
+    func parse(_ text: String) throws -> StudySpec { try SpaceFile.parse(Data(text.utf8), file: "s.json") }
+
+    func reason(_ text: String) -> String {
+        do { _ = try parse(text); return "parsed" } catch let e as InputFileError { return e.reason } catch { return "\(error)" }
+    }
+
+    static let engine = #""architecture": {"family": "mlp", "widths": [8]}, "training": {"optimizer": {"name": "sgd", "lr": 0.1}}, "evaluator": {"engine": {"data": {"dataset": "spirals"}}}"#
+    static let model = #"{"family": "gpt", "layers": 8, "hidden": 512, "heads": 8, "sequence_length": 256, "vocabulary": 1000}"#
+    static func meta(_ extra: String = "") -> String {
+        #"{"evaluator": {"meta": {"model": \#(model), "hardware": "A100-SXM-80GB", "nodes": 2, "global_batch": 64\#(extra)}}, "#
+    }
+
+    func testHardwareObjectivesAreCheckedAgainstTheLibrary() throws {
+        let spec = try parse(#"{\#(Self.engine), "objectives": {"accuracy": "maximize", "latency_ms@jetson-orin-nano": "minimize"}, "constraints": [{"metric": "memory_mb@Raspberry-Pi-5", "<=": 4}]}"#)
+        XCTAssertEqual(spec.objectives.map(\.metric), ["accuracy", "latency_ms@jetson-orin-nano"])
+        XCTAssertTrue(reason(#"{\#(Self.engine), "objectives": {"latency_ms@jetson-orin-nanoo": "minimize"}}"#)
+            .hasPrefix("objectives.latency_ms@jetson-orin-nanoo: unknown hardware profile 'jetson-orin-nanoo' (valid: V100-SXM2-32GB, "))
+        XCTAssertTrue(reason(#"{\#(Self.engine), "objectives": {"latency_ms@jetson-orin-nanoo": "minimize"}}"#).hasSuffix("Did you mean 'Jetson-Orin-Nano'?"))
+        XCTAssertEqual(reason(#"{\#(Self.engine), "objectives": {"latncy_ms@L4": "minimize"}}"#),
+                       "objectives.latncy_ms@L4: unknown hardware metric 'latncy_ms' (valid: latency_ms, throughput, memory_mb, energy_mj). Did you mean 'latency_ms'?")
+        XCTAssertEqual(reason(#"{\#(Self.engine), "objectives": {"latency_ms@missing/profile.json": "minimize"}}"#),
+                       "objectives.latency_ms@missing/profile.json: missing/profile.json: no such file")
+    }
+
+    func testMetaStudyParsesAndEvaluates() throws {
+        let text = Self.meta() + #""parallelism": {"tp": {"_type": "choice", "_value": [1, 2, 4, 8]}, "micro_batch": 2}, "precision": "bf16", "objectives": {"tokens_per_second": "maximize", "memory_gib": "minimize"}}"#
+        let spec = try parse(text)
+        guard case .meta(let model, _, let nodes, _, let batch) = spec.evaluator else { return XCTFail("\(spec.evaluator)") }
+        XCTAssertEqual(nodes, 2); XCTAssertEqual(batch, 64)
+        let gpt = try SpaceFile.metaModel(model)
+        XCTAssertEqual(gpt.layers, 8)
+    }
+
+    func testMetaEvaluatorDerivesDPAndFailsBrokenPlans() throws {
+        let gpt = GPTSpec(layers: 8, hidden: 512, heads: 8, sequenceLength: 256, vocabulary: 1000)
+        let a100 = try ProfileLibraryLookup.a100()
+        let evaluator = MetaEvaluator(model: gpt, cluster: try .init(profile: a100, nodes: 2), globalBatch: 64)
+        func candidate(_ parallelism: String) throws -> JSONValue {
+            var parser = JSONParser(bytes: Array(#"{"parallelism": \#(parallelism), "precision": "bf16"}"#.utf8))
+            return try parser.document()
+        }
+        let plan = try evaluator.plan(try candidate(#"{"tp": 4, "pp": 2}"#))
+        XCTAssertEqual(plan.dp, 2)
+        let r = try evaluator.evaluate(try candidate(#"{"tp": 4, "pp": 2, "micro_batch": 4}"#), parameters: []) { _, _ in true }
+        XCTAssertGreaterThan(r.metrics["tokens_per_second"]!, 0)
+        XCTAssertEqual(r.metrics["memory_excess_gib"], 0)
+        XCTAssertEqual(Set(r.metrics.keys), Set(MetaEvaluator.metrics))
+        XCTAssertThrowsError(try evaluator.evaluate(try candidate(#"{"tp": 16}"#), parameters: []) { _, _ in true }) {
+            XCTAssertEqual("\($0)", "parallelism.tp: 16 does not divide the 8 attention heads")
+        }
+        XCTAssertThrowsError(try evaluator.evaluate(try candidate(#"{"tp": 3}"#), parameters: []) { _, _ in true }) {
+            XCTAssertEqual("\($0)", "parallelism: tp × pp = 3 does not divide the 16 devices")
+        }
+        XCTAssertThrowsError(try evaluator.evaluate(try candidate(#"{"tp": 8, "micro_batch": 3}"#), parameters: []) { _, _ in true }) {
+            XCTAssertEqual("\($0)", "parallelism.global_batch: 64 is not divisible by dp × micro-batch = 2 × 3")
+        }
+    }
+
+    func testBadMetaFiles() {
+        let objectives = #""objectives": {"tokens_per_second": "maximize"}}"#
+        XCTAssertEqual(reason(Self.meta() + #""architecture": {"family": "mlp", "widths": [8]}, "# + objectives),
+                       "architecture: the meta evaluator searches only parallelism and precision")
+        XCTAssertEqual(reason(Self.meta() + #""parallelism": {"tensor": 2}, "# + objectives),
+                       "parallelism.tensor: unknown parallelism setting 'tensor' (valid: dp, tp, pp, zero, micro_batch, checkpointing, sequence_parallel, offload, schedule)")
+        XCTAssertTrue(reason(Self.meta() + #""objectives": {"throughput": "maximize"}}"#)
+            .hasPrefix("objectives.throughput: unknown metric 'throughput' (valid: tokens_per_second, "))
+        XCTAssertEqual(reason(#"{"evaluator": {"meta": {"model": {"family": "gpt", "layers": 2, "hidden": 30, "heads": 4, "sequence_length": 8, "vocabulary": 10}, "hardware": "L4", "global_batch": 8}}, "# + objectives),
+                       "evaluator.meta.model.heads: 4 does not divide hidden 30")
+        XCTAssertEqual(reason(Self.meta(#", "gpus_per_node": 16"#) + objectives),
+                       "evaluator.meta.gpus_per_node: 16 devices per node, but a A100-SXM-80GB node holds at most 8")
+        XCTAssertEqual(reason(#"{"evaluator": {"meta": {"model": \#(Self.model), "hardware": "host", "global_batch": 8}}, "# + objectives),
+                       "evaluator.meta.hardware: the meta evaluator costs clusters; name a built-in profile or a profile file")
+    }
+}
+
+import Hardware
+
+/// The built-in A100 profile, for tests.
+enum ProfileLibraryLookup {
+    static func a100() throws -> HardwareProfile { try ProfileLibrary.profile(named: "A100-SXM-80GB") }
+}
