@@ -5,6 +5,13 @@
 /// library is checked by the code path users rely on. Every figure is dense: a figure a vendor
 /// quotes only with 2:4 structured sparsity is halved, and the sources say so. A figure that no
 /// datasheet gives (idle power, latencies, launch overhead, efficiency) is a stated estimate.
+///
+/// Devices one rents have a price per device-hour: a public on-demand list price of a cloud
+/// instance divided by the devices it holds (so the host's CPUs, memory and network are in it),
+/// with the instance, region and date in `price_source`. The L4 and T4 are priced by their
+/// one-GPU instances; the multi-GPU sizes cost more per GPU, their hosts being larger. Devices
+/// one buys (the RTX 4090, the Jetsons, the Raspberry Pi) have no price, nor has the H200, whose
+/// on-demand price is not given here.
 enum BuiltinProfiles {
     static let documents: [String] = [
         v100SXM2, a100SXM40, a100SXM80, h100SXM, h200, l4, t4, rtx4090, tpuV4, tpuV5e,
@@ -29,7 +36,9 @@ enum BuiltinProfiles {
                       "intra_node": {"kind": "nvlink2", "bandwidth_gbs": 150, "latency_us": 3},
                       "inter_node": {"kind": "edr-infiniband", "bandwidth_gbs": 6.25, "latency_us": 5},
                       "host_link": {"kind": "pcie3", "bandwidth_gbs": 16, "latency_us": 2},
-                      "host_memory_gib": 512}}
+                      "host_memory_gib": 512},
+     "price_per_hour_usd": 3.9015,
+     "price_source": "AWS p3dn.24xlarge on-demand list price, us-east-1, 2024: $31.212/h ÷ 8 V100-SXM2-32GB"}
     """
 
     static let a100SXM40 = """
@@ -47,7 +56,9 @@ enum BuiltinProfiles {
                       "intra_node": {"kind": "nvlink3", "bandwidth_gbs": 300, "latency_us": 3},
                       "inter_node": {"kind": "hdr-infiniband", "bandwidth_gbs": 25, "latency_us": 5},
                       "host_link": {"kind": "pcie4", "bandwidth_gbs": 32, "latency_us": 2},
-                      "host_memory_gib": 1024}}
+                      "host_memory_gib": 1024},
+     "price_per_hour_usd": 4.0966,
+     "price_source": "AWS p4d.24xlarge on-demand list price, us-east-1, 2024: $32.7726/h ÷ 8 A100-SXM4-40GB"}
     """
 
     static let a100SXM80 = """
@@ -65,7 +76,9 @@ enum BuiltinProfiles {
                       "intra_node": {"kind": "nvlink3", "bandwidth_gbs": 300, "latency_us": 3},
                       "inter_node": {"kind": "hdr-infiniband", "bandwidth_gbs": 25, "latency_us": 5},
                       "host_link": {"kind": "pcie4", "bandwidth_gbs": 32, "latency_us": 2},
-                      "host_memory_gib": 2048}}
+                      "host_memory_gib": 2048},
+     "price_per_hour_usd": 5.1207,
+     "price_source": "AWS p4de.24xlarge on-demand list price, us-east-1, 2024: $40.9657/h ÷ 8 A100-SXM4-80GB"}
     """
 
     static let h100SXM = """
@@ -84,7 +97,9 @@ enum BuiltinProfiles {
                       "intra_node": {"kind": "nvlink4", "bandwidth_gbs": 450, "latency_us": 3},
                       "inter_node": {"kind": "ndr-infiniband", "bandwidth_gbs": 50, "latency_us": 5},
                       "host_link": {"kind": "pcie5", "bandwidth_gbs": 64, "latency_us": 2},
-                      "host_memory_gib": 2048}}
+                      "host_memory_gib": 2048},
+     "price_per_hour_usd": 12.29,
+     "price_source": "AWS p5.48xlarge on-demand list price, us-east-1, 2024: $98.32/h ÷ 8 H100-SXM-80GB"}
     """
 
     static let h200 = """
@@ -120,7 +135,9 @@ enum BuiltinProfiles {
      "interconnect": {"devices_per_node": 8,
                       "intra_node": {"kind": "pcie4", "bandwidth_gbs": 32, "latency_us": 5},
                       "host_link": {"kind": "pcie4", "bandwidth_gbs": 32, "latency_us": 2},
-                      "host_memory_gib": 384}}
+                      "host_memory_gib": 384},
+     "price_per_hour_usd": 0.8048,
+     "price_source": "AWS g6.xlarge (1 L4) on-demand list price, us-east-1, 2024"}
     """
 
     static let t4 = """
@@ -136,7 +153,9 @@ enum BuiltinProfiles {
      "interconnect": {"devices_per_node": 4,
                       "intra_node": {"kind": "pcie3", "bandwidth_gbs": 16, "latency_us": 5},
                       "host_link": {"kind": "pcie3", "bandwidth_gbs": 16, "latency_us": 2},
-                      "host_memory_gib": 192}}
+                      "host_memory_gib": 192},
+     "price_per_hour_usd": 0.526,
+     "price_source": "AWS g4dn.xlarge (1 T4) on-demand list price, us-east-1, 2024"}
     """
 
     static let rtx4090 = """
@@ -173,7 +192,9 @@ enum BuiltinProfiles {
                       "intra_node": {"kind": "ici", "bandwidth_gbs": 300, "latency_us": 1},
                       "inter_node": {"kind": "ici", "bandwidth_gbs": 300, "latency_us": 2},
                       "host_link": {"kind": "pcie3", "bandwidth_gbs": 16, "latency_us": 2},
-                      "host_memory_gib": 400}}
+                      "host_memory_gib": 400},
+     "price_per_hour_usd": 3.22,
+     "price_source": "Google Cloud TPU v4 on-demand list price per chip-hour, us-central2, 2024"}
     """
 
     static let tpuV5e = """
@@ -191,7 +212,9 @@ enum BuiltinProfiles {
      "interconnect": {"devices_per_node": 8,
                       "intra_node": {"kind": "ici", "bandwidth_gbs": 200, "latency_us": 1},
                       "inter_node": {"kind": "ici", "bandwidth_gbs": 200, "latency_us": 2},
-                      "host_memory_gib": 512}}
+                      "host_memory_gib": 512},
+     "price_per_hour_usd": 1.2,
+     "price_source": "Google Cloud TPU v5e on-demand list price per chip-hour, us-central1, 2024"}
     """
 
     // MARK: Edge devices and small computers

@@ -15,12 +15,14 @@ import Engine
 ///                       "intra_node": {"kind": "nvlink3", "bandwidth_gbs": 300, "latency_us": 3},
 ///                       "inter_node": {"kind": "hdr-infiniband", "bandwidth_gbs": 25, "latency_us": 5},
 ///                       "host_link": {"kind": "pcie4", "bandwidth_gbs": 32, "latency_us": 2},
-///                       "host_memory_gib": 1024}}
+///                       "host_memory_gib": 1024},
+///      "price_per_hour_usd": 5.1207,
+///      "price_source": "AWS p4de.24xlarge on-demand list price, us-east-1, 2024: $40.9657/h ÷ 8 A100-SXM4-80GB"}
 ///
 /// Units: peak FLOP/s in TFLOP/s (10¹²), dense — figures quoted only with 2:4 sparsity are halved
 /// before they are written here; bandwidths in GB/s (10⁹ bytes per second, one direction, per
 /// device); capacities in GiB (2³⁰ bytes); latencies and launch overhead in microseconds; power
-/// in watts.
+/// in watts; price in US dollars per device-hour.
 public struct HardwareProfile: Codable, Equatable, Sendable {
     /// The name people call the device by (`A100-SXM-80GB`); looked up case-insensitively.
     public var name: String
@@ -41,6 +43,12 @@ public struct HardwareProfile: Codable, Equatable, Sendable {
     /// Board power at idle and at full load, W.
     public var power: Power
     public var interconnect: Interconnect
+    /// What renting one device for an hour costs, in US dollars: a cloud instance's on-demand
+    /// price over the devices it holds (so its host's share is included). Nil for a device that is
+    /// bought rather than rented; cost per token is then unknown.
+    public var pricePerHourUSD: Double?
+    /// Where the price comes from: the instance, region, kind of price and date.
+    public var priceSource: String?
 
     public enum Kind: String, Codable, Sendable, CaseIterable { case gpu, tpu, edge, cpu }
 
@@ -98,10 +106,11 @@ public struct HardwareProfile: Codable, Equatable, Sendable {
 
     public init(name: String, kind: Kind, sources: [String], peakTFLOPS: [DType: Double], memoryGiB: Double,
                 memoryBandwidthGBs: Double, efficiency: Efficiency = Efficiency(), launchOverheadMicroseconds: Double,
-                power: Power, interconnect: Interconnect) {
+                power: Power, interconnect: Interconnect, pricePerHourUSD: Double? = nil, priceSource: String? = nil) {
         self.name = name; self.kind = kind; self.sources = sources; self.peakTFLOPS = peakTFLOPS
         self.memoryGiB = memoryGiB; self.memoryBandwidthGBs = memoryBandwidthGBs; self.efficiency = efficiency
         self.launchOverheadMicroseconds = launchOverheadMicroseconds; self.power = power; self.interconnect = interconnect
+        self.pricePerHourUSD = pricePerHourUSD; self.priceSource = priceSource
     }
 }
 
@@ -149,6 +158,8 @@ extension HardwareProfile {
         case memoryGiB = "memory_gib"
         case memoryBandwidthGBs = "memory_bandwidth_gbs"
         case launchOverheadMicroseconds = "launch_overhead_us"
+        case pricePerHourUSD = "price_per_hour_usd"
+        case priceSource = "price_source"
     }
 
     public init(from decoder: Decoder) throws {
@@ -184,6 +195,12 @@ extension HardwareProfile {
         power = try c.decode(Power.self, forKey: .power)
         interconnect = try c.decodeIfPresent(Interconnect.self, forKey: .interconnect)
             ?? Interconnect(devicesPerNode: 1, intraNode: nil, interNode: nil, hostLink: nil, hostMemoryGiB: 0)
+        pricePerHourUSD = try c.decodeIfPresent(Double.self, forKey: .pricePerHourUSD)
+        if let pricePerHourUSD { try Self.requirePositive(pricePerHourUSD, decoder.keyPath("price_per_hour_usd")) }
+        priceSource = try c.decodeIfPresent(String.self, forKey: .priceSource)
+        if priceSource != nil, pricePerHourUSD == nil {
+            throw ConfigError(keyPath: decoder.keyPath("price_source"), reason: "names the source of a price, but price_per_hour_usd is not given")
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -198,6 +215,8 @@ extension HardwareProfile {
         try c.encode(launchOverheadMicroseconds, forKey: .launchOverheadMicroseconds)
         try c.encode(power, forKey: .power)
         try c.encode(interconnect, forKey: .interconnect)
+        try c.encodeIfPresent(pricePerHourUSD, forKey: .pricePerHourUSD)
+        try c.encodeIfPresent(priceSource, forKey: .priceSource)
     }
 
     static func requirePositive(_ value: Double, _ path: String) throws {

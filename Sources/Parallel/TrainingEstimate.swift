@@ -14,7 +14,8 @@ public struct TrainingJob: Sendable {
 }
 
 /// What one training step of a job costs per device: memory broken down, time broken down,
-/// throughput, model-FLOPs utilisation and energy; `infeasible` says why a plan cannot run.
+/// throughput, model-FLOPs utilisation, energy and, when the profile has a price, dollars;
+/// `infeasible` says why a plan cannot run.
 public struct TrainingEstimate: Codable, Sendable {
     public struct Memory: Codable, Sendable {
         public var parameters = 0.0, gradients = 0.0, optimizerStates = 0.0, activations = 0.0, buffers = 0.0
@@ -56,6 +57,12 @@ public struct TrainingEstimate: Codable, Sendable {
     public var tflopsPerDevice: Double
     public var energyJoulesPerStep: Double
     public var joulesPerToken: Double
+    /// What renting every device for one step costs, US dollars: price per device-hour × devices ×
+    /// step seconds / 3600. Nil when the profile has no price or the plan does not fit.
+    public var dollarsPerStep: Double?
+    /// Dollars per million tokens trained: price per device-hour × devices / 3600 / tokens per
+    /// second × 10⁶. Nil when the profile has no price or the plan does not fit.
+    public var dollarsPerMillionTokens: Double?
     /// Why the plan cannot run on the cluster (out of device or host memory); nil when it fits.
     public var infeasible: String?
 }
@@ -116,25 +123,14 @@ extension TrainingJob {
             : max(tokenShard + Double(trace.positionParameters), tokenShard + Double(trace.finalNormParameters))
         let psi = blockShard * Double(layersPerStage) + endParameters
 
-        // Data-parallel traffic: gradients reduced, ZeRO's shards gathered.
-        var dpSeconds = 0.0
-        if p.dp > 1 {
-            let grads = psi * bytes, weights = psi * bytes
-            func run(_ kind: CollectiveKind, _ payload: Double, times: Double = 1) -> Double {
-                comm.seconds(CollectiveEvent(name: "dp", kind: kind, phase: .backward, group: p.dataGroup, bytes: payload)) * times
-            }
-            switch p.zero {
-            case 0: dpSeconds = run(.allReduce, grads)
-            case 1: dpSeconds = run(.reduceScatter, grads) + run(.allGather, weights)
-            case 2: dpSeconds = run(.reduceScatter, grads, times: Double(m)) + run(.allGather, weights)
-            default: dpSeconds = run(.reduceScatter, grads, times: Double(m)) + run(.allGather, weights, times: 2 * Double(m))
-            }
+        // Data-parallel traffic: gradients reduced, ZeRO's shards gathered, where DeepSpeed runs
+        // them; the tied embedding's gradient summed between the first and the last stage.
+        var dpEvents = StepCollectives.dataParallel(zero: p.zero, group: p.dataGroup, parameterBytes: psi * bytes, microBatches: m)
+        if p.pp > 1 {
+            dpEvents += StepCollectives.tiedParameters(bytes: tokenShard * bytes,
+                                                       group: RankGroup(name: "embedding", size: 2, stride: t * p.dp * (p.pp - 1)))
         }
-        if p.pp > 1 {   // the tied embedding's gradient, between the first and the last stage
-            dpSeconds += comm.seconds(CollectiveEvent(name: "embedding", kind: .allReduce, phase: .backward,
-                                                      group: RankGroup(name: "embedding", size: 2, stride: t * p.dp * (p.pp - 1)),
-                                                      bytes: tokenShard * bytes))
-        }
+        let dpSeconds = comm.seconds(dpEvents)
 
         // The optimizer over this device's share of the states.
         let stateShare = psi / Double(trace.totalParameters) / Double(p.zero >= 1 ? p.dp : 1)
@@ -202,13 +198,29 @@ extension TrainingJob {
             infeasible = "offloaded optimizer states need \(gib(memory.host)) GiB of host memory per node, a node has \(gib(profile.interconnect.hostMemoryGiB * 1_073_741_824)) GiB"
         }
 
-        return TrainingEstimate(
+        var estimate = TrainingEstimate(
             plan: p, devices: cluster.devices, microBatches: m, parameters: trace.totalParameters, parametersPerDevice: psi,
             modelFLOPsPerStep: modelFLOPs, executedFLOPsPerStep: executedFLOPs, memory: memory, time: time,
             samplesPerSecond: Double(globalBatch) / step, tokensPerSecond: tokens / step,
             mfu: modelFLOPs / (step * devices * profile.peakFLOPS(p.precision.dtype)),
             tflopsPerDevice: executedFLOPs / (step * devices) / 1e12,
             energyJoulesPerStep: energy, joulesPerToken: energy / tokens, infeasible: infeasible)
+        if let price = profile.pricePerHourUSD, infeasible == nil {
+            let cost = estimate.rentalCost(pricePerDeviceHour: price)
+            estimate.dollarsPerStep = cost.perStep
+            estimate.dollarsPerMillionTokens = cost.perMillionTokens
+        }
+        return estimate
+    }
+}
+
+extension TrainingEstimate {
+    /// What the step would cost at `pricePerDeviceHour` US dollars on each of the devices, whether
+    /// or not the plan fits (a study ranks plans that do not fit too): per step, and per million
+    /// tokens.
+    public func rentalCost(pricePerDeviceHour price: Double) -> (perStep: Double, perMillionTokens: Double) {
+        let dollarsPerSecond = price * Double(devices) / 3600
+        return (dollarsPerSecond * time.step, dollarsPerSecond / tokensPerSecond * 1e6)
     }
 }
 

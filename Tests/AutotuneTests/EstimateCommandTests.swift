@@ -12,10 +12,30 @@ final class EstimateCommandTests: ScratchTestCase {
         let lines = r.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.map { String($0.prefix(12)) },
                        ["model       ", "cluster     ", "plan        ", "FLOPs       ", "parameters  ", "memory      ",
-                        "step time   ", "throughput  ", "energy      "])
+                        "step time   ", "throughput  ", "energy      ", "cost        "])
         XCTAssertEqual(lines[1], "cluster     128 × 8 A100-SXM-80GB (1024 devices)")
         XCTAssertTrue(lines[2].hasPrefix("plan        dp 16 × tp 8 × pp 8, ZeRO 1, micro-batch 1 × 96 per step, global batch 1536"), lines[2])
         XCTAssertTrue(lines[0].contains("174.62G parameters"), lines[0])
+        // 1,024 devices at $5.1207 an hour cost $1.4566 a second: the dollars per million tokens are
+        // that over the tokens per second (in the JSON test below to full precision).
+        XCTAssertTrue(lines[9].hasPrefix("cost        $"), lines[9])
+        XCTAssertTrue(lines[9].contains(" per million tokens, $"), lines[9])
+        XCTAssertTrue(lines[9].hasSuffix(" per step, at $5.1207 per device-hour (AWS p4de.24xlarge on-demand list price, us-east-1, 2024: $40.9657/h ÷ 8 A100-SXM4-80GB)"), lines[9])
+        let perMillion = Double(lines[9].dropFirst("cost        $".count).prefix { $0 != " " }) ?? 0
+        let tokensPerSecond = 1536.0 * 2048 / (Double(lines[6].dropFirst("step time   ".count).prefix { $0 != " " }) ?? 1)
+        XCTAssertEqual(perMillion, 5.1207 * 1024 / 3600 / tokensPerSecond * 1e6, accuracy: 0.01)
+    }
+
+    func testNoCostLineWithoutAPriceOrAFit() {
+        let small = ["--layers", "2", "--hidden", "64", "--heads", "4", "--seq", "16", "--vocab", "100"]
+        let bought = runAutotune(["estimate"] + small + ["--hardware", "RTX-4090"])
+        XCTAssertEqual(bought.status, 0, bought.stderr)
+        XCTAssertFalse(bought.stdout.contains("\ncost "), bought.stdout)
+        let crammed = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
+        XCTAssertTrue(crammed.stdout.contains("INFEASIBLE  needs "), crammed.stdout)
+        XCTAssertFalse(crammed.stdout.contains("\ncost "), crammed.stdout)
+        let rented = runAutotune(["estimate"] + small + ["--hardware", "T4", "--gpus-per-node", "1"])
+        XCTAssertTrue(rented.stdout.contains("per step, at $0.526 per device-hour (AWS g4dn.xlarge (1 T4) on-demand list price, us-east-1, 2024)\n"), rented.stdout)
     }
 
     func testJSONIsOneDocument() throws {
@@ -29,6 +49,27 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertEqual((estimate?["plan"] as? [String: Any])?["dp"] as? Int, 16)
         XCTAssertNotNil((estimate?["time"] as? [String: Any])?["compute"])
         XCTAssertNotNil((estimate?["memory"] as? [String: Any])?["activations"])
+        // The price it is costed at; this plan does not fit (134 GiB a device), so it has no cost.
+        XCTAssertEqual(doc?["price_per_hour_usd"] as? Double, 12.29)
+        XCTAssertEqual(doc?["price_source"] as? String, "AWS p5.48xlarge on-demand list price, us-east-1, 2024: $98.32/h ÷ 8 H100-SXM-80GB")
+        XCTAssertNotNil(estimate?["infeasible"])
+        XCTAssertNil(estimate?["dollars_per_million_tokens"])
+        XCTAssertNil(estimate?["dollars_per_step"])
+    }
+
+    func testJSONCostIsThePriceOfTheDevicesOverTheTokens() throws {
+        let r = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "H100-SXM-80GB", "--nodes", "64", "--tp", "8", "--pp", "4",
+                                                        "--global-batch", "512", "--zero", "1", "--checkpointing", "full", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let estimate = doc?["estimate"] as? [String: Any]
+        XCTAssertNil(estimate?["infeasible"])
+        // 512 devices at $12.29 an hour, over the step's 512 × 2048 tokens.
+        let tokensPerSecond = estimate?["tokens_per_second"] as? Double ?? 0
+        let step = 512.0 * 2048 / tokensPerSecond
+        let perMillion = estimate?["dollars_per_million_tokens"] as? Double ?? 0
+        XCTAssertEqual(perMillion, 12.29 * 512 / 3600 / tokensPerSecond * 1e6, accuracy: 1e-9 * perMillion)
+        XCTAssertEqual(estimate?["dollars_per_step"] as? Double ?? 0, 12.29 * 512 / 3600 * step, accuracy: 1e-9 * perMillion)
     }
 
     func testAPlanThatDoesNotFitSaysSo() {

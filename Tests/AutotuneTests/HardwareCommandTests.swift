@@ -61,9 +61,19 @@ final class HardwareCommandTests: ScratchTestCase {
                          "  power             60 W idle, 400 W peak\n",
                          "  intra-node link   nvlink3, 300 GB/s per direction, 3 µs\n",
                          "  fp16    312\n", "  fp8     → fp16 312\n", "  int2    → int4 1248\n",
+                         "  price             $5.1207 per device-hour\n",
+                         "  price source      AWS p4de.24xlarge on-demand list price, us-east-1, 2024: $40.9657/h ÷ 8 A100-SXM4-80GB\n",
                          "\nsources\n  - NVIDIA A100 Tensor Core GPU datasheet (2021)"] {
             XCTAssertTrue(text.contains(expected), expected)
         }
+    }
+
+    func testShowLeavesThePriceOutForADeviceOneBuys() {
+        let result = runAutotune(["hardware", "show", "Jetson-Orin-Nano"])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertFalse(result.stdout.contains("price"), result.stdout)
+        let json = runAutotune(["hardware", "show", "Jetson-Orin-Nano", "--json"])
+        XCTAssertNil(object(json.stdout)["price_per_hour_usd"])
     }
 
     func testShowJSONIsTheProfileAndReadsBackAsAFile() throws {
@@ -74,6 +84,8 @@ final class HardwareCommandTests: ScratchTestCase {
         XCTAssertEqual(profile["name"] as? String, "H100-SXM-80GB")
         XCTAssertEqual((profile["peak_tflops"] as? [String: Double])?["bf16"], 989.4)
         XCTAssertEqual((profile["interconnect"] as? [String: Any])?["devices_per_node"] as? Int, 8)
+        XCTAssertEqual(profile["price_per_hour_usd"] as? Double, 12.29)
+        XCTAssertEqual(profile["price_source"] as? String, "AWS p5.48xlarge on-demand list price, us-east-1, 2024: $98.32/h ÷ 8 H100-SXM-80GB")
         let path = write("h100.json", result.stdout)
         let again = runAutotune(["hardware", "show", path, "--json"])
         XCTAssertEqual(again.status, 0, again.stderr)

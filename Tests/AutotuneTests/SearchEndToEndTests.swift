@@ -179,6 +179,31 @@ final class SearchEndToEndTests: ScratchTestCase {
         XCTAssertEqual((front["front"] as? [[String: Any]])?.map { $0["trial"] as? Int }, [0])
     }
 
+    /// A training-config study minimising dollars per million tokens: priced on a rented device,
+    /// every trial failed with the reason on one that is bought.
+    func testMetaStudyCostPerTokenNeedsAPricedProfile() throws {
+        func space(_ name: String, hardware: String) -> String {
+            write(name + ".json", """
+            {"evaluator": {"meta": {"model": {"family": "gpt", "layers": 4, "hidden": 256, "heads": 4, "sequence_length": 128, "vocabulary": 1000},
+                                    "hardware": "\(hardware)", "global_batch": 32}},
+             "parallelism": {"micro_batch": {"_type": "choice", "_value": [1, 2, 4, 8]}},
+             "objectives": {"tokens_per_second": "maximize", "usd_per_mtoken": "minimize"}, "strategy": "grid", "budget": 4}
+            """)
+        }
+        var r = runAutotune(["search", space("rented", hardware: "T4"), "--db", db, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("4 trials (4 complete)"), r.stdout)
+        let priced = try trials("rented").compactMap { ($0["metrics"] as? [String: Any])?["usd_per_mtoken"] as? Double }
+        XCTAssertEqual(priced.count, 4)
+        XCTAssertTrue(priced.allSatisfy { $0 > 0 }, "\(priced)")
+
+        r = runAutotune(["search", space("bought", hardware: "RTX-4090"), "--db", db, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("4 trials (4 fail)"), r.stdout)
+        let reasons = Set(try trials("bought").compactMap { $0["message"] as? String })
+        XCTAssertEqual(reasons, ["usd_per_mtoken: hardware profile 'RTX-4090' has no price_per_hour_usd (give one in a profile file named by evaluator.meta.hardware, or leave usd_per_mtoken out of the objectives and constraints)"])
+    }
+
     func testBadInputAndUnknownStudiesExitWithTwo() {
         let bad = write("bad.json", "{\"evaluator\": {\"benchmark\": {\"problem\": \"zdt7\", \"variables\": 5}}}")
         let r = runAutotune(["search", bad, "--db", db])

@@ -11,7 +11,7 @@ final class HardwareProfileTests: XCTestCase {
     ]
     /// The smallest valid profile, for files whose error lies in one added key.
     static let minimal = #""name": "X", "kind": "gpu", "peak_tflops": {"fp32": 1}, "memory_gib": 1, "memory_bandwidth_gbs": 10, "power": {"idle": 1, "peak": 2}"#
-    static let topLevelKeys = "name, kind, sources, efficiency, power, interconnect, peak_tflops, memory_gib, memory_bandwidth_gbs, launch_overhead_us"
+    static let topLevelKeys = "name, kind, sources, efficiency, power, interconnect, peak_tflops, memory_gib, memory_bandwidth_gbs, launch_overhead_us, price_per_hour_usd, price_source"
     static let formats = "fp32, tf32, fp16, bf16, fp8, int8, int4, int2, binary, int32"
 
     var scratch: URL!
@@ -76,6 +76,27 @@ final class HardwareProfileTests: XCTestCase {
         let nano = try ProfileLibrary.profile(named: "Jetson-Orin-Nano", calibrateHost: Self.noCalibration)
         XCTAssertEqual(nano.peakFLOPS(.fp32), 1024 * 2 * 0.625e9, accuracy: 1)
         XCTAssertEqual(nano.peakTFLOPS[.int8], 20)        // 40 with sparsity, halved
+    }
+
+    /// Rented devices carry a price per device-hour with its source; bought ones carry none.
+    func testDataCentreProfilesArePricedPerDeviceHourWithASource() throws {
+        let priced: [String: Double] = [
+            "V100-SXM2-32GB": 31.212 / 8, "A100-SXM-40GB": 32.7726 / 8, "A100-SXM-80GB": 40.9657 / 8, "H100-SXM-80GB": 98.32 / 8,
+            "L4": 0.8048, "T4": 0.526, "TPU-v4": 3.22, "TPU-v5e": 1.20,
+        ]
+        for p in ProfileLibrary.builtIn {
+            if let expected = priced[p.name] {
+                // An instance's on-demand price over the devices it holds, to the listed precision.
+                XCTAssertEqual(try XCTUnwrap(p.pricePerHourUSD, p.name), expected, accuracy: 0.0001, p.name)
+                let source = try XCTUnwrap(p.priceSource, p.name)
+                XCTAssertTrue(source.contains("on-demand list price") && source.contains("2024"), source)
+            } else {
+                XCTAssertNil(p.pricePerHourUSD, p.name)
+                XCTAssertNil(p.priceSource, p.name)
+            }
+        }
+        XCTAssertEqual(Set(ProfileLibrary.builtIn.filter { $0.pricePerHourUSD == nil }.map(\.name)),
+                       ["H200", "RTX-4090", "Jetson-Orin-Nano", "Jetson-AGX-Orin", "Raspberry-Pi-5"])
     }
 
     func testBuiltInsSurviveAnEncodeDecodeRoundTrip() throws {
@@ -145,10 +166,14 @@ final class HardwareProfileTests: XCTestCase {
             {"name": "my-gpu", "kind": "gpu", "sources": ["measured"],
              "peak_tflops": {"fp32": 20, "bf16": 300}, "memory_gib": 48, "memory_bandwidth_gbs": 900,
              "power": {"idle": 30, "peak": 300},
-             "interconnect": {"devices_per_node": 4, "intra_node": {"kind": "pcie4", "bandwidth_gbs": 25}}}
+             "interconnect": {"devices_per_node": 4, "intra_node": {"kind": "pcie4", "bandwidth_gbs": 25}},
+             "price_per_hour_usd": 1.75, "price_source": "my cloud's list price, 2024"}
             """)
         let p = try ProfileLibrary.profile(named: path, calibrateHost: Self.noCalibration)
         XCTAssertEqual(p.name, "my-gpu")
+        XCTAssertEqual(p.pricePerHourUSD, 1.75)
+        XCTAssertEqual(p.priceSource, "my cloud's list price, 2024")
+        XCTAssertEqual(try decodeJSONConfig(HardwareProfile.self, from: try JSONEncoder().encode(p), file: "again"), p)
         XCTAssertEqual(p.peakFLOPS(.fp16), 300e12)                 // fp16 → bf16
         XCTAssertEqual(p.efficiency, HardwareProfile.Efficiency())  // defaults
         XCTAssertEqual(p.launchOverheadMicroseconds, 0)
@@ -183,6 +208,11 @@ final class HardwareProfileTests: XCTestCase {
             (#"{\#(m), "interconnect": {"intra_node": {"kind": "pcie4", "bandwidth_gbs": 0}}}"#,
              "interconnect.intra_node.bandwidth_gbs: must be a positive number, got 0.0"),
             (#"{\#(m), "interconnect": {"devices_per_node": 0}}"#, "interconnect.devices_per_node: must be at least 1, got 0"),
+            (#"{\#(m), "price_per_hour_usd": -2.5}"#, "price_per_hour_usd: must be a positive number, got -2.5"),
+            (#"{\#(m), "price_per_hour_usd": 0, "price_source": "free"}"#, "price_per_hour_usd: must be a positive number, got 0.0"),
+            (#"{\#(m), "price_source": "AWS, 2024"}"#, "price_source: names the source of a price, but price_per_hour_usd is not given"),
+            (#"{\#(m), "price_per_hour": 2}"#,
+             "price_per_hour: unknown key in a hardware profile (valid: \(Self.topLevelKeys)). Did you mean 'price_per_hour_usd'?"),
             (#"{"name": "X", "kind": "gpu", "peak_tflops": {"fp32": 1}, "memory_gib": 1, "power": {"idle": 1, "peak": 2}}"#,
              "memory_bandwidth_gbs: missing required key"),
             ("{\n  \"name\": \"X\",\n  \"kind\": \"gpu\" \"x\"\n}", "line 3, column 17: malformed JSON (invalid value)"),
@@ -216,6 +246,7 @@ final class HardwareProfileTests: XCTestCase {
         XCTAssertEqual(host.executedDType(.bf16), .fp32)
         XCTAssertGreaterThan(host.memoryBandwidthGBs, 0.5)
         XCTAssertGreaterThan(host.memoryGiB, 0.1)
+        XCTAssertNil(host.pricePerHourUSD)                      // the machine here is not rented by the hour
         XCTAssertTrue(host.sources[0].contains("\(ProcessInfo.processInfo.activeProcessorCount) cores"), host.sources[0])
         // What it measured is a valid profile file.
         let data = try? JSONEncoder().encode(host)

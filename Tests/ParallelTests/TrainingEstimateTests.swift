@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Engine
 import Hardware
@@ -35,6 +36,55 @@ final class TrainingEstimateTests: XCTestCase {
         XCTAssertEqual(e.time.bubble / e.time.compute, 7.0 / 96.0, accuracy: 0.02)
         XCTAssertNil(e.infeasible)
         XCTAssertGreaterThan(e.mfu, 0.2); XCTAssertLessThan(e.mfu, 0.7)
+    }
+
+    /// A worked example by hand: 8 devices at $3.00 per device-hour cost $24 an hour, $1/150 a
+    /// second. A 2 s step of 8,192 tokens (4,096 tokens/s) then costs 2/150 = $0.01333, and a
+    /// million tokens (244.14 steps, 488.28 s) cost 10⁶ / (150 · 4,096) = $1.6276.
+    func testRentalCostWorkedByHand() {
+        var time = TrainingEstimate.Time()
+        time.compute = 1.5; time.dataCommunication = 0.5
+        let e = TrainingEstimate(plan: ParallelPlan(dp: 8), devices: 8, microBatches: 1, parameters: 0, parametersPerDevice: 0,
+                                 modelFLOPsPerStep: 0, executedFLOPsPerStep: 0, memory: .init(), time: time,
+                                 samplesPerSecond: 32, tokensPerSecond: 4096, mfu: 0, tflopsPerDevice: 0,
+                                 energyJoulesPerStep: 0, joulesPerToken: 0)
+        let cost = e.rentalCost(pricePerDeviceHour: 3)
+        XCTAssertEqual(cost.perStep, 0.013333, accuracy: 1e-6)
+        XCTAssertEqual(cost.perMillionTokens, 1.627604, accuracy: 1e-6)
+    }
+
+    /// A small job on one priced DGX node: the estimate's dollars are the price of 8 device-hours
+    /// over the step's 16 × 128 tokens; without a price, or when the plan does not fit, none.
+    func testDollarsPerMillionTokensOfASmallJob() throws {
+        let small = GPTSpec(layers: 4, hidden: 256, heads: 4, sequenceLength: 128, vocabulary: 1000)
+        var priced = dgxA100
+        priced.pricePerHourUSD = 2; priced.priceSource = "test fixture"
+        let plan = ParallelPlan(dp: 8, tp: 1, pp: 1, microBatch: 2)
+        let e = try TrainingJob(model: small, globalBatch: 16, cluster: try Cluster(profile: priced, nodes: 1), plan: plan).estimate()
+        let step = e.time.step, tokens = 16.0 * 128
+        XCTAssertEqual(e.tokensPerSecond, tokens / step, accuracy: 1e-9 * e.tokensPerSecond)
+        let perMillion = try XCTUnwrap(e.dollarsPerMillionTokens)
+        XCTAssertEqual(perMillion, 2 * 8 / 3600 * step / tokens * 1e6, accuracy: 1e-9 * perMillion)
+        XCTAssertEqual(try XCTUnwrap(e.dollarsPerStep), 2 * 8 / 3600 * step, accuracy: 1e-12)
+        XCTAssertEqual(perMillion, try XCTUnwrap(e.dollarsPerStep) / tokens * 1e6, accuracy: 1e-9 * perMillion)
+
+        let unpriced = try TrainingJob(model: small, globalBatch: 16, cluster: try Cluster(profile: dgxA100, nodes: 1), plan: plan).estimate()
+        XCTAssertNil(unpriced.dollarsPerMillionTokens)
+        XCTAssertNil(unpriced.dollarsPerStep)
+
+        var tiny = priced
+        tiny.memoryGiB = 0.001
+        let crammed = try TrainingJob(model: small, globalBatch: 16, cluster: try Cluster(profile: tiny, nodes: 1), plan: plan).estimate()
+        XCTAssertNotNil(crammed.infeasible)
+        XCTAssertNil(crammed.dollarsPerMillionTokens)
+        XCTAssertEqual(crammed.rentalCost(pricePerDeviceHour: 2).perMillionTokens, perMillion, accuracy: 1e-9 * perMillion)
+
+        // The estimate's JSON carries them under their own keys, and leaves them out when unknown.
+        let keys = { (e: TrainingEstimate) in
+            try (JSONSerialization.jsonObject(with: JSONEncoder().encode(e)) as? [String: Any]).map { Set($0.keys) } ?? []
+        }
+        XCTAssertTrue(try keys(e).isSuperset(of: ["dollarsPerMillionTokens", "dollarsPerStep"]))
+        XCTAssertTrue(try keys(unpriced).isDisjoint(with: ["dollarsPerMillionTokens", "dollarsPerStep"]))
     }
 
     func testPlanConstraints() throws {

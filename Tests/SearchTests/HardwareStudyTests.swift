@@ -64,6 +64,45 @@ final class HardwareStudyTests: XCTestCase {
         }
     }
 
+    func testMetaEvaluatorPricesTokensAtTheProfilesRate() throws {
+        let gpt = GPTSpec(layers: 8, hidden: 512, heads: 8, sequenceLength: 256, vocabulary: 1000)
+        var parser = JSONParser(bytes: Array(#"{"parallelism": {"tp": 4, "pp": 2, "micro_batch": 4}}"#.utf8))
+        let candidate = try parser.document()
+        let a100 = try ProfileLibraryLookup.a100()
+        let priced = MetaEvaluator(model: gpt, cluster: try .init(profile: a100, nodes: 2), globalBatch: 64, requested: ["usd_per_mtoken"])
+        let m = try priced.evaluate(candidate, parameters: []) { _, _ in true }.metrics
+        // 16 devices at $5.1207 an hour, over the tokens they train in a second.
+        XCTAssertEqual(m["usd_per_mtoken"]!, 5.1207 * 16 / 3600 / m["tokens_per_second"]! * 1e6, accuracy: 1e-9 * m["usd_per_mtoken"]!)
+        XCTAssertEqual(m["usd_per_mtoken"]!, 5.1207 * 16 / 3600 * m["step_seconds"]! / (64 * 256) * 1e6, accuracy: 1e-9 * m["usd_per_mtoken"]!)
+
+        // A plan that does not fit is still priced, so its constraint ranks it.
+        var small = a100
+        small.memoryGiB = 0.01
+        let crammed = try MetaEvaluator(model: gpt, cluster: try .init(profile: small, nodes: 2), globalBatch: 64)
+            .evaluate(candidate, parameters: []) { _, _ in true }.metrics
+        XCTAssertGreaterThan(crammed["memory_excess_gib"]!, 0)
+        XCTAssertEqual(crammed["usd_per_mtoken"]!, m["usd_per_mtoken"]!, accuracy: 1e-9 * m["usd_per_mtoken"]!)
+
+        // Without a price the metric is not reported; a study that asks for it fails each trial saying why.
+        var bought = a100
+        bought.name = "my-a100"; bought.pricePerHourUSD = nil; bought.priceSource = nil
+        let unasked = MetaEvaluator(model: gpt, cluster: try .init(profile: bought, nodes: 2), globalBatch: 64, requested: ["tokens_per_second"])
+        let metrics = try unasked.evaluate(candidate, parameters: []) { _, _ in true }.metrics
+        XCTAssertNil(metrics["usd_per_mtoken"])
+        XCTAssertEqual(Set(metrics.keys), Set(MetaEvaluator.metrics).subtracting(["usd_per_mtoken"]))
+        let asked = MetaEvaluator(model: gpt, cluster: try .init(profile: bought, nodes: 2), globalBatch: 64,
+                                  requested: ["tokens_per_second", "usd_per_mtoken"])
+        XCTAssertThrowsError(try asked.evaluate(candidate, parameters: []) { _, _ in true }) {
+            XCTAssertEqual("\($0)", "usd_per_mtoken: hardware profile 'my-a100' has no price_per_hour_usd (give one in a profile file named by evaluator.meta.hardware, or leave usd_per_mtoken out of the objectives and constraints)")
+        }
+    }
+
+    func testCostPerTokenIsAnObjectiveOfAMetaStudy() throws {
+        let spec = try parse(Self.meta() + #""parallelism": {"tp": {"_type": "choice", "_value": [1, 2, 4, 8]}}, "objectives": {"tokens_per_second": "maximize", "usd_per_mtoken": "minimize"}, "constraints": [{"metric": "usd_per_mtoken", "<=": 50}]}"#)
+        XCTAssertEqual(spec.objectives, [Objective("tokens_per_second", .maximize), Objective("usd_per_mtoken", .minimize)])
+        XCTAssertEqual(spec.constraints, [MetricConstraint("usd_per_mtoken", .atMost, 50)])
+    }
+
     func testBadMetaFiles() {
         let objectives = #""objectives": {"tokens_per_second": "maximize"}}"#
         XCTAssertEqual(reason(Self.meta() + #""architecture": {"family": "mlp", "widths": [8]}, "# + objectives),

@@ -225,6 +225,18 @@ final class SpaceFileTests: XCTestCase {
         XCTAssertEqual(dtlz2.objectives.map(\.metric), ["f1", "f2", "f3"])
     }
 
+    func testHardwareExamplesParse() throws {
+        let cluster = try example("gpt3-cluster.json")
+        guard case .meta(_, let hardware, let nodes, let perNode, let batch) = cluster.evaluator else { return XCTFail("\(cluster.evaluator)") }
+        XCTAssertEqual(hardware, "A100-SXM-80GB"); XCTAssertEqual(nodes, 128); XCTAssertEqual(perNode, 8); XCTAssertEqual(batch, 1536)
+        XCTAssertEqual(cluster.objectives, [Objective("tokens_per_second", .maximize), Objective("memory_gib", .minimize),
+                                            Objective("usd_per_mtoken", .minimize)])
+        XCTAssertEqual(cluster.referencePoint?.count, 3)
+        let edge = try example("edge.json")
+        XCTAssertEqual(edge.objectives.map(\.metric), ["accuracy", "latency_ms@jetson-orin-nano"])
+        XCTAssertEqual(edge.constraints.map(\.metric), ["memory_mb@raspberry-pi-5"])
+    }
+
     func testMixedConditionalExampleParses() throws {
         let spec = try example("mixed-conditional.json")
         let space = spec.space

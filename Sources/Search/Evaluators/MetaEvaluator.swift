@@ -15,21 +15,29 @@ import Parallel
 /// global batch) fails with the reason. Metrics: `tokens_per_second`, `samples_per_second`,
 /// `step_seconds`, `compute_seconds`, `communication_seconds`, `bubble_seconds`, `memory_gib` (per
 /// device), `memory_excess_gib` (over the device's capacity; 0 when it fits), `mfu`,
-/// `tflops_per_device`, `joules_per_token`, `parameters_per_device`.
+/// `tflops_per_device`, `joules_per_token`, `parameters_per_device`, and `usd_per_mtoken` (US
+/// dollars per million tokens at the profile's `price_per_hour_usd`; reported for plans that do
+/// not fit too, like the throughput, so constraints rank them) when the profile has a price. A
+/// study that asks for `usd_per_mtoken` on a profile without a price fails every trial saying so.
 public final class MetaEvaluator: Evaluator {
     public static let metrics = ["tokens_per_second", "samples_per_second", "step_seconds", "compute_seconds",
                                  "communication_seconds", "bubble_seconds", "memory_gib", "memory_excess_gib", "mfu",
-                                 "tflops_per_device", "joules_per_token", "parameters_per_device"]
+                                 "tflops_per_device", "joules_per_token", "parameters_per_device", costMetric]
+    /// The metric that needs a price: dollars per million tokens.
+    public static let costMetric = "usd_per_mtoken"
     public static let planKeys = ["dp", "tp", "pp", "zero", "micro_batch", "checkpointing", "sequence_parallel", "offload", "schedule"]
 
     public let model: GPTSpec
     public let cluster: Cluster
     public let globalBatch: Int
+    /// The metrics the study's objectives and constraints name, so that one this evaluator cannot
+    /// report fails the trial with the reason rather than as merely missing.
+    public let requested: Set<String>
     /// Traces by micro-batch and precision: a study revisits few of them.
     private var traces: [String: TransformerTrace] = [:]
 
-    public init(model: GPTSpec, cluster: Cluster, globalBatch: Int) {
-        self.model = model; self.cluster = cluster; self.globalBatch = globalBatch
+    public init(model: GPTSpec, cluster: Cluster, globalBatch: Int, requested: Set<String> = []) {
+        self.model = model; self.cluster = cluster; self.globalBatch = globalBatch; self.requested = requested
     }
 
     /// The plan a candidate document describes.
@@ -91,6 +99,11 @@ public final class MetaEvaluator: Evaluator {
 
     public func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
                          report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
+        let price = cluster.profile.pricePerHourUSD
+        if price == nil, requested.contains(Self.costMetric) {
+            throw EvaluationError("\(Self.costMetric): hardware profile '\(cluster.profile.name)' has no price_per_hour_usd "
+                                  + "(give one in a profile file named by evaluator.meta.hardware, or leave \(Self.costMetric) out of the objectives and constraints)")
+        }
         let plan = try self.plan(candidate)
         let job = TrainingJob(model: model, globalBatch: globalBatch, cluster: cluster, plan: plan)
         let m: Int
@@ -101,12 +114,14 @@ public final class MetaEvaluator: Evaluator {
         traces[key] = trace
         let e = job.estimate(trace: trace, microBatches: m)
         let gib = 1_073_741_824.0
-        return EvaluationResult(metrics: [
+        var metrics: [String: Double] = [
             "tokens_per_second": e.tokensPerSecond, "samples_per_second": e.samplesPerSecond, "step_seconds": e.time.step,
             "compute_seconds": e.time.compute, "communication_seconds": e.time.communication, "bubble_seconds": e.time.bubble,
             "memory_gib": e.memory.total / gib, "memory_excess_gib": max(0, e.memory.total - cluster.profile.memoryBytes) / gib,
             "mfu": e.mfu, "tflops_per_device": e.tflopsPerDevice, "joules_per_token": e.joulesPerToken,
             "parameters_per_device": e.parametersPerDevice,
-        ])
+        ]
+        if let price { metrics[Self.costMetric] = e.rentalCost(pricePerDeviceHour: price).perMillionTokens }
+        return EvaluationResult(metrics: metrics)
     }
 }

@@ -13,7 +13,7 @@ extension ParallelPlan.PipelineSchedule: ArgumentValue {}
 struct EstimateCommand: Command {
     static let configuration = CommandConfiguration(
         name: "estimate",
-        abstract: "Cost one training step of a GPT on a cluster: parameters, FLOPs, memory and step time per device, throughput and MFU.",
+        abstract: "Cost one training step of a GPT on a cluster: parameters, FLOPs, memory and step time per device, throughput, MFU, energy and dollars.",
         usage: "(MODEL.json | --layers L --hidden H --heads A --seq S --vocab V) --hardware NAME [--nodes N] [--gpus-per-node G] [plan options] [--json]",
         arguments: [
             Argument("model", valueName: "MODEL.json", help: "A gpt architecture (or a candidate file with one under \"architecture\"); or give its shape with --layers, --hidden, --heads, --seq and --vocab.",
@@ -134,7 +134,9 @@ struct EstimateCommand: Command {
         let estimate = try TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan).estimate()
         if json {
             try Output.printJSON(EstimateReport(model: model, hardware: profile.name, nodes: cluster.nodes,
-                                                devicesPerNode: cluster.devicesPerNode, globalBatch: batch, estimate: estimate))
+                                                devicesPerNode: cluster.devicesPerNode, globalBatch: batch,
+                                                pricePerHourUSD: profile.pricePerHourUSD, priceSource: profile.priceSource,
+                                                estimate: estimate))
         } else {
             print(Self.table(model, cluster, batch, estimate))
         }
@@ -163,9 +165,19 @@ struct EstimateCommand: Command {
                 + String(format: "MFU %.1f%%, %.1f TFLOP/s per device", 100 * e.mfu, e.tflopsPerDevice),
             "energy      \(humanNumber(e.energyJoulesPerStep)) J per step, \(String(format: "%.3g", e.joulesPerToken)) J per token",
         ]
+        if let price = c.profile.pricePerHourUSD, let perMillion = e.dollarsPerMillionTokens, let perStep = e.dollarsPerStep {
+            lines.append("cost        \(dollars(perMillion)) per million tokens, \(dollars(perStep)) per step, at $\(figure(price)) per device-hour"
+                         + (c.profile.priceSource.map { " (\($0))" } ?? ""))
+        }
         if let why = e.infeasible { lines.append("INFEASIBLE  \(why)") }
         return lines.joined(separator: "\n")
     }
+}
+
+/// US dollars for people: cents from a dollar up, three significant figures below (`$13.53`,
+/// `$0.0123`).
+func dollars(_ v: Double) -> String {
+    abs(v) >= 1 ? String(format: "$%.2f", v) : "$" + String(format: "%.3g", v)
 }
 
 /// A model file: a gpt architecture on its own, or a candidate holding one under `architecture`.
@@ -190,5 +202,9 @@ struct EstimateReport: Encodable {
     let nodes: Int
     let devicesPerNode: Int
     let globalBatch: Int
+    /// The profile's price per device-hour, which `estimate.dollars_per_*` are computed at;
+    /// absent without one.
+    let pricePerHourUSD: Double?
+    let priceSource: String?
     let estimate: TrainingEstimate
 }

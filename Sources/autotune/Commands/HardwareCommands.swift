@@ -93,7 +93,7 @@ struct HardwareShowCommand: Command {
             return "\(l.kind), \(figure(l.bandwidthGBs)) GB/s per direction, \(figure(l.latencyMicroseconds)) µs"
         }
         let e = p.efficiency, net = p.interconnect
-        let fields: [(String, String)] = [
+        var fields: [(String, String)] = [
             ("name", p.name),
             ("kind", p.kind.rawValue),
             ("memory", "\(figure(p.memoryGiB)) GiB at \(figure(p.memoryBandwidthGBs)) GB/s"),
@@ -106,6 +106,10 @@ struct HardwareShowCommand: Command {
             ("host link", link(net.hostLink)),
             ("host memory", "\(figure(net.hostMemoryGiB)) GiB"),
         ]
+        if let price = p.pricePerHourUSD {
+            fields.append(("price", "$\(figure(price)) per device-hour"))
+            if let source = p.priceSource { fields.append(("price source", source)) }
+        }
         var lines = aligned(fields)
         lines += ["", "peak TFLOP/s (dense; TOPS for integer formats; → marks a fallback)"]
         lines += aligned(DType.allCases.map { dtype in

@@ -72,7 +72,8 @@ enum StudyParts {
             return CommandEvaluator(command)
         case .meta(let model, let hardware, let nodes, let perNode, let batch):
             let cluster = try Cluster(profile: try ProfileLibrary.profile(named: hardware), nodes: nodes, devicesPerNode: perNode)
-            return MetaEvaluator(model: try SpaceFile.metaModel(model), cluster: cluster, globalBatch: batch)
+            return MetaEvaluator(model: try SpaceFile.metaModel(model), cluster: cluster, globalBatch: batch,
+                                 requested: Set(spec.objectives.map(\.metric) + spec.constraints.map(\.metric)))
         }
     }
 

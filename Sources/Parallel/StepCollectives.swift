@@ -1,0 +1,75 @@
+import Engine
+import Hardware
+
+/// The collectives one training step runs, as the cost model prices them and as simulated ranks
+/// execute them: one list, so the estimate and the ranks cannot disagree about what moves.
+///
+///     let events = StepCollectives.dataParallel(zero: 2, group: plan.dataGroup, parameterBytes: 4 * psi, microBatches: 4)
+///     comm.seconds(events)                       // the estimate's data-parallel time
+///     events.reduce(0) { $0 + CollectiveCost.bytesSent($1) * $1.count }   // bytes each rank sends
+public enum StepCollectives {
+    /// Data-parallel traffic of one step with `microBatches` micro-batches, where DeepSpeed runs it:
+    ///
+    ///     stage 0  all-reduce of the gradients once, at the accumulation boundary
+    ///     stage 1  reduce-scatter of the gradients at the boundary; all-gather of the updated weights
+    ///     stage 2  reduce-scatter after every micro-batch's backward (each rank keeps only its
+    ///              gradient shard); all-gather of the updated weights
+    ///     stage 3  all-gather of the weights before every micro-batch's forward and again before
+    ///              its backward (they are released in between); reduce-scatter after every backward
+    ///
+    /// so stages 0–2 move 2Ψ per rank and step without accumulation and stage 3 moves 3Ψ
+    /// (Rajbhandari et al. 2019, §7). Empty for a group of one rank.
+    /// - Parameter parameterBytes: the payload: the bytes of the parameters the group shares.
+    public static func dataParallel(zero: Int, group: RankGroup, parameterBytes: Double, microBatches m: Int) -> [CollectiveEvent] {
+        guard group.size > 1 else { return [] }
+        let micro = Double(max(m, 1))
+        func event(_ name: String, _ kind: CollectiveKind, _ phase: Phase, _ count: Double) -> CollectiveEvent {
+            CollectiveEvent(name: name, kind: kind, phase: phase, group: group, bytes: parameterBytes, count: count)
+        }
+        switch zero {
+        case 0:
+            return [event("gradients", .allReduce, .backward, 1)]
+        case 1:
+            return [event("gradients", .reduceScatter, .backward, 1), event("parameters", .allGather, .optimizer, 1)]
+        case 2:
+            return [event("gradients", .reduceScatter, .backward, micro), event("parameters", .allGather, .optimizer, 1)]
+        default:
+            return [event("parameters.forward", .allGather, .forward, micro),
+                    event("parameters.backward", .allGather, .backward, micro),
+                    event("gradients", .reduceScatter, .backward, micro)]
+        }
+    }
+
+    /// Point-to-point traffic of one pipeline stage in one step: the activations of every
+    /// micro-batch sent to the next stage and the gradients of its inputs sent back to the
+    /// previous one. The first stage only sends forward, the last only backward.
+    /// - Parameters:
+    ///   - stage: this stage, 0 ..< `stages`.
+    ///   - inputBytes: one micro-batch's activations entering the stage (their gradient goes back).
+    ///   - outputBytes: one micro-batch's activations leaving it.
+    public static func pipeline(stage: Int, stages: Int, inputBytes: Double, outputBytes: Double, microBatches m: Int) -> [CollectiveEvent] {
+        guard stages > 1 else { return [] }
+        let pair = RankGroup(name: "pipeline", size: 2, stride: 1)
+        var events: [CollectiveEvent] = []
+        if stage < stages - 1 {
+            events.append(CollectiveEvent(name: "activations", kind: .sendRecv, phase: .forward, group: pair,
+                                          bytes: outputBytes, count: Double(m)))
+        }
+        if stage > 0 {
+            events.append(CollectiveEvent(name: "activation_gradients", kind: .sendRecv, phase: .backward, group: pair,
+                                          bytes: inputBytes, count: Double(m)))
+        }
+        return events
+    }
+
+    /// The all-reduce that sums the gradients of a parameter two stages share (a language-model
+    /// head tied to the token embedding, as Megatron-LM keeps it on the first and last stage).
+    public static func tiedParameters(bytes: Double, group: RankGroup) -> [CollectiveEvent] {
+        bytes > 0 ? [CollectiveEvent(name: "embedding", kind: .allReduce, phase: .backward, group: group, bytes: bytes)] : []
+    }
+
+    /// Bytes one rank sends over `events`: Σ bus-bandwidth factor × payload × count.
+    public static func bytesSent(_ events: [CollectiveEvent]) -> Double {
+        events.reduce(0) { $0 + CollectiveCost.bytesSent($1) * $1.count }
+    }
+}
