@@ -68,6 +68,23 @@ public enum StepCollectives {
         bytes > 0 ? [CollectiveEvent(name: "embedding", kind: .allReduce, phase: .backward, group: group, bytes: bytes)] : []
     }
 
+    /// Tensor-parallel traffic of one step on a stage of `blocks` transformer blocks (Megatron-LM's
+    /// f and g, Shoeybi et al. 2019): per block and micro-batch two all-reduces of the block's
+    /// (b, s, h) input forward and two backward, and two more for every forward run again
+    /// (`recomputedBlocks` per step: full recomputation reruns every block once per micro-batch).
+    /// Empty for a group of one rank.
+    /// - Parameter activationBytes: one micro-batch's activations entering a block.
+    public static func tensorParallel(blocks: Int, recomputedBlocks: Int = 0, activationBytes: Double,
+                                      group: RankGroup, microBatches m: Int) -> [CollectiveEvent] {
+        guard group.size > 1, blocks > 0 else { return [] }
+        return [
+            CollectiveEvent(name: "tensor.activations", kind: .allReduce, phase: .forward, group: group,
+                            bytes: activationBytes, count: Double(2 * (blocks * max(m, 1) + recomputedBlocks))),
+            CollectiveEvent(name: "tensor.activation_gradients", kind: .allReduce, phase: .backward, group: group,
+                            bytes: activationBytes, count: Double(2 * blocks * max(m, 1))),
+        ]
+    }
+
     /// Bytes one rank sends over `events`: Σ bus-bandwidth factor × payload × count.
     public static func bytesSent(_ events: [CollectiveEvent]) -> Double {
         events.reduce(0) { $0 + CollectiveCost.bytesSent($1) * $1.count }

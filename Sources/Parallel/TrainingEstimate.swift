@@ -95,20 +95,21 @@ extension TrainingJob {
         let ends = p.pp == 1 ? embedding + head : (embedding.seconds > head.seconds ? embedding : head)
         let stage = block.scaled(by: Double(layersPerStage)) + ends
 
-        // Tensor-parallel collectives per micro-batch: two all-reduces of the (b, s, h) activations
-        // forward and two backward per layer (Megatron's f and g), two more when the forward is
-        // recomputed; sequence parallelism turns each into a reduce-scatter and an all-gather.
+        // Tensor-parallel collectives per micro-batch: Megatron's f and g in every block (two
+        // all-reduces of the (b, s, h) activations forward, two backward, two more when the forward
+        // is recomputed) and the vocabulary-parallel embedding's (or LM head's) all-reduce; sequence
+        // parallelism turns each into a reduce-scatter and an all-gather.
         let activation = Double(p.microBatch * model.sequenceLength * model.hidden) * bytes
-        var tpPerMicroBatch = 0.0
+        var tpEvents = StepCollectives.tensorParallel(blocks: layersPerStage,
+                                                      recomputedBlocks: p.checkpointing == .full ? layersPerStage : 0,
+                                                      activationBytes: activation, group: p.tensorGroup, microBatches: 1)
         if t > 1 {
-            let perLayer = 4.0 + (p.checkpointing == .full ? 2 : 0)
-            let kinds: [CollectiveKind] = p.sequenceParallel ? [.reduceScatter, .allGather] : [.allReduce]
-            let ops = perLayer * Double(layersPerStage) + 1   // + the embedding's (or LM head's) all-reduce
-            for k in kinds {
-                tpPerMicroBatch += comm.seconds(CollectiveEvent(name: "tp", kind: k, phase: .forward, group: p.tensorGroup,
-                                                                bytes: activation)) * ops
-            }
+            tpEvents.append(CollectiveEvent(name: "tensor.embedding", kind: .allReduce, phase: .forward, group: p.tensorGroup, bytes: activation))
         }
+        if p.sequenceParallel {
+            tpEvents = tpEvents.flatMap { e in [CollectiveKind.reduceScatter, .allGather].map { k in var e = e; e.kind = k; return e } }
+        }
+        let tpPerMicroBatch = comm.seconds(tpEvents)
         // Pipeline: each micro-batch's activations forward and their gradient backward.
         let p2pPayload = activation / Double(p.sequenceParallel ? t : 1)
         let ppPerMicroBatch = p.pp > 1

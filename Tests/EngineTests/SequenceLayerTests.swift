@@ -35,6 +35,17 @@ final class SequenceLayerTests: XCTestCase {
         GradientCheck().check(try MultiHeadSelfAttention("attn", 8, 2, causal: true), inputShape: [2, 5, 8])
     }
 
+    /// A tensor-parallel shard: 2 heads of width 3 on an 8-wide input (inner width 6 ≠ 8), no
+    /// output bias.
+    func testAttentionShardGradients() throws {
+        let shard = try MultiHeadSelfAttention("attn", 8, 2, causal: true, headDimension: 3, projectionBias: false)
+        XCTAssertEqual(shard.qkvWeight.shape, [18, 8])
+        XCTAssertEqual(shard.outputWeight.shape, [8, 6])
+        XCTAssertNil(shard.outputBias)
+        XCTAssertEqual(shard.parameters.count, 3)
+        GradientCheck().check(shard, inputShape: [2, 4, 8])
+    }
+
     func testTransformerBlockGradients() throws {
         let block = try TransformerBlock("block", 8, 2, mlpRatio: 2, causal: true, seed: 1)
         XCTAssertEqual(try block.outputShape(for: [4, 8]), [4, 8])

@@ -110,9 +110,9 @@ final class SimulatedRanksTests: XCTestCase {
     /// Train `plan` and one rank on the same batches; compare weights and the cost model's figures.
     @discardableResult
     func check(_ plan: ParallelPlan, spec: ArchitectureSpec? = nil, inputShape: [Int] = [12], classes: Int = 4,
-               data: Dataset? = nil, steps: Int = 3, tolerance: Float = 2e-5,
+               data: Dataset? = nil, steps: Int = 3, tolerance: Float = 2e-5, adam: AdamSettings = AdamSettings(),
                file: StaticString = #filePath, line: UInt = #line) throws -> SimulatedTrainingResult {
-        let sim = try SimulatedTraining(spec: spec ?? mlp, inputShape: inputShape, classes: classes, seed: 11, plan: plan)
+        let sim = try SimulatedTraining(spec: spec ?? mlp, inputShape: inputShape, classes: classes, seed: 11, plan: plan, adam: adam)
         let data = data ?? blobs
         let run = try sim.train(on: data, steps: steps)
         let reference = try sim.singleRank(on: data, steps: steps)
@@ -206,19 +206,90 @@ final class SimulatedRanksTests: XCTestCase {
         }
     }
 
+    // MARK: Tensor parallelism
+
+    let gpt = ArchitectureSpec.gpt(GPTSpec(layers: 2, hidden: 16, heads: 4, sequenceLength: 8, vocabulary: 12))
+    lazy var markov = Synthetic.markovSequences(count: 96, length: 8, vocabulary: 12, seed: 5)
+
+    /// Adam divides by √v: a gradient element near zero whose last bits differ between two sums
+    /// moves its weight by up to the learning rate either way (one rank against itself with
+    /// accumulation differs by 1e-3 after 3 steps at ε = 1e-8). ε = 1e-3 damps that, so the
+    /// comparison checks the plan to 1e-5, not the optimizer's sensitivity to rounding.
+    static let dampedAdam = AdamSettings(epsilon: 1e-3)
+
+    @discardableResult
+    func checkGPT(_ plan: ParallelPlan, file: StaticString = #filePath, line: UInt = #line) throws -> SimulatedTrainingResult {
+        try check(plan, spec: gpt, inputShape: [8], classes: 12, data: markov, tolerance: 1e-5, adam: Self.dampedAdam, file: file, line: line)
+    }
+
+    func testTensorParallelSplitsHeadsAndMLPColumns() throws {
+        for tp in [2, 4] {
+            let run = try checkGPT(ParallelPlan(tp: tp, microBatch: 2, gradientAccumulation: 2, precision: .fp32))
+            // Per step: 2 blocks × 2 micro-batches × 2 all-reduces of (2, 8, 16) floats each way.
+            let forward = run.ranks[0].collectives.filter { $0.name == "tensor.activations" }
+            XCTAssertEqual(forward.count, 3 * 2 * 2 * 2, "tp \(tp)")
+            XCTAssertEqual(forward.first?.bytes, 2 * 8 * 16 * 4)
+            XCTAssertEqual(run.ranks[0].collectives.filter { $0.name == "tensor.activation_gradients" }.count, 3 * 2 * 2 * 2)
+            // Per block 1/tp of QKV (768 + 48), W_o (256) and the MLP (1024 + 64 + 1024); the norms
+            // (64) whole; the two row-split biases (16 + 16) on rank 0. Token and position tables
+            // (192 + 128) and the final norm (32) whole; the head is tied to the token table.
+            let expected = (0 ..< tp).map { t in 2 * (3184 / tp + 64 + (t == 0 ? 32 : 0)) + 352 }
+            XCTAssertEqual(run.ranks.map(\.parameterCount), expected, "tp \(tp)")
+        }
+    }
+
+    func testTensorDataAndEveryZeROStage() throws {
+        for zero in 0 ... 3 {
+            try checkGPT(ParallelPlan(dp: 2, tp: 2, zero: zero, microBatch: 2, gradientAccumulation: 2, precision: .fp32))
+        }
+    }
+
+    func testTensorAndPipelineParallelUnderBothSchedulesAndFullRecomputation() throws {
+        for schedule in ParallelPlan.PipelineSchedule.allCases {
+            let run = try checkGPT(ParallelPlan(tp: 2, pp: 2, microBatch: 2, gradientAccumulation: 3, precision: .fp32, schedule: schedule))
+            XCTAssertEqual(run.ranks.map(\.tensorRank), [0, 1, 0, 1])
+            XCTAssertEqual(run.ranks.map(\.stage), [0, 0, 1, 1])
+        }
+        // Full recomputation reruns each block's forward, with its two all-reduces, once per micro-batch.
+        let run = try checkGPT(ParallelPlan(dp: 2, tp: 2, zero: 1, microBatch: 2, gradientAccumulation: 2,
+                                            checkpointing: .full, precision: .fp32))
+        XCTAssertEqual(run.ranks[0].collectives.filter { $0.name == "tensor.activations" }.count, 3 * 2 * 2 * 2 * 2)
+    }
+
+    func testTensorParallelVisionTransformer() throws {
+        let vit = ArchitectureSpec.vit(ViTSpec(patch: 2, dim: 8, depth: 1, heads: 2, mlpRatio: 2))
+        var images = Synthetic.blobs(count: 64, classes: 3, dimensions: 16, seed: 9)
+        images.sampleShape = [4, 4, 1]
+        try check(ParallelPlan(tp: 2, microBatch: 4, gradientAccumulation: 1, precision: .fp32),
+                  spec: vit, inputShape: [4, 4, 1], classes: 3, data: images, tolerance: 1e-5, adam: Self.dampedAdam)
+    }
+
+    func testRematerializedForwards() {
+        // A stage's layers keep only the last forward, and a backward releases it: GPipe over 3
+        // micro-batches (F0 F1 F2 B0 B1 B2) reruns all three forwards.
+        XCTAssertEqual(ParallelPlan.PipelineSchedule.gpipe.rematerializedForwards(stage: 0, stages: 2, microBatches: 3), 3)
+        // 1F1B: the last stage runs each backward right after its forward.
+        XCTAssertEqual(ParallelPlan.PipelineSchedule.oneForwardOneBackward.rematerializedForwards(stage: 1, stages: 2, microBatches: 3), 0)
+        // Stage 0 of 2 runs F0 F1 B0 F2 B1 B2: no backward follows its own forward.
+        XCTAssertEqual(ParallelPlan.PipelineSchedule.oneForwardOneBackward.rematerializedForwards(stage: 0, stages: 2, microBatches: 3), 3)
+        XCTAssertEqual(ParallelPlan.PipelineSchedule.oneForwardOneBackward.rematerializedForwards(stage: 0, stages: 1, microBatches: 3), 0)
+    }
+
     // MARK: Plans the ranks refuse
 
     func testPlansTheRanksCannotRun() {
         func reason(_ plan: ParallelPlan, _ spec: ArchitectureSpec? = nil) -> String {
             do {
-                _ = try SimulatedTraining(spec: spec ?? mlp, inputShape: [12], classes: 4, seed: 1, plan: plan)
+                _ = try SimulatedTraining(spec: spec ?? mlp, inputShape: spec == nil ? [12] : [8], classes: spec == nil ? 4 : 12,
+                                          seed: 1, plan: plan)
                 return "accepted"
             } catch { return "\(error)" }
         }
         func expect(_ reason: String, _ prefix: String, line: UInt = #line) {
             XCTAssertTrue(reason.hasPrefix(prefix), reason, line: line)
         }
-        expect(reason(ParallelPlan(tp: 2)), "tp: ")
+        expect(reason(ParallelPlan(tp: 2)), "tp: tensor parallelism splits transformer blocks (gpt, vit); this mlp has none")
+        expect(reason(ParallelPlan(tp: 3), gpt), "tp: 3 must divide the 4 heads and the MLP width 64")
         expect(reason(ParallelPlan(pp: 2, zero: 2)), "zero: ZeRO stage 2 shards gradients")
         expect(reason(ParallelPlan(pp: 9)), "pp: 9 pipeline stages for a network of 6 layers")
         expect(reason(ParallelPlan(checkpointing: .selective)), "checkpointing: ")

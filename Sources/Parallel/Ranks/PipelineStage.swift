@@ -34,6 +34,21 @@ extension ParallelPlan.PipelineSchedule {
         }
     }
 
+    /// The forwards stage `stage` runs again each step because another micro-batch's forward ran
+    /// between a micro-batch's forward and its backward (the engine's layers keep only their last
+    /// forward; see `PipelineStage`).
+    ///
+    ///     PipelineSchedule.gpipe.rematerializedForwards(stage: 0, stages: 2, microBatches: 3)   // 2
+    public func rematerializedForwards(stage: Int, stages: Int, microBatches m: Int) -> Int {
+        var last: Operation?
+        var count = 0
+        for op in operations(stage: stage, stages: stages, microBatches: m) {
+            if case .backward(let k) = op, last != .forward(k) { count += 1 }
+            last = op
+        }
+        return count
+    }
+
     /// The most micro-batches whose activations stage `stage` holds at once.
     public func microBatchesInFlight(stage: Int, stages: Int, microBatches m: Int) -> Int {
         var live = 0, peak = 0

@@ -1,7 +1,7 @@
 import Foundation
 import Engine
 
-/// Train a model under a parallel plan on dp × pp simulated ranks — threads in this process,
+/// Train a model under a parallel plan on dp × tp × pp simulated ranks — threads in this process,
 /// exchanging real numbers through in-process collectives — and report what every rank held,
 /// computed and sent.
 ///
@@ -12,15 +12,19 @@ import Engine
 /// the plan's schedule; ZeRO shards each stage's flat store over its data-parallel group
 /// (`ZeroState`). A language-model head tied to the token embedding on another stage keeps a copy,
 /// and the two copies' gradients are summed between the first and the last stage, as Megatron-LM
-/// does. Gradients are averaged over the global batch, so the weights after each step equal those
+/// does. With tp > 1 every transformer block is split over its tensor-parallel group as Megatron-LM
+/// splits it (`TensorParallel`); embeddings, the head and the final norm stay whole on every rank.
+/// Gradients are averaged over the global batch, so the weights after each step equal those
 /// of one rank training on the whole batch (`SimulatedTraining.singleRank`), up to float rounding.
 ///
 ///     let plan = ParallelPlan(dp: 2, pp: 2, zero: 1, microBatch: 4, gradientAccumulation: 2, precision: .fp32)
 ///     let run = try SimulatedTraining(spec: spec, inputShape: [16], classes: 4, seed: 7, plan: plan).train(on: data, steps: 3)
 ///     run.ranks[0].bytesSent == StepCollectives.bytesSent(run.ranks[0].predictedCollectives)   // per step × 3
 ///
-/// Tensor parallelism is not simulated here (tp must be 1); the plan's precision is ignored — ranks
-/// compute in FP32, which is what makes the comparison with one rank exact to rounding.
+/// Ranks are laid out as Megatron-LM lays them out: tensor-parallel ranks neighbours, then data,
+/// then pipeline (world rank = stage · dp · tp + data rank · tp + tensor rank). The plan's
+/// precision is ignored — ranks compute in FP32, which is what makes the comparison with one rank
+/// exact to rounding.
 public struct SimulatedTraining {
     public let spec: ArchitectureSpec
     public let inputShape: [Int]
@@ -37,8 +41,7 @@ public struct SimulatedTraining {
                 adam: AdamSettings = AdamSettings(), learningRate: Float = 1e-2, stageBoundaries: [Int]? = nil) throws {
         self.spec = spec; self.inputShape = inputShape; self.classes = classes; self.seed = seed
         self.plan = plan; self.adam = adam; self.learningRate = learningRate
-        guard plan.tp == 1 else { throw PlanError("tp", "simulated ranks run data and pipeline parallelism; tp must be 1, got \(plan.tp)") }
-        for (key, v) in [("dp", plan.dp), ("pp", plan.pp), ("micro_batch", plan.microBatch), ("grad_accum", plan.gradientAccumulation ?? 1)] where v < 1 {
+        for (key, v) in [("dp", plan.dp), ("tp", plan.tp), ("pp", plan.pp), ("micro_batch", plan.microBatch), ("grad_accum", plan.gradientAccumulation ?? 1)] where v < 1 {
             throw PlanError(key, "must be at least 1, got \(v)")
         }
         guard (0 ... 3).contains(plan.zero) else { throw PlanError("zero", "stage must be 0, 1, 2 or 3, got \(plan.zero)") }
@@ -51,8 +54,18 @@ public struct SimulatedTraining {
         if spec.hasDropout {
             throw PlanError("architecture", "dropout draws new masks when a forward is recomputed; simulate a model without dropout")
         }
-        let layerCount = try Model(spec: spec, inputShape: inputShape, classes: classes, context: ExecutionContext(mode: .meta), seed: seed)
-            .network.layers.count
+        let probe = try Model(spec: spec, inputShape: inputShape, classes: classes, context: ExecutionContext(mode: .meta), seed: seed)
+        let layerCount = probe.network.layers.count
+        if plan.tp > 1 {
+            let blocks = probe.network.layers.compactMap { $0 as? TransformerBlock }
+            guard let block = blocks.first else {
+                throw PlanError("tp", "tensor parallelism splits transformer blocks (gpt, vit); this \(spec.family) has none")
+            }
+            let heads = block.attention.heads, width = block.parameters.first { $0.name.hasSuffix(".mlp.fc.weight") }?.shape[0] ?? 0
+            guard heads % plan.tp == 0, width % plan.tp == 0 else {
+                throw PlanError("tp", "\(plan.tp) must divide the \(heads) heads and the MLP width \(width)")
+            }
+        }
         guard plan.pp <= layerCount else { throw PlanError("pp", "\(plan.pp) pipeline stages for a network of \(layerCount) layers") }
         if let b = stageBoundaries {
             guard b.count == plan.pp - 1, zip([0] + b, b + [layerCount]).allSatisfy({ $0 < $1 }) else {
@@ -69,28 +82,45 @@ public struct SimulatedTraining {
     /// Samples per step.
     public var globalBatch: Int { plan.dp * plan.microBatch * microBatches }
 
+    /// Transformer blocks on stage `s` and the forwards of them each step reruns (full
+    /// checkpointing; a micro-batch whose forward another one's displaced, see `PipelineStage`).
+    func blockForwards(_ network: Sequential, stage s: Int, ranges: [Range<Int>]) -> (blocks: Int, recomputed: Int) {
+        let blocks = network.layers[ranges[s]].filter { $0 is TransformerBlock }.count
+        let m = microBatches
+        let rerun = plan.checkpointing == .full ? m : plan.schedule.rematerializedForwards(stage: s, stages: plan.pp, microBatches: m)
+        return (blocks, blocks * rerun)
+    }
+
     /// Train `steps` steps on `data` and report every rank.
     public func train(on data: Dataset, steps: Int) throws -> SimulatedTrainingResult {
-        let dp = plan.dp, pp = plan.pp, m = microBatches, b = plan.microBatch
+        let dp = plan.dp, tp = plan.tp, pp = plan.pp, m = microBatches, b = plan.microBatch
         let probe = try Model(spec: spec, inputShape: inputShape, classes: classes, context: ExecutionContext(mode: .meta), seed: seed)
         let stages = stageRanges(probe.network)
         let boundaryElements = try stages.dropLast().map { range -> Int in
             try Sequential("probe", Array(probe.network.layers[..<range.upperBound])).outputShape(for: inputShape).reduce(1, *)
         }
-        let contexts = (0 ..< dp * pp).map { _ in ExecutionContext() }
-        // Megatron's layout without tensor parallelism: data-parallel ranks neighbours, stages stride dp.
-        let dataGroups = (0 ..< pp).map { _ in Communicator(size: dp, group: "data") }
-        let pipelineGroups = (0 ..< dp).map { _ in Communicator(size: pp, group: "pipeline") }
-        let tiedGroups = (0 ..< dp).map { _ in Communicator(size: 2, group: "embedding") }
+        let tied = pp > 1 && !tiedParameterNames(probe.network, stages).isEmpty
+        // Elements of one sample's activations entering a transformer block (what tensor
+        // parallelism all-reduces).
+        let firstBlock = probe.network.layers.firstIndex { $0 is TransformerBlock } ?? 0
+        let blockElements = try Sequential("probe", Array(probe.network.layers[..<firstBlock])).outputShape(for: inputShape).reduce(1, *)
+        let world = dp * tp * pp
+        let contexts = (0 ..< world).map { _ in ExecutionContext() }
+        // Megatron's layout: tensor-parallel ranks neighbours, data-parallel ranks stride tp,
+        // stages stride dp · tp. Groups are indexed by the coordinates they do not span.
+        let tensorGroups = (0 ..< pp * dp).map { _ in Communicator(size: tp, group: "tensor") }    // [s · dp + d]
+        let dataGroups = (0 ..< pp * tp).map { _ in Communicator(size: dp, group: "data") }        // [s · tp + t]
+        let pipelineGroups = (0 ..< dp * tp).map { _ in Communicator(size: pp, group: "pipeline") } // [d · tp + t]
+        let tiedGroups = (0 ..< dp * tp).map { _ in Communicator(size: 2, group: "embedding") }     // [d · tp + t]
 
-        let outcomes = Communicator.launch(dp * pp) { world -> RankOutcome in
-            let s = world / dp, d = world % dp
-            let ctx = contexts[world]
-            let stage = makeStage(s, ranges: stages, context: ctx)
-            let zero = ZeroState(zero: plan.zero, rank: dataGroups[s].rank(d, context: ctx), store: stage.store, settings: adam)
-            let pipe = pipelineGroups[d].rank(s, context: ctx)
-            let tiedPeer: Rank? = pp > 1 && !tiedParameterNames(probe.network, stages).isEmpty && (s == 0 || s == pp - 1)
-                ? tiedGroups[d].rank(s == 0 ? 0 : 1, context: ctx) : nil
+        let outcomes = Communicator.launch(world) { w -> RankOutcome in
+            let s = w / (dp * tp), d = w / tp % dp, t = w % tp
+            let ctx = contexts[w]
+            let tensor = tensorGroups[s * dp + d].rank(t, context: ctx)
+            let (stage, shards) = makeStage(s, ranges: stages, tensor: tp > 1 ? tensor : nil, context: ctx)
+            let zero = ZeroState(zero: plan.zero, rank: dataGroups[s * tp + t].rank(d, context: ctx), store: stage.store, settings: adam)
+            let pipe = pipelineGroups[d * tp + t].rank(s, context: ctx)
+            let tiedPeer: Rank? = tied && (s == 0 || s == pp - 1) ? tiedGroups[d * tp + t].rank(s == 0 ? 0 : 1, context: ctx) : nil
             let held = zero.held, working = zero.workingBytes
             ctx.resetCounters()
             let loss = SoftmaxCrossEntropy(context: ctx)
@@ -139,34 +169,51 @@ public struct SimulatedTraining {
                 losses.append(Float(stepLoss / Double(m)))
             }
             return RankOutcome(owned: zero.ownedValues, losses: losses, held: held, working: working, stage: stage,
-                               summary: ctx.summary, collectives: ctx.collectives)
+                               shards: shards, summary: ctx.summary, collectives: ctx.collectives)
         }
 
-        // Reassemble each stage's flat buffer from its data-parallel shards, then the parameters.
-        var weights: [Float] = []
+        // Reassemble each rank's flat buffer from its data-parallel shards, then put every
+        // tensor-parallel slice in its place in the whole model's parameters.
+        var full: [String: [Float]] = [:]
         for s in 0 ..< pp {
-            let buffer = plan.zero >= 1 ? (0 ..< dp).flatMap { outcomes[s * dp + $0].owned } : outcomes[s * dp].owned
-            let stage = outcomes[s * dp].stage
-            for p in stage.ownParameters { weights += buffer[p.offset ..< p.offset + p.count] }
+            for t in 0 ..< tp {
+                let ranks = (0 ..< dp).map { s * dp * tp + $0 * tp + t }
+                let buffer = plan.zero >= 1 ? ranks.flatMap { outcomes[$0].owned } : outcomes[ranks[0]].owned
+                for shard in outcomes[ranks[0]].shards where !(shard.isReplica && t > 0) {
+                    let p = shard.parameter
+                    var whole = full[shard.full.name] ?? [Float](repeating: .nan, count: shard.full.count)
+                    shard.scatter(buffer[p.offset ..< p.offset + p.count], into: &whole)
+                    full[shard.full.name] = whole
+                }
+            }
         }
-        let lastStage = (pp - 1) * dp
-        let losses = (0 ..< steps).map { step in (0 ..< dp).reduce(Float(0)) { $0 + outcomes[lastStage + $1].losses[step] } / Float(dp) }
+        let weights = stages.flatMap { probe.network.layers[$0].flatMap(\.parameters) }.flatMap { full[$0.name] ?? [] }
+        let lastStage = (pp - 1) * dp * tp
+        let losses = (0 ..< steps).map { step in (0 ..< dp).reduce(Float(0)) { $0 + outcomes[lastStage + $1 * tp].losses[step] } / Float(dp) }
 
-        let ranks = (0 ..< dp * pp).map { world -> SimulatedRankReport in
-            let s = world / dp, d = world % dp, o = outcomes[world]
-            var predicted = StepCollectives.dataParallel(zero: plan.zero, group: RankGroup(name: "data", size: dp, stride: 1),
+        let ranks = (0 ..< world).map { w -> SimulatedRankReport in
+            let s = w / (dp * tp), d = w / tp % dp, t = w % tp, o = outcomes[w]
+            var predicted = StepCollectives.dataParallel(zero: plan.zero, group: RankGroup(name: "data", size: dp, stride: tp),
                                                          parameterBytes: o.stage.store.values.bytes, microBatches: m)
             let input = s > 0 ? Double(4 * b * boundaryElements[s - 1]) : 0
             let output = s < pp - 1 ? Double(4 * b * boundaryElements[s]) : 0
             predicted += StepCollectives.pipeline(stage: s, stages: pp, inputBytes: input, outputBytes: output, microBatches: m)
-            if pp > 1 && (s == 0 || s == pp - 1) {
+            if tied && (s == 0 || s == pp - 1) {
                 predicted += StepCollectives.tiedParameters(bytes: o.stage.tiedParameters.reduce(0.0) { $0 + $1.value.bytes },
-                                                            group: RankGroup(name: "embedding", size: 2, stride: 1))
+                                                            group: RankGroup(name: "embedding", size: 2, stride: tp * dp * (pp - 1)))
+            }
+            if tp > 1 {
+                let forwards = blockForwards(probe.network, stage: s, ranges: stages)
+                predicted += StepCollectives.tensorParallel(blocks: forwards.blocks, recomputedBlocks: forwards.recomputed,
+                                                            activationBytes: Double(4 * b * blockElements),
+                                                            group: RankGroup(name: "tensor", size: tp, stride: 1), microBatches: m)
             }
             predicted = predicted.map { var e = $0; e.count *= Double(steps); return e }
-            let sent = dataGroups[s].bytesSent(by: d) + pipelineGroups[d].bytesSent(by: s)
-                + (pp > 1 && (s == 0 || s == pp - 1) ? tiedGroups[d].bytesSent(by: s == 0 ? 0 : 1) : 0)
-            return SimulatedRankReport(rank: world, stage: s, dataRank: d, storeCount: o.stage.store.count,
+            let sent = dataGroups[s * tp + t].bytesSent(by: d) + pipelineGroups[d * tp + t].bytesSent(by: s)
+                + tensorGroups[s * dp + d].bytesSent(by: t)
+                + (tied && (s == 0 || s == pp - 1) ? tiedGroups[d * tp + t].bytesSent(by: s == 0 ? 0 : 1) : 0)
+            return SimulatedRankReport(rank: w, stage: s, dataRank: d, tensorRank: t, storeCount: o.stage.store.count,
+                                       parameterCount: o.stage.ownParameters.reduce(0) { $0 + $1.count },
                                        held: o.held, workingBytes: o.working, peakBytes: o.summary.peakBytes,
                                        flops: o.summary.flops, recomputeFLOPs: o.stage.recomputeFLOPs,
                                        peakStashed: o.stage.peakStashed, collectives: o.collectives,
@@ -226,12 +273,25 @@ public struct SimulatedTraining {
         return names
     }
 
-    /// Stage `s` on one rank: the whole model built from the seed, its stage's layers kept. The
-    /// first stage's copy of a tied parameter is its own; later stages list theirs as shared.
-    private func makeStage(_ s: Int, ranges: [Range<Int>], context: ExecutionContext) -> PipelineStage {
-        // The spec was validated in init, so building cannot fail here.
+    /// Stage `s` on one rank: the whole model built from the seed, its stage's layers kept — each
+    /// transformer block replaced by this rank's shard of it when there is a tensor-parallel group.
+    /// The first stage's copy of a tied parameter is its own; later stages list theirs as shared.
+    /// Returns the stage and where each of its own parameters sits in the whole model's.
+    private func makeStage(_ s: Int, ranges: [Range<Int>], tensor: Rank?, context: ExecutionContext) -> (PipelineStage, [ParameterShard]) {
+        // The spec and the split were validated in init, so neither can fail here.
         let model = try! Model(spec: spec, inputShape: inputShape, classes: classes, context: context, seed: seed)
-        let layers = Array(model.network.layers[ranges[s]])
+        var layers: [Layer] = []
+        var shards: [ParameterShard] = []
+        for layer in model.network.layers[ranges[s]] {
+            if let tensor, let block = layer as? TransformerBlock {
+                let split = try! TensorParallel.shard(block, rank: tensor)
+                layers.append(split.layer)
+                shards += split.shards
+            } else {
+                layers.append(layer)
+                shards += layer.parameters.map { .replica($0, of: $0) }
+            }
+        }
         let own = Set(layers.flatMap(\.parameters).map(\.name))
         let shared = layers.compactMap { layer -> Parameter? in
             guard let linear = layer as? Linear, !linear.ownsWeight, !own.contains(linear.weight.name) else { return nil }
@@ -241,18 +301,21 @@ public struct SimulatedTraining {
         let stage = PipelineStage(index: s, layers: layers, shared: shared, isFirst: s == 0,
                                   checkpointing: plan.checkpointing == .full, context: context)
         stage.tiedParameters = (stage.ownParameters + shared).filter { tiedHere.contains($0.name) }
-        return stage
+        return (stage, shards)
     }
 }
 
 /// What one rank did in a simulated run.
 public struct SimulatedRankReport: Sendable {
-    /// World rank: stage × dp + data-parallel rank.
+    /// World rank: stage × dp × tp + data-parallel rank × tp + tensor-parallel rank.
     public var rank: Int
     public var stage: Int
     public var dataRank: Int
+    public var tensorRank: Int
     /// Elements of the stage's flat store (parameters and alignment padding).
     public var storeCount: Int
+    /// Trainable elements the rank keeps (its tensor-parallel slices and whole replicas).
+    public var parameterCount: Int
     /// Model states held between steps, from the rank's own buffers.
     public var held: ModelStateMemory
     /// Full buffers used only inside a step (ZeRO-2's gradients, ZeRO-3's gathered weights).
@@ -288,6 +351,7 @@ struct RankOutcome: @unchecked Sendable {
     var held: ModelStateMemory
     var working: Double
     var stage: PipelineStage
+    var shards: [ParameterShard]
     var summary: TraceSummary
     var collectives: [CollectiveEvent]
 }
