@@ -3,11 +3,11 @@
 #   make test    set everything up, then run the test suite
 SWIFT        ?= swift
 PYTHON       ?= python3
-APT_PACKAGES := libopenblas-dev libsqlite3-dev zlib1g-dev pkg-config libgnuplot-iostream-dev dataset-fashion-mnist python3
+APT_PACKAGES ?= libopenblas-dev libsqlite3-dev zlib1g-dev pkg-config libgnuplot-iostream-dev gnuplot-nox dataset-fashion-mnist python3
 BIN          := .build/release/autotune
 PEERS        := Sources/Bench/peers
 
-.PHONY: all setup deps build run test bench bench-peers clean
+.PHONY: all setup deps build run test check-report bench bench-peers clean
 
 all: build
 
@@ -34,6 +34,12 @@ run: setup
 
 test: setup
 	$(SWIFT) test
+
+# Render a study's HTML report in headless Chromium: every front member on the page, the plots
+# embedded, a screenshot in results/checks/report.png.
+check-report: setup
+	@$(MAKE) --no-print-directory deps APT_PACKAGES=chromium
+	.ci/check-report
 
 bench: setup
 	$(BIN) bench engine

@@ -8,6 +8,8 @@ struct AutotuneCommand: Command {
         StudiesCommand.self,
         ShowCommand.self,
         FrontCommand.self,
+        PlotCommand.self,
+        ReportCommand.self,
         AskCommand.self,
         TellCommand.self,
         EvalCommand.self,

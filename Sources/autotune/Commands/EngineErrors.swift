@@ -12,3 +12,10 @@ extension StoreError: ExitCoded {
     /// A store that cannot be opened or is too new is bad input; a failure while using it is not.
     var exitCode: Int32 { kind == .cannotOpen || kind == .schemaTooNew ? 2 : 1 }
 }
+
+import Report
+
+extension ReportError: ExitCoded {
+    /// What the study cannot give is bad input; a missing or failing outside program is not.
+    var exitCode: Int32 { kind == .input ? 2 : 1 }
+}

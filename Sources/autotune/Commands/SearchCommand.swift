@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Report
 import Search
 import Store
 
@@ -123,7 +124,22 @@ struct SearchCommand: Command {
         guard !isWorker else { return 0 }
         let summary = try StudySummaryView(storage: storage, study: storage.study(named: name) ?? study, spec: spec, database: database)
         if json { print(summary.json.prettyText) } else { print(summary.text) }
+        drawPlots(storage: storage, name: name, spec: spec)
         return 0
+    }
+
+    /// Draw the study's plots beside the store; a study with nothing to draw yet, or a machine
+    /// without gnuplot, gets a note on stderr and leaves the exit status alone.
+    private func drawPlots(storage: SQLiteStorage, name: String, spec: StudySpec) {
+        let directory = PlotCommand.defaultDirectory(name, database: database)
+        do {
+            guard let study = try storage.study(named: name) else { return }
+            let trials = try storage.trials(study: study.id, finishedAfter: nil)
+            _ = try StudyPlots(study: study, spec: spec, trials: trials).draw(format: .png, directory: directory, gnuplot: try .locate())
+            if !quiet { FileHandle.standardError.write(Data("plots: \(directory)\n".utf8)) }
+        } catch {
+            if !quiet { FileHandle.standardError.write(Data("autotune: note: no plots drawn: \(error)\n".utf8)) }
+        }
     }
 
     /// Parse the file (errors point into it), apply the command-line overrides, parse again.

@@ -1,0 +1,51 @@
+import Foundation
+import Report
+import Search
+import Store
+
+extension Option {
+    /// `--format png|svg` for plots.
+    static let plotFormat = Option.value("format", valueName: "png|svg", help: "Image format.", default: "png")
+}
+
+/// `autotune plot STUDY`: draw a study's front, hypervolume, learning curves and parallel
+/// coordinates with gnuplot.
+struct PlotCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "plot",
+        abstract: "Draw a study's Pareto front, hypervolume over trials, learning curves and parallel coordinates (gnuplot).",
+        arguments: [.study],
+        options: [.database, .plotFormat,
+                  .value("out", valueName: "DIR", help: "Directory for the images and their gnuplot scripts.",
+                         defaultDescription: "<study> beside the store: results/<study> for the default --db")])
+
+    var target: StudyArgument
+    var format: PlotFormat
+    var outDirectory: String?
+
+    init(_ values: ParsedValues) throws {
+        target = try StudyArgument(values)
+        let name: String = try values.value("format")
+        guard let format = PlotFormat(rawValue: name) else {
+            throw CLIError.invalidValue(name: "--format", value: name, reason: "valid: png, svg",
+                                        suggestion: suggestion(for: name, among: PlotFormat.allCases.map(\.rawValue)))
+        }
+        self.format = format
+        outDirectory = try values.optionalValue("out")
+    }
+
+    func run() throws -> Int32 {
+        let (storage, study, spec) = try target.open()
+        let trials = try storage.trials(study: study.id, finishedAfter: nil)
+        let directory = outDirectory ?? Self.defaultDirectory(study.name, database: target.database)
+        let paths = try StudyPlots(study: study, spec: spec, trials: trials).draw(format: format, directory: directory, gnuplot: try .locate())
+        for p in paths { print(p) }
+        return 0
+    }
+
+    /// Where a study's plots, report and exports go by default: a folder named after the study
+    /// beside its store (`results/<study>` for the default `results/autotune.sqlite`).
+    static func defaultDirectory(_ study: String, database: String) -> String {
+        ((database as NSString).deletingLastPathComponent as NSString).appendingPathComponent(study)
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Report
+import Search
+import Store
+
+/// `autotune report STUDY`: one self-contained HTML page with the study's plots, front, front
+/// members' configurations, space and settings.
+struct ReportCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "report",
+        abstract: "Write one self-contained HTML page about a study: plots, the front, every member's configuration, the space.",
+        arguments: [.study],
+        options: [.database,
+                  .value("out", valueName: "PATH", help: "The HTML file to write.",
+                         defaultDescription: "report.html in the study's folder beside the store")])
+
+    var target: StudyArgument
+    var outPath: String?
+
+    init(_ values: ParsedValues) throws {
+        target = try StudyArgument(values)
+        outPath = try values.optionalValue("out")
+    }
+
+    func run() throws -> Int32 {
+        let (storage, study, spec) = try target.open()
+        let trials = try storage.trials(study: study.id, finishedAfter: nil)
+        let folder = PlotCommand.defaultDirectory(study.name, database: target.database)
+        let path = outPath ?? (folder as NSString).appendingPathComponent("report.html")
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+
+        // The SVG plots are drawn beside the page (their scripts too) and copied into it.
+        var plots: [(name: String, svg: String)] = []
+        var note: String?
+        do {
+            let plotter = StudyPlots(study: study, spec: spec, trials: trials)
+            let plotDirectory = directory.isEmpty ? "." : directory
+            for image in try plotter.draw(format: .svg, directory: plotDirectory, gnuplot: try .locate()) {
+                let name = ((image as NSString).lastPathComponent as NSString).deletingPathExtension
+                guard let svg = try? String(contentsOfFile: image, encoding: .utf8) else {
+                    throw ReportError("\(image): cannot read the plot gnuplot wrote", kind: .tool)
+                }
+                plots.append((name, svg))
+            }
+        } catch let e as ReportError {
+            note = "No plots: \(e.message)."
+            FileHandle.standardError.write(Data("autotune: note: \(e.message); the report has no plots\n".utf8))
+        }
+        let page = StudyReport(study: study, spec: spec, trials: trials, plots: plots, plotNote: note)
+        do {
+            try page.html.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw ReportError("\(path): cannot write the report (\(error.localizedDescription))", kind: .tool)
+        }
+        print(path)
+        return 0
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Search
+import Store
+import XCTest
+@testable import Report
+
+/// The gnuplot scripts (golden text), the plots a study gets, drawing for real with gnuplot, and
+/// the HTML report.
+final class StudyPlotsTests: XCTestCase {
+    func study(_ space: String, name: String = "demo") throws -> (StudyRecord, StudySpec) {
+        let spec = try SpaceFile.parse(Data(space.utf8), file: "space.json")
+        let record = StudyRecord(id: 1, name: name, space: space, objectives: spec.objectives.map(\.metric),
+                                 directions: spec.objectives.map(\.direction.rawValue), referencePoint: nil, seed: 1,
+                                 strategy: "nsga2", created: Date(timeIntervalSince1970: 0))
+        return (record, spec)
+    }
+
+    static let twoObjectives = """
+        {"evaluator": {"command": {"run": "true"}},
+         "objectives": {"accuracy": "maximize", "latency_ms@Jetson-Orin-Nano": "minimize"},
+         "constraints": [{"metric": "params", "<=": 1000}],
+         "training": {"lr": {"_type": "loguniform", "_value": [0.0001, 0.1]}}}
+        """
+
+    func trial(_ n: Int, _ metrics: [String: Double], violation: Double = 0, state: TrialState = .complete,
+               curve: [Int: [String: Double]] = [:]) -> TrialRecord {
+        TrialRecord(study: 1, number: n, state: state, parameters: [ParameterRecord(name: "training.lr", value: 0.001 * Double(n + 1), json: "\(0.001 * Double(n + 1))")],
+                    metrics: metrics, violation: violation, intermediate: curve, started: Date(), heartbeat: Date(), worker: "w",
+                    finishSequence: Int64(n))
+    }
+
+    var trials: [TrialRecord] {
+        [trial(0, ["accuracy": 0.9, "latency_ms@Jetson-Orin-Nano": 2, "params": 10], curve: [1: ["accuracy": 0.7], 2: ["accuracy": 0.9]]),
+         trial(1, ["accuracy": 0.8, "latency_ms@Jetson-Orin-Nano": 1, "params": 10]),
+         trial(2, ["accuracy": 0.7, "latency_ms@Jetson-Orin-Nano": 3, "params": 10]),
+         trial(3, ["accuracy": 0.95, "latency_ms@Jetson-Orin-Nano": 0.5, "params": 5000], violation: 4, state: .infeasible),
+         trial(4, ["accuracy": 0.5], state: .pruned, curve: [1: ["accuracy": 0.5]])]
+    }
+
+    func testGnuplotQuotingAndDataBlocks() {
+        XCTAssertEqual(GnuplotScript.quote("it's"), "'it''s'")
+        var s = GnuplotScript(format: .png, output: "a b.png", width: 100, height: 50)
+        s.dataBlock("d", rows: [[1, 0.5], [2, .nan]])
+        s.dataBlock("e", sets: [[[1, 2]], [[3, 4]]])
+        XCTAssertEqual(s.text, """
+            set terminal pngcairo size 100,50 noenhanced font 'Sans,11' background rgb 'white'
+            set output 'a b.png'
+            $d << EOD
+            1.0 0.5
+            2.0 NaN
+            EOD
+            $e << EOD
+            1.0 2.0
+
+
+            3.0 4.0
+            EOD
+
+            """)
+    }
+
+    func testFrontScriptGolden() throws {
+        let (record, spec) = try study(Self.twoObjectives)
+        let scripts = StudyPlots(study: record, spec: spec, trials: trials).scripts(format: .svg, directory: "out")
+        XCTAssertEqual(scripts.map(\.name), ["front", "hypervolume", "learning_curves", "parallel_coordinates"])
+        XCTAssertEqual(scripts[0].script.text, """
+            set terminal svg size 960,640 noenhanced font 'Sans,11' background rgb 'white'
+            set output 'out/front.svg'
+            set title 'demo: Pareto front, accuracy against latency_ms@Jetson-Orin-Nano on Jetson-Orin-Nano'
+            set grid lc rgb '#e5e5e5'
+            set key outside right top
+            set xlabel 'accuracy (fraction of the test set), higher is better'
+            set ylabel 'batch-1 latency (ms), lower is better'
+            set format x '%g'
+            set format y '%g'
+            $dominated << EOD
+            0.7 3.0 2.0
+            EOD
+            $infeasible << EOD
+            0.95 0.5 3.0
+            EOD
+            $front << EOD
+            0.8 1.0 1.0
+            0.9 2.0 0.0
+            EOD
+            plot $dominated using 1:2 with points pt 7 ps 0.7 lc rgb '#c8c8c8' title 'dominated (1)', \\
+                 $infeasible using 1:2 with points pt 2 ps 1.1 lc rgb '#d62728' title 'infeasible (1)', \\
+                 $front using 1:2 with linespoints pt 7 ps 1.2 lw 2 lc rgb '#1f77b4' title 'Pareto front (2)', \\
+                 $front using 1:2:(sprintf('#%d', $3)) with labels offset char 0.8,0.8 font ',8' tc rgb '#1f77b4' notitle
+
+            """)
+        let curves = scripts[2].script.text
+        XCTAssertTrue(curves.contains("title 'pruned (stopped early) (1)'"), curves)
+        XCTAssertTrue(curves.contains("dt 2"), "pruned curves are dashed")
+    }
+
+    func testPlotsPerNumberOfObjectives() throws {
+        let (one, oneSpec) = try study(#"{"evaluator": {"command": {"run": "true"}}, "objectives": {"loss": "minimize"}, "training": {"lr": {"_type": "uniform", "_value": [0, 1]}}}"#)
+        let lossTrials = [trial(0, ["loss": 3]), trial(1, ["loss": 1]), trial(2, ["loss": 2])]
+        let progress = StudyPlots(study: one, spec: oneSpec, trials: lossTrials).scripts(format: .png, directory: ".")
+        XCTAssertEqual(progress.map(\.name), ["progress", "parallel_coordinates"])
+        XCTAssertTrue(progress[0].script.text.contains("0.0 3.0 3.0\n1.0 1.0 1.0\n2.0 2.0 1.0"), "value and best so far per trial")
+
+        let (three, threeSpec) = try study(#"{"evaluator": {"benchmark": {"problem": "dtlz2", "variables": 4}}, "objectives": {"f1": "minimize", "f2": "minimize", "f3": "minimize"}}"#)
+        let points = [trial(0, ["f1": 1, "f2": 0, "f3": 0]), trial(1, ["f1": 0, "f2": 1, "f3": 0]), trial(2, ["f1": 0, "f2": 0, "f3": 1])]
+        let matrix = StudyPlots(study: three, spec: threeSpec, trials: points).scripts(format: .png, directory: ".")
+        XCTAssertEqual(matrix.first?.name, "fronts")
+        XCTAssertEqual(matrix.first?.script.text.components(separatedBy: "\nplot ").count, 4, "three pairs, three panels")
+        XCTAssertTrue(matrix.first?.script.text.contains("set multiplot layout 1,3") ?? false)
+    }
+
+    func testNothingToDrawAndNoGnuplot() throws {
+        let (record, spec) = try study(Self.twoObjectives)
+        XCTAssertThrowsError(try StudyPlots(study: record, spec: spec, trials: []).draw(format: .png, directory: "unused",
+                                                                                      gnuplot: Gnuplot(executable: "/bin/false"))) {
+            XCTAssertEqual("\($0)", "study 'demo' has no evaluated trials to plot yet")
+        }
+        XCTAssertThrowsError(try Gnuplot.locate(path: "/nonexistent")) {
+            XCTAssertEqual(($0 as? ReportError)?.kind, .tool)
+            XCTAssertTrue("\($0)".contains("apt-get install gnuplot-nox"), "\($0)")
+        }
+    }
+
+    /// Drawn for real: gnuplot is installed by `make test`'s setup.
+    func testDrawsEveryPlotWithGnuplot() throws {
+        let gnuplot = try Gnuplot.locate()
+        let (record, spec) = try study(Self.twoObjectives)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plots-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for format in PlotFormat.allCases {
+            let paths = try StudyPlots(study: record, spec: spec, trials: trials).draw(format: format, directory: directory, gnuplot: gnuplot)
+            XCTAssertEqual(paths.count, 4)
+            for p in paths {
+                let size = (try FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0
+                XCTAssertGreaterThan(size, 1000, p)
+            }
+        }
+        let svg = try String(contentsOfFile: directory + "/front.svg", encoding: .utf8)
+        XCTAssertTrue(svg.contains("Pareto front (2)"))
+        // A script gnuplot rejects becomes a one-line error naming the script.
+        var broken = GnuplotScript(format: .png, output: directory + "/x.png")
+        broken.append("plot $nothing using 1:2")
+        XCTAssertThrowsError(try gnuplot.run(broken, scriptPath: directory + "/x.gp")) {
+            XCTAssertTrue("\($0)".hasPrefix("gnuplot failed on \(directory)/x.gp: "), "\($0)")
+        }
+    }
+
+    func testReportHoldsEveryFrontMemberAndEscapesText() throws {
+        let (record, spec) = try study(Self.twoObjectives.replacingOccurrences(of: "\"training\": {", with: "\"training\": {\"tag\": \"<b>&</b>\", "),
+                                       name: "demo<1>")
+        let page = StudyReport(study: record, spec: spec, trials: trials,
+                               plots: [("front", "<?xml version=\"1.0\"?>\n<!DOCTYPE svg>\n<svg width=\"10\"></svg>")])
+        let html = page.html
+        XCTAssertEqual(page.front.map(\.number), [0, 1], "best accuracy first")
+        for n in [0, 1] { XCTAssertTrue(html.contains("id=\"trial-\(n)\""), "member \(n)") }
+        XCTAssertFalse(html.contains("id=\"trial-2\""), "a dominated trial is no member")
+        XCTAssertTrue(html.contains("<figure id=\"plot-front\"><svg width=\"10\"></svg>"), "SVG inline, without its prolog")
+        XCTAssertFalse(html.contains("<?xml"))
+        XCTAssertTrue(html.contains("autotune study demo&lt;1&gt;"))
+        XCTAssertTrue(html.contains("&lt;b&gt;&amp;&lt;/b&gt;"), "the stored space is escaped")
+        XCTAssertTrue(html.contains("&quot;lr&quot;: 0.002"), "member 1's configuration: its lr put back in the template")
+        XCTAssertTrue(html.contains("<dt>hardware</dt><dd>Jetson-Orin-Nano</dd>"))
+        let empty = StudyReport(study: record, spec: spec, trials: [], plots: [], plotNote: "No plots: nothing to draw.").html
+        XCTAssertTrue(empty.contains("No trial is complete and feasible yet."))
+        XCTAssertTrue(empty.contains("No plots: nothing to draw."))
+    }
+}
