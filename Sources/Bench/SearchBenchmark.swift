@@ -54,6 +54,36 @@ public enum SearchQuality {
         return points
     }
 
+    /// The hypervolume of the true Pareto front for reference 1.1, where it has a closed form:
+    /// ZDT1 1.21 − 1/3, ZDT2 1.21 − 2/3, DTLZ2 1.1³ − π/6 (the volume of the unit sphere's octant).
+    public static func trueFrontHypervolume(_ problem: String) -> Double? {
+        switch problem {
+        case "zdt1": return 1.21 - 1.0 / 3
+        case "zdt2": return 1.21 - 2.0 / 3
+        case "dtlz2": return 1.331 - Double.pi / 6
+        default: return nil
+        }
+    }
+
+    /// The hypervolume (as `score`) of the points evaluated so far at `checkpoints` evenly spaced
+    /// evaluation counts, the last being all of them.
+    public static func history(_ points: [[Double]], objectives: Int, checkpoints: Int) -> [(evaluations: Int, hypervolume: Double)] {
+        guard !points.isEmpty, checkpoints >= 1 else { return [] }
+        let reference = [Double](repeating: 1.1, count: objectives)
+        let marks = Set((1 ... checkpoints).map { Int((Double($0) * Double(points.count) / Double(checkpoints)).rounded(.up)) })
+        var front: [[Double]] = []
+        var current = 0.0, changed = false
+        var out: [(Int, Double)] = []
+        for (i, p) in points.enumerated() {
+            if ParetoFront.insert(p, into: &front) { changed = true }
+            if marks.contains(i + 1) {
+                if changed { current = hypervolume(front, reference: reference); changed = false }
+                out.append((i + 1, current))
+            }
+        }
+        return out
+    }
+
     /// Hypervolume of `points` against 1.1 in every objective, over their non-dominated set.
     public static func score(_ points: [[Double]], objectives: Int) -> Double {
         var front: [[Double]] = []
@@ -89,7 +119,9 @@ public struct SearchPeersError: Error, CustomStringConvertible {
 ///   `SearchPeersError` when the peers fail.
 public func searchQualityRecords(problems: [String] = SearchQuality.problems, evaluations: Int = 10_000, seeds: Int = 5,
                                  strategies: [String] = SearchQuality.strategies, peers: SearchPeers? = nil,
-                                 progress: ((String) -> Void)? = nil) throws -> [BenchRecord] {
+                                 progress: ((String) -> Void)? = nil,
+                                 curve: ((_ problem: String, _ strategy: String, _ history: [(evaluations: Int, hypervolume: Double)]) -> Void)? = nil)
+    throws -> [BenchRecord] {
     guard evaluations >= 1 else { throw ConfigError(keyPath: "evaluations", reason: "must be ≥ 1, got \(evaluations)") }
     guard seeds >= 1 else { throw ConfigError(keyPath: "seeds", reason: "must be ≥ 1, got \(seeds)") }
     var records: [BenchRecord] = []
@@ -97,12 +129,18 @@ public func searchQualityRecords(problems: [String] = SearchQuality.problems, ev
         let problem = try SearchQuality.problem(name)
         for strategy in strategies {
             var scores: [Double] = [], times: [Double] = []
+            var histories: [[(evaluations: Int, hypervolume: Double)]] = []
             for seed in 0..<seeds {
                 let start = Date()
                 let points = try SearchQuality.run(problem, strategy: StrategySpec(name: strategy), evaluations: evaluations, seed: UInt64(seed))
                 times.append(Date().timeIntervalSince(start))
                 scores.append(SearchQuality.score(points, objectives: problem.objectives))
+                if curve != nil { histories.append(SearchQuality.history(points, objectives: problem.objectives, checkpoints: 50)) }
                 progress?("\(name) \(strategy) seed \(seed): hypervolume \(formatValue(scores.last ?? 0)), \(formatValue(times.last ?? 0)) s")
+            }
+            if let curve, let first = histories.first {
+                // The median over seeds at each checkpoint (every run has the same checkpoints).
+                curve(name, strategy, first.indices.map { i in (first[i].evaluations, median(histories.map { $0[i].hypervolume })) })
             }
             records.append(BenchRecord(suite: "search", name: "\(name).\(strategy).hypervolume", value: median(scores), unit: "", better: .higher))
             records.append(BenchRecord(suite: "search", name: "\(name).\(strategy).seconds", value: median(times), unit: "s", better: .lower))

@@ -22,6 +22,27 @@ final class SearchBenchmarkTests: XCTestCase {
         XCTAssertThrowsError(try searchQualityRecords(evaluations: 0))
     }
 
+    func testHypervolumeHistoryAndTheCurvesPerStrategy() throws {
+        // Reference 1.1: (0.1, 1) alone covers 1.0 · 0.1; (1, 0.1) adds 0.1 · 0.9 (the overlap
+        // (1, 1.1)×(1, 1.1) counted once); (0.5, 0.5) adds 0.5 · 0.5 … its box minus the others'.
+        let points: [[Double]] = [[0.1, 1], [2, 2], [1, 0.1], [0.5, 0.5]]
+        let history = SearchQuality.history(points, objectives: 2, checkpoints: 2)
+        XCTAssertEqual(history.map(\.evaluations), [2, 4])
+        XCTAssertEqual(history[0].hypervolume, 0.1, accuracy: 1e-12)
+        XCTAssertEqual(history[1].hypervolume, SearchQuality.score(points, objectives: 2), accuracy: 1e-12)
+        XCTAssertEqual(history[1].hypervolume, 0.1 + 0.09 + 0.25, accuracy: 1e-12)
+        XCTAssertEqual(SearchQuality.trueFrontHypervolume("zdt2") ?? 0, 0.5433, accuracy: 1e-4)
+        var curves: [String] = []
+        _ = try searchQualityRecords(problems: ["zdt1"], evaluations: 200, seeds: 3, strategies: ["nsga2", "random"],
+                                     curve: { problem, strategy, h in
+                                         XCTAssertEqual(h.count, 50)
+                                         XCTAssertEqual(h.last?.evaluations, 200)
+                                         XCTAssertEqual(h.map(\.hypervolume), h.map(\.hypervolume).sorted(), "never falls")
+                                         curves.append("\(problem).\(strategy)")
+                                     })
+        XCTAssertEqual(curves, ["zdt1.nsga2", "zdt1.random"])
+    }
+
     func testScoreIsTheHypervolumeOfTheNonDominatedPoints() {
         let points: [[Double]] = [[1, 2], [2, 1], [2, 2], [1, 2], [3, 3]]
         var archive: [[Double]] = []

@@ -165,3 +165,19 @@ final class StudyPlotsTests: XCTestCase {
         XCTAssertTrue(empty.contains("No plots: nothing to draw."))
     }
 }
+
+final class ComparisonPlotTests: XCTestCase {
+    func testALinePerStrategyAndTheCeiling() {
+        let script = ComparisonPlot.script(title: "zdt1", xLabel: "evaluations", yLabel: "hypervolume",
+                                           series: [("nsga2", [(100, 0.5), (200, 0.8)]), ("empty", []), ("random", [(100, 0.1)])],
+                                           ceiling: ("true front", 0.8767), format: .png, output: "z.png").text
+        XCTAssertTrue(script.hasSuffix("""
+            plot $s0 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'nsga2', \\
+                 $s2 using 1:2 with lines lw 2 lc rgb '#2ca02c' title 'random', \\
+                 0.8767 with lines dt 2 lw 1.5 lc rgb '#555555' title 'true front (0.8767)'
+
+            """), script)
+        XCTAssertTrue(script.contains("$s0 << EOD\n100.0 0.5\n200.0 0.8\nEOD"))
+        XCTAssertFalse(script.contains("$s1"), "a strategy without points draws nothing")
+    }
+}

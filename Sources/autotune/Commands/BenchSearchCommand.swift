@@ -1,6 +1,7 @@
 import Bench
 import Engine
 import Foundation
+import Report
 import Search
 
 /// The parts of `autotune bench search`.
@@ -28,6 +29,7 @@ struct BenchSearchCommand: Command {
             .value("study-trials", valueName: "N", help: "Study: trials per engine study.", default: "60"),
             .value("study-seeds", valueName: "N", help: "Study: seeds per strategy (median reported).", default: "5"),
             .flag("peers", help: "Also run pymoo and Optuna on the same problems and budgets (Python; see Sources/Bench/peers)."),
+            .value("plots", valueName: "DIR", help: "Quality: draw each problem's hypervolume over evaluations, a line per strategy (median over seeds), into DIR."),
             .threads, .dataDirectory, .quiet,
         ])
 
@@ -41,6 +43,7 @@ struct BenchSearchCommand: Command {
     var studyTrials: Int
     var studySeeds: Int
     var peers: Bool
+    var plotDirectory: String?
     var threads: Int
     var dataDirectory: String?
     var quiet: Bool
@@ -57,6 +60,7 @@ struct BenchSearchCommand: Command {
         studyTrials = try values.value("study-trials")
         studySeeds = try values.value("study-seeds")
         peers = values.flag("peers")
+        plotDirectory = try values.optionalValue("plots")
         threads = try values.value("threads")
         dataDirectory = try values.optionalValue("data-dir")
         quiet = values.flag("quiet")
@@ -90,8 +94,13 @@ struct BenchSearchCommand: Command {
         for part in parts {
             switch part {
             case .quality:
+                var curves: [String: [(name: String, points: [(Double, Double)])]] = [:]
                 records += try searchQualityRecords(problems: problems, evaluations: evaluations, seeds: seeds,
-                                                    strategies: strategies, peers: peers ? SearchPeers() : nil, progress: progress)
+                                                    strategies: strategies, peers: peers ? SearchPeers() : nil, progress: progress,
+                                                    curve: plotDirectory == nil ? nil : { problem, strategy, history in
+                                                        curves[problem, default: []].append((strategy, history.map { (Double($0.evaluations), $0.hypervolume) }))
+                                                    })
+                if let plotDirectory { try drawQuality(curves, into: plotDirectory, progress: progress) }
             case .overhead:
                 progress?("overhead: \(trials) trials through the study runner and SQLite")
                 records += try SearchOverhead.records(trials: trials, directory: scratch)
@@ -104,5 +113,24 @@ struct BenchSearchCommand: Command {
         let report = BenchReport(results: records, host: HostInfo.current(threads: threads))
         if json { try Output.printJSON(report) } else { print(report.table) }
         return 0
+    }
+
+    /// One PNG per problem: the strategies' median hypervolume over evaluations, the true front's
+    /// as a dashed ceiling where it is known.
+    private func drawQuality(_ curves: [String: [(name: String, points: [(Double, Double)])]], into directory: String,
+                             progress: ((String) -> Void)?) throws {
+        let gnuplot = try Gnuplot.locate()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for problem in problems {
+            guard let series = curves[problem] else { continue }
+            let stem = (directory as NSString).appendingPathComponent("hypervolume_\(problem)")
+            let script = ComparisonPlot.script(
+                title: "\(problem): hypervolume over evaluations (median of \(seeds) seed\(seeds == 1 ? "" : "s"))",
+                xLabel: "evaluations", yLabel: "hypervolume (reference 1.1 in every objective), higher is better",
+                series: series, ceiling: SearchQuality.trueFrontHypervolume(problem).map { ("true front", $0) },
+                format: .png, output: stem + ".png")
+            try gnuplot.run(script, scriptPath: stem + ".gp")
+            progress?("plot: \(stem).png")
+        }
     }
 }
