@@ -93,6 +93,12 @@ final class PlotDataTests: XCTestCase {
         XCTAssertEqual(first[0], 0.25, accuracy: 1e-12)
         XCTAssertEqual(first[2], 1, accuracy: 1e-12, "the best accuracy tops its axis")
         XCTAssertEqual(first[3], 0, accuracy: 1e-12, "the lowest FLOPs sit at the bottom of theirs")
+
+        // Thinned beyond the limit: the front always, every k-th other trial.
+        let many = (0 ..< 7).map { n in trial(n, ["accuracy": 0.5 + 0.01 * Double(n), "flops": 100 - Double(n), "params": 1], parameters: p(1, 0)) }
+        let thinned = ParallelCoordinates(many, space: space, objectives: analysis, limit: 2)
+        XCTAssertEqual(thinned.lines.map(\.trial), [0, 3, 6], "trial 6 dominates; the other six thinned to every third")
+        XCTAssertEqual(thinned.lines.map(\.onFront), [false, false, true])
     }
 
     func testMetricLabels() {

@@ -58,13 +58,16 @@ public enum HypervolumeHistory {
         let step = max(1, Int((Double(finished.count) / Double(max(points, 1))).rounded(.up)))
         var archive: [[Double]] = []
         var out: [(Int, Double)] = []
-        var current = 0.0
+        var current = 0.0, changed = false
         for (i, t) in finished.enumerated() {
             if t.state == .complete, t.violation <= 0,
                case .success(let v) = objectives.minimized(t.metrics), ParetoFront.insert(v, into: &archive) {
-                current = hypervolume(archive, reference: minimizedReference)
+                changed = true
             }
-            if (i + 1) % step == 0 || i == finished.count - 1 { out.append((i + 1, current)) }
+            if (i + 1) % step == 0 || i == finished.count - 1 {
+                if changed { current = hypervolume(archive, reference: minimizedReference); changed = false }
+                out.append((i + 1, current))
+            }
         }
         return out
     }
@@ -97,7 +100,7 @@ public struct LearningCurve: Equatable, Sendable {
 
 /// Parallel coordinates: one axis per parameter of the space (its position in the domain, 0 to
 /// 1, log-scaled where the domain is) and one per objective (min to max over the trials drawn),
-/// one line per fully evaluated trial, front members marked.
+/// one line per fully evaluated trial (thinned beyond `limit`), front members marked.
 public struct ParallelCoordinates: Equatable, Sendable {
     public struct Axis: Equatable, Sendable {
         public var name: String
@@ -117,9 +120,18 @@ public struct ParallelCoordinates: Equatable, Sendable {
     /// Four significant digits: enough to read an axis end.
     static func short(_ x: Double) -> String { String(format: "%.4g", x) }
 
-    public init(_ trials: [TrialRecord], space: SearchSpace, objectives: StudyObjectives) {
-        let ranked = objectives.ranked(trials).map(\.trial)
+    /// - Parameter limit: at most this many lines besides the front's: the others are thinned
+    ///   to every k-th trial, so a study of 100,000 trials still draws in seconds.
+    public init(_ trials: [TrialRecord], space: SearchSpace, objectives: StudyObjectives, limit: Int = 1000) {
         let front = Set(objectives.front(trials).map(\.number))
+        let all = objectives.ranked(trials).map(\.trial)
+        let others = all.count - front.count, stride = max(1, (others + limit - 1) / max(limit, 1))
+        var seen = 0
+        let ranked = all.filter { t in
+            if front.contains(t.number) { return true }
+            seen += 1
+            return (seen - 1) % stride == 0
+        }
         var axes = space.dimensions.map { d -> Axis in
             let ends = [0.0, 1.0].map { d.domain.json(d.domain.value(atUnit: $0)).compactText }
             return Axis(name: d.name, low: ends[0], high: ends[1])
