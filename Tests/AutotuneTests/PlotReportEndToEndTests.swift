@@ -49,6 +49,9 @@ final class PlotReportEndToEndTests: ScratchTestCase {
         let empty = runAutotune(["plot", "empty", "--db", db])
         XCTAssertEqual(empty.status, 2)
         XCTAssertEqual(empty.stderr, "autotune: error: study 'empty' has no evaluated trials to plot yet\n")
+        let emptyReport = runAutotune(["report", "empty", "--db", db])
+        XCTAssertEqual(emptyReport.status, 2)
+        XCTAssertEqual(emptyReport.stderr, "autotune: error: study 'empty' has no finished trials to report yet\n")
         let noGnuplot = runAutotune(["plot", "zdt", "--db", db], environment: ["PATH": "/nonexistent"])
         XCTAssertEqual(noGnuplot.status, 1)
         XCTAssertTrue(noGnuplot.stderr.contains("gnuplot not found on PATH: install it (apt-get install gnuplot-nox)"), noGnuplot.stderr)
@@ -70,5 +73,14 @@ final class PlotReportEndToEndTests: ScratchTestCase {
         }
         XCTAssertTrue(html.contains("<figure id=\"plot-front\"><svg"), "the front drawn inline")
         XCTAssertFalse(html.contains("src=\"http"), "nothing loaded from outside")
+
+        // Without gnuplot the page is still written, saying why it has no plots.
+        let bare = runAutotune(["report", "zdt", "--db", db, "--out", scratch.appendingPathComponent("bare.html").path],
+                               environment: ["PATH": "/nonexistent"])
+        XCTAssertEqual(bare.status, 0, bare.stderr)
+        XCTAssertTrue(bare.stderr.contains("gnuplot not found on PATH"), bare.stderr)
+        let page = try String(contentsOfFile: scratch.appendingPathComponent("bare.html").path, encoding: .utf8)
+        XCTAssertTrue(page.contains("No plots: gnuplot not found on PATH"))
+        XCTAssertFalse(page.contains("<figure"))
     }
 }

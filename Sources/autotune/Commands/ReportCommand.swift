@@ -25,6 +25,9 @@ struct ReportCommand: Command {
     func run() throws -> Int32 {
         let (storage, study, spec) = try target.open()
         let trials = try storage.trials(study: study.id, finishedAfter: nil)
+        guard trials.contains(where: { $0.state.isFinished }) else {
+            throw ReportError("study '\(study.name)' has no finished trials to report yet")
+        }
         let folder = PlotCommand.defaultDirectory(study.name, database: target.database)
         let path = outPath ?? (folder as NSString).appendingPathComponent("report.html")
         let directory = (path as NSString).deletingLastPathComponent
