@@ -69,7 +69,7 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
         return nil
     }
 
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body()

@@ -9,7 +9,7 @@ import Foundation
 enum Schema {
     /// The version this code writes and understands. Raise it with every change to `tables`, and
     /// teach `open` to upgrade a file of the previous version.
-    static let version = 2
+    static let version = 3
 
     static let tables = """
         CREATE TABLE schema_version (
@@ -80,6 +80,7 @@ enum Schema {
         );
         CREATE INDEX retry_queue_by_study ON retry_queue (study_id, id);
         \(frontTable)
+        \(benchTables)
         """
 
     /// Version 2: the study's Pareto front as of its last finished run, in front order.
@@ -90,6 +91,31 @@ enum Schema {
             number INTEGER NOT NULL,
             PRIMARY KEY (study_id, position)
         ) WITHOUT ROWID;
+        """
+
+    /// Version 3: the history of benchmark runs (`autotune bench nightly`) and their results.
+    static let benchTables = """
+        CREATE TABLE bench_runs (
+            id INTEGER PRIMARY KEY,
+            suite TEXT NOT NULL,
+            started REAL NOT NULL,
+            finished REAL,
+            state TEXT NOT NULL CHECK (state IN ('RUNNING', 'COMPLETE', 'FAILED')),
+            commit_id TEXT NOT NULL,
+            host_fingerprint TEXT NOT NULL,
+            host TEXT NOT NULL,
+            toolchain TEXT NOT NULL
+        );
+        CREATE INDEX bench_runs_by_host ON bench_runs (host_fingerprint, state, id);
+        CREATE TABLE bench_results (
+            run_id INTEGER NOT NULL REFERENCES bench_runs (id),
+            suite TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value REAL,
+            unit TEXT NOT NULL,
+            better TEXT NOT NULL CHECK (better IN ('lower', 'higher')),
+            UNIQUE (run_id, suite, name)
+        );
         """
 
     /// Sets the connection up (WAL, foreign keys) and creates the tables in an empty file, or
@@ -127,8 +153,9 @@ enum Schema {
                 throw StoreError(file: db.path, kind: .schemaTooNew,
                                  reason: "store schema version \(found) is newer than this autotune understands (\(version))")
             }
-            if found == 1 {
-                try db.script(frontTable)
+            if found < version {
+                if found < 2 { try db.script(frontTable) }
+                if found < 3 { try db.script(benchTables) }
                 try db.execute("UPDATE schema_version SET version = ?1", [version])
             }
         }

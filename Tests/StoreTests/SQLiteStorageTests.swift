@@ -90,15 +90,30 @@ final class SQLiteStorageTests: XCTestCase {
             _ = try storage.openStudy(StudyRecord(name: "old", space: "{}", objectives: ["f"], directions: ["minimize"],
                                                   seed: 1, strategy: "random"))
             try storage.db.execute("DROP TABLE study_front")
+            try storage.db.execute("DROP TABLE bench_results")
+            try storage.db.execute("DROP TABLE bench_runs")
             try storage.db.execute("UPDATE schema_version SET version = 1")
         }
         let storage = try SQLiteStorage(path: path)
         let study = try XCTUnwrap(try storage.study(named: "old"), "studies survive the upgrade")
         try storage.setFront([0], study: study.id)
         XCTAssertEqual(try storage.front(study: study.id), [0])
+        XCTAssertEqual(try storage.benchRuns(hostFingerprint: nil, state: nil, limit: nil), [], "the history tables exist")
         var version = 0
         try storage.db.query("SELECT version FROM schema_version") { version = $0.int(0) }
         XCTAssertEqual(version, Schema.version)
+    }
+
+    func testVersionTwoStoreGainsTheBenchmarkHistory() throws {
+        do {
+            let storage = try SQLiteStorage(path: path)
+            try storage.db.execute("DROP TABLE bench_results")
+            try storage.db.execute("DROP TABLE bench_runs")
+            try storage.db.execute("UPDATE schema_version SET version = 2")
+        }
+        let storage = try SQLiteStorage(path: path)
+        let run = try storage.beginRun(BenchRunRecord(suite: "nightly", commit: "abc", hostFingerprint: "h", host: "{}", toolchain: "t"))
+        XCTAssertEqual(run.id, 1)
     }
 
     func testOtherSQLiteDatabaseIsRejected() throws {
