@@ -181,3 +181,30 @@ final class ComparisonPlotTests: XCTestCase {
         XCTAssertFalse(script.contains("$s1"), "a strategy without points draws nothing")
     }
 }
+
+final class NightlyOutputTests: XCTestCase {
+    func testTrendPanelsAndThePage() throws {
+        let metrics = [TrendPlot.Metric(name: "mlp.epoch_seconds", unit: "s", better: "lower", runs: [(1, 1.9), (2, 1.8), (17, 2.6)], regression: true),
+                       TrendPlot.Metric(name: "empty", unit: "", better: "higher", runs: [], regression: false),
+                       TrendPlot.Metric(name: "mlp.test_accuracy", unit: "fraction", better: "higher", runs: [(1, 0.87)], regression: false)]
+        let script = TrendPlot.script(title: "engine", metrics: metrics, format: .svg, output: "t.svg").text
+        XCTAssertTrue(script.contains("set multiplot layout 1,2 title 'engine'"), "a panel per metric with runs")
+        XCTAssertTrue(script.contains("set title 'mlp.epoch_seconds (s), lower is better' font ',9'"))
+        XCTAssertTrue(script.contains("set xtics 2\n"), "16 runs apart: a tic every 2")
+        XCTAssertTrue(script.contains("'+' using (17.0):(2.6) every ::0::0 with points pt 7 ps 1.6 lc rgb '#d62728'"), "the newest run, red: a regression")
+        XCTAssertTrue(script.contains("'+' using (1.0):(0.87) every ::0::0 with points pt 7 ps 1.6 lc rgb '#1f77b4'"))
+        if let gnuplot = try? Gnuplot.locate() {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trend-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try gnuplot.run(TrendPlot.script(title: "engine", metrics: metrics, format: .svg, output: dir + "/t.svg"), scriptPath: dir + "/t.gp")
+            XCTAssertTrue(try String(contentsOfFile: dir + "/t.svg", encoding: .utf8).contains("<svg"))
+        }
+        let page = NightlyPage(title: "nightly <1>", facts: [("commit", "abc")], header: ["metric", "verdict"],
+                               rows: [["a", "ok"], ["b", "regression"]], regressions: [1], plots: [("engine", "<?xml?><svg/>")]).html
+        XCTAssertTrue(page.contains("<tr class=\"regression\"><td>b</td><td>regression</td></tr>"))
+        XCTAssertTrue(page.contains("<tr><td>a</td><td>ok</td></tr>"))
+        XCTAssertTrue(page.contains("<title>nightly &lt;1&gt;</title>"))
+        XCTAssertTrue(page.contains("<figure id=\"trend-engine\"><svg/>"))
+    }
+}

@@ -1,5 +1,7 @@
 import Bench
 import Foundation
+import Report
+import Search
 import Store
 
 extension NightlySuite.Part: ArgumentValue {}
@@ -21,6 +23,8 @@ struct BenchNightlyCommand: Command {
             .value("mads", valueName: "Z", help: "A change must also exceed Z noise deviations (1.4826 × MAD of the window).", default: "3"),
             .value("min-history", valueName: "N", help: "Give verdicts once a metric has N earlier runs in the window.", default: "3"),
             .value("compare", valueName: "REV", help: "Compare with the latest complete run of git commit REV (a prefix) instead of the window."),
+            .value("out", valueName: "DIR", help: "Where the nightly page (index.html) and the trend plots go.",
+                   defaultDescription: "nightly/ beside the store: results/nightly"),
             .threads, .dataDirectory, .quiet,
         ])
 
@@ -30,6 +34,7 @@ struct BenchNightlyCommand: Command {
     var database: String
     var rule: RegressionRule
     var compareRevision: String?
+    var outDirectory: String?
     var threads: Int
     var dataDirectory: String?
     var quiet: Bool
@@ -52,6 +57,7 @@ struct BenchNightlyCommand: Command {
         try requireAtLeast(1, minimumHistory, for: "--min-history")
         rule = RegressionRule(window: window, relative: threshold / 100, mads: mads, minimumHistory: min(minimumHistory, window))
         compareRevision = try values.optionalValue("compare")
+        outDirectory = try values.optionalValue("out")
         threads = try values.value("threads")
         dataDirectory = try values.optionalValue("data-dir")
         quiet = values.flag("quiet")
@@ -96,6 +102,8 @@ struct BenchNightlyCommand: Command {
         let history = try baselineRuns.map { try storage.benchResults(run: $0.id).map(Self.record) }
         let comparisons = MetricComparison.compare(records, history: history, rule: rule)
         let regressions = comparisons.filter { $0.verdict == .regression }
+        let page = try writePage(storage, run: run, host: host, baselineRuns: baselineRuns, comparisons: comparisons)
+        if !quiet { FileHandle.standardError.write(Data("nightly page: \(page)\n".utf8)) }
         if json {
             try Output.printJSON(NightlyReport(run: run.id, suite: suiteName, commit: run.commit, host: host,
                                                baselineRuns: baselineRuns.map(\.id), comparisons: comparisons))
@@ -127,6 +135,58 @@ struct BenchNightlyCommand: Command {
         return ([match], single)
     }
 
+    /// The trend plots (one SVG per suite part, the last 60 complete runs of this selection on
+    /// this host and this run) and the page holding them with the summary. Returns the page's path.
+    private func writePage(_ storage: SQLiteStorage, run: BenchRunRecord, host: HostInfo, baselineRuns: [BenchRunRecord],
+                           comparisons: [MetricComparison]) throws -> String {
+        let directory = outDirectory ?? PlotCommand.defaultDirectory("nightly", database: database)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ReportError("\(directory): cannot create the nightly folder (\(error.localizedDescription))", kind: .tool)
+        }
+        let past = try storage.benchRuns(hostFingerprint: host.fingerprint, state: .complete, limit: nil)
+            .filter { $0.suite == suiteName }.prefix(60).reversed()
+        var series: [String: [(run: Int64, value: Double)]] = [:]
+        for r in past {
+            for result in try storage.benchResults(run: r.id) { series["\(result.suite)/\(result.name)", default: []].append((r.id, result.value)) }
+        }
+        var plots: [(name: String, svg: String)] = []
+        var note: String?
+        do {
+            let gnuplot = try Gnuplot.locate()
+            var suites: [String] = []
+            for c in comparisons where !suites.contains(c.suite) { suites.append(c.suite) }
+            for suite in suites {
+                let metrics = comparisons.filter { $0.suite == suite }.map { c in
+                    TrendPlot.Metric(name: c.name, unit: c.unit, better: c.better.rawValue,
+                                     runs: series["\(c.suite)/\(c.name)"] ?? [(run.id, c.now)], regression: c.verdict == .regression)
+                }
+                let stem = (directory as NSString).appendingPathComponent("trend_\(suite)")
+                try gnuplot.run(TrendPlot.script(title: "\(suite), \(suiteName), \(host.cpu) (\(host.cores) cores)", metrics: metrics,
+                                                 format: .svg, output: stem + ".svg"), scriptPath: stem + ".gp")
+                plots.append((suite, (try? String(contentsOfFile: stem + ".svg", encoding: .utf8)) ?? ""))
+            }
+        } catch let e as ReportError {
+            note = "No trend plots: \(e.message)."
+        }
+        let rows = Self.summaryRows(comparisons, shout: false)
+        let facts = [("run", "#\(run.id), \(suiteName)"), ("commit", run.commit.isEmpty ? "unknown" : run.commit),
+                     ("host", host.fingerprint), ("toolchain", run.toolchain),
+                     ("baseline", baselineRuns.isEmpty ? "none yet" : baselineRuns.map { "#\($0.id)" }.joined(separator: ", ")),
+                     ("rule", "median of the last \(rule.window) runs; a change counts beyond \(JSONValue.format(100 * rule.relative))% and \(JSONValue.format(rule.mads)) × 1.4826 MAD")]
+        let regressions = Set(comparisons.indices.filter { comparisons[$0].verdict == .regression })
+        let page = NightlyPage(title: "autotune nightly, run #\(run.id)", facts: facts, header: ["metric", "now", "baseline (runs)", "change", "verdict"],
+                               rows: rows, regressions: regressions, plots: plots, plotNote: note)
+        let path = (directory as NSString).appendingPathComponent("index.html")
+        do {
+            try page.html.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw ReportError("\(path): cannot write the nightly page (\(error.localizedDescription))", kind: .tool)
+        }
+        return path
+    }
+
     static func result(_ r: BenchRecord) -> BenchResultRecord {
         BenchResultRecord(suite: r.suite, name: r.name, value: r.value, unit: r.unit, better: r.better.rawValue)
     }
@@ -137,12 +197,18 @@ struct BenchNightlyCommand: Command {
 
     /// metric, now, baseline, change, verdict.
     static func table(_ rows: [MetricComparison]) -> String {
-        alignedTable(["metric", "now", "baseline", "change", "verdict"], rows.map { c in
+        alignedTable(["metric", "now", "baseline", "change", "verdict"], summaryRows(rows, shout: true))
+    }
+
+    /// One row per metric: its value with unit, the baseline with the number of runs behind it,
+    /// the change in percent and the verdict (in capitals for a regression when `shout`).
+    static func summaryRows(_ rows: [MetricComparison], shout: Bool) -> [[String]] {
+        rows.map { c in
             ["\(c.suite).\(c.name)", humanNumber(c.now) + (c.unit.isEmpty ? "" : " " + c.unit),
              c.baseline.map { humanNumber($0) + " (\(c.history))" } ?? "-",
              c.change.map { String(format: "%+.1f%%", 100 * $0) } ?? "-",
-             c.verdict == .regression ? "REGRESSION" : c.verdict.rawValue]
-        })
+             shout && c.verdict == .regression ? "REGRESSION" : c.verdict.rawValue]
+        }
     }
 
     /// The commit of the working tree the command runs in, or "" outside a git checkout.
