@@ -8,6 +8,7 @@ struct AutotuneCommand: Command {
         StudiesCommand.self,
         ShowCommand.self,
         FrontCommand.self,
+        ExportCommand.self,
         AskCommand.self,
         TellCommand.self,
         EvalCommand.self,
