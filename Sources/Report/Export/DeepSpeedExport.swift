@@ -124,7 +124,7 @@ public enum DeepSpeedExport {
                 ("type", .string("WarmupCosineLR")),
                 ("params", .object([("total_num_steps", .number(Double(total))), ("warmup_min_ratio", .number(w > 0 ? 0 : 1)),
                                     ("warmup_num_steps", .number(Double(max(w, 1)))),
-                                    ("cos_min_ratio", .number(lr > 0 ? decimal(minimum) / lr : 0)), ("warmup_type", .string("linear"))])),
+                                    ("cos_min_ratio", .number(lr > 0 ? significant(decimal(minimum) / lr) : 0)), ("warmup_type", .string("linear"))])),
             ]), nil)
         }
     }
@@ -173,6 +173,9 @@ public enum DeepSpeedExport {
         return lines.joined(separator: "\n") + "\n"
     }
 }
+
+/// `x` to 12 significant digits, so a ratio of decimals prints as one (0.1, not 0.09999999999999999).
+func significant(_ x: Double) -> Double { Double(String(format: "%.12g", x)) ?? x }
 
 /// `s` as one shell word: unchanged when it is plain, single-quoted otherwise.
 func shellQuoted(_ s: String) -> String {
