@@ -24,7 +24,7 @@ public enum TrialPicker {
     public static func pick(_ rule: PickRule, trials: [TrialRecord], objectives: StudyObjectives, study: String) throws -> TrialRecord {
         let complete = trials.filter { $0.state == .complete }
         guard !complete.isEmpty else {
-            throw ReportError("study '\(study)' has no COMPLETE trial to export" + (trials.isEmpty ? " (it has no trials yet)" : " (\(trials.count) trials, none complete)"))
+            throw ReportError("study '\(study)' has no COMPLETE trial to export" + (trials.isEmpty ? " (it has no trials yet)" : " (\(trials.count) trial\(trials.count == 1 ? "" : "s"), none complete)"))
         }
         let known = Set(objectives.objectives.map(\.metric) + complete.flatMap(\.metrics.keys)).sorted()
         func check(_ metric: String) throws {
