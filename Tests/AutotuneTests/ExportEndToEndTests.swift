@@ -101,6 +101,48 @@ final class ExportEndToEndTests: ScratchTestCase {
         XCTAssertEqual(unwritable.stderr.filter { $0 == "\n" }.count, 1, unwritable.stderr)
     }
 
+    /// A tiny engine study on synthetic blobs: four trials of two epochs, some in BF16.
+    private func engineStudy() throws -> [[String: Any]] {
+        let space = write("tiny.json", """
+        {"name": "tiny",
+         "architecture": {"family": "mlp", "widths": {"_type": "choice", "_value": [[8], [16]]}},
+         "training": {"optimizer": {"name": "adamw", "lr": {"_type": "choice", "_value": [0.01, 0.03]}},
+                      "schedule": {"name": "cosine", "warmup_steps": 2}, "batch_size": 32, "epochs": 2, "seed": 1},
+         "precision": {"_type": "choice", "_value": ["fp32", "bf16"]},
+         "evaluator": {"engine": {"data": {"dataset": "blobs", "samples": 400, "classes": 3}}},
+         "objectives": {"accuracy": "maximize", "params": "minimize"},
+         "strategy": "random", "budget": 4, "seed": 2}
+        """)
+        let search = runAutotune(["search", space, "--db", db, "--quiet", "--threads", "1"], in: scratch)
+        XCTAssertEqual(search.status, 0, search.stderr)
+        return try XCTUnwrap(json(runAutotune(["show", "tiny", "--db", db, "--json"]).stdout)["trials"] as? [[String: Any]])
+    }
+
+    func testAnEngineRecipeRerunsExactlyUnderEval() throws {
+        let trials = try engineStudy()
+        for rule in ["knee", "best:accuracy"] {
+            let out = scratch.appendingPathComponent("\(rule).json").path
+            let r = runAutotune(["export", "tiny", "--db", db, "--format", "recipe", "--pick", rule, "--out", out, "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let number = try XCTUnwrap(json(r.stdout)["trial"] as? Int)
+            XCTAssertEqual(try json(r.stdout)["commands"] as? [String], ["autotune eval \(out)"])
+            let stored = try XCTUnwrap(trials.first { $0["trial"] as? Int == number }?["metrics"] as? [String: Double])
+            let eval = runAutotune(["eval", out, "--json", "--threads", "1"])
+            XCTAssertEqual(eval.status, 0, eval.stderr)
+            let report = try json(eval.stdout)
+            XCTAssertEqual(report["test_loss"] as? Double, stored["loss"], rule)
+            XCTAssertEqual(report["test_accuracy"] as? Double, stored["accuracy"], rule)
+        }
+        let ds = runAutotune(["export", "tiny", "--db", db, "--format", "deepspeed"], in: scratch)
+        XCTAssertEqual(ds.status, 0, ds.stderr)
+        XCTAssertTrue(ds.stdout.contains("\nwrote results/tiny/ds_config.json\nwrote results/tiny/launch.sh\n"), ds.stdout)
+        let attributes = try FileManager.default.attributesOfItem(atPath: scratch.appendingPathComponent("results/tiny/launch.sh").path)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o755)
+        let accelerate = runAutotune(["export", "tiny", "--db", db, "--format", "accelerate", "--out", "-"], in: scratch)
+        XCTAssertEqual(accelerate.status, 0, accelerate.stderr)
+        XCTAssertTrue(accelerate.stdout.hasPrefix("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\n"), accelerate.stdout)
+    }
+
     func testNoStoreAndMissingFormat() {
         let none = runAutotune(["export", "zdt1", "--db", db, "--format", "recipe"])
         XCTAssertEqual(none.status, 2)
