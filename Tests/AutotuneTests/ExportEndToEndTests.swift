@@ -69,6 +69,11 @@ final class ExportEndToEndTests: ScratchTestCase {
         XCTAssertEqual(doc["files"] as? [String], [out])
         XCTAssertEqual((doc["objectives"] as? [String: Double])?["f1"], best.1)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+
+        // A directory for --out gets the format's file name inside it.
+        let dir = scratch.appendingPathComponent("exports").path
+        let intoDirectory = export(["--format", "recipe", "--pick", "best:f1", "--out", dir, "--json"])
+        XCTAssertEqual(try json(intoDirectory.stdout)["files"] as? [String], [dir + "/recipe.json"])
     }
 
     func testErrorsAreOneLineWithTheirExitCodes() throws {

@@ -79,7 +79,7 @@ public enum Exporter {
         }
     }
 
-    /// "study 'q', trial 12 (knee)".
+    /// The launch script's heading: "autotune export of study 'q', trial 12 (knee)."
     static func title(_ p: PickedTrial) -> String {
         "autotune export of study '\(p.study.name)', trial \(p.trial.number) (\(p.choice))."
     }

@@ -49,14 +49,15 @@ public struct TrainingSetup: Equatable, Sendable {
 
     /// An engine trial: one device, the recipe's batch, accumulation, optimizer, schedule,
     /// clipping and precision. `trainSamples` (after the validation split) gives the run's length
-    /// in steps when the recipe counts epochs.
+    /// in steps when the recipe counts epochs, as the `Trainer` counts them (a batch is at most
+    /// the training set).
     public init(engine recipe: Recipe, trainSamples: Int?) {
         let t = recipe.candidate.training
-        var steps = t.steps
-        if steps == nil, let n = trainSamples, n > 0 {
-            let batch = min(t.batchSize, n)
+        var batch = t.batchSize, steps = t.steps
+        if let n = trainSamples, n > 0 {
+            batch = min(t.batchSize, n)
             let batches = (n + batch - 1) / batch
-            steps = t.epochs * ((batches + t.accumulation - 1) / t.accumulation)
+            steps = steps ?? t.epochs * ((batches + t.accumulation - 1) / t.accumulation)
         }
         let p = recipe.precision
         let scaling = p.lossScale.map {
@@ -70,7 +71,7 @@ public struct TrainingSetup: Equatable, Sendable {
         case .fp16: format = .fp16
         case .bf16: format = .bf16
         }
-        self.init(microBatch: t.batchSize, accumulation: t.accumulation, precision: MixedPrecision(format, lossScaling: scaling),
+        self.init(microBatch: batch, accumulation: t.accumulation, precision: MixedPrecision(format, lossScaling: scaling),
                   optimizer: t.optimizer, schedule: t.schedule, totalSteps: steps, gradientClip: t.gradientClip.map(decimal))
     }
 

@@ -18,7 +18,7 @@ struct ExportCommand: Command {
             .value("trial", valueName: "N", help: "Export trial N (it must be COMPLETE)."),
             .value("pick", valueName: "RULE", help: "Choose the trial: knee, best:METRIC or best:METRIC:min|max, then constraints such as ,params<=100000.",
                    defaultDescription: "knee"),
-            .value("out", valueName: "PATH", help: "The main file to write ('-' prints it on stdout); companions go beside it.",
+            .value("out", valueName: "PATH", help: "The main file to write, or a directory to write it in ('-' prints it on stdout); companions go beside it.",
                    defaultDescription: "results/STUDY/ and the format's file name"),
             .database, .json,
         ])
@@ -55,8 +55,7 @@ struct ExportCommand: Command {
         let storage = try openExisting(target.database)
         let picked = try ExportSource.pick(storage, study: target.name, trial: trial, rule: rule)
         let toStdout = out == "-"
-        let path = toStdout || out == nil ? "results/\(picked.study.name)/\(format.fileName)" : out ?? format.fileName
-        var output = try Exporter.export(picked, as: format, to: toStdout ? format.fileName : path)
+        var output = try Exporter.export(picked, as: format, to: toStdout ? format.fileName : mainPath(study: picked.study.name))
         var written: [String] = []
         if toStdout {
             print(output.files[0].text, terminator: "")
@@ -87,6 +86,17 @@ struct ExportCommand: Command {
         for (i, command) in output.commands.enumerated() { report((i == 0 ? "run:   " : "or:    ") + command) }
         for warning in output.warnings { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
         return 0
+    }
+
+    /// Where the main file goes: `--out`, inside it when it names a directory, else
+    /// `results/STUDY/` and the format's file name.
+    private func mainPath(study: String) -> String {
+        guard let out else { return "results/\(study)/\(format.fileName)" }
+        var isDirectory: ObjCBool = false
+        if out.hasSuffix("/") || (FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            return (out as NSString).appendingPathComponent(format.fileName)
+        }
+        return out
     }
 
     /// "picked trial 12 of study 'q' (knee): accuracy 0.853, flops 120k".
