@@ -178,12 +178,12 @@ final class ExportFormatTests: XCTestCase {
 
     func testMetaAccelerateConfigPointsAtItsDeepSpeedConfig() throws {
         let output = try Exporter.export(try ExportFixtures.metaTrial(), as: .accelerate, to: "results/llm/accelerate.yaml")
-        XCTAssertEqual(output.files.map(\.path), ["results/llm/accelerate.yaml", "results/llm/ds_config.json"])
+        XCTAssertEqual(output.files.map(\.path), ["results/llm/accelerate.yaml", "results/llm/accelerate_ds_config.json"])
         XCTAssertEqual(output.files[0].text, """
         compute_environment: LOCAL_MACHINE
         distributed_type: DEEPSPEED
         deepspeed_config:
-          deepspeed_config_file: results/llm/ds_config.json
+          deepspeed_config_file: results/llm/accelerate_ds_config.json
           zero3_init_flag: false
           deepspeed_multinode_launcher: standard
         machine_rank: 0

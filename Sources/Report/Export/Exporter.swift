@@ -45,7 +45,8 @@ public struct ExportOutput: Equatable, Sendable {
 /// writer.
 public enum Exporter {
     /// The files of `format` for `picked`, the main one at `path` and its companions beside it
-    /// (`launch.sh` next to a ds_config; the ds_config an Accelerate config under DeepSpeed names).
+    /// (`launch.sh` next to a ds_config; `<name>_ds_config.json` next to an Accelerate config `<name>.yaml`
+    /// that runs under DeepSpeed).
     /// - Throws: `ReportError` when the study has nothing of that format to export (a benchmark
     ///   study has no training job), or when a generated DeepSpeed config breaks the schema.
     public static func export(_ picked: PickedTrial, as format: ExportFormat, to path: String) throws -> ExportOutput {
@@ -64,7 +65,10 @@ public enum Exporter {
                                 warnings: warnings, commands: [deepspeed, torchrun])
         case .accelerate:
             let setup = try trainingSetup(picked, format)
-            let dsPath = beside(ExportFormat.deepspeed.fileName)
+            // Named after the YAML, so that it never overwrites a ds_config exported on its own
+            // (possibly of another trial) in the same directory.
+            let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            let dsPath = beside(stem + "_" + ExportFormat.deepspeed.fileName)
             let (yaml, yamlWarnings) = AccelerateExport.yaml(setup, deepSpeedConfigPath: dsPath)
             var warnings = yamlWarnings
             var files = [ExportFile(path: path, text: yaml)]

@@ -3,9 +3,6 @@ import Report
 import Search
 import Store
 
-/// A request the study cannot meet is bad input; an outside tool or a broken export is not.
-extension ReportError: ExitCoded { var exitCode: Int32 { kind == .input ? 2 : 1 } }
-
 /// `autotune export STUDY`: a study's chosen trial as configs a training job runs.
 struct ExportCommand: Command {
     static let configuration = CommandConfiguration(
@@ -14,7 +11,7 @@ struct ExportCommand: Command {
         usage: "STUDY --format deepspeed|accelerate|recipe|onnx [--trial N | --pick RULE] [--out PATH] [--db PATH] [--json]",
         arguments: [.study],
         options: [
-            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, with its ds_config under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx."),
+            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx."),
             .value("trial", valueName: "N", help: "Export trial N (it must be COMPLETE)."),
             .value("pick", valueName: "RULE", help: "Choose the trial: knee, best:METRIC or best:METRIC:min|max, then constraints such as ,params<=100000.",
                    defaultDescription: "knee"),
@@ -60,7 +57,8 @@ struct ExportCommand: Command {
         if toStdout {
             print(output.files[0].text, terminator: "")
             if output.files.count > 1, format == .accelerate {
-                output.warnings.append("the config names \(output.files[1].path), which --out - does not write; export --format deepspeed beside it")
+                output.warnings.append("the config names \(output.files[1].path), which --out - does not write: "
+                                       + "write it with --format deepspeed --out \(output.files[1].path)")
             }
         } else {
             for file in output.files {
