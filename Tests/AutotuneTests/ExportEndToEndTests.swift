@@ -148,6 +148,30 @@ final class ExportEndToEndTests: ScratchTestCase {
         XCTAssertTrue(accelerate.stdout.hasPrefix("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\n"), accelerate.stdout)
     }
 
+    func testAMetaRecipeRerunsUnderEstimateWithTheCommandItPrints() throws {
+        let space = URL(fileURLWithPath: zdt1).deletingLastPathComponent().appendingPathComponent("gpt3-cluster.json").path
+        let search = runAutotune(["search", space, "--budget", "20", "--db", db, "--quiet"], in: scratch)
+        XCTAssertEqual(search.status, 0, search.stderr)
+        let out = scratch.appendingPathComponent("recipe.json").path
+        let r = runAutotune(["export", "gpt3-cluster", "--db", db, "--format", "recipe", "--out", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try json(r.stdout)
+        let command = try XCTUnwrap((doc["commands"] as? [String])?.first)
+        let words = command.split(separator: " ").map(String.init)
+        XCTAssertEqual(Array(words.prefix(3)), ["autotune", "estimate", out])
+        let estimate = runAutotune(Array(words.dropFirst()) + ["--json"])
+        XCTAssertEqual(estimate.status, 0, estimate.stderr)
+        let tokens = try XCTUnwrap((try json(estimate.stdout)["estimate"] as? [String: Any])?["tokens_per_second"] as? Double)
+        let stored = try XCTUnwrap((doc["objectives"] as? [String: Double])?["tokens_per_second"])
+        XCTAssertEqual(tokens, stored, accuracy: 1e-9 * stored)
+
+        let ds = runAutotune(["export", "gpt3-cluster", "--db", db, "--format", "deepspeed", "--trial", String(try XCTUnwrap(doc["trial"] as? Int)),
+                              "--out", "-"])
+        XCTAssertEqual(ds.status, 0, ds.stderr)
+        let config = try json(ds.stdout)
+        XCTAssertEqual(config["train_batch_size"] as? Int, 1536)
+    }
+
     func testNoStoreAndMissingFormat() {
         let none = runAutotune(["export", "zdt1", "--db", db, "--format", "recipe"])
         XCTAssertEqual(none.status, 2)
