@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "ParallelTests", dependencies: ["Parallel", "Hardware", "Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Engine", "Hardware", "Parallel"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Search", "Store", "Engine"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Search", "Store", "Engine", "Compression", "Parallel"]),
         .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression", "Bench"]),
     ],
     swiftLanguageModes: [.v5]

@@ -22,7 +22,7 @@ final class CommandLineEndToEndTests: XCTestCase {
         XCTAssertEqual(result.stderr, "")
         XCTAssertTrue(result.stdout.contains("USAGE: autotune SUBCOMMAND\n"), result.stdout)
         XCTAssertTrue(result.stdout.contains("SUBCOMMANDS:\n  search "), result.stdout)
-        for name in ["studies", "show", "front", "plot", "report", "ask", "tell", "eval"] {
+        for name in ["studies", "show", "front", "plot", "report", "export", "ask", "tell", "eval"] {
             XCTAssertTrue(result.stdout.contains("\n  \(name) "), name)
         }
         XCTAssertTrue(result.stdout.contains("\n  bench "), result.stdout)

@@ -10,6 +10,8 @@ final class HelpTests: XCTestCase {
         XCTAssertEqual(Help.usage(BenchEngineCommand.configuration, path: ["autotune", "bench", "engine"]),
                        "autotune bench engine [--json] [--epochs N] [--threads N] [--data-dir DIR] [--only mlp,cnn] [--quiet]")
         XCTAssertEqual(Help.usage(BenchCommand.configuration, path: ["autotune", "bench"]), "autotune bench SUBCOMMAND")
+        XCTAssertEqual(Help.usage(ExportCommand.configuration, path: ["autotune", "export"]),
+                       "autotune export STUDY --format deepspeed|accelerate|recipe|onnx [--trial N | --pick RULE] [--out PATH] [--db PATH] [--json]")
     }
 
     func testSectionsComeInOrderAndEmptyOnesAreLeftOut() {
@@ -30,6 +32,7 @@ final class HelpTests: XCTestCase {
     func testLinesFitEightyColumnsExceptUsage() {
         for (configuration, path) in [(AutotuneCommand.configuration, ["autotune"]),
                                       (EvalCommand.configuration, ["autotune", "eval"]),
+                                      (ExportCommand.configuration, ["autotune", "export"]),
                                       (BenchEngineCommand.configuration, ["autotune", "bench", "engine"]),
                                       (BenchCompressionCommand.configuration, ["autotune", "bench", "compression"])] {
             for line in Help.render(configuration, path: path).split(separator: "\n") where !line.hasPrefix("USAGE:") {

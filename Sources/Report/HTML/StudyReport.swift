@@ -97,7 +97,7 @@ public struct StudyReport {
         if !profiles.isEmpty { pairs.append(("hardware", profiles.joined(separator: ", "))) }
         if spec.objectives.count >= 2, let reference = study.referencePoint ?? analysis.chooseReferencePoint(trials) {
             let point = zip(spec.objectives, reference).map { "\($0.metric) \(JSONValue.format($1))" }.joined(separator: ", ")
-            pairs.append(("hypervolume", "\(significant(analysis.hypervolume(trials, reference: reference))) (reference \(point))"))
+            pairs.append(("hypervolume", "\(tableNumber(analysis.hypervolume(trials, reference: reference))) (reference \(point))"))
         }
         return HTML.definitions(pairs)
     }
@@ -133,7 +133,7 @@ public struct StudyReport {
         guard !members.isEmpty else { return HTML.element("p", "No trial is complete and feasible yet.") }
         let header = ["#", "trial"] + spec.objectives.map(\.metric) + ["parameters"]
         let rows = members.enumerated().map { i, t -> [String] in
-            [String(i + 1), String(t.number)] + spec.objectives.map { t.metrics[$0.metric].map(significant) ?? "-" }
+            [String(i + 1), String(t.number)] + spec.objectives.map { t.metrics[$0.metric].map(tableNumber) ?? "-" }
                 + [t.parameters.map { "\($0.name)=\($0.json)" }.joined(separator: " ")]
         }
         let note = HTML.element("p", "\(members.count) non-dominated feasible trial\(members.count == 1 ? "" : "s"), ordered by \(HTML.escape(spec.objectives[0].metric)).")
@@ -151,7 +151,7 @@ public struct StudyReport {
 }
 
 /// Six significant digits: what a table of results needs.
-func significant(_ x: Double) -> String { String(format: "%.6g", x) }
+func tableNumber(_ x: Double) -> String { String(format: "%.6g", x) }
 
 /// "2026-12-06 20:41:07 UTC".
 func isoDate(_ date: Date) -> String {

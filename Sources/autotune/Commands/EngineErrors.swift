@@ -1,4 +1,5 @@
 import Engine
+import Report
 import Store
 
 // Problems with what the user handed in (a candidate file, a data file, an architecture that does
@@ -13,9 +14,7 @@ extension StoreError: ExitCoded {
     var exitCode: Int32 { kind == .cannotOpen || kind == .schemaTooNew ? 2 : 1 }
 }
 
-import Report
-
 extension ReportError: ExitCoded {
-    /// What the study cannot give is bad input; a missing or failing outside program is not.
+    /// A request the study cannot meet is bad input; an outside tool or a broken export is not.
     var exitCode: Int32 { kind == .input ? 2 : 1 }
 }

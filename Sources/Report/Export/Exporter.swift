@@ -1,0 +1,106 @@
+import Engine
+import Foundation
+import Search
+
+/// What `autotune export` can write.
+public enum ExportFormat: String, CaseIterable, Sendable {
+    case deepspeed, accelerate, recipe, onnx
+
+    /// The format called `name`; an unknown name throws a `ReportError` listing the formats.
+    public static func named(_ name: String) throws -> ExportFormat {
+        if let f = ExportFormat(rawValue: name.lowercased()) { return f }
+        let names = allCases.map(\.rawValue)
+        var reason = "unknown export format '\(name)' (formats: \(names.joined(separator: ", ")))"
+        if let near = closestMatch(to: name, among: names) { reason += ". Did you mean '\(near)'?" }
+        throw ReportError(reason)
+    }
+
+    /// The main file's name under `results/<study>/`.
+    public var fileName: String {
+        switch self {
+        case .deepspeed: return "ds_config.json"
+        case .accelerate: return "accelerate.yaml"
+        case .recipe: return "recipe.json"
+        case .onnx: return "model.onnx"
+        }
+    }
+}
+
+/// One file an export writes.
+public struct ExportFile: Equatable, Sendable {
+    public var path: String
+    public var text: String
+    public init(path: String, text: String) { self.path = path; self.text = text }
+}
+
+/// An export: its files (the main one first, then those it refers to), what could not be carried
+/// over, and the commands that use it.
+public struct ExportOutput: Equatable, Sendable {
+    public var files: [ExportFile]
+    public var warnings: [String]
+    public var commands: [String]
+}
+
+/// Turns a picked trial into the files of a format. The one place a format is routed to its
+/// writer.
+public enum Exporter {
+    /// The files of `format` for `picked`, the main one at `path` and its companions beside it
+    /// (`launch.sh` next to a ds_config; `<name>_ds_config.json` next to an Accelerate config `<name>.yaml`
+    /// that runs under DeepSpeed).
+    /// - Throws: `ReportError` when the study has nothing of that format to export (a benchmark
+    ///   study has no training job), or when a generated DeepSpeed config breaks the schema.
+    public static func export(_ picked: PickedTrial, as format: ExportFormat, to path: String) throws -> ExportOutput {
+        let directory = (path as NSString).deletingLastPathComponent
+        func beside(_ name: String) -> String { directory.isEmpty ? name : (directory as NSString).appendingPathComponent(name) }
+        switch format {
+        case .recipe:
+            let commands = picked.rerunCommand(recipePath: path).map { [$0] } ?? []
+            return ExportOutput(files: [ExportFile(path: path, text: picked.recipe.prettyText + "\n")], warnings: [], commands: commands)
+        case .deepspeed:
+            let setup = try trainingSetup(picked, format)
+            let (config, warnings) = try deepSpeedConfig(setup)
+            let (deepspeed, torchrun) = DeepSpeedExport.launchCommands(setup, configPath: path)
+            let script = DeepSpeedExport.launchScript(setup, configPath: path, title: title(picked))
+            return ExportOutput(files: [ExportFile(path: path, text: config.prettyText + "\n"), ExportFile(path: beside("launch.sh"), text: script)],
+                                warnings: warnings, commands: [deepspeed, torchrun])
+        case .accelerate:
+            let setup = try trainingSetup(picked, format)
+            // Named after the YAML, so that it never overwrites a ds_config exported on its own
+            // (possibly of another trial) in the same directory.
+            let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            let dsPath = beside(stem + "_" + ExportFormat.deepspeed.fileName)
+            let (yaml, yamlWarnings) = AccelerateExport.yaml(setup, deepSpeedConfigPath: dsPath)
+            var warnings = yamlWarnings
+            var files = [ExportFile(path: path, text: yaml)]
+            if AccelerateExport.distributedType(setup) == .deepspeed {
+                let (config, dsWarnings) = try deepSpeedConfig(setup)
+                files.append(ExportFile(path: dsPath, text: config.prettyText + "\n"))
+                warnings += dsWarnings
+            }
+            return ExportOutput(files: files, warnings: warnings, commands: ["accelerate launch --config_file \(shellQuoted(path)) train.py"])
+        case .onnx:
+            throw ReportError("onnx export is not available in this build")
+        }
+    }
+
+    /// The launch script's heading: "autotune export of study 'q', trial 12 (knee)."
+    static func title(_ p: PickedTrial) -> String {
+        "autotune export of study '\(p.study.name)', trial \(p.trial.number) (\(p.choice))."
+    }
+
+    private static func trainingSetup(_ picked: PickedTrial, _ format: ExportFormat) throws -> TrainingSetup {
+        guard let setup = picked.setup else {
+            throw ReportError("study '\(picked.study.name)' is a \(picked.spec.evaluator.name) study: it has no training job to export as \(format.rawValue); use --format recipe")
+        }
+        return setup
+    }
+
+    private static func deepSpeedConfig(_ setup: TrainingSetup) throws -> (JSONValue, [String]) {
+        let (config, warnings) = DeepSpeedExport.config(setup)
+        let problems = DeepSpeedSchema.violations(config)
+        guard problems.isEmpty else {
+            throw ReportError("the generated ds_config breaks DeepSpeed's schema: \(problems.joined(separator: "; "))", kind: .tool)
+        }
+        return (config, warnings)
+    }
+}

@@ -1,0 +1,126 @@
+import Compression
+import Engine
+import Parallel
+
+/// What a launcher needs to know about a picked trial's training job, whichever evaluator ran
+/// it: the devices, the parallel layout, the batch split, the number format, the optimizer and
+/// its schedule. The DeepSpeed and Accelerate exports are functions of this.
+public struct TrainingSetup: Equatable, Sendable {
+    public var nodes: Int
+    public var gpusPerNode: Int
+    public var dp: Int
+    public var tp: Int
+    public var pp: Int
+    /// ZeRO stage 0–3 (Rajbhandari et al. 2019).
+    public var zeroStage: Int
+    /// Optimizer states (and the update) in host memory, as ZeRO-Offload does.
+    public var offloadOptimizer: Bool
+    /// Samples per forward/backward on one data-parallel rank.
+    public var microBatch: Int
+    /// Micro-batches per optimizer step on each data-parallel rank.
+    public var accumulation: Int
+    public var precision: MixedPrecision
+    /// Nil when the study did not search the optimizer (the training script brings its own).
+    public var optimizer: OptimizerConfig?
+    public var schedule: LearningRateSchedule?
+    /// Optimizer steps of the whole run, when known (a decaying schedule needs it).
+    public var totalSteps: Int?
+    public var gradientClip: Double?
+    public var checkpointing: ParallelPlan.Checkpointing
+    public var sequenceParallel: Bool
+    /// Transformer layers, when the model has them (to size the activation checkpoints).
+    public var layers: Int?
+
+    public init(nodes: Int = 1, gpusPerNode: Int = 1, dp: Int = 1, tp: Int = 1, pp: Int = 1, zeroStage: Int = 0,
+                offloadOptimizer: Bool = false, microBatch: Int, accumulation: Int = 1, precision: MixedPrecision = .init(.fp32),
+                optimizer: OptimizerConfig? = nil, schedule: LearningRateSchedule? = nil, totalSteps: Int? = nil,
+                gradientClip: Double? = nil, checkpointing: ParallelPlan.Checkpointing = .none, sequenceParallel: Bool = false,
+                layers: Int? = nil) {
+        self.nodes = nodes; self.gpusPerNode = gpusPerNode; self.dp = dp; self.tp = tp; self.pp = pp
+        self.zeroStage = zeroStage; self.offloadOptimizer = offloadOptimizer; self.microBatch = microBatch
+        self.accumulation = accumulation; self.precision = precision; self.optimizer = optimizer; self.schedule = schedule
+        self.totalSteps = totalSteps; self.gradientClip = gradientClip; self.checkpointing = checkpointing
+        self.sequenceParallel = sequenceParallel; self.layers = layers
+    }
+
+    public var devices: Int { nodes * gpusPerNode }
+    /// Samples per optimizer step: micro-batch × accumulation × data-parallel ranks.
+    public var globalBatch: Int { microBatch * accumulation * dp }
+
+    /// An engine trial: one device, the recipe's batch, accumulation, optimizer, schedule,
+    /// clipping and precision. `trainSamples` (after the validation split) gives the run's length
+    /// in steps when the recipe counts epochs, as the `Trainer` counts them (a batch is at most
+    /// the training set).
+    public init(engine recipe: Recipe, trainSamples: Int?) {
+        let t = recipe.candidate.training
+        var batch = t.batchSize, steps = t.steps
+        if let n = trainSamples, n > 0 {
+            batch = min(t.batchSize, n)
+            let batches = (n + batch - 1) / batch
+            steps = steps ?? t.epochs * ((batches + t.accumulation - 1) / t.accumulation)
+        }
+        let p = recipe.precision
+        let scaling = p.lossScale.map {
+            LossScaling(scale: decimal($0), initialScalePower: p.initialScalePower, window: p.lossScaleWindow,
+                        hysteresis: p.hysteresis, minimumScale: decimal(p.minLossScale))
+        }
+        let format: MixedPrecision.Format
+        switch p.format {
+        case .fp32: format = .fp32
+        case .tf32: format = .tf32
+        case .fp16: format = .fp16
+        case .bf16: format = .bf16
+        }
+        self.init(microBatch: batch, accumulation: t.accumulation, precision: MixedPrecision(format, lossScaling: scaling),
+                  optimizer: t.optimizer, schedule: t.schedule, totalSteps: steps, gradientClip: t.gradientClip.map(decimal))
+    }
+
+    /// A meta (LLM training-config) trial: `plan` on `nodes` × `gpusPerNode` devices at
+    /// `globalBatch` samples per step. FP16 gets DeepSpeed's default dynamic loss scaling.
+    public init(meta plan: ParallelPlan, nodes: Int, gpusPerNode: Int, globalBatch: Int, layers: Int) {
+        let format: MixedPrecision.Format
+        switch plan.precision {
+        case .fp32: format = .fp32
+        case .tf32: format = .tf32
+        case .fp16: format = .fp16
+        case .bf16: format = .bf16
+        case .fp8: format = .fp8
+        }
+        let accumulation = plan.gradientAccumulation ?? max(1, globalBatch / max(1, plan.dp * plan.microBatch))
+        self.init(nodes: nodes, gpusPerNode: gpusPerNode, dp: plan.dp, tp: plan.tp, pp: plan.pp, zeroStage: plan.zero,
+                  offloadOptimizer: plan.offload, microBatch: plan.microBatch, accumulation: accumulation,
+                  precision: MixedPrecision(format, lossScaling: format == .fp16 ? .dynamic : nil),
+                  checkpointing: plan.checkpointing, sequenceParallel: plan.sequenceParallel, layers: layers)
+    }
+}
+
+/// The number format training runs in, and its loss scaling.
+public struct MixedPrecision: Equatable, Sendable {
+    public enum Format: String, Equatable, Sendable { case fp32, tf32, fp16, bf16, fp8 }
+    public var format: Format
+    /// Nil: the loss is not scaled.
+    public var lossScaling: LossScaling?
+    public init(_ format: Format, lossScaling: LossScaling? = nil) { self.format = format; self.lossScaling = lossScaling }
+}
+
+/// Loss scaling as DeepSpeed's `fp16` section spells it: `scale` 0 is dynamic, starting at
+/// 2^`initialScalePower`, halving on overflow once `hysteresis` is spent, doubling after
+/// `window` clean steps, never below `minimumScale`; a positive `scale` is fixed.
+public struct LossScaling: Equatable, Sendable {
+    public var scale: Double
+    public var initialScalePower: Int
+    public var window: Int
+    public var hysteresis: Int
+    public var minimumScale: Double
+
+    public init(scale: Double, initialScalePower: Int = 16, window: Int = 1000, hysteresis: Int = 2, minimumScale: Double = 1) {
+        self.scale = scale; self.initialScalePower = initialScalePower; self.window = window
+        self.hysteresis = hysteresis; self.minimumScale = minimumScale
+    }
+
+    /// DeepSpeed's defaults: dynamic from 2^16, window 1000, hysteresis 2, minimum 1.
+    public static let dynamic = LossScaling(scale: 0)
+}
+
+/// A `Float` setting as the decimal it was written as (`0.001`, not `0.0010000000474974513`).
+func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }

@@ -1,0 +1,183 @@
+import Foundation
+import XCTest
+
+/// `autotune export` through the built executable, on the zdt1 example study (a benchmark: no
+/// training, so the search takes well under a second).
+final class ExportEndToEndTests: ScratchTestCase {
+    private var db: String { scratch.appendingPathComponent("studies.sqlite").path }
+
+    /// The example space, from the package's `searchspaces/`.
+    private let zdt1 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("searchspaces/zdt1.json").path
+
+    private func json(_ text: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    /// Runs the zdt1 study (30 trials) and returns its trials as `show --json` lists them.
+    private func searchZDT1() throws -> [[String: Any]] {
+        let search = runAutotune(["search", zdt1, "--budget", "30", "--db", db, "--quiet"], in: scratch)
+        XCTAssertEqual(search.status, 0, search.stderr)
+        return try XCTUnwrap(json(runAutotune(["show", "zdt1", "--db", db, "--json"]).stdout)["trials"] as? [[String: Any]])
+    }
+
+    private func export(_ args: [String]) -> (status: Int32, stdout: String, stderr: String) {
+        runAutotune(["export", "zdt1", "--db", db] + args, in: scratch)
+    }
+
+    func testRecipeOfTheKneeGoesUnderResultsAndHoldsTheTrialsParameters() throws {
+        let trials = try searchZDT1()
+        let r = export(["--format", "recipe"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let first = try XCTUnwrap(r.stdout.split(separator: "\n").first.map(String.init))
+        XCTAssertTrue(first.hasPrefix("picked trial "), r.stdout)
+        XCTAssertTrue(first.contains(" of study 'zdt1' (knee): f1 "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("\nwrote results/zdt1/recipe.json\n"), r.stdout)
+        let number = try XCTUnwrap(Int(first.dropFirst("picked trial ".count).prefix { $0.isNumber }))
+
+        let front = try json(runAutotune(["front", "zdt1", "--db", db, "--json"]).stdout)
+        let members = try XCTUnwrap(front["front"] as? [[String: Any]]).compactMap { $0["trial"] as? Int }
+        XCTAssertTrue(members.contains(number), "the knee \(number) is on the front \(members)")
+
+        let text = try String(contentsOf: scratch.appendingPathComponent("results/zdt1/recipe.json"), encoding: .utf8)
+        let recipe = try json(text)
+        let stored = try XCTUnwrap(trials.first { $0["trial"] as? Int == number }?["parameters"] as? [String: Double])
+        XCTAssertEqual(recipe as? [String: Double], stored)
+        XCTAssertEqual(recipe.count, 30)
+
+        // The same trial by number, printed on stdout with the summary on stderr.
+        let byNumber = export(["--format", "recipe", "--trial", String(number), "--out", "-"])
+        XCTAssertEqual(byNumber.status, 0, byNumber.stderr)
+        XCTAssertEqual(byNumber.stdout, text)
+        XCTAssertTrue(byNumber.stderr.hasPrefix("picked trial \(number) of study 'zdt1' (trial \(number)): "), byNumber.stderr)
+    }
+
+    func testBestRuleAndJSONOutput() throws {
+        let trials = try searchZDT1()
+        let f1 = trials.compactMap { t -> (Int, Double)? in
+            guard let n = t["trial"] as? Int, let v = (t["metrics"] as? [String: Double])?["f1"] else { return nil }
+            return (n, v)
+        }
+        let best = try XCTUnwrap(f1.min { ($0.1, $0.0) < ($1.1, $1.0) })
+        let out = scratch.appendingPathComponent("exports/best.json").path
+        let r = export(["--format", "recipe", "--pick", "best:f1", "--out", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try json(r.stdout)
+        XCTAssertEqual(doc["trial"] as? Int, best.0)
+        XCTAssertEqual(doc["choice"] as? String, "best:f1")
+        XCTAssertEqual(doc["format"] as? String, "recipe")
+        XCTAssertEqual(doc["files"] as? [String], [out])
+        XCTAssertEqual((doc["objectives"] as? [String: Double])?["f1"], best.1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+
+        // A directory for --out gets the format's file name inside it.
+        let dir = scratch.appendingPathComponent("exports").path
+        let intoDirectory = export(["--format", "recipe", "--pick", "best:f1", "--out", dir, "--json"])
+        XCTAssertEqual(try json(intoDirectory.stdout)["files"] as? [String], [dir + "/recipe.json"])
+    }
+
+    func testErrorsAreOneLineWithTheirExitCodes() throws {
+        _ = try searchZDT1()
+        let cases: [([String], Int32, String)] = [
+            (["--format", "deepspeed"], 2, "autotune: error: study 'zdt1' is a benchmark study: it has no training job to export as deepspeed; use --format recipe\n"),
+            (["--format", "onnx"], 2, "autotune: error: onnx export is not available in this build\n"),
+            (["--format", "recipe", "--trial", "99"], 2, "autotune: error: study 'zdt1' has no trial 99 (trials are numbered 0 to 29)\n"),
+            (["--format", "recipe", "--pick", "best:f4"], 2, "autotune: error: pick rule 'best:f4': no trial of study 'zdt1' reports 'f4'. Did you mean 'f1'?\n"),
+            (["--format", "recipe", "--pick", "kne"], 2, "autotune: error: pick rule 'kne': unknown rule 'kne' (use knee or best:METRIC). Did you mean 'knee'?\n"),
+            (["--format", "yaml"], 2, "autotune: error: invalid value 'yaml' for '--format': use one of deepspeed, accelerate, recipe, onnx\nSee 'autotune export --help'.\n"),
+            (["--format", "recipe", "--trial", "1", "--pick", "knee"], 2,
+             "autotune: error: invalid value 'knee' for '--pick': give --trial or --pick, not both\nSee 'autotune export --help'.\n"),
+        ]
+        for (args, status, stderr) in cases {
+            let r = export(args)
+            XCTAssertEqual(r.status, status, args.joined(separator: " "))
+            XCTAssertEqual(r.stderr, stderr, args.joined(separator: " "))
+            XCTAssertEqual(r.stdout, "", args.joined(separator: " "))
+        }
+        let unknown = runAutotune(["export", "zdt", "--db", db, "--format", "recipe"])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertEqual(unknown.stderr, "autotune: error: no study 'zdt' (studies: zdt1). Did you mean 'zdt1'?\n")
+
+        // A path under a regular file cannot be written: an I/O failure, exit 1.
+        let blocker = write("blocker", "")
+        let unwritable = export(["--format", "recipe", "--out", blocker + "/recipe.json"])
+        XCTAssertEqual(unwritable.status, 1, unwritable.stderr)
+        XCTAssertTrue(unwritable.stderr.hasPrefix("autotune: error: cannot write \(blocker)/recipe.json: "), unwritable.stderr)
+        XCTAssertEqual(unwritable.stderr.filter { $0 == "\n" }.count, 1, unwritable.stderr)
+    }
+
+    /// A tiny engine study on synthetic blobs: four trials of two epochs, some in BF16.
+    private func engineStudy() throws -> [[String: Any]] {
+        let space = write("tiny.json", """
+        {"name": "tiny",
+         "architecture": {"family": "mlp", "widths": {"_type": "choice", "_value": [[8], [16]]}},
+         "training": {"optimizer": {"name": "adamw", "lr": {"_type": "choice", "_value": [0.01, 0.03]}},
+                      "schedule": {"name": "cosine", "warmup_steps": 2}, "batch_size": 32, "epochs": 2, "seed": 1},
+         "precision": {"_type": "choice", "_value": ["fp32", "bf16"]},
+         "evaluator": {"engine": {"data": {"dataset": "blobs", "samples": 400, "classes": 3}}},
+         "objectives": {"accuracy": "maximize", "params": "minimize"},
+         "strategy": "random", "budget": 4, "seed": 2}
+        """)
+        let search = runAutotune(["search", space, "--db", db, "--quiet", "--threads", "1"], in: scratch)
+        XCTAssertEqual(search.status, 0, search.stderr)
+        return try XCTUnwrap(json(runAutotune(["show", "tiny", "--db", db, "--json"]).stdout)["trials"] as? [[String: Any]])
+    }
+
+    func testAnEngineRecipeRerunsExactlyUnderEval() throws {
+        let trials = try engineStudy()
+        for rule in ["knee", "best:accuracy"] {
+            let out = scratch.appendingPathComponent("\(rule).json").path
+            let r = runAutotune(["export", "tiny", "--db", db, "--format", "recipe", "--pick", rule, "--out", out, "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let number = try XCTUnwrap(json(r.stdout)["trial"] as? Int)
+            XCTAssertEqual(try json(r.stdout)["commands"] as? [String], ["autotune eval \(out)"])
+            let stored = try XCTUnwrap(trials.first { $0["trial"] as? Int == number }?["metrics"] as? [String: Double])
+            let eval = runAutotune(["eval", out, "--json", "--threads", "1"])
+            XCTAssertEqual(eval.status, 0, eval.stderr)
+            let report = try json(eval.stdout)
+            XCTAssertEqual(report["test_loss"] as? Double, stored["loss"], rule)
+            XCTAssertEqual(report["test_accuracy"] as? Double, stored["accuracy"], rule)
+        }
+        let ds = runAutotune(["export", "tiny", "--db", db, "--format", "deepspeed"], in: scratch)
+        XCTAssertEqual(ds.status, 0, ds.stderr)
+        XCTAssertTrue(ds.stdout.contains("\nwrote results/tiny/ds_config.json\nwrote results/tiny/launch.sh\n"), ds.stdout)
+        let attributes = try FileManager.default.attributesOfItem(atPath: scratch.appendingPathComponent("results/tiny/launch.sh").path)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o755)
+        let accelerate = runAutotune(["export", "tiny", "--db", db, "--format", "accelerate", "--out", "-"], in: scratch)
+        XCTAssertEqual(accelerate.status, 0, accelerate.stderr)
+        XCTAssertTrue(accelerate.stdout.hasPrefix("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\n"), accelerate.stdout)
+    }
+
+    func testAMetaRecipeRerunsUnderEstimateWithTheCommandItPrints() throws {
+        let space = URL(fileURLWithPath: zdt1).deletingLastPathComponent().appendingPathComponent("gpt3-cluster.json").path
+        let search = runAutotune(["search", space, "--budget", "20", "--db", db, "--quiet"], in: scratch)
+        XCTAssertEqual(search.status, 0, search.stderr)
+        let out = scratch.appendingPathComponent("recipe.json").path
+        let r = runAutotune(["export", "gpt3-cluster", "--db", db, "--format", "recipe", "--out", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try json(r.stdout)
+        let command = try XCTUnwrap((doc["commands"] as? [String])?.first)
+        let words = command.split(separator: " ").map(String.init)
+        XCTAssertEqual(Array(words.prefix(3)), ["autotune", "estimate", out])
+        let estimate = runAutotune(Array(words.dropFirst()) + ["--json"])
+        XCTAssertEqual(estimate.status, 0, estimate.stderr)
+        let tokens = try XCTUnwrap((try json(estimate.stdout)["estimate"] as? [String: Any])?["tokens_per_second"] as? Double)
+        let stored = try XCTUnwrap((doc["objectives"] as? [String: Double])?["tokens_per_second"])
+        XCTAssertEqual(tokens, stored, accuracy: 1e-9 * stored)
+
+        let ds = runAutotune(["export", "gpt3-cluster", "--db", db, "--format", "deepspeed", "--trial", String(try XCTUnwrap(doc["trial"] as? Int)),
+                              "--out", "-"])
+        XCTAssertEqual(ds.status, 0, ds.stderr)
+        let config = try json(ds.stdout)
+        XCTAssertEqual(config["train_batch_size"] as? Int, 1536)
+    }
+
+    func testNoStoreAndMissingFormat() {
+        let none = runAutotune(["export", "zdt1", "--db", db, "--format", "recipe"])
+        XCTAssertEqual(none.status, 2)
+        XCTAssertEqual(none.stderr, "autotune: error: \(db): no such store (run 'autotune search SPACE.json' first)\n")
+        let missing = runAutotune(["export", "zdt1", "--db", db])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.hasPrefix("autotune: error: missing value for '--format'"), missing.stderr)
+    }
+}
