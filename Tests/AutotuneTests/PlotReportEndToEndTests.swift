@@ -73,6 +73,9 @@ final class PlotReportEndToEndTests: ScratchTestCase {
         }
         XCTAssertTrue(html.contains("<figure id=\"plot-front\"><svg"), "the front drawn inline")
         XCTAssertFalse(html.contains("src=\"http"), "nothing loaded from outside")
+        XCTAssertTrue(html.contains("<h2>Exports</h2>"), "the knee's export")
+        XCTAssertTrue(html.contains("<h3>recipe.json</h3>"))
+        XCTAssertTrue(html.contains("autotune export zdt --format deepspeed"))
 
         // Without gnuplot the page is still written, saying why it has no plots.
         let bare = runAutotune(["report", "zdt", "--db", db, "--out", scratch.appendingPathComponent("bare.html").path],

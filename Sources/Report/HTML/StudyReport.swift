@@ -150,6 +150,24 @@ public struct StudyReport {
     }
 }
 
+extension StudyReport {
+    /// The "Exports" section: the knee of the front as `autotune export` writes it — its recipe
+    /// and, for a study that trains, its DeepSpeed config — and the commands that export any member.
+    public static func exportSection(_ picked: PickedTrial) -> (title: String, html: String) {
+        let name = picked.study.name
+        var html = HTML.element("p", HTML.escape("Trial \(picked.trial.number), \(picked.choice)."))
+        for format in [ExportFormat.recipe, .deepspeed] {
+            guard let out = try? Exporter.export(picked, as: format, to: format.fileName), let main = out.files.first else { continue }
+            html += HTML.element("h3", HTML.escape(main.path)) + HTML.code(main.text)
+            if !out.commands.isEmpty { html += HTML.element("p", "Run it with:") + HTML.code(out.commands.joined(separator: "\n")) }
+        }
+        let commands = ExportFormat.allCases.map { "autotune export \(name) --format \($0.rawValue)" }
+            + ["autotune export \(name) --format recipe --trial N", "autotune export \(name) --format deepspeed --pick 'best:METRIC'"]
+        html += HTML.element("p", "Any member, in any format:") + HTML.code(commands.joined(separator: "\n"))
+        return ("Exports", html)
+    }
+}
+
 /// Six significant digits: what a table of results needs.
 func tableNumber(_ x: Double) -> String { String(format: "%.6g", x) }
 

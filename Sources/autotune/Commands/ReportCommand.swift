@@ -50,7 +50,8 @@ struct ReportCommand: Command {
             note = "No plots: \(e.message)."
             FileHandle.standardError.write(Data("autotune: note: \(e.message); the report has no plots\n".utf8))
         }
-        let page = StudyReport(study: study, spec: spec, trials: trials, plots: plots, plotNote: note)
+        let exports = (try? ExportSource.pick(storage, study: study.name, trial: nil, rule: .knee)).map { [StudyReport.exportSection($0)] } ?? []
+        let page = StudyReport(study: study, spec: spec, trials: trials, plots: plots, plotNote: note, extraSections: exports)
         do {
             try page.html.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
