@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Parallel", dependencies: ["Engine", "Hardware"], swiftSettings: optimize),
         .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: optimize),
         .target(name: "Search", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Store"], swiftSettings: optimize),
-        .target(name: "Report", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], swiftSettings: optimize),
+        .target(name: "Report", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["ONNX/check"], swiftSettings: optimize),
         .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "CBLAS"], exclude: ["peers"], swiftSettings: optimize),
 
         // MARK: Executable
@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "ParallelTests", dependencies: ["Parallel", "Hardware", "Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Engine", "Hardware", "Parallel"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Search", "Store", "Engine"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Search", "Store", "Engine", "Compression"]),
         .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression", "Bench"]),
     ],
     swiftLanguageModes: [.v5]

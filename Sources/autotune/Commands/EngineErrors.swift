@@ -1,4 +1,5 @@
 import Engine
+import Report
 import Store
 
 // Problems with what the user handed in (a candidate file, a data file, an architecture that does
@@ -12,3 +13,5 @@ extension StoreError: ExitCoded {
     /// A store that cannot be opened or is too new is bad input; a failure while using it is not.
     var exitCode: Int32 { kind == .cannotOpen || kind == .schemaTooNew ? 2 : 1 }
 }
+
+extension ReportError: ExitCoded { var exitCode: Int32 { kind == .input ? 2 : 1 } }
