@@ -7,7 +7,8 @@ APT_PACKAGES := libopenblas-dev libsqlite3-dev zlib1g-dev pkg-config libgnuplot-
 BIN          := .build/release/autotune
 PEERS        := Sources/Bench/peers
 ONNX_CHECK   := Sources/Report/ONNX/check/check_onnx.py
-ONNX_MODELS  := mlp mlp-batchnorm cnn cnn-global-pool mlp-int8 cnn-int8 cnn-int8-dynamic mlp-simulated-pow2 mlp-fp16-pruned
+ONNX_MODELS  := mlp mlp-batchnorm cnn cnn-global-pool mlp-int8 cnn-int8 cnn-int8-dynamic mlp-simulated-pow2 \
+                mlp-fp16-pruned cnn-bf16 vit vit-int8-dynamic gpt gpt-int8
 ONNX_OUT     := results/onnx-check
 
 .PHONY: all setup deps build run test bench bench-peers check-onnx clean
@@ -53,10 +54,10 @@ bench-peers: setup
 	$(PYTHON) $(PEERS)/jax_engine.py
 	$(BIN) bench search --only quality,overhead --peers
 
-# ONNX Runtime against the engine: each candidate of searchspaces/onnx-check (small mlp and cnn
-# models, float, int8 static and dynamic, simulated, fp16 and compressed; 2000 training images, one
-# epoch) is trained with `eval --onnx`, and ONNX Runtime must predict the engine's class for every
-# one of its 1000 test images. Files and logs go to results/onnx-check.
+# ONNX Runtime against the engine: each candidate of searchspaces/onnx-check (small mlp, cnn, vit
+# and gpt models: float, int8 static and dynamic, simulated, fp16, bf16 and compressed; one or two
+# epochs on small subsets) is trained with `eval --onnx`, and ONNX Runtime must predict the
+# engine's class for every test input. Models, inputs and logs go to results/onnx-check.
 check-onnx: setup
 	@$(PYTHON) -c "import onnxruntime, numpy" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages onnxruntime numpy
 	@mkdir -p $(ONNX_OUT)

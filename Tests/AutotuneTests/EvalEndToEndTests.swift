@@ -111,11 +111,15 @@ final class EvalEndToEndTests: ScratchTestCase {
         let directory = runAutotune(["eval", candidate, "--predictions", scratch.path])
         XCTAssertEqual(directory.status, 2)
         XCTAssertTrue(directory.stderr.contains("for '--predictions': must name a file, not a directory"), directory.stderr)
-        let vit = runAutotune(["eval", root.appendingPathComponent("searchspaces/candidates/vit-fashion.json").path,
-                               "--onnx", scratch.appendingPathComponent("v.onnx").path, "--data-dir", scratch.appendingPathComponent("none").path])
-        XCTAssertEqual(vit.status, 2)
-        XCTAssertTrue(vit.stderr.hasSuffix("vit-fashion.json: onnx export supports mlp and cnn models; this is a vit\n"), vit.stderr)
-        XCTAssertEqual(vit.stderr.split(separator: "\n").count, 1)
+        let tf32 = write("tf32.json", """
+            {"architecture": {"family": "mlp", "widths": [8]}, "training": {"optimizer": {"name": "adam"}},
+             "data": {"dataset": "spirals"}, "precision": {"dtype": "tf32"}}
+            """)
+        let r32 = runAutotune(["eval", tf32, "--onnx", scratch.appendingPathComponent("m.onnx").path])
+        XCTAssertEqual(r32.status, 2)
+        XCTAssertTrue(r32.stderr.hasSuffix("tf32.json: precision: an ONNX model cannot round activations to TF32 as the engine does; use fp32, fp16 or bf16 with --onnx\n"),
+                      r32.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("m.onnx").path))
     }
 
     func testBenchEngineOnTinyIDXData() throws {

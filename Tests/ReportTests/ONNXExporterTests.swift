@@ -118,11 +118,45 @@ final class ONNXExporterTests: XCTestCase {
         }
     }
 
-    func testRefusals() throws {
-        let vit = try model(.vit(ViTSpec(patch: 2, dim: 8, depth: 1, heads: 2)), [4, 4, 1], classes: 3)
-        XCTAssertThrowsError(try ONNXExporter.export(vit)) { error in
-            XCTAssertEqual(error as? ReportError, ReportError("onnx export supports mlp and cnn models; this is a vit"))
-        }
+    func testViTPatchesAttentionAndPooling() throws {
+        let m = try model(.vit(ViTSpec(patch: 2, dim: 8, depth: 1, heads: 2, mlpRatio: 2)), [4, 4, 1], classes: 3)
+        let g = try ONNXExporter.graph(of: m)
+        let ops = g.nodes.map(\.opType)
+        XCTAssertEqual(Array(ops.prefix(6)), ["Reshape", "Transpose", "Reshape", "MatMul", "Add", "Add"], "patches, projection, bias, positions")
+        XCTAssertEqual(g.nodes[0].inputs[1], "patch_embed.grid_shape")
+        XCTAssertEqual(try initializer(g, "patch_embed.grid_shape").rawData.count, 6 * 8)
+        XCTAssertEqual(g.nodes[1].attributes, [.ints("perm", [0, 1, 3, 2, 4, 5])])
+        XCTAssertEqual(try initializer(g, "patch_embed.weight_t").dims, [4, 8])
+        XCTAssertEqual(try initializer(g, "patch_embed.positions").dims, [4, 8])
+        XCTAssertEqual(ops.filter { $0 == "Softmax" }.count, 1)
+        XCTAssertEqual(ops.filter { $0 == "Slice" }.count, 3, "Q, K and V")
+        XCTAssertFalse(g.initializers.contains { $0.name.hasSuffix("causal_mask") }, "a vit attends to every patch")
+        XCTAssertEqual(try initializer(g, "block0.attn.qkv.weight_t").dims, [8, 24])
+        let scale = try initializer(g, "block0.attn.scale")
+        XCTAssertEqual(scale.floats, [1 / Float(4).squareRoot()])
+        XCTAssertEqual(Array(ops.suffix(3)), ["LayerNormalization", "ReduceMean", "Gemm"])
+        XCTAssertEqual(g.outputs.first?.shape, [.symbol("N"), .value(3)])
+    }
+
+    func testGPTEmbeddingCausalMaskAndTiedHead() throws {
+        let m = try model(.gpt(GPTSpec(layers: 1, hidden: 8, heads: 2, sequenceLength: 4, vocabulary: 5)), [3], classes: 5)
+        let g = try ONNXExporter.graph(of: m)
+        XCTAssertEqual(Array(g.nodes.prefix(3).map(\.opType)), ["Cast", "Gather", "Add"])
+        XCTAssertEqual(g.nodes[0].attributes, [.int("to", 7)], "ids as int64")
+        XCTAssertEqual(try initializer(g, "embed.positions").dims, [3, 8], "the first T positions")
+        let mask = try initializer(g, "block0.attn.causal_mask")
+        XCTAssertEqual(mask.dims, [3, 3])
+        XCTAssertEqual(mask.floats, [0, -.infinity, -.infinity, 0, 0, -.infinity, 0, 0, 0])
+        let embedding = try XCTUnwrap(m.network.layers.first as? Embedding)
+        let head = try initializer(g, "embed.tokens_t")
+        XCTAssertEqual(head.dims, [8, 5], "the head is the token table, transposed")
+        XCTAssertEqual(head.floats, transposed(embedding.tokens.value.array, rows: 5, columns: 8))
+        XCTAssertEqual(g.nodes.last?.opType, "MatMul")
+        XCTAssertEqual(g.inputs.first?.shape, [.symbol("N"), .value(3)])
+        XCTAssertEqual(g.outputs.first?.shape, [.symbol("N"), .value(3), .value(5)])
+    }
+
+    func testUnknownLayersAreRefused() throws {
         let m = try model(.mlp(MLPSpec(widths: [4])), [5], classes: 2)
         let odd = try Model(network: Sequential("mlp", [Flatten("flatten"), Identity("mystery"), Linear("classifier", 5, 2)]),
                             spec: m.spec, inputShape: [5], classes: 2, context: ExecutionContext())

@@ -101,7 +101,7 @@ extension NetworkExport {
     }
 
     mutating func quantizedLinear(_ q: QuantizedLinear, _ x: Value) throws -> Value {
-        let f = try features(x, at: q.name)
+        let f = x.layout == .tokens ? x : try features(x, at: q.name)
         let (codes, zero, scale) = inputCodes(f.name, q.input, at: q.name)
         let (n, k) = (q.outFeatures, q.inFeatures)
         var transposed = [UInt8](repeating: 0, count: n * k)      // (in, out)
@@ -109,7 +109,7 @@ extension NetworkExport {
         let weight = builder.constant(.uint8(q.name + ".weight_codes", [k, n], transposed))
         let sums = builder.node("MatMulInteger", [codes, weight, zero, weightZeroPoint(at: q.name)], name: q.name)
         return Value(name: rescale(sums, weightScales: q.weightScales, input: scale, bias: q.bias, shape: [n], at: q.name),
-                     layout: .features)
+                     layout: f.layout)
     }
 
     mutating func quantizedConv2d(_ q: QuantizedConv2d, _ x: Value) -> Value {

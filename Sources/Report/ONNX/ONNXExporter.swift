@@ -5,20 +5,22 @@ import Engine
 /// (IR 8, opset 17) whose logits are the engine's.
 ///
 /// The graph takes `input`, float (N, …per-sample shape…) with a symbolic batch N, exactly the
-/// tensor the engine's forward takes, and gives `logits`, float (N, classes). Supported:
+/// tensor the engine's forward takes (token ids as floats for a gpt), and gives `logits`, float
+/// (N, classes), or (N, T, vocabulary) for a gpt. Every family is supported:
 ///
-/// - mlp and cnn families (vit and gpt are refused with a `ReportError`);
-/// - Linear → Gemm (transB = 1, the engine's (out, in) weight as is);
+/// - Linear → Gemm (transB = 1, the engine's (out, in) weight as is); on tokens, MatMul + Add;
 /// - Conv2d, DepthwiseConv2d (grouped Conv, group = channels), DepthwiseSeparableConv2d. Engine
 ///   images are NHWC: the input is transposed to NCHW once before the first convolution, weights
 ///   are written OIHW, and the activations are transposed back to NHWC before Flatten so the
 ///   flattened features come in the engine's order;
 /// - BatchNorm → BatchNormalization with the running statistics (inference); LayerNorm →
 ///   LayerNormalization; MaxPool2d, AvgPool2d → MaxPool, AveragePool; GlobalAvgPool →
-///   GlobalAveragePool + Flatten; Residual → Add; Flatten → Flatten (nothing for features); Dropout → nothing (identity
-///   at inference);
+///   GlobalAveragePool + Flatten; Residual → Add; Flatten → Flatten (nothing for features); Dropout
+///   → nothing (identity at inference);
 /// - activations: Relu, Sigmoid, Tanh, SiLU as x·Sigmoid(x), GELU as the exact erf form
 ///   0.5·x·(1 + Erf(x·0.70710678)) in the engine's order of operations;
+/// - vit and gpt layers (patch and token embeddings, attention, token pooling, the tied head):
+///   see `ONNXExporter+Transformer.swift`;
 /// - int8 layers (`QuantizedLinear`, `QuantizedConv2d`) in integer arithmetic, and fake-quantized
 ///   ("simulated") schemes as the float values they simulate: see `ONNXExporter+Int8.swift`;
 /// - compressed models otherwise need nothing special: pruned weights are zeros, factorized layers
@@ -26,7 +28,8 @@ import Engine
 ///
 /// A 16-bit model whose activations the engine still rounds at every layer boundary
 /// (`activationRounding` fp16 or bf16) gets the same rounding as a Cast to FLOAT16 or BFLOAT16 and
-/// back after every layer; TF32 rounding has no ONNX type and is refused.
+/// back after every layer. Refused with a `ReportError`: TF32 rounding (no ONNX type holds it) and
+/// any layer not listed here.
 ///
 ///     let bytes = try ONNXExporter.export(model)
 ///     try Data(bytes).write(to: URL(fileURLWithPath: "model.onnx"))
@@ -39,38 +42,39 @@ public enum ONNXExporter {
         ONNXModel(graph: try graph(of: model, activationRounding: activationRounding)).serialized()
     }
 
-    /// Throws the `ReportError` an export of this architecture would end with, before training it.
-    public static func validate(_ spec: ArchitectureSpec) throws {
-        guard spec.family == "mlp" || spec.family == "cnn" else {
-            throw ReportError("onnx export supports mlp and cnn models; this is a \(spec.family)")
-        }
-    }
-
     /// The graph of `model` (see `export`).
     public static func graph(of model: Model, activationRounding: FloatFormat = .fp32) throws -> ONNXGraph {
-        try validate(model.spec)
         guard activationRounding != .tf32 else {
             throw ReportError("onnx export: TF32 activation rounding has no ONNX type; export the model from an fp32 or 16-bit run")
         }
         var export = NetworkExport(builder: ONNXGraphBuilder(name: model.network.name), rounding: activationRounding)
         let shape = model.inputShape
         let layout: ValueLayout
-        switch shape.count {
-        case 1: layout = .features
-        case 3: layout = .nhwc
-        default: throw ReportError("onnx export: per-sample input shape \(shape) is neither features nor an image")
+        switch (shape.count, model.spec.family) {
+        case (1, "gpt"): layout = .ids
+        case (1, _): layout = .features
+        case (3, _): layout = .nhwc
+        default: throw ReportError("onnx export: per-sample input shape \(shape) is neither features, token ids nor an image")
         }
-        let input = export.builder.input(ONNXValueInfo("input", .float, [.symbol(batchDimension)] + shape.map { .value($0) }))
-        var y = try export.emit(model.network, Value(name: input, layout: layout))
-        y = try export.features(y, at: "output")
-        export.builder.output(y.name, as: "logits", size: model.classes, batch: batchDimension)
+        let batch = ONNXDimension.symbol(batchDimension)
+        let input = export.builder.input(ONNXValueInfo("input", .float, [batch] + shape.map { .value($0) }))
+        let y = try export.emit(model.network, Value(name: input, layout: layout))
+        switch y.layout {
+        case .features:
+            export.builder.output(y.name, as: "logits", shape: [batch, .value(model.classes)])
+        case .tokens:
+            export.builder.output(y.name, as: "logits", shape: [batch, .value(shape[0]), .value(model.classes)])
+        case .ids, .nhwc, .nchw:
+            throw ReportError("onnx export: the network ends in \(y.layout) values, not logits")
+        }
         return export.builder.graph
     }
 }
 
-/// How a value's dimensions are laid out: (N, F) features, or an image batch channels-last (the
-/// engine's) or channels-first (ONNX's Conv and pooling).
-enum ValueLayout: Equatable { case features, nhwc, nchw }
+/// How a value's dimensions are laid out: (N, F) features, (N, T) token ids, (N, T, d) token
+/// vectors, or an image batch channels-last (the engine's) or channels-first (ONNX's Conv and
+/// pooling).
+enum ValueLayout: Equatable { case features, ids, tokens, nhwc, nchw }
 
 /// A graph value and its layout.
 struct Value {
@@ -115,11 +119,11 @@ struct NetworkExport {
         case let bn as BatchNorm:
             return batchNorm(bn, x)
         case let ln as LayerNorm:
-            let f = try features(x, at: ln.name)
+            let f = x.layout == .tokens ? x : try features(x, at: ln.name)
             let scale = builder.constant(.float(ln.scale.name, [ln.features], ln.scale.value.array))
             let shift = builder.constant(.float(ln.shift.name, [ln.features], ln.shift.value.array))
             return Value(name: builder.node("LayerNormalization", [f.name, scale, shift], name: ln.name,
-                                            attributes: [.int("axis", -1), .float("epsilon", ln.epsilon)]), layout: .features)
+                                            attributes: [.int("axis", -1), .float("epsilon", ln.epsilon)]), layout: f.layout)
         case let pool as MaxPool2d:
             return window("MaxPool", pool.name, kernel: pool.kernel, stride: pool.stride, x)
         case let pool as AvgPool2d:
@@ -128,6 +132,18 @@ struct NetworkExport {
             let image = x.layout == .nhwc ? transpose(x, to: .nchw, at: gap.name) : x
             let pooled = builder.node("GlobalAveragePool", [image.name], name: gap.name)
             return Value(name: builder.node("Flatten", [pooled], name: gap.name, attributes: [.int("axis", 1)]), layout: .features)
+        case let t as TransformerBlock:
+            return try emit(t.body, x)
+        case let a as MultiHeadSelfAttention:
+            return try attention(a, x)
+        case let p as PatchEmbedding:
+            return patchEmbedding(p, x)
+        case let e as Embedding:
+            return try embedding(e, x)
+        case let p as TokenPooling:
+            guard x.layout == .tokens else { throw ReportError("onnx export: '\(p.name)' takes tokens, got \(x.layout) values") }
+            return Value(name: builder.node("ReduceMean", [x.name], name: p.name, attributes: [.ints("axes", [1]), .int("keepdims", 0)]),
+                         layout: .features)
         case let q as QuantizedLinear:
             return try quantizedLinear(q, x)
         case let q as QuantizedConv2d:
@@ -184,10 +200,17 @@ struct NetworkExport {
         }
     }
 
+    /// Gemm (transB = 1) on features; on tokens MatMul by the transposed weight, then Add.
     mutating func linear(_ l: Linear, _ x: Value) throws -> Value {
+        let (n, k) = (l.outFeatures, l.inFeatures)
+        let bias = l.bias.map { builder.constant(.float($0.name, [n], $0.value.array)) }
+        if x.layout == .tokens {
+            let weight = builder.constant(.float(l.weight.name + "_t", [k, n], transposed(l.weight.value.array, rows: n, columns: k)))
+            let product = builder.node("MatMul", [x.name, weight], name: l.name)
+            return Value(name: bias.map { builder.node("Add", [product, $0], name: l.name) } ?? product, layout: .tokens)
+        }
         let f = try features(x, at: l.name)
-        var inputs = [f.name, builder.constant(.float(l.weight.name, [l.outFeatures, l.inFeatures], l.weight.value.array))]
-        if let b = l.bias { inputs.append(builder.constant(.float(b.name, [l.outFeatures], b.value.array))) }
+        let inputs = [f.name, builder.constant(.float(l.weight.name, [n, k], l.weight.value.array))] + (bias.map { [$0] } ?? [])
         return Value(name: builder.node("Gemm", inputs, name: l.name, attributes: [.int("transB", 1)]), layout: .features)
     }
 

@@ -43,14 +43,19 @@ struct ONNXGraphBuilder {
         return output
     }
 
-    /// Make `value` the graph output `name`, (N, size) floats: the node producing it is renamed
+    /// An int64 vector constant (a shape, axes, pads).
+    mutating func int64s(_ name: String, _ values: [Int]) -> String {
+        constant(.int64(name, [values.count], values.map(Int64.init)))
+    }
+
+    /// Make `value` the graph output `name`, floats of `shape`: the node producing it is renamed
     /// (an Identity is added when `value` is a graph input).
-    mutating func output(_ value: String, as name: String, size: Int, batch: String) {
+    mutating func output(_ value: String, as name: String, shape: [ONNXDimension]) {
         if let i = graph.nodes.lastIndex(where: { $0.outputs == [value] }) {
             graph.nodes[i].outputs = [name]
         } else {
             graph.nodes.append(ONNXNode("Identity", inputs: [value], outputs: [name], name: name))
         }
-        graph.outputs = [ONNXValueInfo(name, .float, [.symbol(batch), .value(size)])]
+        graph.outputs = [ONNXValueInfo(name, .float, shape)]
     }
 }

@@ -1,7 +1,6 @@
 import Compression
 import Engine
 import Foundation
-import Report
 
 /// `autotune eval CANDIDATE.json`: train and evaluate one candidate and print its metrics.
 struct EvalCommand: Command {
@@ -14,7 +13,7 @@ struct EvalCommand: Command {
         ],
         options: [.json, .threads, .dataDirectory,
                   .value("teacher-cache", valueName: "DIR", help: "Keep distillation teachers trained here, and reuse those found (by the hash of their candidate)."),
-                  .value("onnx", valueName: "PATH", help: "Write the final (trained, compressed) model as an ONNX file (mlp and cnn models)."),
+                  .value("onnx", valueName: "PATH", help: "Write the final (trained, compressed) model as an ONNX file."),
                   .value("predictions", valueName: "PATH", help: "Write the final model's predicted class for every test sample, one per line, in test-set order."),
                   .value("test-inputs", valueName: "PATH", help: "Write the test inputs the predictions are for, as a float32 .npy array (samples, ...sample shape)."),
                   .quiet])
@@ -60,10 +59,8 @@ struct EvalCommand: Command {
                       + (e.validationAccuracy.map { ", validation accuracy \(humanNumber($0))" } ?? "")
                       + ", \(humanNumber(e.seconds)) s")
         }
-        if outputs.onnx != nil {
-            do { try ONNXExporter.validate(recipe.candidate.architecture) } catch let error as ReportError {
-                throw InputFileError(file: candidatePath, reason: error.message)
-            }
+        if outputs.onnx != nil, recipe.precision.format == .tf32, !recipe.compression.contains(where: { $0.method == "quantize" }) {
+            throw InputFileError(file: candidatePath, reason: "precision: an ONNX model cannot round activations to TF32 as the engine does; use fp32, fp16 or bf16 with --onnx")
         }
         let data = EvalOutputs.TestSet()
         do {

@@ -2,11 +2,12 @@
 
 `autotune eval CANDIDATE.json --onnx M.onnx --predictions P.txt --test-inputs X.npy` trains the
 candidate and writes its final model, the engine's predicted class for every test sample (one per
-line) and the exact float inputs those predictions are for. This script runs the model in ONNX
-Runtime on the same inputs, in the same batches of 256 samples as the engine (a dynamically
-quantized model's input scale is its batch's), and reports how many predicted classes agree.
+line; one per position for a language model) and the exact float inputs those predictions are
+for. This script runs the model in ONNX Runtime on the same inputs, in the same batches of 256
+samples as the engine (a dynamically quantized model's input scale is its batch's), and reports
+how many predicted classes agree.
 
-It exits 1 when more than --max-mismatch of the samples disagree (default 0: every class must
+It exits 1 when more than --max-mismatch of the predictions disagree (default 0: every class must
 agree), 2 for unusable files. Usage:
 
     python3 check_onnx.py M.onnx X.npy P.txt [--name mlp] [--batch 256] [--max-mismatch 0.001]
@@ -38,8 +39,8 @@ def main():
     except (OSError, ValueError) as e:
         print(f"{name}: cannot read the engine's outputs: {e}", file=sys.stderr)
         return 2
-    if inputs.dtype != np.float32 or len(inputs) != len(engine):
-        print(f"{name}: {len(engine)} predictions for {len(inputs)} inputs of {inputs.dtype}", file=sys.stderr)
+    if inputs.dtype != np.float32:
+        print(f"{name}: the inputs are {inputs.dtype}, not float32", file=sys.stderr)
         return 2
     if args.batch < 1:
         print(f"{name}: --batch must be at least 1, got {args.batch}", file=sys.stderr)
@@ -58,12 +59,16 @@ def main():
         (logits,) = session.run(None, {input_name: inputs[lo:lo + args.batch]})
         classes.append(np.argmax(logits.reshape(-1, logits.shape[-1]), axis=1))
     runtime = np.concatenate(classes) if classes else np.zeros(0, dtype=np.int64)
+    if len(runtime) != len(engine):
+        print(f"{name}: the engine predicted {len(engine)} classes, the model gives {len(runtime)} "
+              f"for {len(inputs)} inputs", file=sys.stderr)
+        return 2
 
     agree = int(np.sum(runtime == engine))
     total = len(engine)
     fraction = agree / total if total else 1.0
     verdict = "ok" if total - agree <= args.max_mismatch * total else "FAILED"
-    print(f"{name}: onnxruntime {ort.__version__} agrees with the engine on {agree}/{total} test samples "
+    print(f"{name}: onnxruntime {ort.__version__} agrees with the engine on {agree}/{total} predictions "
           f"({100 * fraction:.2f} %, allowed mismatch {100 * args.max_mismatch:.2f} %): {verdict}")
     return 0 if verdict == "ok" else 1
 
