@@ -75,8 +75,12 @@ final class ONNXProtobufTests: XCTestCase {
         XCTAssertEqual(w.bytes, [0x0A, 0x01, 0x02, 0x10, 0x01, 0x42, 0x01, 0x77,
                                  0x4A, 0x08, 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0x40])
         w = ProtobufWriter()
-        ONNXTensor.int8("q", [], [-1]).encode(into: &w)
-        XCTAssertEqual(w.bytes, [0x10, 0x03, 0x42, 0x01, 0x71, 0x4A, 0x01, 0xFF], "a scalar has no dims")
+        ONNXTensor.uint8("q", [], [255]).encode(into: &w)
+        XCTAssertEqual(w.bytes, [0x10, 0x02, 0x42, 0x01, 0x71, 0x4A, 0x01, 0xFF], "a scalar has no dims")
+        w = ProtobufWriter()
+        ONNXTensor.int64("s", [2], [-1, 3]).encode(into: &w)
+        XCTAssertEqual(w.bytes, [0x0A, 0x01, 0x02, 0x10, 0x07, 0x42, 0x01, 0x73, 0x4A, 0x10]
+                       + [UInt8](repeating: 0xFF, count: 8) + [0x03, 0, 0, 0, 0, 0, 0, 0], "raw int64s are little-endian words")
     }
 
     func testModelHeaderAndOpset() {
@@ -88,5 +92,18 @@ final class ONNXProtobufTests: XCTestCase {
         XCTAssertEqual(Array(bytes[12..<31]), [0x3A, 0x11, 0x0A, 0x0C, 0x0A, 0x01, 0x78, 0x12, 0x01, 0x79, 0x22, 0x04,
                                                 0x52, 0x65, 0x6C, 0x75, 0x12, 0x01, 0x67])
         XCTAssertEqual(Array(bytes.suffix(6)), [0x42, 0x04, 0x0A, 0x00, 0x10, 0x11], "opset_import { domain \"\" version 17 }")
+    }
+
+    func testNPYHeaderAndData() {
+        let bytes = npyFloat32([1, -2], shape: [2, 1])
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1), }"
+        // 10 + 59 header characters + newline = 70 bytes, padded with 58 spaces to 128.
+        XCTAssertEqual(bytes.count, 128 + 8, "the data starts at a multiple of 64")
+        XCTAssertEqual(Array(bytes.prefix(10)), [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 0x01, 0x00, 118, 0x00])
+        XCTAssertEqual(Array(bytes[10..<(10 + header.utf8.count)]), Array(header.utf8))
+        XCTAssertEqual(bytes[127], 0x0A)
+        XCTAssertEqual(bytes[69], 0x20)
+        XCTAssertEqual(Array(bytes.suffix(8)), [0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0])
+        XCTAssertTrue(String(decoding: npyFloat32([5], shape: [1]), as: UTF8.self).contains("'shape': (1,), }"), "a 1-tuple keeps its comma")
     }
 }

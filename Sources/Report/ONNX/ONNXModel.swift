@@ -95,12 +95,12 @@ public struct ONNXAttribute: Equatable {
 
 /// TensorProto.DataType codes of the element types used.
 public enum ONNXElementType: Int64, Equatable {
-    case float = 1, uint8 = 2, int8 = 3, int32 = 6, int64 = 7, double = 11
+    case float = 1, uint8 = 2, int64 = 7, double = 11
 
     var byteWidth: Int {
         switch self {
-        case .uint8, .int8: return 1
-        case .float, .int32: return 4
+        case .uint8: return 1
+        case .float: return 4
         case .int64, .double: return 8
         }
     }
@@ -130,10 +130,6 @@ public struct ONNXTensor: Equatable {
 
     public static func int64(_ name: String, _ dims: [Int], _ values: [Int64]) -> ONNXTensor {
         ONNXTensor(name: name, elementType: .int64, dims: dims, rawData: values.flatMap { littleEndian(UInt64(bitPattern: $0)) })
-    }
-
-    public static func int8(_ name: String, _ dims: [Int], _ values: [Int8]) -> ONNXTensor {
-        ONNXTensor(name: name, elementType: .int8, dims: dims, rawData: values.map { UInt8(bitPattern: $0) })
     }
 
     public static func uint8(_ name: String, _ dims: [Int], _ values: [UInt8]) -> ONNXTensor {

@@ -16,7 +16,7 @@ struct EvalOutputs {
     static let predictionBatch = 256
 
     /// The test split the run loaded, kept when its loader hands it to the trainer.
-    final class TestSet: @unchecked Sendable {
+    final class TestSet {
         private(set) var test: Dataset?
 
         var loader: (DataConfig, UInt64) throws -> DataConfig.Splits {
@@ -58,7 +58,7 @@ struct EvalOutputs {
             try Self.write(Data(classes.map { "\($0)\n" }.joined().utf8), to: predictions)
         }
         if let testInputs {
-            try Self.write(npy(test.features, shape: [test.count] + test.sampleShape), to: testInputs)
+            try Self.write(Data(npyFloat32(test.features, shape: [test.count] + test.sampleShape)), to: testInputs)
         }
     }
 
@@ -78,26 +78,15 @@ struct EvalOutputs {
         return classes
     }
 
+    /// Write `data` to `path`; a failure is a runtime error (exit 1) with the system's reason.
     private static func write(_ data: Data, to path: String) throws {
-        do {
-            try data.write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw CLIError.runtime("cannot write '\(path)': \((error as NSError).localizedDescription)")
+        guard let file = fopen(path, "wb") else {
+            throw CLIError.runtime("cannot write '\(path)': \(String(cString: strerror(errno)))")
+        }
+        let written = data.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        let failure = written == data.count ? nil : String(cString: strerror(errno))
+        guard fclose(file) == 0, failure == nil else {
+            throw CLIError.runtime("cannot write '\(path)': \(failure ?? String(cString: strerror(errno)))")
         }
     }
-}
-
-/// A little-endian float32 array in NumPy's .npy format (version 1.0): the magic, a header
-/// dictionary padded with spaces to a multiple of 64 bytes, then the values in C order.
-func npy(_ values: [Float], shape: [Int]) -> Data {
-    let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(dims), }"
-    let unpadded = 10 + header.utf8.count + 1
-    header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-    let length = UInt16(header.utf8.count)
-    data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
-    data.append(contentsOf: Array(header.utf8))
-    values.withUnsafeBytes { data.append(contentsOf: $0) }
-    return data
 }
