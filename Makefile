@@ -6,8 +6,12 @@ PYTHON       ?= python3
 APT_PACKAGES ?= libopenblas-dev libsqlite3-dev zlib1g-dev pkg-config libgnuplot-iostream-dev gnuplot-nox dataset-fashion-mnist python3
 BIN          := .build/release/autotune
 PEERS        := Sources/Bench/peers
+ONNX_CHECK   := Sources/Report/ONNX/check/check_onnx.py
+ONNX_MODELS  := mlp mlp-batchnorm cnn cnn-global-pool mlp-int8 cnn-int8 cnn-int8-dynamic mlp-simulated-pow2 \
+                mlp-fp16-pruned cnn-bf16 vit vit-int8-dynamic gpt gpt-int8
+ONNX_OUT     := results/onnx-check
 
-.PHONY: all setup deps build run test check-report bench bench-peers clean
+.PHONY: all setup deps build run test check-report check-onnx bench bench-peers clean
 
 all: build
 
@@ -55,6 +59,20 @@ bench-peers: setup
 	$(PYTHON) $(PEERS)/torch_engine.py
 	$(PYTHON) $(PEERS)/jax_engine.py
 	$(BIN) bench search --only quality,overhead --peers
+
+# ONNX Runtime against the engine: each candidate of searchspaces/onnx-check (small mlp, cnn, vit
+# and gpt models: float, int8 static and dynamic, simulated, fp16, bf16 and compressed; one or two
+# epochs on small subsets) is trained with `eval --onnx`, and ONNX Runtime must predict the
+# engine's class for every test input. Models, inputs and logs go to results/onnx-check.
+check-onnx: setup
+	@$(PYTHON) -c "import onnxruntime, numpy" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages onnxruntime numpy
+	@mkdir -p $(ONNX_OUT)
+	@status=0; for m in $(ONNX_MODELS); do \
+	  out=$(ONNX_OUT)/$$m; \
+	  $(BIN) eval searchspaces/onnx-check/$$m.json --quiet --onnx $$out.onnx --predictions $$out.txt --test-inputs $$out.npy > $$out.log \
+	    || { echo "$$m: eval failed, see $$out.log"; status=1; continue; }; \
+	  $(PYTHON) $(ONNX_CHECK) $$out.onnx $$out.npy $$out.txt --name $$m || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf .build

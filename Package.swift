@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Parallel", dependencies: ["Engine", "Hardware"], swiftSettings: optimize),
         .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: optimize),
         .target(name: "Search", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Store"], swiftSettings: optimize),
-        .target(name: "Report", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], swiftSettings: optimize),
+        .target(name: "Report", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["ONNX/check"], swiftSettings: optimize),
         .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "CBLAS"], exclude: ["peers"], swiftSettings: optimize),
 
         // MARK: Executable

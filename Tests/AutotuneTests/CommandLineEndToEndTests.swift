@@ -39,11 +39,14 @@ final class CommandLineEndToEndTests: XCTestCase {
         let text = viaFlag.stdout
         XCTAssertTrue(text.hasPrefix("OVERVIEW: Train, compress and evaluate one candidate and print its metrics."), text)
         XCTAssertTrue(text.contains(
-            "USAGE: autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--teacher-cache DIR] [--quiet]\n"), text)
+            "USAGE: autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--teacher-cache DIR] [--onnx PATH] [--predictions PATH] [--test-inputs PATH] [--quiet]\n"), text)
         XCTAssertTrue(text.contains("ARGUMENTS:\n  CANDIDATE.json "), text)
         XCTAssertTrue(text.contains("OPTIONS:\n  --json "), text)
         XCTAssertTrue(text.contains("  --threads N "), text)
         XCTAssertTrue(text.contains("  --data-dir DIR "), text)
+        for option in ["  --onnx PATH ", "  --predictions PATH ", "  --test-inputs PATH "] {
+            XCTAssertTrue(text.contains(option), "missing \(option) in\n\(text)")
+        }
         XCTAssertFalse(text.contains("SUBCOMMANDS"), text)
     }
 

@@ -70,6 +70,58 @@ final class EvalEndToEndTests: ScratchTestCase {
         XCTAssertTrue(missing.stderr.hasSuffix("nope.json: no such file\n"), missing.stderr)
     }
 
+    func testEvalWritesONNXPredictionsAndTestInputs() throws {
+        try writeTinyFashionMNIST(to: scratch, train: 128, test: 40)
+        let candidate = write("cnn.json", """
+            {"architecture": {"family": "cnn", "stages": [{"channels": 4, "kernel": 3, "pool": "max"}], "head": [8]},
+             "training": {"optimizer": {"name": "adam"}, "batch_size": 32, "epochs": 1, "seed": 1},
+             "data": {"dataset": "fashion-mnist"}}
+            """)
+        let (onnx, predictions, inputs) = (scratch.appendingPathComponent("m.onnx"), scratch.appendingPathComponent("p.txt"),
+                                           scratch.appendingPathComponent("x.npy"))
+        let r = runAutotune(["eval", candidate, "--data-dir", scratch.path, "--threads", "1", "--json",
+                             "--onnx", onnx.path, "--predictions", predictions.path, "--test-inputs", inputs.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)), "stdout stays one JSON document")
+
+        let model = try Data(contentsOf: onnx)
+        XCTAssertEqual(Array(model.prefix(2)), [0x08, 0x08], "ModelProto.ir_version 8")
+        XCTAssertGreaterThan(model.count, 4 * (4 * 9 + 8 * 196 + 10 * 8), "holds every weight")
+
+        let lines = try String(contentsOf: predictions, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.count, 41, "one class per test sample, each line ended")
+        XCTAssertTrue(lines.dropLast().allSatisfy { Int($0).map { (0..<10).contains($0) } ?? false }, "\(lines)")
+
+        let npy = try Data(contentsOf: inputs)
+        XCTAssertEqual(Array(npy.prefix(8)), [0x93] + Array("NUMPY".utf8) + [1, 0])
+        let headerLength = Int(npy[8]) | Int(npy[9]) << 8
+        let header = String(decoding: npy[10..<(10 + headerLength)], as: UTF8.self)
+        XCTAssertTrue(header.contains("'descr': '<f4'") && header.contains("'shape': (40, 28, 28, 1)"), header)
+        XCTAssertEqual((10 + headerLength) % 64, 0)
+        XCTAssertEqual(npy.count, 10 + headerLength + 40 * 28 * 28 * 4)
+    }
+
+    func testEvalOutputPathsAreCheckedBeforeTraining() {
+        let candidate = root.appendingPathComponent("searchspaces/candidates/mlp-spirals.json").path
+        let missing = scratch.appendingPathComponent("nope/m.onnx").path
+        let r = runAutotune(["eval", candidate, "--onnx", missing])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertEqual(r.stderr, "autotune: error: invalid value '\(missing)' for '--onnx': directory '\(scratch.appendingPathComponent("nope").path)' does not exist\n"
+                       + "See 'autotune eval --help'.\n")
+        let directory = runAutotune(["eval", candidate, "--predictions", scratch.path])
+        XCTAssertEqual(directory.status, 2)
+        XCTAssertTrue(directory.stderr.contains("for '--predictions': must name a file, not a directory"), directory.stderr)
+        let tf32 = write("tf32.json", """
+            {"architecture": {"family": "mlp", "widths": [8]}, "training": {"optimizer": {"name": "adam"}},
+             "data": {"dataset": "spirals"}, "precision": {"dtype": "tf32"}}
+            """)
+        let r32 = runAutotune(["eval", tf32, "--onnx", scratch.appendingPathComponent("m.onnx").path])
+        XCTAssertEqual(r32.status, 2)
+        XCTAssertTrue(r32.stderr.hasSuffix("tf32.json: precision: an ONNX model cannot round activations to TF32 as the engine does; use fp32, fp16 or bf16 with --onnx\n"),
+                      r32.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("m.onnx").path))
+    }
+
     func testBenchEngineOnTinyIDXData() throws {
         // A tiny IDX data set in the Fashion-MNIST layout, so the benchmark runs end to end quickly.
         try writeTinyFashionMNIST(to: scratch, train: 256, test: 64)

@@ -4,7 +4,7 @@ import XCTest
 final class HelpTests: XCTestCase {
     func testUsageLinesMatchTheDocumentedContract() {
         XCTAssertEqual(Help.usage(EvalCommand.configuration, path: ["autotune", "eval"]),
-                       "autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--teacher-cache DIR] [--quiet]")
+                       "autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--teacher-cache DIR] [--onnx PATH] [--predictions PATH] [--test-inputs PATH] [--quiet]")
         XCTAssertEqual(Help.usage(BenchCompressionCommand.configuration, path: ["autotune", "bench", "compression"]),
                        "autotune bench compression [--json] [--epochs N] [--threads N] [--data-dir DIR] [--models mlp,cnn] [--only TECHNIQUES] [--distill-seeds N] [--quiet]")
         XCTAssertEqual(Help.usage(BenchEngineCommand.configuration, path: ["autotune", "bench", "engine"]),

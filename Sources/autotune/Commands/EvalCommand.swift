@@ -13,6 +13,9 @@ struct EvalCommand: Command {
         ],
         options: [.json, .threads, .dataDirectory,
                   .value("teacher-cache", valueName: "DIR", help: "Keep distillation teachers trained here, and reuse those found (by the hash of their candidate)."),
+                  .value("onnx", valueName: "PATH", help: "Write the final (trained, compressed) model as an ONNX file."),
+                  .value("predictions", valueName: "PATH", help: "Write the final model's predicted class for every test sample, one per line, in test-set order."),
+                  .value("test-inputs", valueName: "PATH", help: "Write the test inputs the predictions are for, as a float32 .npy array (samples, ...sample shape)."),
                   .quiet])
 
     /// Path of the candidate file, as given.
@@ -22,6 +25,8 @@ struct EvalCommand: Command {
     var threads: Int
     var dataDirectory: String?
     var teacherCache: String?
+    /// Where the final model and its test-set outputs go, if anywhere.
+    var outputs: EvalOutputs
     var quiet: Bool
     /// Whether `--threads` was given (it then overrides the candidate's own `training.threads`).
     var threadsGiven: Bool
@@ -33,11 +38,14 @@ struct EvalCommand: Command {
         threadsGiven = values.options["threads"] != nil
         dataDirectory = try values.optionalValue("data-dir")
         teacherCache = try values.optionalValue("teacher-cache")
+        outputs = EvalOutputs(onnx: try values.optionalValue("onnx"), predictions: try values.optionalValue("predictions"),
+                              testInputs: try values.optionalValue("test-inputs"))
         quiet = values.flag("quiet")
     }
 
     func validate() throws {
         try requireAtLeast(1, threads, for: "--threads")
+        try outputs.validate()
     }
 
     func run() throws -> Int32 {
@@ -51,16 +59,25 @@ struct EvalCommand: Command {
                       + (e.validationAccuracy.map { ", validation accuracy \(humanNumber($0))" } ?? "")
                       + ", \(humanNumber(e.seconds)) s")
         }
+        if outputs.onnx != nil, recipe.precision.format == .tf32, !recipe.compression.contains(where: { $0.method == "quantize" }) {
+            throw InputFileError(file: candidatePath, reason: "precision: an ONNX model cannot round activations to TF32 as the engine does; use fp32, fp16 or bf16 with --onnx")
+        }
+        let data = EvalOutputs.TestSet()
         do {
             guard recipe.precision != .fp32 || !recipe.compression.isEmpty else {
-                let report = try Trainer(candidate: recipe.candidate).run(progress: epochLine)
+                let trainer = Trainer(candidate: recipe.candidate)
+                trainer.loadData = data.loader
+                let report = try trainer.run(progress: epochLine)
+                if let model = trainer.model { try outputs.write(model, test: data.test, rounding: .fp32) }
                 if json { try Output.printJSON(report) } else { print(Self.table(report)) }
                 return 0
             }
             let runner = CompressionRunner(recipe: recipe)
+            runner.loadData = data.loader
             runner.log = { progress?($0) }
             runner.teachers = TeacherCache(directory: teacherCache)
             let report = try runner.run(progress: epochLine)
+            if let model = runner.model { try outputs.write(model, test: data.test, rounding: recipe.precision.format) }
             if json { try Output.printJSON(report) } else { print(Self.table(report)) }
         } catch let error as ConfigError {
             throw InputFileError(file: candidatePath, reason: error.description)
