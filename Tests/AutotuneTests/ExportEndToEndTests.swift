@@ -32,14 +32,14 @@ final class ExportEndToEndTests: ScratchTestCase {
         let first = try XCTUnwrap(r.stdout.split(separator: "\n").first.map(String.init))
         XCTAssertTrue(first.hasPrefix("picked trial "), r.stdout)
         XCTAssertTrue(first.contains(" of study 'zdt1' (knee): f1 "), r.stdout)
-        XCTAssertTrue(r.stdout.contains("\nwrote results/zdt1/recipe.json\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("\nwrote \(scratch.path)/zdt1/recipe.json\n"), "the study folder beside the store: " + r.stdout)
         let number = try XCTUnwrap(Int(first.dropFirst("picked trial ".count).prefix { $0.isNumber }))
 
         let front = try json(runAutotune(["front", "zdt1", "--db", db, "--json"]).stdout)
         let members = try XCTUnwrap(front["front"] as? [[String: Any]]).compactMap { $0["trial"] as? Int }
         XCTAssertTrue(members.contains(number), "the knee \(number) is on the front \(members)")
 
-        let text = try String(contentsOf: scratch.appendingPathComponent("results/zdt1/recipe.json"), encoding: .utf8)
+        let text = try String(contentsOf: scratch.appendingPathComponent("zdt1/recipe.json"), encoding: .utf8)
         let recipe = try json(text)
         let stored = try XCTUnwrap(trials.first { $0["trial"] as? Int == number }?["parameters"] as? [String: Double])
         XCTAssertEqual(recipe as? [String: Double], stored)
@@ -80,7 +80,6 @@ final class ExportEndToEndTests: ScratchTestCase {
         _ = try searchZDT1()
         let cases: [([String], Int32, String)] = [
             (["--format", "deepspeed"], 2, "autotune: error: study 'zdt1' is a benchmark study: it has no training job to export as deepspeed; use --format recipe\n"),
-            (["--format", "onnx"], 2, "autotune: error: onnx export is not available in this build\n"),
             (["--format", "recipe", "--trial", "99"], 2, "autotune: error: study 'zdt1' has no trial 99 (trials are numbered 0 to 29)\n"),
             (["--format", "recipe", "--pick", "best:f4"], 2, "autotune: error: pick rule 'best:f4': no trial of study 'zdt1' reports 'f4'. Did you mean 'f1'?\n"),
             (["--format", "recipe", "--pick", "kne"], 2, "autotune: error: pick rule 'kne': unknown rule 'kne' (use knee or best:METRIC). Did you mean 'knee'?\n"),
@@ -94,6 +93,12 @@ final class ExportEndToEndTests: ScratchTestCase {
             XCTAssertEqual(r.stderr, stderr, args.joined(separator: " "))
             XCTAssertEqual(r.stdout, "", args.joined(separator: " "))
         }
+        let onnx = export(["--format", "onnx", "--trial", "3"])
+        XCTAssertEqual(onnx.status, 2)
+        XCTAssertEqual(onnx.stderr, "autotune: error: onnx export needs a model the engine trained: trial 3 of study 'zdt1' comes from a benchmark evaluator\n")
+        let binary = export(["--format", "onnx", "--out", "-"])
+        XCTAssertEqual(binary.status, 2)
+        XCTAssertTrue(binary.stderr.contains("an ONNX model is binary: give a file path"), binary.stderr)
         let unknown = runAutotune(["export", "zdt", "--db", db, "--format", "recipe"])
         XCTAssertEqual(unknown.status, 2)
         XCTAssertEqual(unknown.stderr, "autotune: error: no study 'zdt' (studies: zdt1). Did you mean 'zdt1'?\n")
@@ -140,9 +145,20 @@ final class ExportEndToEndTests: ScratchTestCase {
         }
         let ds = runAutotune(["export", "tiny", "--db", db, "--format", "deepspeed"], in: scratch)
         XCTAssertEqual(ds.status, 0, ds.stderr)
-        XCTAssertTrue(ds.stdout.contains("\nwrote results/tiny/ds_config.json\nwrote results/tiny/launch.sh\n"), ds.stdout)
-        let attributes = try FileManager.default.attributesOfItem(atPath: scratch.appendingPathComponent("results/tiny/launch.sh").path)
+        XCTAssertTrue(ds.stdout.contains("\nwrote \(scratch.path)/tiny/ds_config.json\nwrote \(scratch.path)/tiny/launch.sh\n"), ds.stdout)
+        let attributes = try FileManager.default.attributesOfItem(atPath: scratch.appendingPathComponent("tiny/launch.sh").path)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o755)
+        // The knee's model, trained again from its recipe, as ONNX: the rerun scores what the study stored.
+        let onnx = runAutotune(["export", "tiny", "--db", db, "--format", "onnx", "--json"], in: scratch)
+        XCTAssertEqual(onnx.status, 0, onnx.stderr)
+        let onnxReport = try json(onnx.stdout)
+        let knee = try XCTUnwrap(onnxReport["trial"] as? Int)
+        let accuracy = try XCTUnwrap((trials.first { $0["trial"] as? Int == knee }?["metrics"] as? [String: Double])?["accuracy"])
+        XCTAssertEqual(onnxReport["notes"] as? [String],
+                       ["retrained trial \(knee) of study 'tiny' from its recipe: test accuracy \(String(format: "%.4f", accuracy)) (the study stored \(String(format: "%.4f", accuracy)))"])
+        let model = try Data(contentsOf: scratch.appendingPathComponent("tiny/model.onnx"))
+        XCTAssertEqual(model.first, 0x08, "ModelProto field 1 (ir_version), a varint")
+        XCTAssertGreaterThan(model.count, 500)
         let accelerate = runAutotune(["export", "tiny", "--db", db, "--format", "accelerate", "--out", "-"], in: scratch)
         XCTAssertEqual(accelerate.status, 0, accelerate.stderr)
         XCTAssertTrue(accelerate.stdout.hasPrefix("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\n"), accelerate.stdout)

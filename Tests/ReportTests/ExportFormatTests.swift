@@ -214,9 +214,10 @@ final class ExportFormatTests: XCTestCase {
                                          + "--dp 8 --tp 2 --pp 1 --zero 2 --micro-batch 4 --grad-accum 16 --checkpointing full --schedule 1f1b --offload --precision fp16"])
     }
 
-    func testOnnxIsRoutedToAClearError() throws {
-        XCTAssertThrowsError(try Exporter.export(try ExportFixtures.engineTrial(), as: .onnx, to: "model.onnx")) { error in
-            XCTAssertEqual("\(error)", "onnx export is not available in this build")
+    func testOnnxNeedsAnEngineTrial() throws {
+        let meta = try ExportFixtures.metaTrial()
+        XCTAssertThrowsError(try Exporter.export(meta, as: .onnx, to: "model.onnx")) { error in
+            XCTAssertEqual("\(error)", "onnx export needs a model the engine trained: trial \(meta.trial.number) of study '\(meta.study.name)' comes from a meta evaluator")
         }
     }
 

@@ -29,8 +29,14 @@ public enum ExportFormat: String, CaseIterable, Sendable {
 /// One file an export writes.
 public struct ExportFile: Equatable, Sendable {
     public var path: String
-    public var text: String
-    public init(path: String, text: String) { self.path = path; self.text = text }
+    /// The file's bytes: UTF-8 text for the configs, protobuf for an ONNX model.
+    public var contents: Data
+    /// Whether `contents` is text a terminal can show.
+    public var isText: Bool
+    public init(path: String, text: String) { self.path = path; contents = Data(text.utf8); isText = true }
+    public init(path: String, binary: Data) { self.path = path; contents = binary; isText = false }
+    /// The contents as text (binary files decode lossily; check `isText`).
+    public var text: String { String(decoding: contents, as: UTF8.self) }
 }
 
 /// An export: its files (the main one first, then those it refers to), what could not be carried
@@ -39,6 +45,8 @@ public struct ExportOutput: Equatable, Sendable {
     public var files: [ExportFile]
     public var warnings: [String]
     public var commands: [String]
+    /// What the export found out on the way (an ONNX export's retrained accuracy).
+    public var notes: [String] = []
 }
 
 /// Turns a picked trial into the files of a format. The one place a format is routed to its
@@ -49,7 +57,9 @@ public enum Exporter {
     /// that runs under DeepSpeed).
     /// - Throws: `ReportError` when the study has nothing of that format to export (a benchmark
     ///   study has no training job), or when a generated DeepSpeed config breaks the schema.
-    public static func export(_ picked: PickedTrial, as format: ExportFormat, to path: String) throws -> ExportOutput {
+    /// - Parameter progress: receives a line per epoch when the format trains the model again (onnx).
+    public static func export(_ picked: PickedTrial, as format: ExportFormat, to path: String,
+                              progress: ((String) -> Void)? = nil) throws -> ExportOutput {
         let directory = (path as NSString).deletingLastPathComponent
         func beside(_ name: String) -> String { directory.isEmpty ? name : (directory as NSString).appendingPathComponent(name) }
         switch format {
@@ -79,7 +89,10 @@ public enum Exporter {
             }
             return ExportOutput(files: files, warnings: warnings, commands: ["accelerate launch --config_file \(shellQuoted(path)) train.py"])
         case .onnx:
-            throw ReportError("onnx export is not available in this build")
+            let trained = try ONNXTrialExport.train(picked, progress: progress)
+            return ExportOutput(files: [ExportFile(path: path, binary: trained.model)], warnings: [],
+                                commands: ["python3 -c \"import onnxruntime as ort; print(ort.InferenceSession('\(path)').get_inputs()[0])\""],
+                                notes: [trained.summary])
         }
     }
 

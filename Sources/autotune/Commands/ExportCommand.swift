@@ -7,16 +7,16 @@ import Store
 struct ExportCommand: Command {
     static let configuration = CommandConfiguration(
         name: "export",
-        abstract: "Write a study's chosen trial as a DeepSpeed config, an Accelerate config or a recipe to rerun.",
+        abstract: "Write a study's chosen trial as a DeepSpeed config, an Accelerate config, a recipe to rerun, or its model as ONNX.",
         usage: "STUDY --format deepspeed|accelerate|recipe|onnx [--trial N | --pick RULE] [--out PATH] [--db PATH] [--json]",
         arguments: [.study],
         options: [
-            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx."),
+            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx (model.onnx: an engine trial's recipe trained again and exported)."),
             .value("trial", valueName: "N", help: "Export trial N (it must be COMPLETE)."),
             .value("pick", valueName: "RULE", help: "Choose the trial: knee, best:METRIC or best:METRIC:min|max, then constraints such as ,params<=100000.",
                    defaultDescription: "knee"),
             .value("out", valueName: "PATH", help: "The main file to write, or a directory to write it in ('-' prints it on stdout); companions go beside it.",
-                   defaultDescription: "results/STUDY/ and the format's file name"),
+                   defaultDescription: "the study's folder beside the store (results/STUDY/) and the format's file name"),
             .database, .json,
         ])
 
@@ -52,7 +52,9 @@ struct ExportCommand: Command {
         let storage = try openExisting(target.database)
         let picked = try ExportSource.pick(storage, study: target.name, trial: trial, rule: rule)
         let toStdout = out == "-"
-        var output = try Exporter.export(picked, as: format, to: toStdout ? format.fileName : mainPath(study: picked.study.name))
+        if toStdout, format == .onnx { throw CLIError.invalidValue(name: "--out", value: "-", reason: "an ONNX model is binary: give a file path") }
+        var output = try Exporter.export(picked, as: format, to: toStdout ? format.fileName : mainPath(study: picked.study.name),
+                                         progress: Output.progress(quiet: json))
         var written: [String] = []
         if toStdout {
             print(output.files[0].text, terminator: "")
@@ -73,6 +75,7 @@ struct ExportCommand: Command {
                 ("objectives", .object(picked.spec.objectives.compactMap { o in picked.trial.metrics[o.metric].map { (o.metric, .number($0)) } })),
                 ("format", .string(format.rawValue)), ("files", .array(written.map { .string($0) })),
                 ("commands", .array(output.commands.map { .string($0) })), ("warnings", .array(output.warnings.map { .string($0) })),
+                ("notes", .array(output.notes.map { .string($0) })),
             ]).prettyText)
             return 0
         }
@@ -80,6 +83,7 @@ struct ExportCommand: Command {
             if toStdout { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
         }
         report(summary)
+        for note in output.notes { report(note) }
         for path in written { report("wrote \(path)") }
         for (i, command) in output.commands.enumerated() { report((i == 0 ? "run:   " : "or:    ") + command) }
         for warning in output.warnings { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
@@ -89,7 +93,9 @@ struct ExportCommand: Command {
     /// Where the main file goes: `--out`, inside it when it names a directory, else
     /// `results/STUDY/` and the format's file name.
     private func mainPath(study: String) -> String {
-        guard let out else { return "results/\(study)/\(format.fileName)" }
+        guard let out else {
+            return (PlotCommand.defaultDirectory(study, database: target.database) as NSString).appendingPathComponent(format.fileName)
+        }
         var isDirectory: ObjCBool = false
         if out.hasSuffix("/") || (FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && isDirectory.boolValue) {
             return (out as NSString).appendingPathComponent(format.fileName)
@@ -108,7 +114,7 @@ struct ExportCommand: Command {
         let url = URL(fileURLWithPath: file.path)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(file.text.utf8).write(to: url, options: .atomic)
+            try file.contents.write(to: url, options: .atomic)
             if url.lastPathComponent.hasSuffix(".sh") {
                 try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: file.path)
             }
