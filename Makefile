@@ -11,7 +11,7 @@ ONNX_MODELS  := mlp mlp-batchnorm cnn cnn-global-pool mlp-int8 cnn-int8 cnn-int8
                 mlp-fp16-pruned cnn-bf16 vit vit-int8-dynamic gpt gpt-int8
 ONNX_OUT     := results/onnx-check
 
-.PHONY: all setup deps build run test check-report check-onnx bench bench-peers clean
+.PHONY: all setup deps build run test check-report check-onnx nightly nightly-quick bench bench-peers clean
 
 all: build
 
@@ -44,6 +44,15 @@ test: setup
 check-report: setup
 	@$(MAKE) --no-print-directory deps APT_PACKAGES=chromium
 	.ci/check-report
+
+# The nightly suite (well under 20 minutes on 2 cores): its history in results/autotune.sqlite,
+# trend plots and a page in results/nightly/, exit 1 on a regression. nightly-quick is the
+# short version CI runs.
+nightly: setup
+	$(BIN) bench nightly
+
+nightly-quick: setup
+	$(BIN) bench nightly --quick
 
 bench: setup
 	$(BIN) bench engine
