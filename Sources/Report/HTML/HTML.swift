@@ -1,3 +1,5 @@
+import Foundation
+
 /// Small pieces of HTML text, escaped where they carry data.
 enum HTML {
     /// Text as HTML character data or a quoted attribute value.
@@ -42,4 +44,35 @@ enum HTML {
 
     /// Preformatted text (escaped), e.g. a JSON document.
     static func code(_ text: String) -> String { element("pre", element("code", escape(text))) }
+
+    /// A whole page: the house style (plus `extraStyle`), the body, a footer line with the date.
+    static func page(title: String, extraStyle: String = "", body: String, footer: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(escape(title))</title>
+        <style>\(style)\(extraStyle)</style>
+        </head>
+        <body>
+        \(body)
+        <footer>\(escape(footer)) on \(escape(isoDate(Date()))).</footer>
+        </body>
+        </html>
+
+        """
+    }
+
+    static let style = """
+    body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
+    h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+    table{border-collapse:collapse;font-size:.9em;margin:.5em 0}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left}
+    th{background:#f3f6fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+    dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
+    pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}
+    figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}
+    details{margin:.4em 0}summary{cursor:pointer}footer{margin-top:3em;color:#777;font-size:.8em}
+    """
 }

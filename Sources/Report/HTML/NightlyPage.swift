@@ -23,35 +23,18 @@ public struct NightlyPage {
     }
 
     public var html: String {
-        let body = rows.enumerated().map { i, row in
+        let tableRows = rows.enumerated().map { i, row in
             HTML.element("tr", row.map { HTML.element("td", HTML.escape($0)) }.joined(), regressions.contains(i) ? [("class", "regression")] : [])
         }.joined(separator: "\n")
         let table = HTML.element("table", HTML.element("thead", HTML.element("tr", header.map { HTML.element("th", HTML.escape($0)) }.joined()))
-                                 + "\n" + HTML.element("tbody", body), [("id", "summary")])
+                                 + "\n" + HTML.element("tbody", tableRows), [("id", "summary")])
         var plotsHTML = plots.map { name, svg in
             HTML.element("figure", StudyReport.inlineSVG(svg) + HTML.element("figcaption", HTML.escape(name)), [("id", "trend-\(name)")])
         }.joined(separator: "\n")
         if let plotNote { plotsHTML += HTML.element("p", HTML.escape(plotNote)) }
-        return """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(HTML.escape(title))</title>
-        <style>\(StudyReport.style) tr.regression td{background:#fde8e8;color:#a40000;font-weight:600}</style>
-        </head>
-        <body>
-        \(HTML.element("h1", HTML.escape(title)))
-        \(HTML.definitions(facts))
-        \(HTML.element("h2", "Summary"))
-        \(table)
-        \(HTML.element("h2", "Trends"))
-        \(plotsHTML)
-        <footer>Made by autotune bench nightly on \(HTML.escape(isoDate(Date()))).</footer>
-        </body>
-        </html>
-
-        """
+        let body = [HTML.element("h1", HTML.escape(title)), HTML.definitions(facts), HTML.element("h2", "Summary"), table,
+                    HTML.element("h2", "Trends"), plotsHTML].joined(separator: "\n")
+        return HTML.page(title: title, extraStyle: " tr.regression td{background:#fde8e8;color:#a40000;font-weight:600}",
+                         body: body, footer: "Made by autotune bench nightly")
     }
 }

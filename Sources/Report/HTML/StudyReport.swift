@@ -48,34 +48,9 @@ public struct StudyReport {
             body.append(HTML.element("section", HTML.element("h2", HTML.escape(s.title)) + s.html, [("id", "extra\(i)")]))
         }
         body.append(HTML.element("section", HTML.element("h2", "Search space") + HTML.code(study.space), [("id", "space")]))
-        return """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(HTML.escape(title))</title>
-        <style>\(Self.style)</style>
-        </head>
-        <body>
-        \(body.joined(separator: "\n"))
-        <footer>Made by autotune from the study store on \(HTML.escape(isoDate(Date()))).</footer>
-        </body>
-        </html>
-
-        """
+        return HTML.page(title: title, body: body.joined(separator: "\n"), footer: "Made by autotune from the study store")
     }
 
-    static let style = """
-    body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
-    h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-    table{border-collapse:collapse;font-size:.9em;margin:.5em 0}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left}
-    th{background:#f3f6fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
-    dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
-    pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}
-    figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}
-    details{margin:.4em 0}summary{cursor:pointer}footer{margin-top:3em;color:#777;font-size:.8em}
-    """
 
     // MARK: - Sections
 
