@@ -133,7 +133,11 @@ public struct ParallelCoordinates: Equatable, Sendable {
             return (seen - 1) % stride == 0
         }
         var axes = space.dimensions.map { d -> Axis in
-            let ends = [0.0, 1.0].map { d.domain.json(d.domain.value(atUnit: $0)).compactText }
+            let ends = [0.0, 1.0].map { u -> String in
+                let v = d.domain.json(d.domain.value(atUnit: u))
+                if case .number(let x) = v { return Self.short(x) }
+                return v.compactText
+            }
             return Axis(name: d.name, low: ends[0], high: ends[1])
         }
         let ranges = objectives.objectives.map { o -> ClosedRange<Double> in

@@ -211,8 +211,16 @@ public struct StudyPlots {
         var script = GnuplotScript(format: format, output: output)
         script.set("title", GnuplotScript.quote(title("learning curves of \(metric)")))
         script.set("grid", "lc rgb '#e5e5e5'")
-        if case .engine = spec.evaluator { script.set("xlabel", "'epoch'") } else { script.set("xlabel", "'step'") }
-        script.set("ylabel", GnuplotScript.quote(MetricLabel(metric).text + (metric == "accuracy" ? " (validation split where there is one)" : "")))
+        let steps = curves.flatMap { $0.points.map(\.x) }
+        script.set("format", "x '%.0f'")
+        if let last = steps.max(), last <= 20 { script.set("xtics", "1") }
+        if case .engine = spec.evaluator {
+            script.set("xlabel", "'epoch'")
+            script.set("ylabel", GnuplotScript.quote("\(metric) on the validation split (the training batches without one)"))
+        } else {
+            script.set("xlabel", "'step'")
+            script.set("ylabel", GnuplotScript.quote("\(metric) as reported at each step"))
+        }
         script.set("key", "outside right top")
         var clauses: [String] = []
         for (i, g) in groups.enumerated() where !g.curves.isEmpty {
@@ -233,6 +241,7 @@ public struct StudyPlots {
         script.append("unset ytics")
         script.set("border", "0")
         script.set("bmargin", "8")
+        script.set("lmargin", "14")
         let tics = pc.axes.enumerated().map { "\(GnuplotScript.quote($1.name)) \($0 + 1)" }.joined(separator: ", ")
         script.set("xtics", "(\(tics)) rotate by 30 right scale 0 font ',9'")
         for (i, axis) in pc.axes.enumerated() {
