@@ -61,6 +61,9 @@ final class NightlyEndToEndTests: ScratchTestCase {
         let threshold = nightly(["--threshold", "-1"])
         XCTAssertEqual(threshold.status, 2)
         XCTAssertTrue(threshold.stderr.contains("--threshold"), threshold.stderr)
+        let compare = nightly(["--compare", ""])
+        XCTAssertEqual(compare.status, 2)
+        XCTAssertTrue(compare.stderr.contains("--compare"), compare.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: db), "bad options touch no store")
     }
 }

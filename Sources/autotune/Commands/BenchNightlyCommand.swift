@@ -68,6 +68,9 @@ struct BenchNightlyCommand: Command {
             throw CLIError.invalidValue(name: "--only", value: "", reason: "name at least one of " + NightlySuite.Part.allCases.map(\.rawValue).joined(separator: ", "))
         }
         try requireAtLeast(1, threads, for: "--threads")
+        if compareRevision?.isEmpty == true {
+            throw CLIError.invalidValue(name: "--compare", value: "", reason: "give a git commit (or a prefix of one)")
+        }
     }
 
     /// The selection a run is compared within: quick and full runs, or different parts, measure different things.
