@@ -128,6 +128,7 @@ final class ArgumentParserTests: XCTestCase {
     func testCommaListAcrossRepeatsWithEnumSuggestion() throws {
         let values = try parse(["in.json", "--color", "red, green", "--color=red"])
         XCTAssertEqual(try values.list("color", as: Color.self), [.red, .green, .red])
+        XCTAssertEqual(try values.uniqueList("color", as: Color.self), [.red, .green], "each once, in the order first given")
         let bad = try parse(["in.json", "--color", "red,gren"])
         XCTAssertThrowsError(try bad.list("color", as: Color.self)) { error in
             XCTAssertEqual(error as? CLIError, .invalidValue(name: "--color", value: "gren",

@@ -128,6 +128,13 @@ struct ParsedValues {
             .map { try T.convert($0, for: option.spelling) }
     }
 
+    /// `list`, each value once, in the order first given: `--only mlp,cnn,mlp` is [mlp, cnn].
+    func uniqueList<T: ArgumentValue & Equatable>(_ name: String, as type: T.Type = T.self) throws -> [T] {
+        var unique: [T] = []
+        for value in try list(name, as: T.self) where !unique.contains(value) { unique.append(value) }
+        return unique
+    }
+
     /// The value of a positional argument; throws when an optional one was left out.
     func argument<T: ArgumentValue>(_ name: String, as type: T.Type = T.self) throws -> T {
         let argument = declaredArgument(name)

@@ -46,10 +46,7 @@ struct BenchEngineCommand: Command {
         epochs = try values.value("epochs")
         threads = try values.value("threads")
         dataDirectory = try values.optionalValue("data-dir")
-        models = []
-        for model in try values.list("only", as: EngineBenchModel.self) where !models.contains(model) {
-            models.append(model)
-        }
+        models = try values.uniqueList("only")
         guard !models.isEmpty else {
             throw CLIError.invalidValue(name: "--only", value: values.options["only"]?.last ?? "",
                                         reason: "name at least one of mlp, cnn")

@@ -38,10 +38,8 @@ struct BenchCompressionCommand: Command {
         epochs = try values.value("epochs")
         threads = try values.value("threads")
         dataDirectory = try values.optionalValue("data-dir")
-        models = []
-        for m in try values.list("models", as: EngineBenchModel.self) where !models.contains(m) { models.append(m) }
-        techniques = []
-        for t in try values.list("only", as: CompressionTechnique.self) where !techniques.contains(t) { techniques.append(t) }
+        models = try values.uniqueList("models")
+        techniques = try values.uniqueList("only")
         distillSeeds = try values.value("distill-seeds")
         quiet = values.flag("quiet")
         guard !models.isEmpty else {

@@ -41,8 +41,7 @@ struct BenchNightlyCommand: Command {
 
     init(_ values: ParsedValues) throws {
         json = values.flag("json")
-        parts = []
-        for part in try values.list("only", as: NightlySuite.Part.self) where !parts.contains(part) { parts.append(part) }
+        parts = try values.uniqueList("only")
         quick = values.flag("quick")
         database = try values.value("db")
         let window: Int = try values.value("window")

@@ -50,8 +50,7 @@ struct BenchSearchCommand: Command {
 
     init(_ values: ParsedValues) throws {
         json = values.flag("json")
-        parts = []
-        for part in try values.list("only", as: SearchBenchPart.self) where !parts.contains(part) { parts.append(part) }
+        parts = try values.uniqueList("only")
         evaluations = try values.value("evaluations")
         seeds = try values.value("seeds")
         problems = try values.list("problems", as: String.self)
