@@ -68,20 +68,8 @@ public enum SearchQuality {
     /// The hypervolume (as `score`) of the points evaluated so far at `checkpoints` evenly spaced
     /// evaluation counts, the last being all of them.
     public static func history(_ points: [[Double]], objectives: Int, checkpoints: Int) -> [(evaluations: Int, hypervolume: Double)] {
-        guard !points.isEmpty, checkpoints >= 1 else { return [] }
-        let reference = [Double](repeating: 1.1, count: objectives)
-        let marks = Set((1 ... checkpoints).map { Int((Double($0) * Double(points.count) / Double(checkpoints)).rounded(.up)) })
-        var front: [[Double]] = []
-        var current = 0.0, changed = false
-        var out: [(Int, Double)] = []
-        for (i, p) in points.enumerated() {
-            if ParetoFront.insert(p, into: &front) { changed = true }
-            if marks.contains(i + 1) {
-                if changed { current = hypervolume(front, reference: reference); changed = false }
-                out.append((i + 1, current))
-            }
-        }
-        return out
+        hypervolumeHistory(points, reference: [Double](repeating: 1.1, count: objectives), checkpoints: checkpoints)
+            .map { ($0.count, $0.hypervolume) }
     }
 
     /// Hypervolume of `points` against 1.1 in every objective, over their non-dominated set.

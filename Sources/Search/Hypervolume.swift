@@ -48,3 +48,27 @@ private func sweep2D(_ points: [[Double]], _ reference: [Double]) -> Double {
     }
     return area
 }
+
+/// The hypervolume of the points seen so far, in order, at `checkpoints` evenly spaced counts
+/// (the last being all of them): the curve of a run's progress. A nil entry (a failed or
+/// infeasible trial) counts towards the count but adds no point. The non-dominated set is kept as
+/// an archive and the hypervolume recomputed only at a checkpoint after it changed.
+///
+///     hypervolumeHistory([[0.5, 0.5], nil, [0.25, 0.75]], reference: [1, 1], checkpoints: 3)
+///     // [(1, 0.25), (2, 0.25), (3, 0.3125)]
+public func hypervolumeHistory(_ points: [[Double]?], reference: [Double], checkpoints: Int) -> [(count: Int, hypervolume: Double)] {
+    guard !points.isEmpty, checkpoints >= 1 else { return [] }
+    let n = Double(points.count), k = Double(checkpoints)
+    let marks = Set((1 ... checkpoints).map { Int((Double($0) * n / k).rounded(.up)) })
+    var archive: [[Double]] = []
+    var current = 0.0, changed = false
+    var out: [(Int, Double)] = []
+    for (i, p) in points.enumerated() {
+        if let p, ParetoFront.insert(p, into: &archive) { changed = true }
+        if marks.contains(i + 1) {
+            if changed { current = hypervolume(archive, reference: reference); changed = false }
+            out.append((i + 1, current))
+        }
+    }
+    return out
+}

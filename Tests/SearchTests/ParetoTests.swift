@@ -88,3 +88,15 @@ final class ParetoTests: XCTestCase {
         XCTAssertGreaterThan(hv, 0.75)
     }
 }
+
+final class HypervolumeHistoryTests: XCTestCase {
+    func testCheckpointsAndSkippedEntries() {
+        // (0.5, 0.5) covers 0.25 of the unit box; (0.25, 0.75) adds 0.0625; nil adds nothing.
+        let h = hypervolumeHistory([[0.5, 0.5], nil, [0.25, 0.75], [0.6, 0.6]], reference: [1, 1], checkpoints: 4)
+        XCTAssertEqual(h.map(\.count), [1, 2, 3, 4])
+        for (got, want) in zip(h.map(\.hypervolume), [0.25, 0.25, 0.3125, 0.3125]) { XCTAssertEqual(got, want, accuracy: 1e-12) }
+        XCTAssertEqual(hypervolumeHistory([[0.5, 0.5], nil, [0.25, 0.75], [0.6, 0.6]], reference: [1, 1], checkpoints: 3).map(\.count),
+                       [2, 3, 4], "ceil(k·4/3) for k = 1, 2, 3")
+        XCTAssertTrue(hypervolumeHistory([], reference: [1, 1], checkpoints: 3).isEmpty)
+    }
+}

@@ -55,21 +55,12 @@ public enum HypervolumeHistory {
         }
         guard !finished.isEmpty else { return [] }
         let minimizedReference = zip(objectives.objectives, reference).map { $0.minimized($1) }
-        let step = max(1, Int((Double(finished.count) / Double(max(points, 1))).rounded(.up)))
-        var archive: [[Double]] = []
-        var out: [(Int, Double)] = []
-        var current = 0.0, changed = false
-        for (i, t) in finished.enumerated() {
-            if t.state == .complete, t.violation <= 0,
-               case .success(let v) = objectives.minimized(t.metrics), ParetoFront.insert(v, into: &archive) {
-                changed = true
-            }
-            if (i + 1) % step == 0 || i == finished.count - 1 {
-                if changed { current = hypervolume(archive, reference: minimizedReference); changed = false }
-                out.append((i + 1, current))
-            }
+        let vectors = finished.map { t -> [Double]? in
+            guard t.state == .complete, t.violation <= 0, case .success(let v) = objectives.minimized(t.metrics) else { return nil }
+            return v
         }
-        return out
+        return Search.hypervolumeHistory(vectors, reference: minimizedReference, checkpoints: max(points, 1))
+            .map { ($0.count, $0.hypervolume) }
     }
 }
 
