@@ -14,19 +14,10 @@ enum ONNXTrialExport {
     ///   TF32 recipe (ONNX has no type that rounds activations as TF32 does).
     static func train(_ picked: PickedTrial, progress: ((String) -> Void)?) throws -> (model: Data, summary: String) {
         let trial = "trial \(picked.trial.number) of study '\(picked.study.name)'"
-        guard case .engine = picked.spec.evaluator else {
+        guard let recipe = picked.engineRecipe else {
             throw ReportError("onnx export needs a model the engine trained: \(trial) comes from a \(picked.spec.evaluator.name) evaluator")
         }
-        let recipe: Recipe
-        do {
-            recipe = try decodeJSONConfig(Recipe.self, from: Data(picked.recipe.compactText.utf8), file: "recipe of \(trial)")
-            try recipe.validate()
-        } catch let e as InputFileError {
-            throw ReportError(e.reason)
-        } catch let e as ConfigError {
-            throw ReportError("recipe of \(trial): \(e.description)")
-        }
-        if recipe.precision.format == .tf32, !recipe.compression.contains(where: { $0.method == "quantize" }) {
+        guard ONNXExporter.canExport(recipe) else {
             throw ReportError("\(trial) rounds activations to TF32, which no ONNX type can do as the engine does")
         }
         let runner = CompressionRunner(recipe: recipe)

@@ -19,6 +19,8 @@ public struct PickedTrial: Sendable {
     public var recipe: JSONValue
     /// The training job; nil for benchmark and command studies.
     public var setup: TrainingSetup?
+    /// An engine trial's recipe, decoded and validated (what `recipe` holds as JSON); nil otherwise.
+    public var engineRecipe: Recipe?
 
     /// The command that reruns the recipe saved at `path`, when there is one.
     public func rerunCommand(recipePath path: String) -> String? {
@@ -96,6 +98,7 @@ public enum ExportSource {
             } catch let e as InputFileError { throw fail("its recipe does not decode: \(e.reason)") }
             catch let e as ConfigError { throw fail("its recipe does not validate: \(e.description)") }
             out.recipe = document
+            out.engineRecipe = recipe
             out.setup = TrainingSetup(engine: recipe, trainSamples: trainingSamples(recipe.candidate.data))
         case .meta(let model, let hardware, let nodes, let perNode, let globalBatch):
             let gpt: GPTSpec, cluster: Cluster

@@ -37,6 +37,13 @@ public enum ONNXExporter {
     /// The name of the symbolic batch dimension of the input and the output.
     public static let batchDimension = "N"
 
+    /// Whether a model trained by `recipe` can be exported: not when its activations are rounded
+    /// to TF32 (and not quantized afterwards), which no ONNX type reproduces. Checked before
+    /// training, so nobody waits for a run whose model cannot be written.
+    public static func canExport(_ recipe: Recipe) -> Bool {
+        recipe.precision.format != .tf32 || recipe.compression.contains { $0.method == "quantize" }
+    }
+
     /// The serialized ModelProto of `model`; throws a `ReportError` naming what cannot be exported.
     public static func export(_ model: Model, activationRounding: FloatFormat = .fp32) throws -> [UInt8] {
         ONNXModel(graph: try graph(of: model, activationRounding: activationRounding)).serialized()

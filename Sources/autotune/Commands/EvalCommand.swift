@@ -1,6 +1,7 @@
 import Compression
 import Engine
 import Foundation
+import Report
 
 /// `autotune eval CANDIDATE.json`: train and evaluate one candidate and print its metrics.
 struct EvalCommand: Command {
@@ -59,7 +60,7 @@ struct EvalCommand: Command {
                       + (e.validationAccuracy.map { ", validation accuracy \(humanNumber($0))" } ?? "")
                       + ", \(humanNumber(e.seconds)) s")
         }
-        if outputs.onnx != nil, recipe.precision.format == .tf32, !recipe.compression.contains(where: { $0.method == "quantize" }) {
+        if outputs.onnx != nil, !ONNXExporter.canExport(recipe) {
             throw InputFileError(file: candidatePath, reason: "precision: an ONNX model cannot round activations to TF32 as the engine does; use fp32, fp16 or bf16 with --onnx")
         }
         let data = EvalOutputs.TestSet()
