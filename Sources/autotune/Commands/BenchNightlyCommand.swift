@@ -141,7 +141,7 @@ struct BenchNightlyCommand: Command {
     /// this host and this run) and the page holding them with the summary. Returns the page's path.
     private func writePage(_ storage: SQLiteStorage, run: BenchRunRecord, host: HostInfo, baselineRuns: [BenchRunRecord],
                            comparisons: [MetricComparison]) throws -> String {
-        let directory = outDirectory ?? PlotCommand.defaultDirectory("nightly", database: database)
+        let directory = outDirectory ?? StudyStore.folder("nightly", database: database)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

@@ -94,7 +94,7 @@ struct ExportCommand: Command {
     /// `results/STUDY/` and the format's file name.
     private func mainPath(study: String) -> String {
         guard let out else {
-            return (PlotCommand.defaultDirectory(study, database: target.database) as NSString).appendingPathComponent(format.fileName)
+            return (StudyStore.folder(study, database: target.database) as NSString).appendingPathComponent(format.fileName)
         }
         var isDirectory: ObjCBool = false
         if out.hasSuffix("/") || (FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && isDirectory.boolValue) {

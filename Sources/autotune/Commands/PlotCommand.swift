@@ -37,15 +37,9 @@ struct PlotCommand: Command {
     func run() throws -> Int32 {
         let (storage, study, spec) = try target.open()
         let trials = try storage.trials(study: study.id, finishedAfter: nil)
-        let directory = outDirectory ?? Self.defaultDirectory(study.name, database: target.database)
+        let directory = outDirectory ?? StudyStore.folder(study.name, database: target.database)
         let paths = try StudyPlots(study: study, spec: spec, trials: trials).draw(format: format, directory: directory, gnuplot: try .locate())
         for p in paths { print(p) }
         return 0
-    }
-
-    /// Where a study's plots, report and exports go by default: a folder named after the study
-    /// beside its store (`results/<study>` for the default `results/autotune.sqlite`).
-    static func defaultDirectory(_ study: String, database: String) -> String {
-        ((database as NSString).deletingLastPathComponent as NSString).appendingPathComponent(study)
     }
 }

@@ -28,7 +28,7 @@ struct ReportCommand: Command {
         guard trials.contains(where: { $0.state.isFinished }) else {
             throw ReportError("study '\(study.name)' has no finished trials to report yet")
         }
-        let folder = PlotCommand.defaultDirectory(study.name, database: target.database)
+        let folder = StudyStore.folder(study.name, database: target.database)
         let path = outPath ?? (folder as NSString).appendingPathComponent("report.html")
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }

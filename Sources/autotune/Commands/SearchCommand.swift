@@ -131,7 +131,7 @@ struct SearchCommand: Command {
     /// Draw the study's plots beside the store; a study with nothing to draw yet, or a machine
     /// without gnuplot, gets a note on stderr and leaves the exit status alone.
     private func drawPlots(storage: SQLiteStorage, name: String, spec: StudySpec) {
-        let directory = PlotCommand.defaultDirectory(name, database: database)
+        let directory = StudyStore.folder(name, database: database)
         do {
             guard let study = try storage.study(named: name) else { return }
             let trials = try storage.trials(study: study.id, finishedAfter: nil)

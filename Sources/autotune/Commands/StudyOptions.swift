@@ -43,6 +43,12 @@ enum StudyStore {
         }
     }
 
+    /// Where a study's plots, report and exports (and the nightly page) go by default: a folder
+    /// named after it beside its store (`results/<study>` for the default `results/autotune.sqlite`).
+    static func folder(_ name: String, database: String) -> String {
+        ((database as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)
+    }
+
     /// Study names as the store accepts them.
     static func validateName(_ name: String) throws {
         let ok = !name.isEmpty && name.unicodeScalars.allSatisfy {
