@@ -77,6 +77,13 @@ final class PlotReportEndToEndTests: ScratchTestCase {
         XCTAssertTrue(html.contains("<h3>recipe.json</h3>"))
         XCTAssertTrue(html.contains("autotune export zdt --format deepspeed"))
 
+        // A folder that cannot be made is an I/O failure, reported before any plot is drawn.
+        let blocker = write("blocker", "")
+        let blocked = runAutotune(["report", "zdt", "--db", db, "--out", blocker + "/r.html"])
+        XCTAssertEqual(blocked.status, 1)
+        XCTAssertTrue(blocked.stderr.hasPrefix("autotune: error: \(blocker)/r.html: cannot create its folder \(blocker) ("), blocked.stderr)
+        XCTAssertFalse(blocked.stderr.contains("note:"), "no plotting was tried")
+
         // Without gnuplot the page is still written, saying why it has no plots.
         let bare = runAutotune(["report", "zdt", "--db", db, "--out", scratch.appendingPathComponent("bare.html").path],
                                environment: ["PATH": "/nonexistent"])

@@ -31,7 +31,13 @@ struct ReportCommand: Command {
         let folder = StudyStore.folder(study.name, database: target.database)
         let path = outPath ?? (folder as NSString).appendingPathComponent("report.html")
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw ReportError("\(path): cannot create its folder \(directory) (\(ErrorReport.reason(for: error)))", kind: .tool)
+            }
+        }
 
         // The SVG plots are drawn beside the page (their scripts too) and copied into it.
         var plots: [(name: String, svg: String)] = []
