@@ -64,24 +64,14 @@ public enum EngineStudyBenchmark {
             for seed in 0..<seeds {
                 let text = space(strategy: strategy, seed: UInt64(seed), trials: trials)
                 let spec = try SpaceFile.parse(Data(text.utf8), file: "engine-study")
-                var data = spec.evaluator
-                if let dir = dataDirectory, case .engine(.object(var members), let epochs) = data {
-                    members.append(.init("dir", .string(dir)))
-                    data = .engine(data: .object(members), epochs: epochs)
-                }
-                guard case .engine(let dataJSON, let epochs) = data else { continue }
                 let name = "\(strategy)-\(seed)"
-                let (study, _) = try storage.openStudy(StudyRecord(name: name, space: text, objectives: ["accuracy", "flops"],
-                                                                  directions: ["maximize", "minimize"], seed: UInt64(seed), strategy: strategy))
-                let runner = try StudyRunner(
-                    study: study, spec: spec, storage: storage,
-                    strategy: StrategyFactory.make(spec.strategy, space: spec.space, objectives: 2, seed: spec.seed),
-                    evaluator: EngineEvaluator(data: dataJSON, epochs: epochs, threads: threads))
+                let (study, _) = try Study.create(spec, named: name, in: storage, location: path)
+                let runner = try StudyRunner(study: study, threads: threads, dataDirectory: dataDirectory)
                 let start = DispatchTime.now().uptimeNanoseconds
                 try runner.run()
                 seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                let trials = try storage.trials(study: study.id, finishedAfter: nil)
-                let analysis = StudyObjectives(objectives: spec.objectives)
+                let trials = try study.trials()
+                let analysis = study.objectives
                 let hv = analysis.hypervolume(trials, reference: [reference.accuracy, reference.flops])
                 volumes.append(hv / ((1 - reference.accuracy) * reference.flops))
                 best.append(analysis.ranked(trials).map { -$0.values[0] }.max() ?? 0)

@@ -21,15 +21,10 @@ public enum SearchOverhead {
         let path = directory.appendingPathComponent("overhead-\(ProcessInfo.processInfo.processIdentifier).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let storage = try SQLiteStorage(path: path)
-        var spec = try SpaceFile.parse(Data(space.utf8), file: "overhead")
-        let evaluator = BenchmarkEvaluator(try BenchmarkProblem(name: "zdt1", variables: 2))
-        let (study, _) = try storage.openStudy(StudyRecord(name: "overhead", space: space, objectives: ["f1", "f2"],
-                                                          directions: ["minimize", "minimize"], seed: 0, strategy: "random"))
-
-        spec.budget = Budget(trials: trials)
-        let clock = TimedEvaluator(evaluator)
-        let runner = try StudyRunner(study: study, spec: spec, storage: storage,
-                                     strategy: RandomSearch(space: spec.space, seed: 0), evaluator: clock)
+        let spec = try SpaceFile.parse(Data(space.utf8), file: "overhead").applying(.init(trials: trials))
+        let (study, _) = try Study.create(spec, named: "overhead", in: storage, location: path)
+        let clock = TimedEvaluator(try study.makeEvaluator())
+        let runner = try StudyRunner(study: study, strategy: try study.makeStrategy(), evaluator: clock)
         let start = DispatchTime.now().uptimeNanoseconds
         try runner.run()
         let end = DispatchTime.now().uptimeNanoseconds

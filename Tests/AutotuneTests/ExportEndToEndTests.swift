@@ -101,7 +101,7 @@ final class ExportEndToEndTests: ScratchTestCase {
         XCTAssertTrue(binary.stderr.contains("an ONNX model is binary: give a file path"), binary.stderr)
         let unknown = runAutotune(["export", "zdt", "--db", db, "--format", "recipe"])
         XCTAssertEqual(unknown.status, 2)
-        XCTAssertEqual(unknown.stderr, "autotune: error: no study 'zdt' (studies: zdt1). Did you mean 'zdt1'?\n")
+        XCTAssertEqual(unknown.stderr, "autotune: error: no study 'zdt' in \(db) (studies: zdt1). Did you mean 'zdt1'?\n")
 
         // A path under a regular file cannot be written: an I/O failure, exit 1.
         let blocker = write("blocker", "")

@@ -171,12 +171,27 @@ final class SearchEndToEndTests: ScratchTestCase {
         XCTAssertTrue(missing.stderr.contains("study 'at' has no trial 1"), missing.stderr)
 
         XCTAssertEqual(runAutotune(["ask", space, "--db", db, "--study", "at"]).status, 0)
-        let partial = runAutotune(["tell", "at", "1", "--db", db, "--metrics", "{\"loss\": 1}"])
-        XCTAssertEqual(partial.status, 0, partial.stderr)
-        XCTAssertEqual(partial.stdout, "trial 1: FAIL (metric 'cost' missing from the evaluation (it reported: loss))\n")
+        // Metrics that miss an objective are refused and the trial stays RUNNING, so the right
+        // metrics can still be told.
+        let partial = runAutotune(["tell", "at", "1", "--db", db, "--metrics", "{\"loss\": 1, \"cots\": 2}"])
+        XCTAssertEqual(partial.status, 2, partial.stderr)
+        XCTAssertEqual(partial.stderr, "autotune: error: metric 'cost' missing (study 'at' optimises loss, cost); "
+                                       + "trial 1 stays RUNNING. Did you mean 'cost' for 'cots'?\n")
+        let infinite = runAutotune(["tell", "at", "1", "--db", db, "--metrics", "{\"loss\": 1e999, \"cost\": 2}"])
+        XCTAssertEqual(infinite.status, 2, infinite.stderr)
+        XCTAssertTrue(infinite.stderr.contains("metric 'loss' is inf"), infinite.stderr)
+        let retold = runAutotune(["tell", "at", "1", "--db", db, "--metrics", "{\"loss\": 1, \"cost\": 2}"])
+        XCTAssertEqual(retold.status, 0, retold.stderr)
+        XCTAssertEqual(retold.stdout, "trial 1: COMPLETE\n")
+        XCTAssertEqual(runAutotune(["ask", space, "--db", db, "--study", "at"]).status, 0)
+        let toldJSON = runAutotune(["tell", "at", "2", "--db", db, "--metrics", "{\"loss\": 2, \"cost\": 1}", "--json"])
+        XCTAssertEqual(toldJSON.status, 0, toldJSON.stderr)
+        let reply = try json(toldJSON.stdout)
+        XCTAssertEqual(reply["trial"] as? Int, 2)
+        XCTAssertEqual(reply["state"] as? String, "COMPLETE")
 
         let front = try json(runAutotune(["front", "at", "--db", db, "--json"]).stdout)
-        XCTAssertEqual((front["front"] as? [[String: Any]])?.map { $0["trial"] as? Int }, [0])
+        XCTAssertEqual((front["front"] as? [[String: Any]])?.map { $0["trial"] as? Int }, [0, 1, 2])
     }
 
     /// A training-config study minimising dollars per million tokens: priced on a rented device,
@@ -202,6 +217,19 @@ final class SearchEndToEndTests: ScratchTestCase {
         XCTAssertTrue(r.stdout.contains("4 trials (4 fail)"), r.stdout)
         let reasons = Set(try trials("bought").compactMap { $0["message"] as? String })
         XCTAssertEqual(reasons, ["usd_per_mtoken: hardware profile 'RTX-4090' has no price_per_hour_usd (give one in a profile file named by evaluator.meta.hardware, or leave usd_per_mtoken out of the objectives and constraints)"])
+    }
+
+    func testAnEngineSpaceTheEngineCannotRunFailsBeforeItsFirstTrial() throws {
+        let fixed = #""evaluator": {"engine": {"data": {"dataset": "blobs", "samples": 100}}}, "objectives": {"accuracy": "maximize"}, "budget": 3"#
+        let parallel = write("parallel.json", #"{"architecture": {"family": "mlp", "widths": [8]}, "training": {"optimizer": {"name": "sgd", "lr": 0.1}}, "parallelism": {"dp": 2}, \#(fixed)}"#)
+        let typo = write("typo.json", #"{"architecture": {"family": "mlp", "widths": [8]}, "training": {"optimizer": {"name": "sgd", "lr": 0.1}, "epocs": 2}, \#(fixed)}"#)
+        for (space, key) in [(parallel, "parallelism"), (typo, "training.epocs")] {
+            let r = runAutotune(["search", space, "--db", db, "--quiet"])
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("autotune: error: \(space): \(key): "), r.stderr)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "no store, no study, no trial was written")
     }
 
     func testBadInputAndUnknownStudiesExitWithTwo() {

@@ -29,9 +29,12 @@ enum ExportFixtures {
 
     static func spec(_ text: String) throws -> StudySpec { try SpaceFile.parse(Data(text.utf8), file: "fixture") }
 
-    static func study(_ text: String, spec: StudySpec) -> StudyRecord {
-        StudyRecord(id: 1, name: spec.name ?? "fixture", space: text, objectives: spec.objectives.map(\.metric),
-                    directions: spec.objectives.map(\.direction.rawValue), seed: 0, strategy: "random")
+    /// The fixture's study in a fresh store in a temporary folder (removed when the process ends).
+    static func study(_ spec: StudySpec) throws -> Study {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("export-fixture-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("s.sqlite").path
+        return try Study.create(spec, named: spec.name ?? "fixture", in: try SQLiteStorage(path: path), location: path).0
     }
 
     /// Trial `number` at `values` (one per dimension, option indices for choices), COMPLETE with
@@ -46,8 +49,8 @@ enum ExportFixtures {
     /// The engine fixture's trial 4: widths [32], lr 0.001.
     static func engineTrial() throws -> PickedTrial {
         let s = try spec(engineSpace)
-        return try ExportSource.picked(trial(4, [1, 0], in: s, metrics: ["accuracy": 0.9, "params": 1000]),
-                                       study: study(engineSpace, spec: s), spec: s, choice: "trial 4")
+        return try PickedTrial(study: study(s), trial: trial(4, [1, 0], in: s, metrics: ["accuracy": 0.9, "params": 1000]),
+                               choice: "trial 4")
     }
 
     /// The meta fixture's trial 7: tp 2, ZeRO 2, optimizer offload, FP16.
@@ -56,7 +59,7 @@ enum ExportFixtures {
         let names = s.space.dimensions.map(\.name)
         let chosen: [String: Double] = ["parallelism.tp": 1, "parallelism.zero": 1, "parallelism.offload": 1, "precision": 1]
         let values = names.map { chosen[$0] ?? 0 }
-        return try ExportSource.picked(trial(7, values, in: s, metrics: ["tokens_per_second": 5e5, "memory_gib": 30]),
-                                       study: study(metaSpace, spec: s), spec: s, choice: "trial 7")
+        return try PickedTrial(study: study(s), trial: trial(7, values, in: s, metrics: ["tokens_per_second": 5e5, "memory_gib": 30]),
+                               choice: "trial 7")
     }
 }

@@ -127,16 +127,17 @@ final class ExportPickTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("export-pick-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let storage = try SQLiteStorage(path: dir.appendingPathComponent("s.sqlite").path)
-        let s = try ExportFixtures.spec(ExportFixtures.engineSpace)
-        _ = try storage.openStudy(ExportFixtures.study(ExportFixtures.engineSpace, spec: s))
-        XCTAssertThrowsError(try ExportSource.pick(storage, study: "tiyn", trial: nil, rule: nil)) {
-            XCTAssertEqual("\($0)", "no study 'tiyn' (studies: tiny). Did you mean 'tiny'?")
+        let path = dir.appendingPathComponent("s.sqlite").path
+        let storage = try SQLiteStorage(path: path)
+        _ = try Study.create(try ExportFixtures.spec(ExportFixtures.engineSpace), named: "tiny", in: storage, location: "s.sqlite")
+        XCTAssertThrowsError(try Study.open("tiyn", in: storage, location: "s.sqlite")) {
+            XCTAssertEqual("\($0)", "no study 'tiyn' in s.sqlite (studies: tiny). Did you mean 'tiny'?")
         }
-        XCTAssertThrowsError(try ExportSource.pick(storage, study: "tiny", trial: nil, rule: nil)) {
+        let study = try Study.open("tiny", in: storage, location: "s.sqlite")
+        XCTAssertThrowsError(try ExportSource.pick(study, trial: nil, rule: nil)) {
             XCTAssertEqual("\($0)", "study 'tiny' has no COMPLETE trial to export (it has no trials yet)")
         }
-        XCTAssertThrowsError(try ExportSource.pick(storage, study: "tiny", trial: 0, rule: nil)) {
+        XCTAssertThrowsError(try ExportSource.pick(study, trial: 0, rule: nil)) {
             XCTAssertEqual("\($0)", "study 'tiny' has no trial 0 (it has no trials)")
         }
     }

@@ -33,10 +33,10 @@ final class HardwareStudyTests: XCTestCase {
     func testMetaStudyParsesAndEvaluates() throws {
         let text = Self.meta() + #""parallelism": {"tp": {"_type": "choice", "_value": [1, 2, 4, 8]}, "micro_batch": 2}, "precision": "bf16", "objectives": {"tokens_per_second": "maximize", "memory_gib": "minimize"}}"#
         let spec = try parse(text)
-        guard case .meta(let model, _, let nodes, _, let batch) = spec.evaluator else { return XCTFail("\(spec.evaluator)") }
-        XCTAssertEqual(nodes, 2); XCTAssertEqual(batch, 64)
-        let gpt = try SpaceFile.metaModel(model)
-        XCTAssertEqual(gpt.layers, 8)
+        guard case .meta(let meta) = spec.evaluator else { return XCTFail("\(spec.evaluator)") }
+        XCTAssertEqual(meta.nodes, 2); XCTAssertEqual(meta.globalBatch, 64)
+        XCTAssertEqual(meta.model.layers, 8)
+        XCTAssertEqual(meta.cluster.devices, 16)
     }
 
     func testMetaEvaluatorDerivesDPAndFailsBrokenPlans() throws {
@@ -47,7 +47,7 @@ final class HardwareStudyTests: XCTestCase {
             var parser = JSONParser(bytes: Array(#"{"parallelism": \#(parallelism), "precision": "bf16"}"#.utf8))
             return try parser.document()
         }
-        let plan = try evaluator.plan(try candidate(#"{"tp": 4, "pp": 2}"#))
+        let plan = try MetaEvaluator.plan(try candidate(#"{"tp": 4, "pp": 2}"#), devices: evaluator.cluster.devices)
         XCTAssertEqual(plan.dp, 2)
         let r = try evaluator.evaluate(try candidate(#"{"tp": 4, "pp": 2, "micro_batch": 4}"#), parameters: []) { _, _ in true }
         XCTAssertGreaterThan(r.metrics["tokens_per_second"]!, 0)

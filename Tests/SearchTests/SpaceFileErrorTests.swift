@@ -159,6 +159,15 @@ final class SpaceFileErrorTests: XCTestCase {
         (#"{\#(run), "workers": true}"#, "workers: expected an integer, got a boolean"),
         (#"{\#(run), "name": "my study"}"#, "name: may hold only ASCII letters, digits, '-', '_' and '.', got 'my study'"),
         (#"{\#(run), "name": ""}"#, "name: must not be empty"),
+        // An engine space is decoded as the engine's recipe before any trial runs
+        (#"{\#(engine), "parallelism": {"tp": 2}, "evaluator": {"engine": {"data": {"dataset": "blobs"}}}, \#(engineObjectives)}"#,
+         "parallelism: the engine evaluator trains on this machine and applies no parallel plan (cost plans with the meta evaluator, or run your own training with the command evaluator)"),
+        (#"{"architecture": {"family": "mlp", "widths": [8]}, "training": {"optimizer": {"name": "sgd", "lr": 0.1}, "epocs": 3}, "evaluator": {"engine": {"data": {"dataset": "blobs"}}}, \#(engineObjectives)}"#,
+         "training.epocs: unknown key in training (valid: optimizer, schedule, epochs, steps, accumulation, seed, threads, batch_size, grad_clip). Did you mean 'epochs'?"),
+        (#"{"architecture": {"family": "mlp", "widths": [8]}, "training": {"optimizer": {"name": {"_type": "choice", "_value": ["sgd", "adamm"]}, "lr": 0.1}}, "evaluator": {"engine": {"data": {"dataset": "blobs"}}}, \#(engineObjectives)}"#,
+         "training.optimizer.name: unknown optimizer 'adamm' (valid: adamw, adam, sgd, lamb). Did you mean 'adamw'?"),
+        (#"{"architecture": {"family": "vit", "patch": 2, "dim": 8, "depth": 1, "heads": 2}, "training": {"optimizer": {"name": "sgd", "lr": 0.1}}, "compression": [{"method": "prune_channels", "ratio": 0.5}], "evaluator": {"engine": {"data": {"dataset": "blobs"}}}, \#(engineObjectives)}"#,
+         "compression[0]: structured pruning supports the mlp and cnn families, not vit"),
     ]
 
     func testEveryErrorHasItsExactMessage() {

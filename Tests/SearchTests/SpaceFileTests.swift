@@ -227,8 +227,9 @@ final class SpaceFileTests: XCTestCase {
 
     func testHardwareExamplesParse() throws {
         let cluster = try example("gpt3-cluster.json")
-        guard case .meta(_, let hardware, let nodes, let perNode, let batch) = cluster.evaluator else { return XCTFail("\(cluster.evaluator)") }
-        XCTAssertEqual(hardware, "A100-SXM-80GB"); XCTAssertEqual(nodes, 128); XCTAssertEqual(perNode, 8); XCTAssertEqual(batch, 1536)
+        guard case .meta(let meta) = cluster.evaluator else { return XCTFail("\(cluster.evaluator)") }
+        XCTAssertEqual(meta.hardware, "A100-SXM-80GB"); XCTAssertEqual(meta.nodes, 128); XCTAssertEqual(meta.gpusPerNode, 8)
+        XCTAssertEqual(meta.globalBatch, 1536)
         XCTAssertEqual(cluster.objectives, [Objective("tokens_per_second", .maximize), Objective("memory_gib", .minimize),
                                             Objective("usd_per_mtoken", .minimize)])
         XCTAssertEqual(cluster.referencePoint?.count, 3)

@@ -16,13 +16,12 @@ final class StudyRunnerTests: XCTestCase {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
-    private func study(_ text: String) throws -> (StudySpec, SQLiteStorage, StudyRecord) {
+    private func study(_ text: String) throws -> (StudySpec, SQLiteStorage, Study) {
         let spec = try SpaceFile.parse(Data(text.utf8), file: "space.json")
         let storage = try SQLiteStorage(path: path)
-        let (record, _) = try storage.openStudy(StudyRecord(
-            name: "s", space: text, objectives: spec.objectives.map(\.metric),
-            directions: spec.objectives.map(\.direction.rawValue), seed: spec.seed, strategy: spec.strategy.name))
-        return (spec, storage, record)
+        let (study, created) = try Study.create(spec, named: "s", in: storage, location: path)
+        XCTAssertTrue(created)
+        return (spec, storage, study)
     }
 
     func testEngineTrialsStoreLearningCurvesAndEarlyStoppingPrunes() throws {
@@ -39,7 +38,7 @@ final class StudyRunnerTests: XCTestCase {
         guard case .engine(let data, let epochs) = spec.evaluator else { return XCTFail("engine evaluator expected") }
         let es = spec.earlyStopping!
         let runner = try StudyRunner(
-            study: record, spec: spec, storage: storage,
+            study: record,
             strategy: StrategyFactory.make(spec.strategy, space: spec.space, objectives: 1, seed: spec.seed),
             evaluator: EngineEvaluator(data: data, epochs: epochs, threads: 1),
             earlyStopping: { try EarlyStoppingFactory.make(es, maxResource: 4, objectives: 1, seed: 2) })
@@ -67,30 +66,28 @@ final class StudyRunnerTests: XCTestCase {
 
     func testFailuresAreStoredWithTheirReasonAndTheStudyGoesOn() throws {
         let (spec, storage, record) = try study("""
-        {"architecture": {"family": "mlp", "widths": [8], "activation": {"_type": "choice", "_value": ["relu", "swish"]}},
+        {"architecture": {"_type": "choice", "_value": [{"family": "mlp", "widths": [8]}, {"family": "cnn", "stages": [{"channels": 4}]}]},
          "training": {"optimizer": {"name": "adam", "lr": 0.01}, "epochs": 1, "seed": 1, "threads": 1},
          "evaluator": {"engine": {"data": {"dataset": "blobs", "samples": 100, "classes": 3}}},
          "objectives": {"accuracy": "maximize"}, "strategy": "grid", "budget": 5}
         """)
         guard case .engine(let data, let epochs) = spec.evaluator else { return XCTFail("engine evaluator expected") }
         let runner = try StudyRunner(
-            study: record, spec: spec, storage: storage,
+            study: record,
             strategy: StrategyFactory.make(spec.strategy, space: spec.space, objectives: 1, seed: 0),
             evaluator: EngineEvaluator(data: data, epochs: epochs))
         XCTAssertEqual(try runner.run(), 2, "a grid of two candidates ends the study before its budget of 5")
         let trials = try storage.trials(study: record.id, finishedAfter: nil)
         let failed = try XCTUnwrap(trials.first { $0.state == .fail })
-        XCTAssertTrue(failed.message?.contains("architecture.activation") ?? false, failed.message ?? "")
+        XCTAssertTrue(failed.message?.contains("architecture.family: cnn needs image input") ?? false, failed.message ?? "")
         XCTAssertEqual(trials.filter { $0.state == .complete }.count, 1)
     }
 
     func testWallClockBudgetStopsClaiming() throws {
-        let (spec0, storage, record) = try study("""
+        let (spec, storage, record) = try study("""
         {"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": {"minutes": 0.001}}
         """)
-        var spec = spec0
-        spec.budget = Budget(trials: nil, seconds: 0.06)
-        let runner = try StudyRunner(study: record, spec: spec, storage: storage,
+        let runner = try StudyRunner(study: record,
                                      strategy: RandomSearch(space: spec.space, seed: 0),
                                      evaluator: SlowEvaluator(BenchmarkEvaluator(try BenchmarkProblem(name: "zdt1", variables: 3))),
                                      options: .init(deadline: Date().addingTimeInterval(0.06)))

@@ -25,13 +25,14 @@ public func decodeJSONConfig<T: Decodable>(_ type: T.Type, from data: Data, file
     } catch let error as ConfigError {
         throw InputFileError(file: file, reason: error.description)
     } catch let error as DecodingError {
-        throw InputFileError(file: file, reason: describe(error, data: data))
+        throw InputFileError(file: file, reason: error.isMalformedDocument ? malformedJSON(data) : describeDecodingError(error))
     } catch let error as CustomStringConvertible {
         throw InputFileError(file: file, reason: error.description)
     }
 }
 
-private func describe(_ error: DecodingError, data: Data) -> String {
+/// A decoding failure as one line, "key.path: reason", the way config errors read.
+public func describeDecodingError(_ error: DecodingError) -> String {
     func at(_ path: [CodingKey]) -> String { path.isEmpty ? "top level" : ConfigError.keyPath(path) }
     func clean(_ s: String) -> String { s.hasSuffix(".") ? String(s.dropLast()) : s }
     switch error {
@@ -42,10 +43,17 @@ private func describe(_ error: DecodingError, data: Data) -> String {
     case .keyNotFound(let key, let c):
         return "\(ConfigError.keyPath(c.codingPath + [key])): missing required key"
     case .dataCorrupted(let c):
-        if c.codingPath.isEmpty { return malformedJSON(data) }
         return "\(at(c.codingPath)): \(clean(c.debugDescription))"
     @unknown default:
         return "\(error)"
+    }
+}
+
+extension DecodingError {
+    /// The text is not JSON at all (rather than JSON of the wrong shape).
+    var isMalformedDocument: Bool {
+        if case .dataCorrupted(let c) = self { return c.codingPath.isEmpty }
+        return false
     }
 }
 

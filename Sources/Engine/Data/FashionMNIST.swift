@@ -12,6 +12,8 @@ public enum FashionMNIST {
     /// The number of classes (T-shirt/top, trouser, pullover, dress, coat, sandal, shirt, sneaker,
     /// bag, ankle boot).
     public static let classCount = 10
+    /// Images in the training split.
+    public static let trainingImages = 60_000
 
     /// Which half of the set to load.
     public enum Split: String, Sendable {

@@ -76,6 +76,26 @@ public struct DataConfig: Codable, Equatable, Sendable {
     }
 
     /// Load (or generate), subset, split and normalise. `seed` drives every random choice.
+    /// The share of a single-file or synthetic data set held out for testing.
+    public static let testFraction = 0.2
+
+    /// Training samples after the test and validation splits, where the data set's size is known
+    /// without reading it (Fashion-MNIST's training images, the synthetic generators' samples);
+    /// nil for CSV files.
+    public var trainingSamples: Int? {
+        func heldOut(_ n: Int, _ fraction: Double) -> Int { min(n, Int((Double(n) * fraction).rounded())) }
+        var n: Int
+        switch dataset {
+        case .fashionMNIST: n = FashionMNIST.trainingImages
+        case .csv: return nil
+        case .blobs, .spirals, .markov:
+            let total = samples ?? 1000
+            n = total - heldOut(total, Self.testFraction)
+        }
+        if let subset = trainSubset { n = min(n, subset) }
+        return n - heldOut(n, validationFraction)
+    }
+
     public func load(seed: UInt64, at prefix: String = "data") throws -> Splits {
         func fail(_ key: String, _ reason: String) -> ConfigError { ConfigError(keyPath: prefix + "." + key, reason: reason) }
         if !(validationFraction >= 0 && validationFraction < 1) {
@@ -98,7 +118,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
                 train = all
                 test = try CSVData.load(path: testPath, labelColumn: label)
             } else {
-                (train, test) = all.split(validationFraction: 0.2, seed: seed ^ 0x7E57)
+                (train, test) = all.split(validationFraction: Self.testFraction, seed: seed ^ 0x7E57)
             }
         case .blobs, .spirals, .markov:
             let n = samples ?? 1000
@@ -115,7 +135,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
                 if t < 1 { throw fail("sequence_length", "must be ≥ 1, got \(t)") }
                 all = Synthetic.markovSequences(count: n, length: t, vocabulary: v, seed: seed)
             }
-            (train, test) = all.split(validationFraction: 0.2, seed: seed ^ 0x7E57)
+            (train, test) = all.split(validationFraction: Self.testFraction, seed: seed ^ 0x7E57)
         }
         if let n = trainSubset { train = train.shuffled(seed: seed ^ 0x5B5E7).subset(count: n) }
         if let n = testSubset { test = test.subset(count: n) }

@@ -65,7 +65,7 @@ public enum Exporter {
         switch format {
         case .recipe:
             let commands = picked.rerunCommand(recipePath: path).map { [$0] } ?? []
-            return ExportOutput(files: [ExportFile(path: path, text: picked.recipe.prettyText + "\n")], warnings: [], commands: commands)
+            return ExportOutput(files: [ExportFile(path: path, text: picked.recipe.document.prettyText + "\n")], warnings: [], commands: commands)
         case .deepspeed:
             let setup = try trainingSetup(picked, format)
             let (config, warnings) = try deepSpeedConfig(setup)

@@ -83,8 +83,8 @@ public struct StudyReport {
             return "built-in engine, data \(data.compactText)" + (epochs.map { ", at most \($0) epochs" } ?? "")
         case .command(let c): return "command: \(c.argv.joined(separator: " "))"
         case .benchmark(let problem, let variables, _): return "benchmark problem \(problem) (\(variables) variables)"
-        case .meta(_, let hardware, let nodes, let gpus, let batch):
-            return "training-step estimate on \(nodes) node(s) of \(gpus.map(String.init) ?? "the profile's") \(hardware), global batch \(batch)"
+        case .meta(let m):
+            return "training-step estimate on \(m.nodes) node(s) of \(m.gpusPerNode.map(String.init) ?? "the profile's") \(m.hardware), global batch \(m.globalBatch)"
         }
     }
 

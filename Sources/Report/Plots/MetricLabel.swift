@@ -69,7 +69,7 @@ public struct MetricLabel: Equatable, Sendable {
     public static func profiles(of spec: StudySpec) -> [String] {
         var names = spec.objectives.map(\.metric) + spec.constraints.map(\.metric)
         names = names.compactMap { MetricLabel($0).profile }
-        if case .meta(_, let hardware, _, _, _) = spec.evaluator { names.insert(hardware, at: 0) }
+        if case .meta(let m) = spec.evaluator { names.insert(m.hardware, at: 0) }
         var seen = Set<String>()
         return names.filter { seen.insert($0).inserted }
     }

@@ -53,7 +53,7 @@ public final class EngineEvaluator: Evaluator {
 
     /// The candidate document the engine trains: the search's sections plus the data, with the
     /// epoch cap applied.
-    public func candidateDocument(_ candidate: JSONValue) throws -> JSONValue {
+    static func candidateDocument(_ candidate: JSONValue, data: JSONValue, epochs: Int?) throws -> JSONValue {
         guard case .object(let members) = candidate else { throw EvaluationError("candidate is not an object") }
         var out: [JSONValue.Member] = []
         for m in members {
@@ -61,34 +61,44 @@ public final class EngineEvaluator: Evaluator {
             case "architecture":
                 out.append(m)
             case "training":
-                out.append(JSONValue.Member("training", cappedTraining(m.value)))
+                out.append(JSONValue.Member("training", cappedTraining(m.value, epochs: epochs)))
             case "precision", "compression":
                 if !isTrivial(m.key, m.value) { out.append(m) }
             case "parallelism":
-                if !isTrivial(m.key, m.value) {
-                    throw EvaluationError("\(m.key): the engine evaluator does not apply \(m.key) settings yet (got \(m.value.compactText))")
-                }
+                if !isTrivial(m.key, m.value) { throw EvaluationError(parallelismReason) }
             default:
                 throw EvaluationError("\(m.key): not a section the engine evaluator knows")
             }
         }
-        if !out.contains(where: { $0.key == "training" }) { out.append(.init("training", cappedTraining(.object([JSONValue.Member]())))) }
+        if !out.contains(where: { $0.key == "training" }) {
+            out.append(.init("training", cappedTraining(.object([JSONValue.Member]()), epochs: epochs)))
+        }
         out.append(.init("data", data))
         return .object(out)
     }
 
-    public func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
-                         report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
-        let document = try candidateDocument(candidate)
-        var recipe: Recipe
+    /// Why a parallelism section is refused.
+    public static let parallelismReason = "parallelism: the engine evaluator trains on this machine and applies no parallel plan "
+        + "(cost plans with the meta evaluator, or run your own training with the command evaluator)"
+
+    /// The typed recipe a candidate trains as: its document decoded (no JSON text in between)
+    /// and validated. Failures are `EvaluationError`s whose reason starts with the key path.
+    public static func recipe(_ candidate: JSONValue, data: JSONValue, epochs: Int?) throws -> (document: JSONValue, recipe: Recipe) {
+        let document = try candidateDocument(candidate, data: data, epochs: epochs)
         do {
-            recipe = try decodeJSONConfig(Recipe.self, from: Data(document.compactText.utf8), file: "candidate")
+            let recipe = try document.decoded(as: Recipe.self)
             try recipe.validate()
-        } catch let e as InputFileError {
-            throw EvaluationError(e.reason)
+            return (document, recipe)
         } catch let e as ConfigError {
             throw EvaluationError(e.description)
+        } catch let e as DecodingError {
+            throw EvaluationError(describeDecodingError(e))
         }
+    }
+
+    public func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
+                         report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
+        var recipe = try Self.recipe(candidate, data: data, epochs: epochs).recipe
         if let threads { recipe.candidate.training.threads = threads }
         return try evaluate(recipe, report: report)
     }
@@ -152,7 +162,7 @@ public final class EngineEvaluator: Evaluator {
         return ctx.measureEvents { ctx.phase = .forward; _ = model.forward(x, training: false) }.events
     }
 
-    private func cappedTraining(_ training: JSONValue) -> JSONValue {
+    private static func cappedTraining(_ training: JSONValue, epochs: Int?) -> JSONValue {
         guard let epochs, case .object(var members) = training else { return training }
         if let k = members.firstIndex(where: { $0.key == "epochs" }) {
             if let e = members[k].value.number, e > Double(epochs) { members[k].value = .number(Double(epochs)) }
@@ -163,7 +173,7 @@ public final class EngineEvaluator: Evaluator {
     }
 
     /// Settings the engine already honours: absent, empty, or full precision.
-    private func isTrivial(_ section: String, _ value: JSONValue) -> Bool {
+    private static func isTrivial(_ section: String, _ value: JSONValue) -> Bool {
         switch value {
         case .null: return true
         case .object(let m) where m.isEmpty: return true

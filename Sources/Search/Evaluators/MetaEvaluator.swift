@@ -40,8 +40,8 @@ public final class MetaEvaluator: Evaluator {
         self.model = model; self.cluster = cluster; self.globalBatch = globalBatch; self.requested = requested
     }
 
-    /// The plan a candidate document describes.
-    public func plan(_ candidate: JSONValue) throws -> ParallelPlan {
+    /// The plan a candidate document describes, `dp` defaulting to what `devices` leave.
+    public static func plan(_ candidate: JSONValue, devices: Int) throws -> ParallelPlan {
         var plan = ParallelPlan()
         var dp: Int?
         for member in candidate.members ?? [] {
@@ -73,7 +73,7 @@ public final class MetaEvaluator: Evaluator {
                     case "sequence_parallel": plan.sequenceParallel = try bool()
                     case "offload": plan.offload = try bool()
                     case "schedule": plan.schedule = try name(ParallelPlan.PipelineSchedule.self)
-                    default: throw EvaluationError("\(path): not a parallelism setting (valid: \(Self.planKeys.joined(separator: ", ")))")
+                    default: throw EvaluationError("\(path): not a parallelism setting (valid: \(planKeys.joined(separator: ", ")))")
                     }
                 }
             case "precision":
@@ -89,10 +89,10 @@ public final class MetaEvaluator: Evaluator {
         }
         guard plan.tp >= 1, plan.pp >= 1 else { throw EvaluationError("parallelism: tp and pp must be at least 1") }
         if let dp { plan.dp = dp } else {
-            guard cluster.devices % (plan.tp * plan.pp) == 0 else {
-                throw EvaluationError("parallelism: tp × pp = \(plan.tp * plan.pp) does not divide the \(cluster.devices) devices")
+            guard devices % (plan.tp * plan.pp) == 0 else {
+                throw EvaluationError("parallelism: tp × pp = \(plan.tp * plan.pp) does not divide the \(devices) devices")
             }
-            plan.dp = cluster.devices / (plan.tp * plan.pp)
+            plan.dp = devices / (plan.tp * plan.pp)
         }
         return plan
     }
@@ -104,7 +104,7 @@ public final class MetaEvaluator: Evaluator {
             throw EvaluationError("\(Self.costMetric): hardware profile '\(cluster.profile.name)' has no price_per_hour_usd "
                                   + "(give one in a profile file named by evaluator.meta.hardware, or leave \(Self.costMetric) out of the objectives and constraints)")
         }
-        let plan = try self.plan(candidate)
+        let plan = try Self.plan(candidate, devices: cluster.devices)
         let job = TrainingJob(model: model, globalBatch: globalBatch, cluster: cluster, plan: plan)
         let m: Int
         do { m = try plan.validate(model, devices: cluster.devices, globalBatch: globalBatch) }

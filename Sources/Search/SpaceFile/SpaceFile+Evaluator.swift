@@ -31,21 +31,20 @@ extension SpaceFile {
         let members = try object(value, at: path)
         try checkKeys(members, allowed: ["model", "hardware", "nodes", "gpus_per_node", "global_batch"], at: path, owner: path)
         let model = try required(members, "model", at: path)
-        _ = try metaModel(model)
+        let gpt = try metaModel(model)
         let hardwarePath = path + ".hardware"
         let hardware = try string(try required(members, "hardware", at: path), at: hardwarePath)
-        guard hardware.lowercased() != ProfileLibrary.hostName else {
+        guard hardware.lowercased() != ProfileLibrary.hostName, let profile = try resolveProfile(hardware, at: hardwarePath) else {
             throw ConfigError(keyPath: hardwarePath, reason: "the meta evaluator costs clusters; name a built-in profile or a profile file")
         }
-        let profile = try resolveProfile(hardware, at: hardwarePath)
         let nodes = try optional(members, "nodes").map { try integer($0, at: path + ".nodes", atLeast: 1) } ?? 1
         let perNode = try optional(members, "gpus_per_node").map { try integer($0, at: path + ".gpus_per_node", atLeast: 1) }
-        if let profile {
-            do { _ = try Cluster(profile: profile, nodes: nodes, devicesPerNode: perNode) }
-            catch let e as ConfigError { throw ConfigError(keyPath: path + "." + e.keyPath, reason: e.reason) }
-        }
+        let cluster: Cluster
+        do { cluster = try Cluster(profile: profile, nodes: nodes, devicesPerNode: perNode) }
+        catch let e as ConfigError { throw ConfigError(keyPath: path + "." + e.keyPath, reason: e.reason) }
         let batch = try integer(try required(members, "global_batch", at: path), at: path + ".global_batch", atLeast: 1)
-        return .meta(model: model, hardware: hardware, nodes: nodes, gpusPerNode: perNode, globalBatch: batch)
+        return .meta(MetaSpec(modelDocument: model, model: gpt, hardware: hardware, cluster: cluster, nodes: nodes,
+                              gpusPerNode: perNode, globalBatch: batch))
     }
 
     /// The gpt architecture of `evaluator.meta.model`, validated.
@@ -53,7 +52,7 @@ extension SpaceFile {
         let path = "evaluator.meta.model"
         let spec: ArchitectureSpec
         do {
-            spec = try JSONDecoder().decode(ArchitectureSpec.self, from: Data(model.compactText.utf8))
+            spec = try model.decoded(as: ArchitectureSpec.self)
         } catch let e as ConfigError {
             throw ConfigError(keyPath: e.keyPath.isEmpty ? path : path + "." + e.keyPath, reason: e.reason)
         } catch let e as DecodingError {
@@ -87,28 +86,9 @@ extension SpaceFile {
         func document(_ data: JSONValue) -> JSONValue {
             .object([("evaluator", .object([("engine", .object([("data", data)]))]))])
         }
-        func decode(_ data: JSONValue) throws {
-            _ = try JSONDecoder().decode(EngineDataProbe.self, from: Data(document(data).compactText.utf8))
-        }
-        func isPathless(_ error: Error) -> Bool {
-            if case .dataCorrupted(let c)? = error as? DecodingError { return c.codingPath.isEmpty }
-            return false
-        }
         do {
-            try decode(data)
+            _ = try document(data).decoded(as: EngineDataProbe.self)
         } catch let error as DecodingError {
-            // Foundation reports a number that does not fit an integer field without a key path:
-            // the culprit is the member whose replacement by 0 makes that error go away.
-            if isPathless(error), let members = data.members {
-                for (i, member) in members.enumerated() {
-                    guard let x = member.value.number else { continue }
-                    var zeroed = members
-                    zeroed[i].value = .number(0)
-                    do { try decode(.object(zeroed)) } catch let retry where isPathless(retry) { continue } catch {}
-                    let reason = x == x.rounded() ? "is too large for an integer, got" : "expected an integer, got"
-                    throw ConfigError(keyPath: "evaluator.engine.data." + member.key, reason: "\(reason) \(JSONValue.format(x))")
-                }
-            }
             throw describe(error, in: document(data))
         }
     }
@@ -147,8 +127,9 @@ extension SpaceFile {
         case .keyNotFound(let key, let c):
             return ConfigError(keyPath: ConfigError.keyPath(c.codingPath + [key]), reason: "missing required key")
         case .dataCorrupted(let c):
-            if case .number? = found(c.codingPath) {
-                return ConfigError(keyPath: ConfigError.keyPath(c.codingPath), reason: "expected an integer\(got(c.codingPath))")
+            if case .number(let x)? = found(c.codingPath) {
+                let reason = x == x.rounded() ? "is too large for an integer" : "expected an integer"
+                return ConfigError(keyPath: ConfigError.keyPath(c.codingPath), reason: "\(reason)\(got(c.codingPath))")
             }
             var reason = c.debugDescription.hasSuffix(".") ? String(c.debugDescription.dropLast()) : c.debugDescription
             if let first = reason.first { reason = first.lowercased() + reason.dropFirst() }

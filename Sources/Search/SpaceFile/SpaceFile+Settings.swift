@@ -98,8 +98,8 @@ extension SpaceFile {
     /// `strategy`: a name or `{"name": N, ...options}`.
     static func strategy(_ value: JSONValue) throws -> StrategySpec {
         func named(_ name: String, at path: String) throws -> String {
-            guard strategyNames.contains(name) else {
-                throw ConfigError.unknownName(name, kind: "strategy", among: strategyNames, keyPath: path)
+            guard StrategyFactory.names.contains(name) else {
+                throw ConfigError.unknownName(name, kind: "strategy", among: StrategyFactory.names, keyPath: path)
             }
             return name
         }
@@ -159,16 +159,10 @@ extension SpaceFile {
         try integer(value, at: "workers", atLeast: 1)
     }
 
-    /// `name`: letters, digits, `-`, `_` and `.` (it names files and database rows).
+    /// `name`: the study name rule (`StudySpec.checkName`).
     static func studyName(_ value: JSONValue) throws -> String {
         let name = try string(value, at: "name")
-        if name.isEmpty { throw ConfigError(keyPath: "name", reason: "must not be empty") }
-        let allowed = { (c: Unicode.Scalar) in
-            ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "-" || c == "_" || c == "."
-        }
-        guard name.unicodeScalars.allSatisfy(allowed) else {
-            throw ConfigError(keyPath: "name", reason: "may hold only ASCII letters, digits, '-', '_' and '.', got '\(name)'")
-        }
+        try StudySpec.checkName(name)
         return name
     }
 }

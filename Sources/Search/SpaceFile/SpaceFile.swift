@@ -21,8 +21,6 @@ public enum SpaceFile {
     public static let engineMetrics = ["accuracy", "validation_accuracy", "loss", "params", "flops", "training_flops",
                                        "peak_mib", "epoch_seconds", "train_seconds", "samples_per_second",
                                        "stored_kib", "size_ratio", "nonzero_params", "sparsity", "skipped_steps", "inference_seconds"]
-    /// Strategies a space file may name (each reads its own options).
-    public static var strategyNames: [String] { StrategyFactory.names }
     /// Most candidates the grid strategy enumerates.
     public static let gridLimit = 1_000_000
     /// Trials when the file sets no budget.
@@ -38,7 +36,9 @@ public enum SpaceFile {
     /// Validate the space file text `data`, naming it `file` in errors.
     public static func parse(_ data: Data, file: String) throws -> StudySpec {
         do {
-            return try study(try JSONValue(parsing: data))
+            var spec = try study(try JSONValue(parsing: data))
+            spec.source = file
+            return spec
         } catch let error as JSONSyntaxError {
             throw InputFileError(file: file, reason: error.description)
         } catch let error as ConfigError {
@@ -72,13 +72,14 @@ public enum SpaceFile {
             let names = (1...(count ?? 2)).map { "f\($0)" }
             metrics = names
             defaultObjectives = names.map { Objective($0, .minimize) }
-        case .engine:
+        case .engine(let data, let epochs):
             for key in ["architecture", "training"] where !sections.contains(where: { $0.key == key }) {
                 throw ConfigError(keyPath: key, reason: "missing required key for the engine evaluator")
             }
             metrics = engineMetrics
             var builder = SpaceTemplateBuilder()
             space = try builder.build(sections: sections)
+            try checkEngineSpace(space, sections: sections, data: data, epochs: epochs)
         case .command(let command):
             var builder = SpaceTemplateBuilder()
             space = try builder.build(sections: sections)
@@ -125,6 +126,7 @@ public enum SpaceFile {
         var spec = StudySpec(space: space, evaluator: evaluator, objectives: objectives, constraints: constraints, strategy: strategy,
                              earlyStopping: earlyStopping, budget: budget, seed: seed, workers: workers, name: name)
         spec.referencePoint = reference
+        spec.document = document
         return spec
     }
 

@@ -2,8 +2,8 @@ import Engine
 import Foundation
 import Store
 
-/// Runs one worker of a study: claim a trial, ask the strategy, evaluate, store the result —
-/// until the budget is spent. Several workers (processes) may run the same study on one store;
+/// The worker loop of a study: claim a trial (through `Study`), evaluate it, keep it alive with
+/// heartbeats, store the result — until the budget is spent or the deadline passes. Several workers (processes) may run the same study on one store;
 /// each keeps its own strategy, told every result any worker stored.
 ///
 /// Never loses a trial: each state change is one committed transaction, a heartbeat marks the
@@ -54,9 +54,10 @@ public final class StudyRunner {
         "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     }
 
-    public let study: StudyRecord
-    public let spec: StudySpec
-    public let storage: StudyStorage
+    public let study: Study
+    public var spec: StudySpec { study.spec }
+    private var storage: StudyStorage { study.storage }
+    private var id: Int64 { study.id }
     public let strategy: Strategy
     public let evaluator: Evaluator
     public let options: Options
@@ -84,14 +85,21 @@ public final class StudyRunner {
     private var referencePoint: [Double]?
     private let started = Date()
 
-    public init(study: StudyRecord, spec: StudySpec, storage: StudyStorage, strategy: Strategy, evaluator: Evaluator,
+    /// A worker of `study` with the parts it made (a test may hand in its own).
+    public init(study: Study, strategy: Strategy, evaluator: Evaluator,
                 earlyStopping: (() throws -> EarlyStopping)? = nil, options: Options = Options()) throws {
-        self.study = study; self.spec = spec; self.storage = storage; self.strategy = strategy
+        self.study = study; self.strategy = strategy
         self.evaluator = evaluator; self.options = options
-        self.analysis = StudyObjectives(objectives: spec.objectives, constraints: spec.constraints)
+        self.analysis = study.objectives
         self.makeEarlyStopping = earlyStopping
         self.earlyStopping = try earlyStopping?()
-        self.referencePoint = study.referencePoint
+        self.referencePoint = study.record.referencePoint
+    }
+
+    /// A worker of `study` with the strategy, evaluator and early stopping its spec names.
+    public convenience init(study: Study, threads: Int? = nil, dataDirectory: String? = nil, options: Options = Options()) throws {
+        try self.init(study: study, strategy: try study.makeStrategy(), evaluator: try study.makeEvaluator(threads: threads, dataDirectory: dataDirectory),
+                      earlyStopping: try study.makeEarlyStopping(), options: options)
     }
 
     /// Run until the trial budget is spent, the deadline passes, or a finite strategy runs out.
@@ -108,7 +116,7 @@ public final class StudyRunner {
             try locked {
                 // Dead workers are looked for once per heartbeat interval, not before every trial.
                 if Date() >= nextStaleCheck {
-                    _ = try storage.failStaleTrials(study: study.id, timeout: options.staleAfter)
+                    _ = try storage.failStaleTrials(study: id, timeout: options.staleAfter)
                     nextStaleCheck = Date().addingTimeInterval(options.heartbeatInterval)
                 }
                 try sync()
@@ -118,15 +126,15 @@ public final class StudyRunner {
                 nextProgress = Date().addingTimeInterval(0.25)
             }
             if let deadline = options.deadline, Date() >= deadline { break }
-            guard let (trial, configuration) = try claim() else { break }
-            try evaluate(trial, configuration)
+            guard let asked = try locked({ try study.claim(worker: options.worker, strategy: strategy) }) else { break }
+            try evaluate(asked)
             evaluated += 1
         }
         try locked { try sync() }
         try chooseReferencePointIfNeeded(force: true)
         try locked {
-            let front = analysis.front(try storage.trials(study: study.id, finishedAfter: nil))
-            try storage.setFront(front.map(\.number), study: study.id)
+            let front = analysis.front(try storage.trials(study: id, finishedAfter: nil))
+            try storage.setFront(front.map(\.number), study: id)
         }
         progress?(currentProgress())
         return evaluated
@@ -136,14 +144,12 @@ public final class StudyRunner {
 
     /// Tell the strategy (and early stopping) every result stored since the last sync.
     private func sync() throws {
-        let new = try storage.trials(study: study.id, finishedAfter: cursor)
+        let new = try storage.trials(study: id, finishedAfter: cursor)
         for t in new where t.state.isFinished {
             if referencePoint == nil { trials[t.number] = t }
             count(t)
             if let seq = t.finishSequence { cursor = max(cursor ?? seq, seq) }
-            let configuration: Configuration
-            do { configuration = try spec.space.configuration(from: t.parameters) } catch { continue }
-            strategy.tell(analysis.result(t, configuration: configuration))
+            study.teach(strategy, t)
             if !options.sharedCurves, let es = earlyStopping, !recordedCurves.contains(t.number) {
                 for (step, metrics) in t.intermediate.sorted(by: { $0.key < $1.key }) {
                     if case .success(let v) = analysis.minimized(metrics) { es.record(number: t.number, step: step, objectives: v) }
@@ -157,33 +163,14 @@ public final class StudyRunner {
     /// Trials whose curves early stopping has already seen (this worker's own are recorded live).
     private var recordedCurves = Set<Int>()
 
-    private func claim() throws -> (TrialRecord, Configuration)? {
-        var proposed: Configuration?
-        let trial: TrialRecord?
-        do {
-            trial = try locked {
-                try storage.claimTrial(study: study.id, worker: options.worker, limit: spec.budget.trials) { number in
-                    let c = try strategy.ask(number: number)
-                    proposed = c
-                    return spec.space.parameterRecords(c)
-                }
-            }
-        } catch StrategyError.exhausted {
-            return nil
-        }
-        guard let trial else { return nil }
-        let configuration = trial.retryOf == nil ? proposed! : try spec.space.configuration(from: trial.parameters)
-        return (trial, configuration)
-    }
-
-    private func evaluate(_ trial: TrialRecord, _ configuration: Configuration) throws {
+    private func evaluate(_ asked: Study.AskedTrial) throws {
+        let trial = asked.trial
         locked { running = trial.number }
         defer { locked { running = nil } }
-        let candidate = spec.space.materialize(configuration)
         var lastMetrics: [String: Double] = [:]
         var verdict: (state: TrialState, violation: Double, message: String?)
         do {
-            let m = try evaluator.evaluate(candidate, parameters: spec.space.parameters(configuration)) { step, values in
+            let m = try evaluator.evaluate(asked.candidate, parameters: asked.parameters) { step, values in
                 lastMetrics = values
                 return (try? locked { try reportStep(trial.number, step, values) }) ?? true
             }
@@ -195,18 +182,18 @@ public final class StudyRunner {
             lastMetrics = [:]
         }
         try locked {
-            try storage.finishTrial(study: study.id, number: trial.number, state: verdict.state, metrics: lastMetrics,
+            try storage.finishTrial(study: id, number: trial.number, state: verdict.state, metrics: lastMetrics,
                                     violation: verdict.violation, message: verdict.message)
         }
     }
 
     /// Store a learning-curve point; decide whether the trial goes on.
     private func reportStep(_ number: Int, _ step: Int, _ values: [String: Double]) throws -> Bool {
-        try storage.reportIntermediate(study: study.id, number: number, step: step, metrics: values)
+        try storage.reportIntermediate(study: id, number: number, step: step, metrics: values)
         guard makeEarlyStopping != nil, case .success(let v) = analysis.minimized(values) else { return true }
         if options.sharedCurves {
             let es = try makeEarlyStopping!()
-            for t in try storage.trials(study: study.id, finishedAfter: nil) where t.number != number {
+            for t in try storage.trials(study: id, finishedAfter: nil) where t.number != number {
                 for (s, m) in t.intermediate.sorted(by: { $0.key < $1.key }) {
                     if case .success(let w) = analysis.minimized(m) { es.record(number: t.number, step: s, objectives: w) }
                 }
@@ -235,7 +222,7 @@ public final class StudyRunner {
             point = analysis.chooseReferencePoint(finished)
         }
         guard let point else { return }
-        try locked { try storage.setReferencePoint(point, study: study.id) }
+        try locked { try storage.setReferencePoint(point, study: id) }
         referencePoint = point
         trials = [:]
     }
@@ -267,7 +254,7 @@ public final class StudyRunner {
     public func abandonRunningTrial(reason: String) {
         locked {
             guard let number = running else { return }
-            try? storage.abandonTrial(study: study.id, number: number, reason: reason)
+            try? storage.abandonTrial(study: id, number: number, reason: reason)
             running = nil
         }
     }

@@ -1,4 +1,5 @@
 import Engine
+import Hardware
 
 /// A metric to optimise and in which direction.
 public struct Objective: Hashable, Sendable {
@@ -37,8 +38,8 @@ public enum EvaluatorSpec: Hashable, Sendable {
     case command(CommandSpec)
     /// An analytic test problem.
     case benchmark(problem: String, variables: Int, objectives: Int?)
-    /// Cost a GPT's training plans shape-only on a cluster (`model` is a gpt architecture).
-    case meta(model: JSONValue, hardware: String, nodes: Int, gpusPerNode: Int?, globalBatch: Int)
+    /// Cost a GPT's training plans shape-only on a cluster.
+    case meta(MetaSpec)
 
     public var name: String {
         switch self {
@@ -47,6 +48,34 @@ public enum EvaluatorSpec: Hashable, Sendable {
         case .benchmark: return "benchmark"
         case .meta: return "meta"
         }
+    }
+}
+
+/// The meta evaluator's model and cluster, as written and resolved: the gpt architecture and the
+/// profile's cluster are checked once, when the space is read.
+public struct MetaSpec: Hashable, Sendable {
+    /// The `model` object as written.
+    public var modelDocument: JSONValue
+    /// The profile name (a built-in name or a profile file).
+    public var hardware: String
+    public var nodes: Int
+    public var gpusPerNode: Int?
+    public var globalBatch: Int
+    public let model: GPTSpec
+    public let cluster: Cluster
+
+    public init(modelDocument: JSONValue, model: GPTSpec, hardware: String, cluster: Cluster, nodes: Int, gpusPerNode: Int?, globalBatch: Int) {
+        self.modelDocument = modelDocument; self.model = model; self.hardware = hardware; self.cluster = cluster
+        self.nodes = nodes; self.gpusPerNode = gpusPerNode; self.globalBatch = globalBatch
+    }
+
+    /// Equal when written the same: the resolved parts follow from the written ones.
+    public static func == (a: MetaSpec, b: MetaSpec) -> Bool {
+        (a.modelDocument, a.hardware, a.nodes, a.gpusPerNode, a.globalBatch) == (b.modelDocument, b.hardware, b.nodes, b.gpusPerNode, b.globalBatch)
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(modelDocument); h.combine(hardware); h.combine(nodes); h.combine(gpusPerNode); h.combine(globalBatch)
     }
 }
 
@@ -119,6 +148,11 @@ public struct StudySpec: Hashable, Sendable {
     /// The hypervolume reference point the file fixes, in the objectives' own units (else one is
     /// chosen from the first trials).
     public var referencePoint: [Double]?
+    /// The space document as read, with the settings changed on the command line written into
+    /// it: what a study stores, and what later commands read its spec from.
+    public var document: JSONValue = .null
+    /// Where the spec was read from (the space file's path), for error messages.
+    public var source: String = "space"
 
     public init(space: SearchSpace, evaluator: EvaluatorSpec, objectives: [Objective], constraints: [MetricConstraint] = [],
                 strategy: StrategySpec, earlyStopping: EarlyStoppingSpec? = nil, budget: Budget, seed: UInt64,
@@ -126,5 +160,142 @@ public struct StudySpec: Hashable, Sendable {
         self.space = space; self.evaluator = evaluator; self.objectives = objectives; self.constraints = constraints
         self.strategy = strategy; self.earlyStopping = earlyStopping; self.budget = budget; self.seed = seed
         self.workers = workers; self.name = name
+    }
+}
+
+// MARK: - Names, overrides and resuming
+
+extension StudySpec {
+    /// The rule for study names, on the command line and in a space file alike: 1 to 128 ASCII
+    /// letters, digits, `-`, `_` and `.` (a name becomes a folder name and a database key).
+    public static func checkName(_ name: String) throws {
+        if name.isEmpty { throw ConfigError(keyPath: "name", reason: "must not be empty") }
+        let allowed = { (c: Unicode.Scalar) in
+            ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "-" || c == "_" || c == "."
+        }
+        guard name.unicodeScalars.allSatisfy(allowed), name != ".", name != ".." else {
+            throw ConfigError(keyPath: "name", reason: "may hold only ASCII letters, digits, '-', '_' and '.', got '\(name)'")
+        }
+        guard name.count <= 128 else { throw ConfigError(keyPath: "name", reason: "may hold at most 128 characters, got \(name.count)") }
+    }
+
+    /// Settings the command line may change for one run.
+    public struct Overrides: Equatable, Sendable {
+        public var strategy: String?
+        public var trials: Int?
+        public var seed: UInt64?
+        public var workers: Int?
+        public init(strategy: String? = nil, trials: Int? = nil, seed: UInt64? = nil, workers: Int? = nil) {
+            self.strategy = strategy; self.trials = trials; self.seed = seed; self.workers = workers
+        }
+    }
+
+    /// This spec with `overrides` applied, as typed settings (a strategy named on the command line
+    /// takes its default options), and the document written to match.
+    public func applying(_ overrides: Overrides) throws -> StudySpec {
+        var spec = self
+        var members = document.members ?? []
+        func set(_ key: String, _ value: JSONValue) {
+            if let i = members.firstIndex(where: { $0.key == key }) { members[i].value = value } else { members.append(.init(key, value)) }
+        }
+        if let name = overrides.strategy, name != strategy.name {
+            guard StrategyFactory.names.contains(name) else {
+                throw ConfigError.unknownName(name, kind: "strategy", among: StrategyFactory.names, keyPath: "strategy")
+            }
+            spec.strategy = StrategySpec(name: name)
+            if name == "grid" { try SpaceFile.checkFinite(space) }
+            set("strategy", .string(name))
+        }
+        if let trials = overrides.trials {
+            spec.budget.trials = trials
+            var b: [JSONValue.Member] = [.init("trials", .number(Double(trials)))]
+            if let s = budget.seconds { b.append(.init("minutes", .number(s / 60))) }
+            set("budget", .object(b))
+        }
+        if let seed = overrides.seed {
+            spec.seed = seed
+            set("seed", .number(Double(seed)))
+        }
+        if let workers = overrides.workers {
+            spec.workers = workers
+            set("workers", .number(Double(workers)))
+        }
+        spec.document = .object(members)
+        return spec
+    }
+
+    /// What differs from `stored` among the settings that shape a study's trials, one phrase per
+    /// setting ("strategy changed from evolution to nsga2"); empty when it may resume.
+    public func changes(from stored: StudySpec) -> [String] {
+        var out: [String] = []
+        func changed(_ what: String, _ old: String, _ new: String) { out.append("\(what) changed from \(old) to \(new)") }
+        if stored.space != space {
+            let old = Dictionary(stored.space.dimensions.map { ($0.name, $0.domain) }, uniquingKeysWith: { a, _ in a })
+            let new = Dictionary(space.dimensions.map { ($0.name, $0.domain) }, uniquingKeysWith: { a, _ in a })
+            var parts: [String] = []
+            let added = space.dimensions.map(\.name).filter { old[$0] == nil }
+            let removed = stored.space.dimensions.map(\.name).filter { new[$0] == nil }
+            let altered = space.dimensions.map(\.name).filter { old[$0] != nil && old[$0] != new[$0] }
+            if !added.isEmpty { parts.append("added \(Set(added).sorted().joined(separator: ", "))") }
+            if !removed.isEmpty { parts.append("removed \(Set(removed).sorted().joined(separator: ", "))") }
+            if !altered.isEmpty { parts.append("changed \(Set(altered).sorted().joined(separator: ", "))") }
+            out.append("space changed" + (parts.isEmpty ? " (its fixed values)" : " (" + parts.joined(separator: "; ") + ")"))
+        }
+        if stored.evaluator != evaluator {
+            stored.evaluator.name == evaluator.name ? out.append("evaluator \(evaluator.name) settings changed")
+                                                    : changed("evaluator", stored.evaluator.name, evaluator.name)
+        }
+        func list(_ o: [Objective]) -> String { o.map { "\($0.metric) (\($0.direction.rawValue))" }.joined(separator: ", ") }
+        if stored.objectives != objectives { changed("objectives", list(stored.objectives), list(objectives)) }
+        func bounds(_ c: [MetricConstraint]) -> String {
+            c.isEmpty ? "none" : c.map { "\($0.metric) \($0.relation.rawValue) \(JSONValue.format($0.bound))" }.joined(separator: ", ")
+        }
+        if stored.constraints != constraints { changed("constraints", bounds(stored.constraints), bounds(constraints)) }
+        if stored.strategy.name != strategy.name { changed("strategy", stored.strategy.name, strategy.name) }
+        else if stored.strategy != strategy { changed("strategy options", stored.strategy.options.compactText, strategy.options.compactText) }
+        if stored.earlyStopping != earlyStopping {
+            let old = stored.earlyStopping?.kind.rawValue ?? "none", new = earlyStopping?.kind.rawValue ?? "none"
+            old == new ? out.append("early_stopping \(new) settings changed") : changed("early_stopping", old, new)
+        }
+        if stored.seed != seed { changed("seed", String(stored.seed), String(seed)) }
+        return out
+    }
+
+    /// The strategy the spec names, with its options, seeded by the spec's seed.
+    public func makeStrategy() throws -> Strategy {
+        do {
+            return try StrategyFactory.make(strategy, space: space, objectives: objectives.count, seed: seed)
+        } catch let e as ConfigError {
+            throw InputFileError(file: source, reason: e.description)
+        }
+    }
+
+    /// A factory for the spec's early stopping (nil without one): several workers rebuild it from
+    /// everyone's learning curves.
+    public func makeEarlyStopping() throws -> (() throws -> EarlyStopping)? {
+        guard let es = earlyStopping else { return nil }
+        var maxResource = es.maxResource
+        if maxResource == nil, case .engine(_, let epochs) = evaluator { maxResource = epochs }
+        guard let maxResource else {
+            throw InputFileError(file: source, reason: "early_stopping.max_resource: needed when the evaluator has no epoch budget (evaluator.engine.epochs)")
+        }
+        let count = objectives.count, seed = seed
+        do {
+            _ = try EarlyStoppingFactory.make(es, maxResource: maxResource, objectives: count, seed: seed)
+        } catch let e as ConfigError {
+            throw InputFileError(file: source, reason: e.description)
+        }
+        return { try EarlyStoppingFactory.make(es, maxResource: maxResource, objectives: count, seed: seed) }
+    }
+
+    /// The profiles the study's `metric@profile` objectives and constraints name, each once
+    /// (`host` is measured when the study runs and names no profile).
+    public func hardwareProfiles() throws -> [(name: String, profile: HardwareProfile)] {
+        var result: [(name: String, profile: HardwareProfile)] = []
+        for metric in objectives.map(\.metric) + constraints.map(\.metric) {
+            guard let (_, name) = SpaceFile.hardwareMetric(metric), !result.contains(where: { $0.name == name }) else { continue }
+            result.append((name, try ProfileLibrary.profile(named: name)))
+        }
+        return result
     }
 }

@@ -26,40 +26,13 @@ struct AskCommand: Command {
     func run() throws -> Int32 {
         let spec = try SpaceFile.load(path: spacePath)
         let name = studyName ?? spec.name ?? URL(fileURLWithPath: spacePath).deletingPathExtension().lastPathComponent
-        let storage = try StudyStore.open(database)
-        let text = String(decoding: FileManager.default.contents(atPath: spacePath) ?? Data(), as: UTF8.self)
-        let (study, created) = try storage.openStudy(StudyRecord(
-            name: name, space: text, objectives: spec.objectives.map(\.metric), directions: spec.objectives.map(\.direction.rawValue),
-            seed: spec.seed, strategy: spec.strategy.name))
-        let stored = created ? spec : try StudyStore.spec(of: study)
-        if !created, stored.space != spec.space || stored.objectives != spec.objectives {
-            throw CLIError.badInput("study '\(name)' already exists in \(database) with a different space or objectives")
-        }
-        let strategy = try StudyParts.strategy(stored, file: spacePath)
-        let analysis = StudyObjectives(objectives: stored.objectives, constraints: stored.constraints)
-        for t in try storage.trials(study: study.id, finishedAfter: nil) where t.state.isFinished {
-            if let c = try? stored.space.configuration(from: t.parameters) { strategy.tell(analysis.result(t, configuration: c)) }
-        }
-        var proposed: Configuration?
-        let claimed: TrialRecord?
-        do {
-            claimed = try storage.claimTrial(study: study.id, worker: "ask:\(ProcessInfo.processInfo.processIdentifier)",
-                                             limit: stored.budget.trials) { number in
-                let c = try strategy.ask(number: number)
-                proposed = c
-                return stored.space.parameterRecords(c)
-            }
-        } catch StrategyError.exhausted {
-            claimed = nil
-        }
-        guard let trial = claimed else {
-            throw CLIError.runtime("study '\(name)' has spent its budget of \(stored.budget.trials.map(String.init) ?? "?") trials")
-        }
-        let configuration = try proposed ?? stored.space.configuration(from: trial.parameters)
+        try StudyStore.validateName(name)
+        let (study, _) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database)
+        let asked = try study.ask(worker: "ask:\(ProcessInfo.processInfo.processIdentifier)")
         print(JSONValue.object([
-            ("study", .string(name)), ("trial", .number(Double(trial.number))),
-            ("parameters", .object(stored.space.parameters(configuration).map { ($0.name, $0.value) })),
-            ("candidate", stored.space.materialize(configuration)),
+            ("study", .string(name)), ("trial", .number(Double(asked.trial.number))),
+            ("parameters", .object(asked.parameters.map { ($0.name, $0.value) })),
+            ("candidate", asked.candidate),
         ]).prettyText)
         return 0
     }
@@ -75,15 +48,17 @@ struct TellCommand: Command {
         options: [.database,
                   .value("metrics", valueName: "JSON", help: "The metrics as a JSON object, e.g. '{\"loss\": 0.31}'; '-' reads stdin.",
                          defaultDescription: "required unless --fail"),
-                  .value("fail", valueName: "REASON", help: "Mark the trial failed, with this reason.")])
+                  .value("fail", valueName: "REASON", help: "Mark the trial failed, with this reason."), .json])
 
     var target: StudyArgument
     var number: Int
     var metricsText: String?
     var failure: String?
+    var json: Bool
 
     init(_ values: ParsedValues) throws {
         target = try StudyArgument(values)
+        json = values.flag("json")
         number = try values.argument("trial")
         metricsText = try values.optionalValue("metrics")
         failure = try values.optionalValue("fail")
@@ -98,24 +73,21 @@ struct TellCommand: Command {
     }
 
     func run() throws -> Int32 {
-        let (storage, study, spec) = try target.open()
-        let name = study.name
-        guard let trial = try storage.trial(study: study.id, number: number) else {
-            throw CLIError.badInput("study '\(name)' has no trial \(number)")
-        }
-        guard trial.state == .running else {
-            throw CLIError.badInput("trial \(number) of study '\(name)' is already \(trial.state.rawValue)")
-        }
+        let study = try target.open()
+        let state: TrialState, message: String?
         if let failure {
-            try storage.finishTrial(study: study.id, number: number, state: .fail, metrics: [:], violation: 0, message: failure)
-            print("trial \(number): FAIL")
-            return 0
+            try study.fail(number, reason: failure)
+            (state, message) = (.fail, nil)
+        } else {
+            (state, message) = try study.tell(number, metrics: try parseMetrics(metricsText!))
         }
-        let metrics = try parseMetrics(metricsText!)
-        let verdict = StudyObjectives(objectives: spec.objectives, constraints: spec.constraints).verdict(metrics)
-        try storage.finishTrial(study: study.id, number: number, state: verdict.state, metrics: metrics,
-                                violation: verdict.violation, message: verdict.message)
-        print("trial \(number): \(verdict.state.rawValue)" + (verdict.message.map { " (\($0))" } ?? ""))
+        if json {
+            var reply: [(String, JSONValue)] = [("study", .string(study.name)), ("trial", .number(Double(number))), ("state", .string(state.rawValue))]
+            if let message { reply.append(("message", .string(message))) }
+            print(JSONValue.object(reply).prettyText)
+        } else {
+            print("trial \(number): \(state.rawValue)" + (message.map { " (\($0))" } ?? ""))
+        }
         return 0
     }
 

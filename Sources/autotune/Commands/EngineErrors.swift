@@ -1,5 +1,6 @@
 import Engine
 import Report
+import Search
 import Store
 
 // Problems with what the user handed in (a candidate file, a data file, an architecture that does
@@ -16,5 +17,10 @@ extension StoreError: ExitCoded {
 
 extension ReportError: ExitCoded {
     /// A request the study cannot meet is bad input; an outside tool or a broken export is not.
+    var exitCode: Int32 { kind == .input ? 2 : 1 }
+}
+
+extension StudyError: ExitCoded {
+    /// A study that does not exist, cannot resume or is told bad metrics is bad input.
     var exitCode: Int32 { kind == .input ? 2 : 1 }
 }

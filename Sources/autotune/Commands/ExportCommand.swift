@@ -49,8 +49,7 @@ struct ExportCommand: Command {
     }
 
     func run() throws -> Int32 {
-        let storage = try openExisting(target.database)
-        let picked = try ExportSource.pick(storage, study: target.name, trial: trial, rule: rule)
+        let picked = try ExportSource.pick(try target.open(), trial: trial, rule: rule)
         let toStdout = out == "-"
         if toStdout, format == .onnx { throw CLIError.invalidValue(name: "--out", value: "-", reason: "an ONNX model is binary: give a file path") }
         var output = try Exporter.export(picked, as: format, to: toStdout ? format.fileName : mainPath(study: picked.study.name),

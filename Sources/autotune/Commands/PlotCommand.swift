@@ -35,8 +35,9 @@ struct PlotCommand: Command {
     }
 
     func run() throws -> Int32 {
-        let (storage, study, spec) = try target.open()
-        let trials = try storage.trials(study: study.id, finishedAfter: nil)
+        let opened = try target.open()
+        let study = opened.record, spec = opened.spec
+        let trials = try opened.trials()
         let directory = outDirectory ?? StudyStore.folder(study.name, database: target.database)
         let paths = try StudyPlots(study: study, spec: spec, trials: trials).draw(format: format, directory: directory, gnuplot: try .locate())
         for p in paths { print(p) }

@@ -23,8 +23,9 @@ struct ReportCommand: Command {
     }
 
     func run() throws -> Int32 {
-        let (storage, study, spec) = try target.open()
-        let trials = try storage.trials(study: study.id, finishedAfter: nil)
+        let opened = try target.open()
+        let study = opened.record, spec = opened.spec
+        let trials = try opened.trials()
         guard trials.contains(where: { $0.state.isFinished }) else {
             throw ReportError("study '\(study.name)' has no finished trials to report yet")
         }
@@ -56,7 +57,7 @@ struct ReportCommand: Command {
             note = "No plots: \(e.message)."
             FileHandle.standardError.write(Data("autotune: note: \(e.message); the report has no plots\n".utf8))
         }
-        let exports = (try? ExportSource.pick(storage, study: study.name, trial: nil, rule: .knee)).map { [StudyReport.exportSection($0)] } ?? []
+        let exports = (try? ExportSource.pick(opened, trial: nil, rule: .knee)).map { [StudyReport.exportSection($0)] } ?? []
         let page = StudyReport(study: study, spec: spec, trials: trials, plots: plots, plotNote: note, extraSections: exports)
         do {
             try page.html.write(toFile: path, atomically: true, encoding: .utf8)

@@ -11,7 +11,7 @@ struct SearchCommand: Command {
         abstract: "Search a space: propose candidates, evaluate them, keep every trial, print the Pareto front.",
         arguments: [Argument("space", valueName: "SPACE.json", help: "The search space file (see searchspaces/).")],
         options: [
-            .value("strategy", valueName: "NAME", help: "Strategy: \(SpaceFile.strategyNames.joined(separator: ", ")).",
+            .value("strategy", valueName: "NAME", help: "Strategy: \(StrategyFactory.names.joined(separator: ", ")).",
                    defaultDescription: "the space file's"),
             .value("budget", valueName: "N", help: "Trials to run in total (a resumed study counts those it has).",
                    defaultDescription: "the space file's"),
@@ -63,10 +63,10 @@ struct SearchCommand: Command {
         if let budget { try requireAtLeast(1, budget, for: "--budget") }
         if let workers { try requireAtLeast(1, workers, for: "--workers") }
         if let threads { try requireAtLeast(1, threads, for: "--threads") }
-        if let strategy, !SpaceFile.strategyNames.contains(strategy) {
+        if let strategy, !StrategyFactory.names.contains(strategy) {
             throw CLIError.invalidValue(name: "--strategy", value: strategy,
-                                        reason: "valid: \(SpaceFile.strategyNames.joined(separator: ", "))",
-                                        suggestion: ConfigError.suggestion(for: strategy, among: SpaceFile.strategyNames))
+                                        reason: "valid: \(StrategyFactory.names.joined(separator: ", "))",
+                                        suggestion: ConfigError.suggestion(for: strategy, among: StrategyFactory.names))
         }
         if !(heartbeat > 0) {
             throw CLIError.invalidValue(name: "--heartbeat", value: String(heartbeat), reason: "must be positive")
@@ -75,29 +75,20 @@ struct SearchCommand: Command {
     }
 
     func run() throws -> Int32 {
-        let (spec, document) = try loadSpec()
+        let spec: StudySpec
+        do {
+            spec = try SpaceFile.load(path: spacePath).applying(.init(strategy: strategy, trials: budget, seed: seed, workers: workers))
+        } catch let e as ConfigError {
+            throw InputFileError(file: spacePath, reason: e.description)
+        }
         let name = studyName ?? spec.name ?? URL(fileURLWithPath: spacePath).deletingPathExtension().lastPathComponent
         try StudyStore.validateName(name)
-        // Everything the file configures is checked before the store is touched, so bad input
-        // never leaves a study behind.
-        let workerCount = spec.workers
+        let (study, created) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database, joining: isWorker)
+        let workerCount = study.spec.workers
         let threadsPerRun = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workerCount)
-        let strategy = try StudyParts.strategy(spec, file: spacePath)
-        let earlyStopping = try StudyParts.earlyStopping(spec, file: spacePath)
-        let evaluator = try StudyParts.evaluator(spec, threads: threadsPerRun, dataDirectory: dataDirectory)
-
-        let storage = try StudyStore.open(database)
-        let record = StudyRecord(name: name, space: document.prettyText, objectives: spec.objectives.map(\.metric),
-                                 directions: spec.objectives.map(\.direction.rawValue), seed: spec.seed, strategy: spec.strategy.name)
-        if isWorker, try storage.study(named: name) == nil {
-            throw CLIError.badInput("--worker joins an existing study; '\(name)' does not exist")
-        }
-        let (study, created) = try storage.openStudy(record)
-        if !created { try checkResumable(study, spec) }
-        let deadline = spec.budget.seconds.map { Date().addingTimeInterval($0) }
-        let runner = try StudyRunner(
-            study: study, spec: spec, storage: storage, strategy: strategy, evaluator: evaluator, earlyStopping: earlyStopping,
-            options: .init(heartbeatInterval: heartbeat, deadline: deadline, sharedCurves: workerCount > 1))
+        let deadline = study.spec.budget.seconds.map { Date().addingTimeInterval($0) }
+        let runner = try StudyRunner(study: study, threads: threadsPerRun, dataDirectory: dataDirectory,
+                                     options: .init(heartbeatInterval: heartbeat, deadline: deadline, sharedCurves: workerCount > 1))
 
         let children = isWorker ? [] : try startWorkers(count: workerCount - 1, study: name, threads: threadsPerRun)
         let interruption = Interruption { signal in
@@ -122,60 +113,24 @@ struct SearchCommand: Command {
             }
         }
         guard !isWorker else { return 0 }
-        let summary = try StudySummaryView(storage: storage, study: storage.study(named: name) ?? study, spec: spec, database: database)
+        // Read again: the run chose the reference point.
+        let finished = try Study.open(name, in: study.storage, location: database)
+        let summary = try StudySummaryView(study: finished)
         if json { print(summary.json.prettyText) } else { print(summary.text) }
-        drawPlots(storage: storage, name: name, spec: spec)
+        drawPlots(finished)
         return 0
     }
 
     /// Draw the study's plots beside the store; a study with nothing to draw yet, or a machine
     /// without gnuplot, gets a note on stderr and leaves the exit status alone.
-    private func drawPlots(storage: SQLiteStorage, name: String, spec: StudySpec) {
-        let directory = StudyStore.folder(name, database: database)
+    private func drawPlots(_ study: Study) {
+        let directory = StudyStore.folder(study.name, database: database)
         do {
-            guard let study = try storage.study(named: name) else { return }
-            let trials = try storage.trials(study: study.id, finishedAfter: nil)
-            _ = try StudyPlots(study: study, spec: spec, trials: trials).draw(format: .png, directory: directory, gnuplot: try .locate())
+            _ = try StudyPlots(study: study.record, spec: study.spec, trials: try study.trials())
+                .draw(format: .png, directory: directory, gnuplot: try .locate())
             if !quiet { FileHandle.standardError.write(Data("plots: \(directory)\n".utf8)) }
         } catch {
             if !quiet { FileHandle.standardError.write(Data("autotune: note: no plots drawn: \(error)\n".utf8)) }
-        }
-    }
-
-    /// Parse the file (errors point into it), apply the command-line overrides, parse again.
-    private func loadSpec() throws -> (StudySpec, JSONValue) {
-        let original = try SpaceFile.load(path: spacePath)
-        guard let data = FileManager.default.contents(atPath: spacePath),
-              case .object(var members) = try JSONValue(parsing: data) else { return (original, .null) }
-        func set(_ key: String, _ value: JSONValue) {
-            if let i = members.firstIndex(where: { $0.key == key }) { members[i].value = value } else { members.append(.init(key, value)) }
-        }
-        if let strategy, strategy != original.strategy.name { set("strategy", .string(strategy)) }
-        if let budget {
-            var b: [JSONValue.Member] = [.init("trials", .number(Double(budget)))]
-            if let s = original.budget.seconds { b.append(.init("minutes", .number(s / 60))) }
-            set("budget", .object(b))
-        }
-        if let seed { set("seed", .number(Double(seed))) }
-        if let workers { set("workers", .number(Double(workers))) }
-        let document = JSONValue.object(members)
-        return (try SpaceFile.parse(Data(document.prettyText.utf8), file: spacePath), document)
-    }
-
-    /// A study resumes only with the space it was created with (budget and workers may change).
-    private func checkResumable(_ study: StudyRecord, _ spec: StudySpec) throws {
-        let stored = try StudyStore.spec(of: study)
-        var differences: [String] = []
-        if stored.space != spec.space { differences.append("space") }
-        if stored.evaluator != spec.evaluator { differences.append("evaluator") }
-        if stored.objectives != spec.objectives { differences.append("objectives") }
-        if stored.constraints != spec.constraints { differences.append("constraints") }
-        if stored.strategy != spec.strategy { differences.append("strategy") }
-        if stored.earlyStopping != spec.earlyStopping { differences.append("early_stopping") }
-        if stored.seed != spec.seed { differences.append("seed") }
-        guard differences.isEmpty else {
-            throw CLIError.badInput("study '\(study.name)' already exists in \(database) with a different "
-                                    + "\(differences.joined(separator: ", ")); resume it unchanged or choose a new --study name")
         }
     }
 

@@ -61,8 +61,9 @@ struct ShowCommand: Command {
     }
 
     func run() throws -> Int32 {
-        let (storage, study, spec) = try target.open()
-        let trials = try storage.trials(study: study.id, finishedAfter: nil)
+        let study = try target.open()
+        let spec = study.spec
+        let trials = try study.trials()
         if json {
             print(JSONValue.object([("study", .string(study.name)), ("trials", .array(trials.map(trialJSON)))]).prettyText)
             return 0
@@ -94,8 +95,7 @@ struct FrontCommand: Command {
     }
 
     func run() throws -> Int32 {
-        let (storage, study, spec) = try target.open()
-        let view = try StudySummaryView(storage: storage, study: study, spec: spec, database: target.database)
+        let view = try StudySummaryView(study: try target.open())
         print(json ? view.json.prettyText : view.text)
         return 0
     }
@@ -116,12 +116,9 @@ struct StudyArgument {
         database = try values.value("db")
     }
 
-    /// The store (which must exist), the study (or an error listing those there are) and the
-    /// spec stored with it.
-    func open() throws -> (SQLiteStorage, StudyRecord, StudySpec) {
-        let storage = try openExisting(database)
-        let study = try StudyStore.study(name, in: storage, path: database)
-        return (storage, study, try StudyStore.spec(of: study))
+    /// The study, in a store which must exist (or an error listing the studies there are).
+    func open() throws -> Study {
+        try Study.open(name, in: try openExisting(database), location: database)
     }
 }
 

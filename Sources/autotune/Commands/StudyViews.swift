@@ -77,13 +77,12 @@ struct StudySummaryView {
     let hypervolume: Double?
     let database: String
 
-    init(storage: StudyStorage, study: StudyRecord, spec: StudySpec, database: String) throws {
-        self.study = study; self.spec = spec; self.database = database
-        trials = try storage.trials(study: study.id, finishedAfter: nil)
-        let analysis = StudyObjectives(objectives: spec.objectives, constraints: spec.constraints)
-        front = analysis.front(trials)
+    init(study: Study) throws {
+        self.study = study.record; self.spec = study.spec; self.database = study.location
+        trials = try study.trials()
+        front = study.objectives.front(trials)
         let all = trials
-        hypervolume = study.referencePoint.map { analysis.hypervolume(all, reference: $0) }
+        hypervolume = study.record.referencePoint.map { study.objectives.hypervolume(all, reference: $0) }
     }
 
     var counts: [(TrialState, Int)] {
