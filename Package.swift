@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: optimize),
         .target(name: "Search", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Store"], swiftSettings: optimize),
         .target(name: "Report", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["ONNX/check"], swiftSettings: optimize),
-        .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "CBLAS"], exclude: ["peers"], swiftSettings: optimize),
+        .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["peers"], swiftSettings: optimize),
 
         // MARK: Executable
         .executableTarget(name: "autotune", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "Report", "Bench"], swiftSettings: optimize),
@@ -38,7 +38,8 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Engine", "Hardware", "Parallel"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Search", "Store", "Engine", "Compression", "Parallel"]),
-        .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression", "Bench"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Search", "Store", "Engine"]),
+        .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -16,8 +16,6 @@ public struct InferenceCost: Codable, Equatable, Sendable {
     /// Samples per second at `batch`.
     public var throughput: Double
     public var batch: Int
-    /// Frames per second of a stream served one sample at a time (1 / latency).
-    public var streamingFPS: Double { 1 / latencySeconds }
     public var memoryBytes: Double
     public var energyJoules: Double
     /// Whether the model and its live activations fit in the device's memory.

@@ -159,26 +159,6 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
         }
     }
 
-    public func setFront(_ numbers: [Int], study: Int64) throws {
-        try locked {
-            try db.transaction(immediate: true) {
-                try db.execute("DELETE FROM study_front WHERE study_id = ?1", [study])
-                for (position, number) in numbers.enumerated() {
-                    try db.execute("INSERT INTO study_front (study_id, position, number) VALUES (?1, ?2, ?3)",
-                                   [study, position, number])
-                }
-            }
-        }
-    }
-
-    public func front(study: Int64) throws -> [Int] {
-        try locked {
-            var numbers: [Int] = []
-            try db.query("SELECT number FROM study_front WHERE study_id = ?1 ORDER BY position", [study]) { numbers.append($0.int(0)) }
-            return numbers
-        }
-    }
-
     // MARK: Trial life cycle
 
     public func claimTrial(study: Int64, worker: String, limit: Int?,

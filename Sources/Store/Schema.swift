@@ -9,7 +9,7 @@ import Foundation
 enum Schema {
     /// The version this code writes and understands. Raise it with every change to `tables`, and
     /// teach `open` to upgrade a file of the previous version.
-    static let version = 3
+    static let version = 4
 
     static let tables = """
         CREATE TABLE schema_version (
@@ -79,19 +79,12 @@ enum Schema {
             UNIQUE (study_id, retry_of)
         );
         CREATE INDEX retry_queue_by_study ON retry_queue (study_id, id);
-        \(frontTable)
         \(benchTables)
         """
 
-    /// Version 2: the study's Pareto front as of its last finished run, in front order.
-    static let frontTable = """
-        CREATE TABLE study_front (
-            study_id INTEGER NOT NULL REFERENCES studies (id),
-            position INTEGER NOT NULL,
-            number INTEGER NOT NULL,
-            PRIMARY KEY (study_id, position)
-        ) WITHOUT ROWID;
-        """
+    /// Version 2 kept a snapshot of each study's front (`study_front`); version 4 drops it, since
+    /// every reader computes the front from the trials, which is never stale.
+    static let droppedFrontTable = "DROP TABLE IF EXISTS study_front;"
 
     /// Version 3: the history of benchmark runs (`autotune bench nightly`) and their results.
     static let benchTables = """
@@ -154,8 +147,8 @@ enum Schema {
                                  reason: "store schema version \(found) is newer than this autotune understands (\(version))")
             }
             if found < version {
-                if found < 2 { try db.script(frontTable) }
                 if found < 3 { try db.script(benchTables) }
+                if found < 4 { try db.script(droppedFrontTable) }
                 try db.execute("UPDATE schema_version SET version = ?1", [version])
             }
         }

@@ -99,12 +99,6 @@ public protocol StudyStorage: AnyObject {
     /// listed, 0 when none) and the time of its latest trial event (nil without trials).
     func studies() throws -> [StudySummary]
     func setReferencePoint(_ point: [Double], study: Int64) throws
-    /// Replace the stored Pareto front (trial numbers in front order) — a snapshot taken when a
-    /// run ends, for tools that read the store directly.
-    func setFront(_ numbers: [Int], study: Int64) throws
-    /// The stored front snapshot (empty before the first run ends).
-    func front(study: Int64) throws -> [Int]
-
     /// Atomically reserve the next trial number and insert it as RUNNING, unless the study already
     /// has `limit` trials that count against its budget (every trial except those re-run under a
     /// new number). A queued re-run (see `failStaleTrials`) is claimed first, with its parameters;

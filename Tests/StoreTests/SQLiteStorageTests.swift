@@ -89,19 +89,38 @@ final class SQLiteStorageTests: XCTestCase {
             let storage = try SQLiteStorage(path: path)
             _ = try storage.openStudy(StudyRecord(name: "old", space: "{}", objectives: ["f"], directions: ["minimize"],
                                                   seed: 1, strategy: "random"))
-            try storage.db.execute("DROP TABLE study_front")
             try storage.db.execute("DROP TABLE bench_results")
             try storage.db.execute("DROP TABLE bench_runs")
             try storage.db.execute("UPDATE schema_version SET version = 1")
         }
         let storage = try SQLiteStorage(path: path)
-        let study = try XCTUnwrap(try storage.study(named: "old"), "studies survive the upgrade")
-        try storage.setFront([0], study: study.id)
-        XCTAssertEqual(try storage.front(study: study.id), [0])
+        XCTAssertNotNil(try storage.study(named: "old"), "studies survive the upgrade")
         XCTAssertEqual(try storage.benchRuns(hostFingerprint: nil, state: nil, limit: nil), [], "the history tables exist")
         var version = 0
         try storage.db.query("SELECT version FROM schema_version") { version = $0.int(0) }
         XCTAssertEqual(version, Schema.version)
+    }
+
+    func testVersionThreeStoreLosesItsFrontSnapshot() throws {
+        do {
+            let storage = try SQLiteStorage(path: path)
+            _ = try storage.openStudy(StudyRecord(name: "old", space: "{}", objectives: ["f"], directions: ["minimize"],
+                                                  seed: 1, strategy: "random"))
+            try storage.db.script("""
+                CREATE TABLE study_front (study_id INTEGER NOT NULL REFERENCES studies (id), position INTEGER NOT NULL,
+                                          number INTEGER NOT NULL, PRIMARY KEY (study_id, position)) WITHOUT ROWID;
+                INSERT INTO study_front VALUES (1, 0, 0);
+                UPDATE schema_version SET version = 3;
+                """)
+        }
+        let storage = try SQLiteStorage(path: path)
+        XCTAssertNotNil(try storage.study(named: "old"), "studies survive the upgrade")
+        var tables: [String] = []
+        try storage.db.query("SELECT name FROM sqlite_master WHERE type = 'table'") { tables.append($0.text(0)) }
+        XCTAssertFalse(tables.contains("study_front"), "\(tables)")
+        var version = 0
+        try storage.db.query("SELECT version FROM schema_version") { version = $0.int(0) }
+        XCTAssertEqual(version, 4)
     }
 
     func testVersionTwoStoreGainsTheBenchmarkHistory() throws {

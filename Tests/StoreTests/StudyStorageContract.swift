@@ -74,10 +74,6 @@ struct StudyStorageContract {
         XCTAssertEqual(try storage.study(named: "zdt1")?.referencePoint, [1.1, -0.5])
         assertStoreError(.notFound, try storage.setReferencePoint([0], study: stored.id + 100))
 
-        XCTAssertEqual(try storage.front(study: stored.id), [])
-        try storage.setFront([4, 0, 2], study: stored.id)
-        try storage.setFront([5, 1], study: stored.id)
-        XCTAssertEqual(try storage.front(study: stored.id), [5, 1], "a new snapshot replaces the old one, in order")
 
         let seeds: [UInt64] = [0, 1, 1 << 63, (1 << 63) - 1]
         for (i, seed) in seeds.enumerated() {

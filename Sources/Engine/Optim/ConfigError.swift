@@ -46,7 +46,7 @@ extension ConfigError {
     /// `unknown optimizer 'adamx' (valid: adamw, adam, sgd, lamb). Did you mean 'adamw'?`
     public static func unknownName(_ name: String, kind: String, among names: [String], keyPath: String) -> ConfigError {
         var reason = "unknown \(kind) '\(name)' (valid: \(names.joined(separator: ", ")))"
-        if let near = suggestion(for: name, among: names) { reason += ". Did you mean '\(near)'?" }
+        if let near = closestMatch(to: name, among: names) { reason += ". Did you mean '\(near)'?" }
         return ConfigError(keyPath: keyPath, reason: reason)
     }
 
@@ -63,16 +63,9 @@ extension ConfigError {
                                   reason: "not an option of \(owner) (its options: \(allowed.joined(separator: ", ")))")
             }
             var reason = "unknown key in \(owner) (valid: \(allowed.joined(separator: ", ")))"
-            if let near = suggestion(for: key, among: allowed) { reason += ". Did you mean '\(near)'?" }
+            if let near = closestMatch(to: key, among: allowed) { reason += ". Did you mean '\(near)'?" }
             throw ConfigError(keyPath: join(path, key), reason: reason)
         }
-    }
-
-    /// The candidate closest to `input` by edit distance, if within `max(2, input.count / 3)` edits.
-    ///
-    ///     ConfigError.suggestion(for: "adamx", among: ["adamw", "adam"])   // "adamw"
-    public static func suggestion(for input: String, among candidates: [String]) -> String? {
-        closestMatch(to: input, among: candidates)
     }
 }
 

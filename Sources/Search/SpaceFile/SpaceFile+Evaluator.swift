@@ -270,7 +270,7 @@ extension SpaceFile {
                 var reason = "placeholder {\(placeholder)} names no parameter"
                 var candidates: [String] = []
                 for name in names { candidates += [lastKey(name), name] }
-                if let near = ConfigError.suggestion(for: placeholder, among: candidates) {
+                if let near = closestMatch(to: placeholder, among: candidates) {
                     reason += ". Did you mean '\(near)'?"
                 } else {
                     reason += names.isEmpty ? " (the space has none)" : " (parameters: \(names.joined(separator: ", ")))"

@@ -62,7 +62,7 @@ extension SpaceFile {
     static func checkKeys(_ members: [JSONValue.Member], allowed: [String], at path: String, owner: String) throws {
         for member in members where !allowed.contains(member.key) {
             var reason = "unknown key in \(owner) (valid: \(allowed.joined(separator: ", ")))"
-            if let near = ConfigError.suggestion(for: member.key, among: allowed) { reason += ". Did you mean '\(near)'?" }
+            if let near = closestMatch(to: member.key, among: allowed) { reason += ". Did you mean '\(near)'?" }
             throw ConfigError(keyPath: ConfigError.join(path, member.key), reason: reason)
         }
     }

@@ -51,7 +51,7 @@ public struct ReinforceOptions: Hashable, Sendable {
                 throw ConfigError(keyPath: path, reason: "only used with \"reward\": \"mnasnet\"")
             }
             var reason = "unknown option of strategy 'reinforce' (valid: \((ReinforceOptions.keys + ReinforceOptions.mnasnetKeys).joined(separator: ", ")))"
-            if let near = ConfigError.suggestion(for: member.key, among: ReinforceOptions.keys + ReinforceOptions.mnasnetKeys) {
+            if let near = closestMatch(to: member.key, among: ReinforceOptions.keys + ReinforceOptions.mnasnetKeys) {
                 reason += ". Did you mean '\(near)'?"
             }
             throw ConfigError(keyPath: path, reason: reason)

@@ -69,7 +69,7 @@ struct StrategyOptions {
         for member in members where member.key != "name" && !allowed.contains(member.key) {
             let valid = allowed.isEmpty ? "it takes no options" : "valid: \(allowed.joined(separator: ", "))"
             var reason = "unknown option of strategy '\(strategy)' (\(valid))"
-            if let near = ConfigError.suggestion(for: member.key, among: allowed) { reason += ". Did you mean '\(near)'?" }
+            if let near = closestMatch(to: member.key, among: allowed) { reason += ". Did you mean '\(near)'?" }
             throw ConfigError(keyPath: path(member.key), reason: reason)
         }
     }

@@ -132,10 +132,6 @@ public final class StudyRunner {
         }
         try locked { try sync() }
         try chooseReferencePointIfNeeded(force: true)
-        try locked {
-            let front = analysis.front(try storage.trials(study: id, finishedAfter: nil))
-            try storage.setFront(front.map(\.number), study: id)
-        }
         progress?(currentProgress())
         return evaluated
     }

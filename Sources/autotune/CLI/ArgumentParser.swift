@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Splits one command's tokens (everything after its name) into flags, option values and
@@ -31,7 +32,7 @@ enum ArgumentParser {
             guard spelling.hasPrefix("--"), let option = configuration.option(named: String(spelling.dropFirst(2)))
             else {
                 let known = configuration.options.map(\.spelling) + ["--help"]
-                throw CLIError.unknownOption(spelling, suggestion: suggestion(for: spelling, among: known))
+                throw CLIError.unknownOption(spelling, suggestion: closestMatch(to: spelling, among: known))
             }
             switch option.kind {
             case .flag:

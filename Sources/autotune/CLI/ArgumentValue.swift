@@ -1,3 +1,4 @@
+import Engine
 /// A type an option or argument value converts to from the text typed on the command line.
 ///
 /// `String`, `Int`, `UInt64` and `Double` conform here; a `String`-backed `CaseIterable` enum gets
@@ -19,7 +20,7 @@ extension ArgumentValue {
     static func convert(_ text: String, for name: String) throws -> Self {
         if let value = Self(argument: text) { return value }
         throw CLIError.invalidValue(name: name, value: text, reason: "expected \(expectation)",
-                                    suggestion: suggestion(for: text, among: knownValues))
+                                    suggestion: closestMatch(to: text, among: knownValues))
     }
 }
 

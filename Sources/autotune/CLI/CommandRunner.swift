@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// What a command line asks for once its subcommands are resolved.
@@ -53,7 +54,7 @@ struct CommandRunner {
                 break
             } else {
                 let names = command.configuration.subcommands.map { $0.configuration.name } + ["help"]
-                throw CLIError.unknownCommand(first, suggestion: suggestion(for: first, among: names))
+                throw CLIError.unknownCommand(first, suggestion: closestMatch(to: first, among: names))
             }
         }
         if rest.isEmpty, !command.configuration.subcommands.isEmpty {
@@ -75,7 +76,7 @@ struct CommandRunner {
         for name in names {
             guard let subcommand = command.configuration.subcommand(named: name) else {
                 let known = command.configuration.subcommands.map { $0.configuration.name }
-                throw CLIError.unknownCommand(name, suggestion: suggestion(for: name, among: known))
+                throw CLIError.unknownCommand(name, suggestion: closestMatch(to: name, among: known))
             }
             command = subcommand
             path.append(name)

@@ -78,11 +78,11 @@ struct BenchSearchCommand: Command {
         for p in problems where (try? SearchQuality.problem(p)) == nil {
             let names = BenchmarkProblem.Kind.allCases.map(\.rawValue)
             throw CLIError.invalidValue(name: "--problems", value: p, reason: "valid: \(names.joined(separator: ", "))",
-                                        suggestion: ConfigError.suggestion(for: p, among: names))
+                                        suggestion: closestMatch(to: p, among: names))
         }
         for s in strategies where !StrategyFactory.names.contains(s) {
             throw CLIError.invalidValue(name: "--strategies", value: s, reason: "valid: \(StrategyFactory.names.joined(separator: ", "))",
-                                        suggestion: ConfigError.suggestion(for: s, among: StrategyFactory.names))
+                                        suggestion: closestMatch(to: s, among: StrategyFactory.names))
         }
     }
 

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Report
 import Search
@@ -33,7 +34,7 @@ struct ExportCommand: Command {
         do { format = try ExportFormat.named(name) } catch {
             let names = ExportFormat.allCases.map(\.rawValue)
             throw CLIError.invalidValue(name: "--format", value: name, reason: "use one of \(names.joined(separator: ", "))",
-                                        suggestion: suggestion(for: name, among: names))
+                                        suggestion: closestMatch(to: name, among: names))
         }
         trial = try values.optionalValue("trial")
         rule = try values.optionalValue("pick", as: String.self).map(PickRule.parse)

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Report
 import Search
@@ -28,7 +29,7 @@ struct PlotCommand: Command {
         let name: String = try values.value("format")
         guard let format = PlotFormat(rawValue: name) else {
             throw CLIError.invalidValue(name: "--format", value: name, reason: "valid: png, svg",
-                                        suggestion: suggestion(for: name, among: PlotFormat.allCases.map(\.rawValue)))
+                                        suggestion: closestMatch(to: name, among: PlotFormat.allCases.map(\.rawValue)))
         }
         self.format = format
         outDirectory = try values.optionalValue("out")

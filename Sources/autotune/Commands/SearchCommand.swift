@@ -66,7 +66,7 @@ struct SearchCommand: Command {
         if let strategy, !StrategyFactory.names.contains(strategy) {
             throw CLIError.invalidValue(name: "--strategy", value: strategy,
                                         reason: "valid: \(StrategyFactory.names.joined(separator: ", "))",
-                                        suggestion: ConfigError.suggestion(for: strategy, among: StrategyFactory.names))
+                                        suggestion: closestMatch(to: strategy, among: StrategyFactory.names))
         }
         if !(heartbeat > 0) {
             throw CLIError.invalidValue(name: "--heartbeat", value: String(heartbeat), reason: "must be positive")

@@ -1,8 +1,7 @@
 import XCTest
 import Engine
-@testable import autotune
 
-final class SuggestTests: XCTestCase {
+final class SuggestionTests: XCTestCase {
     func testEditDistanceWorkedByHand() {
         XCTAssertEqual(editDistance("kitten", "sitting"), 3)   // k→s, e→i, +g
         XCTAssertEqual(editDistance("evl", "eval"), 1)
@@ -23,25 +22,25 @@ final class SuggestTests: XCTestCase {
     }
 
     func testSuggestsClosestWithinLimit() {
-        XCTAssertEqual(suggestion(for: "--jsn", among: ["--quiet", "--json"]), "--json")
-        XCTAssertEqual(suggestion(for: "evl", among: ["eval", "bench", "help"]), "eval")
-        XCTAssertEqual(suggestion(for: "--thread", among: ["--threads", "--epochs"]), "--threads")
-        XCTAssertEqual(suggestion(for: "mpl", among: ["mlp", "cnn"]), "mlp")
+        XCTAssertEqual(closestMatch(to: "--jsn", among: ["--quiet", "--json"]), "--json")
+        XCTAssertEqual(closestMatch(to: "evl", among: ["eval", "bench", "help"]), "eval")
+        XCTAssertEqual(closestMatch(to: "--thread", among: ["--threads", "--epochs"]), "--threads")
+        XCTAssertEqual(closestMatch(to: "mpl", among: ["mlp", "cnn"]), "mlp")
     }
 
     func testNoSuggestionWhenTooFar() {
-        XCTAssertNil(suggestion(for: "train", among: ["eval", "bench", "help"]))
-        XCTAssertNil(suggestion(for: "x", among: ["--json"]))
-        XCTAssertNil(suggestion(for: "anything", among: []))
+        XCTAssertNil(closestMatch(to: "train", among: ["eval", "bench", "help"]))
+        XCTAssertNil(closestMatch(to: "x", among: ["--json"]))
+        XCTAssertNil(closestMatch(to: "anything", among: []))
     }
 
     func testLimitGrowsWithLength() {
         // 15 characters allow 5 edits; 6 characters only 2.
-        XCTAssertEqual(suggestion(for: "--data-directry", among: ["--data-dir"]), "--data-dir")
-        XCTAssertNil(suggestion(for: "--dats", among: ["--data-dir"]))
+        XCTAssertEqual(closestMatch(to: "--data-directry", among: ["--data-dir"]), "--data-dir")
+        XCTAssertNil(closestMatch(to: "--dats", among: ["--data-dir"]))
     }
 
     func testTiesGoToTheEarlierCandidate() {
-        XCTAssertEqual(suggestion(for: "ab", among: ["ac", "ad"]), "ac")
+        XCTAssertEqual(closestMatch(to: "ab", among: ["ac", "ad"]), "ac")
     }
 }
