@@ -135,14 +135,3 @@ extension ParallelPlan {
     }
 }
 
-extension ParallelPlan {
-    /// The plan as `autotune estimate` flags, every setting written out.
-    public var estimateFlags: [String] {
-        var words = ["--dp", String(dp), "--tp", String(tp), "--pp", String(pp), "--zero", String(zero), "--micro-batch", String(microBatch)]
-        if let m = gradientAccumulation { words += ["--grad-accum", String(m)] }
-        words += ["--checkpointing", checkpointing.rawValue, "--schedule", schedule.rawValue]
-        if sequenceParallel { words.append("--sequence-parallel") }
-        if offload { words.append("--offload") }
-        return words + ["--precision", precision.rawValue]
-    }
-}

@@ -57,7 +57,7 @@ final class HardwareStudyTests: XCTestCase {
             XCTAssertEqual("\($0)", "parallelism.tp: 16 does not divide the 8 attention heads")
         }
         XCTAssertThrowsError(try evaluator.evaluate(try candidate(#"{"tp": 3}"#), parameters: []) { _, _ in true }) {
-            XCTAssertEqual("\($0)", "parallelism: tp × pp = 3 does not divide the 16 devices")
+            XCTAssertEqual("\($0)", "parallelism: tp × pp = 3 does not divide the cluster's 16 devices")
         }
         XCTAssertThrowsError(try evaluator.evaluate(try candidate(#"{"tp": 8, "micro_batch": 3}"#), parameters: []) { _, _ in true }) {
             XCTAssertEqual("\($0)", "parallelism.global_batch: 64 is not divisible by dp × micro-batch = 2 × 3")
@@ -108,7 +108,7 @@ final class HardwareStudyTests: XCTestCase {
         XCTAssertEqual(reason(Self.meta() + #""architecture": {"family": "mlp", "widths": [8]}, "# + objectives),
                        "architecture: the meta evaluator searches only parallelism and precision")
         XCTAssertEqual(reason(Self.meta() + #""parallelism": {"tensor": 2}, "# + objectives),
-                       "parallelism.tensor: unknown parallelism setting 'tensor' (valid: dp, tp, pp, zero, micro_batch, checkpointing, sequence_parallel, offload, schedule)")
+                       "parallelism.tensor: unknown parallelism setting 'tensor' (valid: dp, tp, pp, zero, micro_batch, grad_accum, checkpointing, sequence_parallel, offload, schedule)")
         XCTAssertTrue(reason(Self.meta() + #""objectives": {"throughput": "maximize"}}"#)
             .hasPrefix("objectives.throughput: unknown metric 'throughput' (valid: tokens_per_second, "))
         XCTAssertEqual(reason(#"{"evaluator": {"meta": {"model": {"family": "gpt", "layers": 2, "hidden": 30, "heads": 4, "sequence_length": 8, "vocabulary": 10}, "hardware": "L4", "global_batch": 8}}, "# + objectives),

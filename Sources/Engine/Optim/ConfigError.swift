@@ -80,7 +80,7 @@ public struct AnyKey: CodingKey {
 extension KeyedDecodingContainer {
     /// The value at `key` if present (nil if absent or null); a value of the wrong type throws a
     /// `ConfigError` saying what was `expected` ("a number") at the key's full path.
-    func configValue<T: Decodable>(_ type: T.Type, _ key: Key, expected: String) throws -> T? {
+    public func configValue<T: Decodable>(_ type: T.Type, _ key: Key, expected: String) throws -> T? {
         do {
             return try decodeIfPresent(type, forKey: key)
         } catch is DecodingError {

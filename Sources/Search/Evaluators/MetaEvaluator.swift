@@ -7,9 +7,10 @@ import Parallel
 /// shape-only through the engine and the candidate's parallel plan priced on a cluster
 /// (`TrainingJob.estimate`) — the job DeepSpeed's autotuner does by launching real runs.
 ///
-/// The candidate's `parallelism` section holds the plan — `tp`, `pp` (default 1), `dp` (default
-/// devices / (tp·pp)), `zero` (0), `micro_batch` (1), `checkpointing` (none, selective, full),
-/// `sequence_parallel`, `offload` (false), `schedule` (1f1b, gpipe) — and `precision` is a format
+/// The candidate's `parallelism` section holds the plan (`ParallelPlan`'s keys: `tp`, `pp` (default
+/// 1), `dp` (default devices / (tp·pp)), `zero` (0), `micro_batch` (1), `grad_accum`,
+/// `checkpointing` (none, selective, full), `sequence_parallel`, `offload` (false), `schedule`
+/// (1f1b, gpipe)) and `precision` is a format
 /// name (bf16 by default) or an object with one under `format`. A plan that breaks a derived
 /// constraint (tp must divide the heads, tp·pp the devices, pp ≤ layers, dp × micro-batch the
 /// global batch) fails with the reason. Metrics: `tokens_per_second`, `samples_per_second`,
@@ -25,7 +26,8 @@ public final class MetaEvaluator: Evaluator {
                                  "tflops_per_device", "joules_per_token", "parameters_per_device", costMetric]
     /// The metric that needs a price: dollars per million tokens.
     public static let costMetric = "usd_per_mtoken"
-    public static let planKeys = ["dp", "tp", "pp", "zero", "micro_batch", "checkpointing", "sequence_parallel", "offload", "schedule"]
+    /// The keys of a candidate's `parallelism` section.
+    public static var planKeys: [String] { ParallelPlan.sectionKeys }
 
     public let model: GPTSpec
     public let cluster: Cluster
@@ -40,61 +42,49 @@ public final class MetaEvaluator: Evaluator {
         self.model = model; self.cluster = cluster; self.globalBatch = globalBatch; self.requested = requested
     }
 
-    /// The plan a candidate document describes, `dp` defaulting to what `devices` leave.
+    /// The plan a candidate document describes — its `parallelism` section decoded as a
+    /// `ParallelPlan`, its `precision` a format name (or an object with one under `format`) —
+    /// resolved on `devices` devices.
     public static func plan(_ candidate: JSONValue, devices: Int) throws -> ParallelPlan {
-        var plan = ParallelPlan()
-        var dp: Int?
+        var plan = ParallelPlan(dp: 0)
         for member in candidate.members ?? [] {
             switch member.key {
             case "parallelism":
-                for m in member.value.members ?? [] {
-                    let path = "parallelism." + m.key
-                    func int() throws -> Int {
-                        guard let v = m.value.number, v == v.rounded(), abs(v) < 1e9 else { throw EvaluationError("\(path): expected an integer, got \(m.value.compactText)") }
-                        return Int(v)
-                    }
-                    func bool() throws -> Bool {
-                        guard case .bool(let b) = m.value else { throw EvaluationError("\(path): expected true or false, got \(m.value.compactText)") }
-                        return b
-                    }
-                    func name<T: RawRepresentable & CaseIterable>(_: T.Type) throws -> T where T.RawValue == String {
-                        guard case .string(let s) = m.value, let v = T(rawValue: s) else {
-                            throw EvaluationError("\(path): expected one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \(m.value.compactText)")
-                        }
-                        return v
-                    }
-                    switch m.key {
-                    case "dp": dp = try int()
-                    case "tp": plan.tp = try int()
-                    case "pp": plan.pp = try int()
-                    case "zero": plan.zero = try int()
-                    case "micro_batch": plan.microBatch = try int()
-                    case "checkpointing": plan.checkpointing = try name(ParallelPlan.Checkpointing.self)
-                    case "sequence_parallel": plan.sequenceParallel = try bool()
-                    case "offload": plan.offload = try bool()
-                    case "schedule": plan.schedule = try name(ParallelPlan.PipelineSchedule.self)
-                    default: throw EvaluationError("\(path): not a parallelism setting (valid: \(planKeys.joined(separator: ", ")))")
-                    }
+                do {
+                    plan = try JSONValue.object([member]).decoded(as: PlanSection.self).plan
+                } catch let e as ConfigError {
+                    throw EvaluationError(e.description)
+                } catch let e as DecodingError {
+                    throw EvaluationError(describeDecodingError(e))
                 }
             case "precision":
-                var format = member.value
-                if let inner = member.value.members?.first(where: { $0.key == "format" }) { format = inner.value }
-                guard case .string(let s) = format, let p = ParallelPlan.Precision(rawValue: s) else {
-                    throw EvaluationError("precision: expected one of \(ParallelPlan.Precision.allCases.map(\.rawValue).joined(separator: ", ")), got \(format.compactText)")
-                }
-                plan.precision = p
+                continue
             default:
                 throw EvaluationError("\(member.key): the meta evaluator reads only parallelism and precision")
             }
         }
-        guard plan.tp >= 1, plan.pp >= 1 else { throw EvaluationError("parallelism: tp and pp must be at least 1") }
-        if let dp { plan.dp = dp } else {
-            guard devices % (plan.tp * plan.pp) == 0 else {
-                throw EvaluationError("parallelism: tp × pp = \(plan.tp * plan.pp) does not divide the \(devices) devices")
+        if let value = candidate["precision"] {
+            let format = value["format"] ?? value
+            guard case .string(let s) = format, let p = ParallelPlan.Precision(rawValue: s) else {
+                throw EvaluationError("precision: expected one of \(ParallelPlan.Precision.allCases.map(\.rawValue).joined(separator: ", ")), got \(format.compactText)")
             }
-            plan.dp = devices / (plan.tp * plan.pp)
+            plan.precision = p
         }
-        return plan
+        do { return try plan.resolved(devices: devices) } catch let e as PlanError { throw EvaluationError("parallelism: \(e.reason)") }
+    }
+
+    /// `{"parallelism": {...}}`, so that errors carry the section's key path.
+    private struct PlanSection: Decodable {
+        let plan: ParallelPlan
+        enum CodingKeys: String, CodingKey { case parallelism }
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let section = try c.superDecoder(forKey: .parallelism)
+            if let precision = try section.container(keyedBy: AnyKey.self).allKeys.first(where: { $0.stringValue == "precision" }) {
+                throw ConfigError(keyPath: "parallelism.\(precision.stringValue)", reason: "precision is a section of its own, beside parallelism")
+            }
+            plan = try ParallelPlan(from: section)
+        }
     }
 
     public func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],

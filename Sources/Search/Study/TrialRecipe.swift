@@ -35,13 +35,15 @@ public struct MetaRecipe {
     /// batch and the full plan, every derived value written out.
     public var document: JSONValue {
         func int(_ v: Int) -> JSONValue { .number(Double(v)) }
+        typealias Key = ParallelPlan.CodingKeys
         var parallelism: [(String, JSONValue)] = [
-            ("dp", int(plan.dp)), ("tp", int(plan.tp)), ("pp", int(plan.pp)), ("zero", int(plan.zero)),
-            ("micro_batch", int(plan.microBatch)),
+            (Key.dp.rawValue, int(plan.dp)), (Key.tp.rawValue, int(plan.tp)), (Key.pp.rawValue, int(plan.pp)),
+            (Key.zero.rawValue, int(plan.zero)), (Key.microBatch.rawValue, int(plan.microBatch)),
         ]
-        if let m = plan.gradientAccumulation { parallelism.append(("grad_accum", int(m))) }
-        parallelism += [("checkpointing", .string(plan.checkpointing.rawValue)), ("sequence_parallel", .bool(plan.sequenceParallel)),
-                        ("offload", .bool(plan.offload)), ("schedule", .string(plan.schedule.rawValue))]
+        if let m = plan.gradientAccumulation { parallelism.append((Key.gradientAccumulation.rawValue, int(m))) }
+        parallelism += [(Key.checkpointing.rawValue, .string(plan.checkpointing.rawValue)),
+                        (Key.sequenceParallel.rawValue, .bool(plan.sequenceParallel)),
+                        (Key.offload.rawValue, .bool(plan.offload)), (Key.schedule.rawValue, .string(plan.schedule.rawValue))]
         let c = evaluator.cluster
         return .object([
             ("architecture", evaluator.modelDocument),

@@ -122,15 +122,15 @@ struct EstimateCommand: Command {
         let cluster: Cluster
         do { cluster = try Cluster(profile: profile, nodes: nodes, devicesPerNode: gpusPerNode) }
         catch let e as ConfigError { throw CLIError.invalidValue(name: "--" + e.keyPath.replacingOccurrences(of: "_", with: "-"), value: "", reason: e.reason) }
-        if dp == nil, cluster.devices % (tp * pp) != 0 {
-            throw CLIError.invalidValue(name: "--tp", value: String(tp),
-                                        reason: "tp × pp = \(tp * pp) does not divide the cluster's \(cluster.devices) devices")
+        let plan: ParallelPlan
+        do {
+            plan = try ParallelPlan(dp: dp ?? 0, tp: tp, pp: pp, zero: zero, microBatch: microBatch, gradientAccumulation: gradAccum,
+                                    checkpointing: checkpointing, sequenceParallel: sequenceParallel, offload: offload,
+                                    precision: precision, schedule: schedule).resolved(devices: cluster.devices)
+        } catch let e as PlanError {
+            throw CLIError.invalidValue(name: "--" + e.key, value: String(tp), reason: e.reason)
         }
-        let dataParallel = dp ?? max(1, cluster.devices / (tp * pp))
-        let batch = globalBatch ?? dataParallel * microBatch * (gradAccum ?? 1)
-        let plan = ParallelPlan(dp: dataParallel, tp: tp, pp: pp, zero: zero, microBatch: microBatch, gradientAccumulation: gradAccum,
-                                checkpointing: checkpointing, sequenceParallel: sequenceParallel, offload: offload,
-                                precision: precision, schedule: schedule)
+        let batch = globalBatch ?? plan.dp * microBatch * (gradAccum ?? 1)
         let estimate = try TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan).estimate()
         if json {
             try Output.printJSON(EstimateReport(model: model, hardware: profile.name, nodes: cluster.nodes,

@@ -1,0 +1,77 @@
+import Engine
+
+/// A plan as a space's `parallelism` section, a recipe and `estimate --json` write it:
+///
+///     {"dp": 8, "tp": 2, "pp": 1, "zero": 1, "micro_batch": 4, "grad_accum": 16,
+///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "schedule": "1f1b"}
+///
+/// Every key is optional (the defaults of `init`); an absent `dp` is 0 until `resolved(devices:)`
+/// gives it what the devices leave. Unknown keys and wrong types are `ConfigError`s naming the key.
+/// `precision` is a section of its own in a candidate, and a key here only in `estimate --json`.
+extension ParallelPlan {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case dp, tp, pp, zero
+        case microBatch = "micro_batch"
+        case gradientAccumulation = "grad_accum"
+        case checkpointing
+        case sequenceParallel = "sequence_parallel"
+        case offload, schedule, precision
+    }
+
+    /// The keys of a candidate's `parallelism` section.
+    public static var sectionKeys: [String] { CodingKeys.allCases.filter { $0 != .precision }.map(\.rawValue) }
+
+    public init(from decoder: Decoder) throws {
+        try ConfigError.rejectUnknownKeys(in: decoder, allowed: CodingKeys.allCases.map(\.rawValue), owner: "parallelism")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func int(_ key: CodingKeys) throws -> Int? { try c.configValue(Int.self, key, expected: "an integer") }
+        func bool(_ key: CodingKeys) throws -> Bool? { try c.configValue(Bool.self, key, expected: "true or false") }
+        func name<T: RawRepresentable & CaseIterable & Decodable>(_ key: CodingKeys, _: T.Type) throws -> T? where T.RawValue == String {
+            guard let text = try c.configValue(String.self, key, expected: "a name") else { return nil }
+            guard let value = T(rawValue: text) else {
+                throw ConfigError.unknownName(text, kind: key.rawValue.replacingOccurrences(of: "_", with: " "),
+                                              among: T.allCases.map(\.rawValue), keyPath: ConfigError.keyPath(c.codingPath + [key]))
+            }
+            return value
+        }
+        self.init(dp: try int(.dp) ?? 0, tp: try int(.tp) ?? 1, pp: try int(.pp) ?? 1, zero: try int(.zero) ?? 0,
+                  microBatch: try int(.microBatch) ?? 1, gradientAccumulation: try int(.gradientAccumulation),
+                  checkpointing: try name(.checkpointing, Checkpointing.self) ?? .none,
+                  sequenceParallel: try bool(.sequenceParallel) ?? false, offload: try bool(.offload) ?? false,
+                  precision: try name(.precision, Precision.self) ?? .bf16,
+                  schedule: try name(.schedule, PipelineSchedule.self) ?? .oneForwardOneBackward)
+        for key in [CodingKeys.tp, .pp, .microBatch] where (try int(key) ?? 1) < 1 {
+            throw ConfigError(keyPath: ConfigError.keyPath(c.codingPath + [key]), reason: "must be at least 1, got \(try int(key)!)")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(dp, forKey: .dp); try c.encode(tp, forKey: .tp); try c.encode(pp, forKey: .pp); try c.encode(zero, forKey: .zero)
+        try c.encode(microBatch, forKey: .microBatch); try c.encodeIfPresent(gradientAccumulation, forKey: .gradientAccumulation)
+        try c.encode(checkpointing, forKey: .checkpointing); try c.encode(sequenceParallel, forKey: .sequenceParallel)
+        try c.encode(offload, forKey: .offload); try c.encode(schedule, forKey: .schedule); try c.encode(precision, forKey: .precision)
+    }
+
+    /// The plan on `devices` devices: an unset `dp` becomes devices / (tp · pp).
+    /// - Throws: `PlanError` when tp · pp does not divide the devices.
+    public func resolved(devices: Int) throws -> ParallelPlan {
+        guard dp == 0 else { return self }
+        guard devices % (tp * pp) == 0 else {
+            throw PlanError("tp", "tp × pp = \(tp * pp) does not divide the cluster's \(devices) devices")
+        }
+        var plan = self
+        plan.dp = devices / (tp * pp)
+        return plan
+    }
+
+    /// The plan as `autotune estimate` flags, every setting written out.
+    public var estimateFlags: [String] {
+        var words = ["--dp", String(dp), "--tp", String(tp), "--pp", String(pp), "--zero", String(zero), "--micro-batch", String(microBatch)]
+        if let m = gradientAccumulation { words += ["--grad-accum", String(m)] }
+        words += ["--checkpointing", checkpointing.rawValue, "--schedule", schedule.rawValue]
+        if sequenceParallel { words.append("--sequence-parallel") }
+        if offload { words.append("--offload") }
+        return words + ["--precision", precision.rawValue]
+    }
+}
