@@ -44,6 +44,4 @@ public struct InferenceCost: Codable, Equatable, Sendable {
         ]
     }
 
-    /// The metric names `metrics(profile:)` gives, without their profile.
-    public static let metricNames = ["latency_ms", "throughput", "memory_mb", "energy_mj"]
 }

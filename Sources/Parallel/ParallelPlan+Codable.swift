@@ -38,7 +38,7 @@ extension ParallelPlan {
                   microBatch: try int(.microBatch) ?? 1, gradientAccumulation: try int(.gradientAccumulation),
                   checkpointing: try name(.checkpointing, Checkpointing.self) ?? .none,
                   sequenceParallel: try bool(.sequenceParallel) ?? false, offload: try bool(.offload) ?? false,
-                  precision: try name(.precision, Precision.self) ?? .bf16,
+                  precision: try name(.precision, FloatFormat.self) ?? .bf16,
                   schedule: try name(.schedule, PipelineSchedule.self) ?? .oneForwardOneBackward)
         for key in [CodingKeys.tp, .pp, .microBatch] where (try int(key) ?? 1) < 1 {
             throw ConfigError(keyPath: ConfigError.keyPath(c.codingPath + [key]), reason: "must be at least 1, got \(try int(key)!)")

@@ -25,12 +25,14 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     public var sequenceParallel: Bool
     /// Keep the optimizer states (and the update) in host memory, as ZeRO-Offload does.
     public var offload: Bool
-    public var precision: Precision
+    /// The format of weights, activations and gradients in forward and backward; the update is
+    /// always applied to FP32 master weights (FP32 training keeps no separate copy).
+    public var precision: FloatFormat
     public var schedule: PipelineSchedule
 
     public init(dp: Int = 1, tp: Int = 1, pp: Int = 1, zero: Int = 0, microBatch: Int = 1, gradientAccumulation: Int? = nil,
                 checkpointing: Checkpointing = .none, sequenceParallel: Bool = false, offload: Bool = false,
-                precision: Precision = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward) {
+                precision: FloatFormat = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward) {
         self.dp = dp; self.tp = tp; self.pp = pp; self.zero = zero; self.microBatch = microBatch
         self.gradientAccumulation = gradientAccumulation; self.checkpointing = checkpointing
         self.sequenceParallel = sequenceParallel; self.offload = offload; self.precision = precision; self.schedule = schedule
@@ -46,35 +48,6 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
         case selective
         /// Keep each layer's input and recompute the layer.
         case full
-    }
-
-    /// The format of weights, activations and gradients in forward and backward; the update is
-    /// always applied to FP32 master weights (FP32 training keeps no separate copy).
-    public enum Precision: String, Codable, Sendable, CaseIterable {
-        case fp32, tf32, fp16, bf16, fp8
-
-        /// The dtype compute runs in.
-        public var dtype: DType {
-            switch self {
-            case .fp32: return .fp32
-            case .tf32: return .tf32
-            case .fp16: return .fp16
-            case .bf16: return .bf16
-            case .fp8: return .fp8
-            }
-        }
-
-        /// Bytes of a working weight, of an activation and of a gradient: 2 for the 16-bit formats;
-        /// FP8 keeps 16-bit weights and gradients (its FP8 copies are transient), TF32 is stored as FP32.
-        public var storageBytes: Double {
-            switch self {
-            case .fp32, .tf32: return 4
-            case .fp16, .bf16, .fp8: return 2
-            }
-        }
-
-        /// Whether FP32 master weights are kept beside the working copy.
-        public var keepsMasterWeights: Bool { storageBytes < 4 }
     }
 
     /// The pipeline schedule (bubble (p − 1)/m for both; they differ in activation memory).

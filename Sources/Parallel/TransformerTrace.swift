@@ -13,7 +13,7 @@ import Engine
 public struct TransformerTrace: Sendable {
     public let model: GPTSpec
     public let microBatch: Int
-    public let precision: ParallelPlan.Precision
+    public let precision: FloatFormat
     /// One transformer layer's operations, forward and backward.
     public let block: [OpEvent]
     /// Token and position embedding, forward and backward.
@@ -31,7 +31,7 @@ public struct TransformerTrace: Sendable {
     /// Every parameter (the LM head is tied to the token embedding).
     public let totalParameters: Int
 
-    public init(model: GPTSpec, microBatch: Int, precision: ParallelPlan.Precision) throws {
+    public init(model: GPTSpec, microBatch: Int, precision: FloatFormat) throws {
         self.model = model
         self.microBatch = microBatch
         self.precision = precision

@@ -101,10 +101,14 @@ final class PlotDataTests: XCTestCase {
         XCTAssertEqual(thinned.lines.map(\.onFront), [false, false, true])
     }
 
-    func testMetricLabels() {
-        XCTAssertEqual(MetricLabel("latency_ms@Jetson-Orin-Nano").text, "batch-1 latency (ms) on Jetson-Orin-Nano")
-        XCTAssertEqual(MetricLabel("flops").text, "FLOPs per sample (forward)")
-        XCTAssertEqual(MetricLabel("my_metric").text, "my_metric")
-        XCTAssertNil(MetricLabel("accuracy").profile)
+    func testMetricLabelsComeFromTheEvaluatorThatReportsThem() {
+        let engine = EvaluatorSpec.engine(data: .object([("dataset", .string("blobs"))]), epochs: nil)
+        let command = EvaluatorSpec.command(CommandSpec(argv: ["train"]))
+        XCTAssertEqual(MetricLabel("latency_ms@Jetson-Orin-Nano", evaluator: engine).text, "batch-1 latency (ms) on Jetson-Orin-Nano")
+        XCTAssertEqual(MetricLabel("flops", evaluator: engine).text, "FLOPs per sample (forward)")
+        XCTAssertEqual(MetricLabel("accuracy", evaluator: engine).text, "accuracy (fraction of the test set)")
+        XCTAssertEqual(MetricLabel("accuracy", evaluator: command).text, "accuracy", "a program's accuracy is whatever it measured")
+        XCTAssertEqual(MetricLabel("my_metric", evaluator: engine).text, "my_metric")
+        XCTAssertNil(MetricLabel("accuracy", evaluator: engine).profile)
     }
 }

@@ -69,8 +69,8 @@ final class StudyPlotsTests: XCTestCase {
             set title 'demo: Pareto front, accuracy against latency_ms@Jetson-Orin-Nano on Jetson-Orin-Nano'
             set grid lc rgb '#e5e5e5'
             set key outside right top
-            set xlabel 'accuracy (fraction of the test set), higher is better'
-            set ylabel 'batch-1 latency (ms), lower is better'
+            set xlabel 'accuracy, higher is better'
+            set ylabel 'latency_ms, lower is better'
             set format x '%g'
             set format y '%g'
             $dominated << EOD

@@ -77,7 +77,7 @@ public final class CompressionRunner {
         try Preflight.check(recipe, sampleShape: splits.train.sampleShape, classes: splits.train.classCount)
         let working = WorkingWeights(format: recipe.precision.format, scaler: recipe.precision.makeScaler())
         var encodings = WeightEncodings()
-        encodings.defaultBits = recipe.precision.format.storageBits
+        encodings.defaultBits = Int(recipe.precision.format.storageBytes) * 8
         var hooks: [TrainingHook] = [working]
         for case .l1(let l) in recipe.compression { working.l1 = l.lambda }
         var rounds = 1, distill: DistillStep?
@@ -208,9 +208,4 @@ public final class CompressionRunner {
                                  skippedSteps: working.skippedSteps, lossScale: working.scaler?.scale,
                                  inferenceSeconds: report.testSeconds, floatInferenceSeconds: nil)
     }
-}
-
-extension FloatFormat {
-    /// Bits a weight of this format is stored in (TF32 is a compute format: stored as FP32).
-    var storageBits: Int { self == .fp16 || self == .bf16 ? 16 : 32 }
 }

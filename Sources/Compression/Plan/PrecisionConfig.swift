@@ -81,8 +81,12 @@ public struct PrecisionConfig: Codable, Equatable, Sendable {
     }
 
     private static func format(_ name: String, keyPath: String) throws -> FloatFormat {
-        guard let f = FloatFormat(rawValue: name) else {
-            throw ConfigError.unknownName(name, kind: "precision", among: FloatFormat.allCases.map(\.rawValue), keyPath: keyPath)
+        let names = FloatFormat.trainable.map(\.rawValue)
+        guard let f = FloatFormat(rawValue: name), FloatFormat.trainable.contains(f) else {
+            if FloatFormat(rawValue: name) != nil {
+                throw ConfigError(keyPath: keyPath, reason: "the engine trains in \(names.joined(separator: ", ")); \(name) training is costed by the meta evaluator and estimate")
+            }
+            throw ConfigError.unknownName(name, kind: "precision", among: names, keyPath: keyPath)
         }
         return f
     }

@@ -149,15 +149,3 @@ public final class SharedWeight {
         optimizer.step(store, learningRate: learningRate)
     }
 }
-
-extension FloatFormat {
-    /// The dtype the trace prices this format's work at.
-    public var dtype: DType {
-        switch self {
-        case .fp32: return .fp32
-        case .tf32: return .tf32
-        case .fp16: return .fp16
-        case .bf16: return .bf16
-        }
-    }
-}

@@ -64,28 +64,14 @@ public struct TrainingSetup: Equatable, Sendable {
             LossScaling(scale: decimal($0), initialScalePower: p.initialScalePower, window: p.lossScaleWindow,
                         hysteresis: p.hysteresis, minimumScale: decimal(p.minLossScale))
         }
-        let format: MixedPrecision.Format
-        switch p.format {
-        case .fp32: format = .fp32
-        case .tf32: format = .tf32
-        case .fp16: format = .fp16
-        case .bf16: format = .bf16
-        }
-        self.init(microBatch: batch, accumulation: t.accumulation, precision: MixedPrecision(format, lossScaling: scaling),
+        self.init(microBatch: batch, accumulation: t.accumulation, precision: MixedPrecision(p.format, lossScaling: scaling),
                   optimizer: t.optimizer, schedule: t.schedule, totalSteps: steps, gradientClip: t.gradientClip.map(decimal))
     }
 
     /// A meta (LLM training-config) trial: `plan` on `nodes` × `gpusPerNode` devices at
     /// `globalBatch` samples per step. FP16 gets DeepSpeed's default dynamic loss scaling.
     public init(meta plan: ParallelPlan, nodes: Int, gpusPerNode: Int, globalBatch: Int, layers: Int) {
-        let format: MixedPrecision.Format
-        switch plan.precision {
-        case .fp32: format = .fp32
-        case .tf32: format = .tf32
-        case .fp16: format = .fp16
-        case .bf16: format = .bf16
-        case .fp8: format = .fp8
-        }
+        let format = plan.precision
         let accumulation = plan.gradientAccumulation ?? max(1, globalBatch / max(1, plan.dp * plan.microBatch))
         self.init(nodes: nodes, gpusPerNode: gpusPerNode, dp: plan.dp, tp: plan.tp, pp: plan.pp, zeroStage: plan.zero,
                   offloadOptimizer: plan.offload, microBatch: plan.microBatch, accumulation: accumulation,
@@ -96,11 +82,10 @@ public struct TrainingSetup: Equatable, Sendable {
 
 /// The number format training runs in, and its loss scaling.
 public struct MixedPrecision: Equatable, Sendable {
-    public enum Format: String, Equatable, Sendable { case fp32, tf32, fp16, bf16, fp8 }
-    public var format: Format
+    public var format: FloatFormat
     /// Nil: the loss is not scaled.
     public var lossScaling: LossScaling?
-    public init(_ format: Format, lossScaling: LossScaling? = nil) { self.format = format; self.lossScaling = lossScaling }
+    public init(_ format: FloatFormat, lossScaling: LossScaling? = nil) { self.format = format; self.lossScaling = lossScaling }
 }
 
 /// Loss scaling as DeepSpeed's `fp16` section spells it: `scale` 0 is dynamic, starting at

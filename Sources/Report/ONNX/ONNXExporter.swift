@@ -162,12 +162,13 @@ struct NetworkExport {
         }
     }
 
-    /// `x` rounded to the 16-bit format the engine rounds layer outputs to (unchanged for fp32).
+    /// `x` rounded to the format the engine rounds layer outputs to (unchanged for fp32).
     mutating func rounded(_ x: Value, after layer: String) -> Value {
         let to: Int
         switch rounding {
         case .fp16: to = 10          // FLOAT16
         case .bf16: to = 16          // BFLOAT16
+        case .fp8: to = 17           // FLOAT8E4M3FN (opset 19)
         case .fp32, .tf32: return x
         }
         let narrow = builder.node("Cast", [x.name], name: layer + ".round", attributes: [.int("to", to)])

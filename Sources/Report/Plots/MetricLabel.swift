@@ -1,74 +1,44 @@
 import Search
 
-/// How a metric is named on an axis: what it measures, in which unit, and the hardware profile
-/// it was costed on (`latency_ms@Jetson-Orin-Nano` → "latency (ms) on Jetson-Orin-Nano").
+/// How a metric is named on an axis: what it measures, in which unit (as the evaluator that
+/// reports it defines it, `MetricCatalogue`), and the hardware profile it was costed on
+/// (`latency_ms@Jetson-Orin-Nano` → "batch-1 latency (ms) on Jetson-Orin-Nano").
 ///
-///     MetricLabel("flops").text            // "FLOPs per sample"
-///     MetricLabel("memory_mb@Raspberry-Pi-5").profile   // "Raspberry-Pi-5"
+///     MetricLabel("flops", evaluator: engine).text                  // "FLOPs per sample (forward)"
+///     MetricLabel("accuracy", evaluator: command).text              // "accuracy", as the program names it
+///     MetricLabel("memory_mb@Raspberry-Pi-5", evaluator: engine).profile   // "Raspberry-Pi-5"
 public struct MetricLabel: Equatable, Sendable {
     public var metric: String
     /// The base name, before any `@profile`.
     public var base: String
     public var profile: String?
+    /// The quantity and unit the evaluator defines; nil for a name it does not (a command's own).
+    public var quantity: String?
 
-    public init(_ metric: String) {
+    public init(_ metric: String, evaluator: EvaluatorSpec) {
         self.metric = metric
-        if let at = metric.firstIndex(of: "@") {
-            base = String(metric[..<at])
-            profile = String(metric[metric.index(after: at)...])
+        if let (base, profile) = SpaceFile.hardwareMetric(metric) {
+            self.base = base
+            self.profile = profile
         } else {
             base = metric
             profile = nil
         }
+        quantity = MetricCatalogue.label(of: metric, evaluator: evaluator)
     }
 
-    /// The quantity and its unit, for the metrics autotune's evaluators report; other names
-    /// (a command's own metrics) as written.
-    static let known: [String: String] = [
-        "accuracy": "accuracy (fraction of the test set)",
-        "validation_accuracy": "validation accuracy (fraction)",
-        "loss": "loss (cross-entropy, nats)",
-        "params": "parameters",
-        "flops": "FLOPs per sample (forward)",
-        "training_flops": "training FLOPs",
-        "peak_mib": "peak memory (MiB)",
-        "epoch_seconds": "seconds per epoch",
-        "train_seconds": "training time (s)",
-        "samples_per_second": "training throughput (samples/s)",
-        "stored_kib": "stored size (KiB)",
-        "size_ratio": "size over the FP32 model",
-        "nonzero_params": "nonzero parameters",
-        "sparsity": "sparsity (fraction of zeros)",
-        "inference_seconds": "test-set inference time (s)",
-        "latency_ms": "batch-1 latency (ms)",
-        "throughput": "throughput at batch 64 (samples/s)",
-        "memory_mb": "inference memory (MB)",
-        "energy_mj": "energy per sample (mJ)",
-        "tokens_per_second": "training throughput (tokens/s)",
-        "step_seconds": "step time (s)",
-        "compute_seconds": "compute time per step (s)",
-        "communication_seconds": "communication time per step (s)",
-        "bubble_seconds": "pipeline bubble per step (s)",
-        "memory_gib": "memory per device (GiB)",
-        "memory_excess_gib": "memory over capacity (GiB)",
-        "mfu": "model FLOPs utilisation",
-        "tflops_per_device": "TFLOP/s per device",
-        "joules_per_token": "energy per token (J)",
-        "parameters_per_device": "parameters per device",
-        "usd_per_mtoken": "cost (USD per million tokens)",
-    ]
-
-    /// "latency (ms) on Jetson-Orin-Nano"; the metric's own name where it is not a known one.
+    /// "batch-1 latency (ms) on Jetson-Orin-Nano"; the metric's own name where the evaluator
+    /// does not define it.
     public var text: String {
-        let quantity = Self.known[base] ?? base
-        return profile.map { "\(quantity) on \($0)" } ?? quantity
+        let q = quantity ?? base
+        return profile.map { "\(q) on \($0)" } ?? q
     }
 
     /// The hardware profiles a study's plots speak of: those named in its metrics (`…@NAME`) and
     /// the meta evaluator's cluster device, in order of first mention.
     public static func profiles(of spec: StudySpec) -> [String] {
         var names = spec.objectives.map(\.metric) + spec.constraints.map(\.metric)
-        names = names.compactMap { MetricLabel($0).profile }
+        names = names.compactMap { SpaceFile.hardwareMetric($0)?.profile }
         if case .meta(let m) = spec.evaluator { names.insert(m.hardware, at: 0) }
         var seen = Set<String>()
         return names.filter { seen.insert($0).inserted }

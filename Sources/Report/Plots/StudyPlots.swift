@@ -38,10 +38,9 @@ public struct StudyPlots {
     }
 
     /// An axis label: the metric's quantity and unit and which way is better.
-    static func axisLabel(_ objective: Objective) -> String {
-        let label = MetricLabel(objective.metric)
-        let quantity = label.profile == nil ? label.text : MetricLabel(label.base).text
-        return "\(quantity), \(objective.direction == .minimize ? "lower" : "higher") is better"
+    func axisLabel(_ objective: Objective) -> String {
+        let label = MetricLabel(objective.metric, evaluator: spec.evaluator)
+        return "\(label.quantity ?? label.base), \(objective.direction == .minimize ? "lower" : "higher") is better"
     }
 
     /// Log scale when every value is positive and they span more than three decades.
@@ -117,8 +116,8 @@ public struct StudyPlots {
     }
 
     func setAxes(_ s: FrontScatter, x: Objective, y: Objective, into script: inout GnuplotScript) {
-        script.set("xlabel", GnuplotScript.quote(Self.axisLabel(x)))
-        script.set("ylabel", GnuplotScript.quote(Self.axisLabel(y)))
+        script.set("xlabel", GnuplotScript.quote(axisLabel(x)))
+        script.set("ylabel", GnuplotScript.quote(axisLabel(y)))
         let all = s.front + s.dominated + s.infeasible
         for (axis, values) in [("x", all.map(\.x)), ("y", all.map(\.y))] {
             script.set("format", "\(axis) '%g'")
@@ -171,7 +170,7 @@ public struct StudyPlots {
         script.set("title", GnuplotScript.quote(title("\(o.metric) per trial and best so far")))
         script.set("grid", "lc rgb '#e5e5e5'")
         script.set("xlabel", "'trial number'")
-        script.set("ylabel", GnuplotScript.quote(Self.axisLabel(o)))
+        script.set("ylabel", GnuplotScript.quote(axisLabel(o)))
         script.dataBlock("values", rows: rows)
         script.append("plot $values using 1:2 with points pt 7 ps 0.7 lc rgb \(Self.faint) title 'trial', \\\n"
             + "     $values using 1:3 with steps lw 2 lc rgb \(Self.frontColour) title 'best so far'")

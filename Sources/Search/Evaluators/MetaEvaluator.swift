@@ -21,9 +21,8 @@ import Parallel
 /// not fit too, like the throughput, so constraints rank them) when the profile has a price. A
 /// study that asks for `usd_per_mtoken` on a profile without a price fails every trial saying so.
 public final class MetaEvaluator: Evaluator {
-    public static let metrics = ["tokens_per_second", "samples_per_second", "step_seconds", "compute_seconds",
-                                 "communication_seconds", "bubble_seconds", "memory_gib", "memory_excess_gib", "mfu",
-                                 "tflops_per_device", "joules_per_token", "parameters_per_device", costMetric]
+    /// The metric names it reports (`MetricCatalogue.meta`).
+    public static var metrics: [String] { MetricCatalogue.meta.map(\.name) }
     /// The metric that needs a price: dollars per million tokens.
     public static let costMetric = "usd_per_mtoken"
     /// The keys of a candidate's `parallelism` section.
@@ -65,8 +64,8 @@ public final class MetaEvaluator: Evaluator {
         }
         if let value = candidate["precision"] {
             let format = value["format"] ?? value
-            guard case .string(let s) = format, let p = ParallelPlan.Precision(rawValue: s) else {
-                throw EvaluationError("precision: expected one of \(ParallelPlan.Precision.allCases.map(\.rawValue).joined(separator: ", ")), got \(format.compactText)")
+            guard case .string(let s) = format, let p = FloatFormat(rawValue: s) else {
+                throw EvaluationError("precision: expected one of \(FloatFormat.allCases.map(\.rawValue).joined(separator: ", ")), got \(format.compactText)")
             }
             plan.precision = p
         }

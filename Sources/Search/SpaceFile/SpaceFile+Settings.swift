@@ -47,8 +47,9 @@ extension SpaceFile {
     private static func checkMetric(_ metric: String, at path: String, metrics: [String]?) throws {
         if metric.isEmpty { throw ConfigError(keyPath: path, reason: "the metric name is empty") }
         if metrics == engineMetrics, let (base, profile) = hardwareMetric(metric) {
-            guard InferenceCost.metricNames.contains(base) else {
-                throw ConfigError.unknownName(base, kind: "hardware metric", among: InferenceCost.metricNames, keyPath: path)
+            let names = MetricCatalogue.hardware.map(\.name)
+            guard names.contains(base) else {
+                throw ConfigError.unknownName(base, kind: "hardware metric", among: names, keyPath: path)
             }
             try resolveProfile(profile, at: path)
             return

@@ -17,10 +17,9 @@ public enum SpaceFile {
     public static let candidateSections = ["architecture", "training", "precision", "compression", "parallelism"]
     /// Top-level keys that configure the study.
     public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point"]
-    /// Metrics the engine evaluator reports, which its objectives and constraints may name.
-    public static let engineMetrics = ["accuracy", "validation_accuracy", "loss", "params", "flops", "training_flops",
-                                       "peak_mib", "epoch_seconds", "train_seconds", "samples_per_second",
-                                       "stored_kib", "size_ratio", "nonzero_params", "sparsity", "skipped_steps", "inference_seconds"]
+    /// Metrics the engine evaluator reports, which its objectives and constraints may name (and
+    /// its `MetricCatalogue.hardware` metrics `@` a profile).
+    public static var engineMetrics: [String] { MetricCatalogue.engine.map(\.name) }
     /// Most candidates the grid strategy enumerates.
     public static let gridLimit = 1_000_000
     /// Trials when the file sets no budget.
@@ -93,7 +92,7 @@ public enum SpaceFile {
                     throw ConfigError.unknownName(k.key, kind: "parallelism setting", among: MetaEvaluator.planKeys, keyPath: "parallelism." + k.key)
                 }
             }
-            metrics = MetaEvaluator.metrics
+            metrics = MetricCatalogue.meta.map(\.name)
             var builder = SpaceTemplateBuilder()
             space = try builder.build(sections: sections)
         }

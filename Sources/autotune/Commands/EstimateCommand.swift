@@ -6,7 +6,7 @@ import Parallel
 extension PlanError: ExitCoded { var exitCode: Int32 { 2 } }
 
 extension ParallelPlan.Checkpointing: ArgumentValue {}
-extension ParallelPlan.Precision: ArgumentValue {}
+extension FloatFormat: ArgumentValue {}
 extension ParallelPlan.PipelineSchedule: ArgumentValue {}
 
 /// `autotune estimate`: what one training step of a GPT costs under a parallel plan on a cluster.
@@ -54,7 +54,7 @@ struct EstimateCommand: Command {
     var gradAccum: Int?
     var checkpointing: ParallelPlan.Checkpointing
     var sequenceParallel: Bool, offload: Bool
-    var precision: ParallelPlan.Precision
+    var precision: FloatFormat
     var schedule: ParallelPlan.PipelineSchedule
     var json: Bool
 

@@ -1,6 +1,6 @@
-import Engine
-
-/// A floating-point storage format emulated on `Float`: values are rounded to what the format can hold.
+/// A floating-point number format — the one type for a precision, whether the engine trains in it,
+/// a parallel plan is costed in it or an export names it — emulated on `Float`: values are
+/// rounded to what the format can hold.
 ///
 /// Rounding is IEEE 754 narrowing — round to nearest, ties to even — and the result is kept in a
 /// `Float`, so training code can run "in fp16" by rounding at every layer boundary.
@@ -12,8 +12,14 @@ import Engine
 /// - tf32: fp32's 8-bit exponent with a 10-bit mantissa (NVIDIA Ampere tensor cores).
 /// - fp16: IEEE binary16, 1/5/10 bits, subnormals down to 2^-24, largest finite 65504.
 /// - bf16: the top 16 bits of fp32, 1/8/7 bits (Kalamkar et al. 2019, "A Study of BFLOAT16").
+/// - fp8: E4M3 (Micikevicius et al. 2022, "FP8 Formats for Deep Learning"): 1/4/3 bits, bias 7,
+///   subnormals down to 2^-9, largest finite 448, no infinity (past 448 is NaN).
 public enum FloatFormat: String, Codable, Sendable, CaseIterable {
-    case fp32, tf32, fp16, bf16
+    case fp32, tf32, fp16, bf16, fp8
+
+    /// The formats the engine trains in (fp8 training is costed, not run: it needs per-tensor
+    /// scaling the engine does not emulate).
+    public static let trainable: [FloatFormat] = [.fp32, .tf32, .fp16, .bf16]
 
     /// Bits the format stores a number in (tf32 counts its 19 significant bits).
     public var bits: Int {
@@ -21,8 +27,33 @@ public enum FloatFormat: String, Codable, Sendable, CaseIterable {
         case .fp32: return 32
         case .tf32: return 19
         case .fp16, .bf16: return 16
+        case .fp8: return 8
         }
     }
+
+    /// The dtype a trace prices this format's work at.
+    public var dtype: DType {
+        switch self {
+        case .fp32: return .fp32
+        case .tf32: return .tf32
+        case .fp16: return .fp16
+        case .bf16: return .bf16
+        case .fp8: return .fp8
+        }
+    }
+
+    /// Bytes of a working weight, an activation and a gradient in training: 2 for the 16-bit
+    /// formats; fp8 keeps 16-bit weights and gradients (its fp8 copies are transient); tf32 is a
+    /// compute format, stored as fp32.
+    public var storageBytes: Double {
+        switch self {
+        case .fp32, .tf32: return 4
+        case .fp16, .bf16, .fp8: return 2
+        }
+    }
+
+    /// Whether training keeps fp32 master weights beside the working copy.
+    public var keepsMasterWeights: Bool { storageBytes < 4 }
 
     /// The largest finite magnitude the format represents.
     public var largestFinite: Float {
@@ -31,6 +62,7 @@ public enum FloatFormat: String, Codable, Sendable, CaseIterable {
         case .tf32: return Float(bitPattern: 0x7F7F_E000)  // (2 − 2^-10) · 2^127
         case .fp16: return 65504
         case .bf16: return Float(bitPattern: 0x7F7F_0000)  // (2 − 2^-7) · 2^127
+        case .fp8: return 448
         }
     }
 
@@ -45,6 +77,7 @@ public enum FloatFormat: String, Codable, Sendable, CaseIterable {
         case .tf32: return Float(bitPattern: FloatFormat.roundMantissa(x.bitPattern, droppedBits: 13))
         case .fp16: return Float(bitPattern: FloatFormat.roundHalf(x.bitPattern))
         case .bf16: return Float(bitPattern: FloatFormat.roundMantissa(x.bitPattern, droppedBits: 16))
+        case .fp8: return Float(bitPattern: FloatFormat.roundE4M3(x.bitPattern))
         }
     }
 
@@ -110,12 +143,30 @@ public enum FloatFormat: String, Codable, Sendable, CaseIterable {
         return sign | result
     }
 
+    /// Rounds the fp32 bit pattern `u` to the nearest E4M3 value (RNE), as an fp32 bit pattern.
+    ///
+    /// Normal range (from 2^-6): 3 mantissa bits. Below, the spacing is fixed at 2^-9, so adding and
+    /// subtracting 2^14 (whose fp32 ulp is 2^-9) rounds to it with the hardware's RNE. From 464 —
+    /// halfway between 448 and the 480 the format lacks — and for infinities the result is NaN.
+    @inlinable @inline(__always)
+    static func roundE4M3(_ u: UInt32) -> UInt32 {
+        let sign = u & 0x8000_0000
+        let magnitude = u & 0x7FFF_FFFF
+        let normal = (magnitude &+ 0x7_FFFF &+ ((magnitude >> 20) & 1)) & 0xFFF0_0000
+        let tiny = ((Float(bitPattern: magnitude) + 16384) - 16384).bitPattern
+        let m = Int32(bitPattern: magnitude)
+        var result = m < 0x3C80_0000 ? tiny : normal           // 2^-6, the smallest E4M3 normal
+        result = m >= 0x43E8_0000 ? 0x7FC0_0000 : result         // 464 and above, infinity and NaN
+        return sign | result
+    }
+
     private static func roundBits(_ bits: UnsafeMutablePointer<UInt32>, count: Int, format: FloatFormat) {
         switch format {
         case .fp32: return
         case .tf32: for i in 0..<count { bits[i] = roundMantissa(bits[i], droppedBits: 13) }
         case .bf16: for i in 0..<count { bits[i] = roundMantissa(bits[i], droppedBits: 16) }
         case .fp16: for i in 0..<count { bits[i] = roundHalf(bits[i]) }
+        case .fp8: for i in 0..<count { bits[i] = roundE4M3(bits[i]) }
         }
     }
 }

@@ -1,7 +1,6 @@
 import XCTest
 import Foundation
 import Engine
-@testable import Compression
 
 final class FloatFormatTests: XCTestCase {
     private func f(_ bits: UInt32) -> Float { Float(bitPattern: bits) }
@@ -161,11 +160,32 @@ final class FloatFormatTests: XCTestCase {
     }
 
     func testLargestFiniteIsAFixedPointAndTheLargest() {
-        for format in FloatFormat.allCases where format != .fp32 {
+        for format in FloatFormat.allCases where format != .fp32 && format != .fp8 {
             XCTAssertEqual(format.round(format.largestFinite), format.largestFinite, "\(format)")
             XCTAssertEqual(format.round(format.largestFinite.nextUp), format.largestFinite, "\(format)")
             XCTAssertEqual(format.round(format.largestFinite * 1.01), .infinity, "\(format)")
         }
+    }
+
+    /// E4M3 worked by hand: 3 mantissa bits (spacing 1/8 in [1, 2)), subnormal spacing 2^-9, 448
+    /// the largest finite value, NaN from 464 (halfway to the 480 the format lacks).
+    func testFP8E4M3() {
+        let e4m3 = FloatFormat.fp8
+        assertBits(e4m3.round(1), 1)
+        assertBits(e4m3.round(1.0625), 1, "1 + 1/16 is a tie: the even mantissa 000")
+        assertBits(e4m3.round(1.1875), 1.25, "1 + 3/16 is a tie between 001 and 010: 010")
+        assertBits(e4m3.round(-2.3), -2.25, "1.15 · 2 rounds to 1.125 · 2")
+        assertBits(e4m3.round(448), 448)
+        assertBits(e4m3.round(460), 448)
+        XCTAssertTrue(e4m3.round(464).isNaN)
+        XCTAssertTrue(e4m3.round(.infinity).isNaN, "E4M3 has no infinity")
+        assertBits(e4m3.round(p2(-9)), p2(-9), "the smallest subnormal")
+        assertBits(e4m3.round(p2(-10)), 0, "half the smallest subnormal ties to zero")
+        assertBits(e4m3.round(3 * p2(-10)), p2(-8), "between 2^-9 (odd) and 2^-8 (even): 2^-8")
+        assertBits(e4m3.round(0.0155), 0.015625, "just under 2^-6 rounds up to it")
+        XCTAssertEqual(e4m3.dtype, .fp8)
+        XCTAssertEqual(e4m3.storageBytes, 2, "fp8 training keeps 16-bit weights and gradients")
+        XCTAssertFalse(FloatFormat.trainable.contains(.fp8))
     }
 
     // MARK: Buffers
