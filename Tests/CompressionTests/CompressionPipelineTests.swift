@@ -138,7 +138,7 @@ final class CompressionPipelineTests: XCTestCase {
         }
         let base = #""architecture": {"family": "mlp", "widths": [8]}, "training": {"optimizer": {"name": "adam"}}, "data": {"dataset": "blobs"}"#
         XCTAssertEqual(reason("{\(base), \"precision\": \"fp8\"}"),
-                       "r.json: precision: unknown precision 'fp8' (valid: fp32, tf32, fp16, bf16). Did you mean 'fp32'?")
+                       "r.json: precision: the engine trains in fp32, tf32, fp16, bf16; fp8 training is costed by the meta evaluator and estimate")
         XCTAssertEqual(reason("{\(base), \"compression\": [{\"method\": \"prune\", \"sparsity\": 1.5}]}"),
                        "r.json: compression[0].sparsity: must be in 0.0…0.999, got 1.5")
         XCTAssertEqual(reason("{\(base), \"compression\": [{\"method\": \"quantise\"}]}"),

@@ -59,36 +59,23 @@ final class StudyPlotsTests: XCTestCase {
             """)
     }
 
-    func testFrontScriptGolden() throws {
+    /// What the front plot says, checked on its parts (title, axis labels, the three sets of
+    /// points) rather than on the whole gnuplot script, which may change its styling freely.
+    func testFrontPlotTitleAxesAndPoints() throws {
         let (record, spec) = try study(Self.twoObjectives)
-        let scripts = StudyPlots(study: record, spec: spec, trials: trials).scripts(format: .svg, directory: "out")
+        let plots = StudyPlots(study: record, spec: spec, trials: trials)
+        let scripts = plots.scripts(format: .svg, directory: "out")
         XCTAssertEqual(scripts.map(\.name), ["front", "hypervolume", "learning_curves", "parallel_coordinates"])
-        XCTAssertEqual(scripts[0].script.text, """
-            set terminal svg size 960,640 noenhanced font 'Sans,11' background rgb 'white'
-            set output 'out/front.svg'
-            set title 'demo: Pareto front, accuracy against latency_ms@Jetson-Orin-Nano on Jetson-Orin-Nano'
-            set grid lc rgb '#e5e5e5'
-            set key outside right top
-            set xlabel 'accuracy, higher is better'
-            set ylabel 'latency_ms, lower is better'
-            set format x '%g'
-            set format y '%g'
-            $dominated << EOD
-            0.7 3.0 2.0
-            EOD
-            $infeasible << EOD
-            0.95 0.5 3.0
-            EOD
-            $front << EOD
-            0.8 1.0 1.0
-            0.9 2.0 0.0
-            EOD
-            plot $dominated using 1:2 with points pt 7 ps 0.7 lc rgb '#c8c8c8' title 'dominated (1)', \\
-                 $infeasible using 1:2 with points pt 2 ps 1.1 lc rgb '#d62728' title 'infeasible (1)', \\
-                 $front using 1:2 with linespoints pt 7 ps 1.2 lw 2 lc rgb '#1f77b4' title 'Pareto front (2)', \\
-                 $front using 1:2:(sprintf('#%d', $3)) with labels offset char 0.8,0.8 font ',8' tc rgb '#1f77b4' notitle
-
-            """)
+        XCTAssertEqual(plots.title("Pareto front"), "demo: Pareto front on Jetson-Orin-Nano")
+        XCTAssertEqual(plots.axisLabel(spec.objectives[0]), "accuracy, higher is better", "a command's metric as the program names it")
+        XCTAssertEqual(plots.axisLabel(spec.objectives[1]), "latency_ms, lower is better")
+        let front = scripts[0].script.text
+        // Rows are (x, y, trial): trials 1 and 0 on the front, 2 dominated, 3 infeasible; 4 was pruned.
+        for block in ["$front << EOD\n0.8 1.0 1.0\n0.9 2.0 0.0\nEOD", "$dominated << EOD\n0.7 3.0 2.0\nEOD",
+                      "$infeasible << EOD\n0.95 0.5 3.0\nEOD"] {
+            XCTAssertTrue(front.contains(block), block)
+        }
+        XCTAssertTrue(front.contains("title 'Pareto front (2)'"), front)
         let curves = scripts[2].script.text
         XCTAssertTrue(curves.contains("title 'pruned (stopped early) (1)'"), curves)
         XCTAssertTrue(curves.contains("dt 2"), "pruned curves are dashed")

@@ -132,15 +132,7 @@ public enum FloatFormat: String, Codable, Sendable, CaseIterable {
     /// 65520 — halfway between 65504 and 2^16, a tie that goes to the even 2^16 — the result is infinity.
     @inlinable @inline(__always)
     static func roundHalf(_ u: UInt32) -> UInt32 {
-        let sign = u & 0x8000_0000
-        let magnitude = u & 0x7FFF_FFFF
-        let normal = (magnitude &+ 0x0FFF &+ ((magnitude >> 13) & 1)) & 0xFFFF_E000
-        let tiny = ((Float(bitPattern: magnitude) + 0.5) - 0.5).bitPattern
-        let m = Int32(bitPattern: magnitude)
-        var result = m < 0x3880_0000 ? tiny : normal          // 2^-14, the smallest fp16 normal
-        result = m >= 0x477F_F000 ? 0x7F80_0000 : result       // 65520 and above (and infinity)
-        result = m > 0x7F80_0000 ? (magnitude | 0x0040_0000) & 0xFFFF_E000 : result  // NaN
-        return sign | result
+        roundNarrow(u, droppedBits: 13, smallestNormal: 0x3880_0000, subnormalStep: 0.5, overflow: 0x477F_F000, overflowValue: 0x7F80_0000)
     }
 
     /// Rounds the fp32 bit pattern `u` to the nearest E4M3 value (RNE), as an fp32 bit pattern.
@@ -150,13 +142,25 @@ public enum FloatFormat: String, Codable, Sendable, CaseIterable {
     /// halfway between 448 and the 480 the format lacks — and for infinities the result is NaN.
     @inlinable @inline(__always)
     static func roundE4M3(_ u: UInt32) -> UInt32 {
+        roundNarrow(u, droppedBits: 20, smallestNormal: 0x3C80_0000, subnormalStep: 16384, overflow: 0x43E8_0000, overflowValue: 0x7FC0_0000)
+    }
+
+    /// Narrowing to a format with fewer exponent bits: `23 − droppedBits` mantissa bits from the
+    /// bit pattern `smallestNormal` up; below it a fixed spacing, reached by adding and subtracting
+    /// `subnormalStep` (whose fp32 ulp is that spacing); `overflowValue` from the bit pattern
+    /// `overflow` up; NaN stays a quiet NaN.
+    @inlinable @inline(__always)
+    static func roundNarrow(_ u: UInt32, droppedBits: UInt32, smallestNormal: Int32, subnormalStep: Float,
+                            overflow: Int32, overflowValue: UInt32) -> UInt32 {
         let sign = u & 0x8000_0000
         let magnitude = u & 0x7FFF_FFFF
-        let normal = (magnitude &+ 0x7_FFFF &+ ((magnitude >> 20) & 1)) & 0xFFF0_0000
-        let tiny = ((Float(bitPattern: magnitude) + 16384) - 16384).bitPattern
+        let keep = ~((UInt32(1) << droppedBits) - 1)
+        let normal = (magnitude &+ ((UInt32(1) << (droppedBits - 1)) - 1) &+ ((magnitude >> droppedBits) & 1)) & keep
+        let tiny = ((Float(bitPattern: magnitude) + subnormalStep) - subnormalStep).bitPattern
         let m = Int32(bitPattern: magnitude)
-        var result = m < 0x3C80_0000 ? tiny : normal           // 2^-6, the smallest E4M3 normal
-        result = m >= 0x43E8_0000 ? 0x7FC0_0000 : result         // 464 and above, infinity and NaN
+        var result = m < smallestNormal ? tiny : normal
+        result = m >= overflow ? overflowValue : result
+        result = m > 0x7F80_0000 ? (magnitude | 0x0040_0000) & keep : result
         return sign | result
     }
 
