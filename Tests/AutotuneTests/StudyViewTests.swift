@@ -18,6 +18,10 @@ final class StudyViewTests: XCTestCase {
         p.deadline = Date().addingTimeInterval(7200.4)
         XCTAssertEqual(ProgressLine.text(p), "trials 12 · hypervolume 0.5000 · 2h00m left")
         XCTAssertEqual(ProgressLine.duration(59.6), "1m00s")
+        // A resumed study: 14 of 25 done, 3 of them in this run's 6 s: 11 to go at 2 s each.
+        let resumed = StudyRunner.Progress(finished: 14, total: 25, failed: 0, pruned: 0, best: nil, hypervolume: nil,
+                                           elapsed: 6, finishedThisRun: 3, deadline: nil)
+        XCTAssertEqual(ProgressLine.text(resumed), "trials 14/25 · 22s left")
     }
 
     func testParameterCellShortensNamesOnlyWhereUnambiguous() {

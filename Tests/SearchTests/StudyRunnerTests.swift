@@ -81,6 +81,27 @@ final class StudyRunnerTests: XCTestCase {
         XCTAssertEqual(trials.filter { $0.state == .complete }.count, 1)
     }
 
+    func testProgressOfAResumedStudyCountsFromTheStore() throws {
+        let text = #"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": 3}"#
+        let (spec, storage, first) = try study(text)
+        try StudyRunner(study: first).run()
+        let (resumed, created) = try Study.create(try spec.applying(.init(trials: 5)), named: "s", in: storage, location: path)
+        XCTAssertFalse(created)
+        var last: StudyRunner.Progress?
+        XCTAssertEqual(try StudyRunner(study: resumed).run { last = $0 }, 2)
+        XCTAssertEqual(last?.finished, 5, "the three trials of the first run count")
+        XCTAssertEqual(last?.total, 5)
+        XCTAssertEqual(last?.finishedThisRun, 2, "and time left is paced by this run's two")
+
+        // A trial handed back (an interrupted worker's) is re-run under a new number; it counts once.
+        let (more, _) = try Study.create(try spec.applying(.init(trials: 7)), named: "s", in: storage, location: path)
+        let held = try XCTUnwrap(try more.claim(worker: "gone", strategy: try more.makeStrategy()))
+        try storage.abandonTrial(study: more.id, number: held.trial.number, reason: "interrupted")
+        XCTAssertEqual(try StudyRunner(study: more).run { last = $0 }, 2)
+        XCTAssertEqual(try more.trials().count, 8, "seven trials and one re-run")
+        XCTAssertEqual(last?.finished, 7, "never 8/7")
+    }
+
     func testWallClockBudgetStopsClaiming() throws {
         let (spec, storage, record) = try study("""
         {"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": {"minutes": 0.001}}

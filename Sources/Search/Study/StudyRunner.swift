@@ -32,6 +32,8 @@ public final class StudyRunner {
 
     /// Where the study stands, for progress lines.
     public struct Progress: Sendable {
+        /// Finished trials that count against the budget (a re-run counts once), from the store:
+        /// a resumed study starts from what it has.
         public var finished: Int
         public var total: Int?
         public var failed: Int
@@ -40,13 +42,17 @@ public final class StudyRunner {
         public var best: Double?
         /// Hypervolume of the feasible front against the study's reference point.
         public var hypervolume: Double?
+        /// Time since this run started, and the trials finished in it: the pace time left is
+        /// estimated from.
         public var elapsed: TimeInterval
+        public var finishedThisRun: Int
         public var deadline: Date?
 
         public init(finished: Int, total: Int?, failed: Int, pruned: Int, best: Double?, hypervolume: Double?,
-                    elapsed: TimeInterval, deadline: Date?) {
+                    elapsed: TimeInterval, finishedThisRun: Int? = nil, deadline: Date?) {
             self.finished = finished; self.total = total; self.failed = failed; self.pruned = pruned
-            self.best = best; self.hypervolume = hypervolume; self.elapsed = elapsed; self.deadline = deadline
+            self.best = best; self.hypervolume = hypervolume; self.elapsed = elapsed
+            self.finishedThisRun = finishedThisRun ?? finished; self.deadline = deadline
         }
     }
 
@@ -77,7 +83,10 @@ public final class StudyRunner {
 
     /// Counts, best value and the current non-dominated set, updated as results arrive.
     private struct Tally {
+        /// Finished trials as the budget counts them (re-runs of a dead worker's trial excluded).
         var finished = 0, failed = 0, pruned = 0
+        /// `finished` when this run started.
+        var atStart: Int?
         var best: Double?
         /// Minimised objective vectors of the feasible front.
         var front: [[Double]] = []
@@ -112,6 +121,8 @@ public final class StudyRunner {
         let heartbeat = startHeartbeat()
         defer { heartbeat.cancel() }
         try chooseReferencePointIfNeeded(force: false)
+        try locked { try sync() }
+        tally.atStart = tally.finished
         while true {
             try locked {
                 // Dead workers are looked for once per heartbeat interval, not before every trial.
@@ -224,7 +235,7 @@ public final class StudyRunner {
     }
 
     private func count(_ t: TrialRecord) {
-        tally.finished += 1
+        if t.retryOf == nil { tally.finished += 1 }
         if t.state == .fail { tally.failed += 1 }
         if t.state == .pruned { tally.pruned += 1 }
         guard t.state == .complete, t.violation <= 0, case .success(let v) = analysis.minimized(t.metrics) else { return }
@@ -241,7 +252,8 @@ public final class StudyRunner {
             hv = Search.hypervolume(tally.front, reference: zip(spec.objectives, ref).map { $0.minimized($1) })
         }
         return Progress(finished: tally.finished, total: spec.budget.trials, failed: tally.failed, pruned: tally.pruned,
-                        best: best, hypervolume: hv, elapsed: Date().timeIntervalSince(started), deadline: options.deadline)
+                        best: best, hypervolume: hv, elapsed: Date().timeIntervalSince(started),
+                        finishedThisRun: tally.finished - (tally.atStart ?? 0), deadline: options.deadline)
     }
 
     /// Give up the trial being evaluated, if any: it is failed with `reason` and queued to run

@@ -34,8 +34,8 @@ final class ProgressLine {
         if let b = p.best { parts.append("best \(humanNumber(b))") }
         if let hv = p.hypervolume { parts.append("hypervolume \(humanNumber(hv))") }
         var left: Double?
-        if let total = p.total, p.finished > 0, total > p.finished {
-            left = p.elapsed / Double(p.finished) * Double(total - p.finished)
+        if let total = p.total, p.finishedThisRun > 0, total > p.finished {
+            left = p.elapsed / Double(p.finishedThisRun) * Double(total - p.finished)
         }
         if let deadline = p.deadline {
             let untilDeadline = max(0, deadline.timeIntervalSinceNow)
