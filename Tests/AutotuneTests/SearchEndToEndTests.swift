@@ -232,6 +232,43 @@ final class SearchEndToEndTests: ScratchTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: db), "no store, no study, no trial was written")
     }
 
+    func testAStudyWhoseTrialsAllFailStopsAndSaysWhy() throws {
+        let missing = write("missing.json", """
+        {"training": {"x": {"_type": "uniform", "_value": [0, 1]}},
+         "evaluator": {"command": {"run": ["python3", "/nonexistent/train.py"]}},
+         "objectives": {"loss": "minimize"}, "budget": 10}
+        """)
+        let r = runAutotune(["search", missing, "--db", db, "--study", "m", "--quiet"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("autotune: error: study 'm' stopped after 5 failed trials in a row and none succeeded; the last: "), r.stderr)
+        XCTAssertTrue(r.stderr.contains("/nonexistent/train.py"), r.stderr)
+        XCTAssertEqual(try trials("m").count, 5, "the budget of 10 was not spent")
+
+        let two = write("two.json", try String(contentsOfFile: missing, encoding: .utf8)
+            .replacingOccurrences(of: "\"budget\": 10", with: "\"budget\": 10, \"max_consecutive_failures\": 2"))
+        XCTAssertEqual(runAutotune(["search", two, "--db", db, "--study", "m2", "--quiet"]).status, 1)
+        XCTAssertEqual(try trials("m2").count, 2)
+
+        // Some failures among successes: the study runs on, and its summary says how many and why.
+        let script = write("half.py", """
+        import json, sys
+        c = json.load(sys.stdin)["training"]
+        if c["x"] < 0.5: sys.exit("x too small")
+        print(json.dumps({"loss": c["x"]}))
+        """)
+        let half = write("half.json", """
+        {"training": {"x": {"_type": "uniform", "_value": [0, 1]}},
+         "evaluator": {"command": {"run": ["python3", "\(script)"]}},
+         "objectives": {"loss": "minimize"}, "strategy": "random", "budget": 8, "seed": 3, "max_consecutive_failures": 0}
+        """)
+        let done = runAutotune(["search", half, "--db", db, "--study", "h", "--quiet"])
+        XCTAssertEqual(done.status, 0, done.stderr)
+        let failed = try trials("h").filter { $0["state"] as? String == "FAIL" }.count
+        XCTAssertGreaterThan(failed, 0)
+        XCTAssertTrue(done.stdout.contains("\(failed) failed; the commonest reason (\(failed) of them): "), done.stdout)
+        XCTAssertTrue(done.stdout.contains("x too small"), done.stdout)
+    }
+
     func testBadInputAndUnknownStudiesExitWithTwo() {
         let bad = write("bad.json", "{\"evaluator\": {\"benchmark\": {\"problem\": \"zdt7\", \"variables\": 5}}}")
         let r = runAutotune(["search", bad, "--db", db])

@@ -16,7 +16,7 @@ public enum SpaceFile {
     /// Top-level keys that hold the candidate (searched or fixed).
     public static let candidateSections = ["architecture", "training", "precision", "compression", "parallelism"]
     /// Top-level keys that configure the study.
-    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point"]
+    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point", "max_consecutive_failures"]
     /// Metrics the engine evaluator reports, which its objectives and constraints may name (and
     /// its `MetricCatalogue.hardware` metrics `@` a profile).
     public static var engineMetrics: [String] { MetricCatalogue.engine.map(\.name) }
@@ -120,11 +120,13 @@ public enum SpaceFile {
         let workers = try optional(members, "workers").map(Self.workers) ?? 1
         let name = try optional(members, "name").map(studyName)
         let reference = try optional(members, "reference_point").map { try referencePoint($0, objectives: objectives) }
+        let failureLimit = try optional(members, "max_consecutive_failures").map { try integer($0, at: "max_consecutive_failures", atLeast: 0) }
         // With `resolution`, the grid strategy discretises continuous dimensions itself.
         if strategy.name == "grid", strategy.options["resolution"] == nil { try checkFinite(space) }
         var spec = StudySpec(space: space, evaluator: evaluator, objectives: objectives, constraints: constraints, strategy: strategy,
                              earlyStopping: earlyStopping, budget: budget, seed: seed, workers: workers, name: name)
         spec.referencePoint = reference
+        if let failureLimit { spec.maxConsecutiveFailures = failureLimit }
         spec.document = document
         return spec
     }

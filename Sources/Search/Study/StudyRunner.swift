@@ -87,6 +87,9 @@ public final class StudyRunner {
         var finished = 0, failed = 0, pruned = 0
         /// `finished` when this run started.
         var atStart: Int?
+        /// Failures in a row in this run while no trial has succeeded, and the last one's reason.
+        var failuresInARow = 0, succeeded = false
+        var lastFailure: String?
         var best: Double?
         /// Minimised objective vectors of the feasible front.
         var front: [[Double]] = []
@@ -137,6 +140,12 @@ public final class StudyRunner {
                 nextProgress = Date().addingTimeInterval(0.25)
             }
             if let deadline = options.deadline, Date() >= deadline { break }
+            let limit = spec.maxConsecutiveFailures
+            if limit > 0, !tally.succeeded, tally.failuresInARow >= limit {
+                progress?(currentProgress())
+                throw StudyError(.runtime, "study '\(study.name)' stopped after \(tally.failuresInARow) failed trials in a row and none succeeded; "
+                                           + "the last: \(tally.lastFailure ?? "no reason given") (max_consecutive_failures in the space file sets the limit)")
+            }
             guard let asked = try locked({ try study.claim(worker: options.worker, strategy: strategy) }) else { break }
             try evaluate(asked)
             evaluated += 1
@@ -237,6 +246,14 @@ public final class StudyRunner {
     private func count(_ t: TrialRecord) {
         if t.retryOf == nil { tally.finished += 1 }
         if t.state == .fail { tally.failed += 1 }
+        if tally.atStart != nil {
+            if t.state == .fail {
+                tally.failuresInARow += 1
+                tally.lastFailure = t.message
+            } else {
+                tally.succeeded = true
+            }
+        }
         if t.state == .pruned { tally.pruned += 1 }
         guard t.state == .complete, t.violation <= 0, case .success(let v) = analysis.minimized(t.metrics) else { return }
         if v.count == 1 { tally.best = min(tally.best ?? v[0], v[0]) }

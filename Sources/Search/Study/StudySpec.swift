@@ -148,6 +148,10 @@ public struct StudySpec: Hashable, Sendable {
     /// The hypervolume reference point the file fixes, in the objectives' own units (else one is
     /// chosen from the first trials).
     public var referencePoint: [Double]?
+    /// A run stops (exit 1) after this many failed trials in a row while none has succeeded:
+    /// a missing script or a broken space fails every trial, and the budget should not be spent
+    /// finding that out. 0 never stops.
+    public var maxConsecutiveFailures = 5
     /// The space document as read, with the settings changed on the command line written into
     /// it: what a study stores, and what later commands read its spec from.
     public var document: JSONValue = .null

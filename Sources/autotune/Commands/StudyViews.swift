@@ -89,9 +89,25 @@ struct StudySummaryView {
         TrialState.allCases.map { s in (s, trials.filter { $0.state == s }.count) }.filter { $0.1 > 0 }
     }
 
+    /// The failed trials' commonest reason and how many gave it (ties: the earliest).
+    var commonestFailure: (reason: String, count: Int)? {
+        var tally: [String: Int] = [:], order: [String] = []
+        for t in trials where t.state == .fail {
+            let reason = t.message ?? "no reason given"
+            if tally[reason] == nil { order.append(reason) }
+            tally[reason, default: 0] += 1
+        }
+        return order.max { tally[$0]! < tally[$1]! || (tally[$0]! == tally[$1]! && order.firstIndex(of: $0)! > order.firstIndex(of: $1)!) }
+            .map { ($0, tally[$0]!) }
+    }
+
     var text: String {
         var lines = ["study '\(study.name)' in \(database): \(trials.count) trials ("
                      + counts.map { "\($0.1) \($0.0.rawValue.lowercased())" }.joined(separator: ", ") + ")"]
+        if let (reason, count) = commonestFailure {
+            let failed = trials.filter { $0.state == .fail }.count
+            lines.append("\(failed) failed; the commonest reason (\(count) of them): \(reason)")
+        }
         if let hv = hypervolume, let ref = study.referencePoint, spec.objectives.count > 1 {
             lines.append("hypervolume \(humanNumber(hv)) (reference point \(ref.map(humanNumber).joined(separator: ", ")))")
         }
@@ -113,6 +129,9 @@ struct StudySummaryView {
         m.append(("trials", .object([("total", .number(Double(trials.count)))] + counts.map { ($0.0.rawValue.lowercased(), .number(Double($0.1))) })))
         if let ref = study.referencePoint { m.append(("reference_point", .array(ref.map { .number($0) }))) }
         if let hv = hypervolume { m.append(("hypervolume", .number(hv))) }
+        if let (reason, count) = commonestFailure {
+            m.append(("commonest_failure", .object([("reason", .string(reason)), ("count", .number(Double(count)))])))
+        }
         m.append(("front", .array(front.map(trialJSON))))
         return .object(m)
     }
