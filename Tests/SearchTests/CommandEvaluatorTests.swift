@@ -287,6 +287,31 @@ final class CommandEvaluatorTests: XCTestCase {
         XCTAssertNotEqual(next.metrics["pid"], first.metrics["pid"])
     }
 
+    func testPersistentAnswerThatIsNotAnObjectOfNumbersFailsAtOnce() throws {
+        let server = try script("bad.py", """
+            import json, sys
+            replies = {1: "[1, 2]", 2: '{"f1": NaN}', 3: '{"f1": 1,', 4: '{"f1": "high"}'}
+            for line in sys.stdin:
+                print("log line", flush=True)
+                x = json.loads(line)["x"]
+                print(replies.get(x, json.dumps({"f1": x})), flush=True)
+            """)
+        let evaluator = CommandEvaluator(CommandSpec(argv: ["python3", server], timeoutSeconds: 60, persistent: true))
+        let expected = [
+            "persistent process's answer is not a JSON object: '[1, 2]'",
+            "persistent process's answer is not a JSON object: '{\"f1\": NaN}' (NaN and Infinity are not JSON numbers)",
+            "persistent process's answer is not a JSON object: '{\"f1\": 1,'",
+            "metric 'f1' on the persistent process's answer is a string, expected a number",
+        ]
+        for (x, reason) in zip(1..., expected) {
+            let start = Date()
+            XCTAssertEqual(failure { try evaluator.evaluate(candidate(("x", .number(Double(x)))), parameters: []) { _, _ in true } }, reason)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 20, "failed at once, not at the 60 s timeout")
+        }
+        XCTAssertEqual(try evaluator.evaluate(candidate(("x", .number(5))), parameters: []) { _, _ in true }.metrics, ["f1": 5])
+        evaluator.close()
+    }
+
     func testPersistentTimeoutAndEarlyStopRestartTheProcess() throws {
         let evaluator = CommandEvaluator(CommandSpec(argv: ["python3", try server()], timeoutSeconds: 1, persistent: true))
         _ = try evaluator.evaluate(candidate(("x", .number(1))), parameters: []) { _, _ in true }

@@ -3,8 +3,10 @@
 ///
 /// Protocol: each candidate is written as one line of compact JSON on the process's stdin; the
 /// process prints any number of lines and then one JSON object line of metrics. On the way,
-/// `{"step": ..., ...}` lines are learning-curve points and lines that are not JSON objects are
-/// logs. A minimal program:
+/// `{"step": ..., ...}` lines are learning-curve points and other lines are logs — except that a
+/// line beginning with `{` or `[` is taken as the answer, so one that is not a JSON object of
+/// numbers (`[1, 2]`, `{"f1": NaN}`, a cut-off object) fails the candidate at once with the
+/// reason, and the process is replaced. A minimal program:
 ///
 ///     import json, sys
 ///     for line in sys.stdin:
@@ -53,7 +55,11 @@ final class PersistentCommand {
                 case .object(let members):
                     return EvaluationResult(metrics: try CommandOutputLine.metrics(members, source: PersistentCommand.answer))
                 case .text:
-                    continue
+                    let trimmed = line.trimmingCharacters(in: .whitespaces)
+                    guard trimmed.hasPrefix("{") || trimmed.hasPrefix("[") else { continue }
+                    stop()
+                    _ = try CommandOutputLine.metrics(trimmed, source: PersistentCommand.answer)
+                    throw EvaluationError("\(PersistentCommand.answer) is not a JSON object of numbers")
                 }
             case .endOfOutput:
                 let exited = child.waitForExit(deadline: ChildProcess.now() + 1)
