@@ -235,6 +235,34 @@ final class CommandEvaluatorTests: XCTestCase {
         XCTAssertEqual(waitpid(-1, &status, WNOHANG), -1, "a child process was left unreaped")
     }
 
+    // MARK: Large and endless output
+
+    func testLargeOutputIsReadQuicklyAndLongLinesAreCut() throws {
+        let big = try script("big.py", """
+            import json, sys
+            sys.stdout.write("x" * 30_000_000)
+            sys.stdout.write("\\n")
+            for i in range(100_000): sys.stdout.write("log line %d\\n" % i)
+            print(json.dumps({"f1": 1}))
+            """)
+        let m = try CommandEvaluator(CommandSpec(argv: ["python3", big], timeoutSeconds: 8)).evaluate(.null, parameters: []) { _, _ in true }
+        XCTAssertEqual(m.metrics, ["f1": 1], "40 MB of output is read well inside the timeout")
+
+        let long = try script("long.py", "import sys\nsys.stdout.write('y' * 3_000_000)\n")
+        let reason = failure { try CommandEvaluator(CommandSpec(argv: ["python3", long], timeoutSeconds: 8)).evaluate(.null, parameters: []) { _, _ in true } }
+        XCTAssertTrue(reason.hasPrefix("last line of stdout is not a JSON object: 'yyy"), reason)
+        XCTAssertTrue(reason.contains("[line cut: \(3_000_000 - LineSplitter.maxLineBytes) more bytes not kept]"), reason)
+    }
+
+    func testTheTimeoutHoldsWhateverTheProgramPrints() throws {
+        for program in ["yes", "head -c 2000000000 /dev/zero | tr '\\0' x"] {
+            let start = Date()
+            let reason = failure { try CommandEvaluator(CommandSpec(argv: ["/bin/sh", "-c", program], timeoutSeconds: 1)).evaluate(.null, parameters: []) { _, _ in true } }
+            XCTAssertEqual(reason, "timed out after 1 s", program)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 4, "\(program): the 1 s timeout held")
+        }
+    }
+
     // MARK: One persistent process
 
     private func server() throws -> String {

@@ -34,6 +34,8 @@ final class ChildProcess {
     private var stderrSplitter = LineSplitter()
     private var lines: [String] = []
     private var nextLineIndex = 0
+    /// One buffer for every read: a program may print hundreds of megabytes.
+    private var readBuffer = [UInt8](repeating: 0, count: 1 << 18)
     /// The last lines the program wrote to stderr.
     private(set) var stderrTail: [String] = []
     /// How the process ended, once it has been reaped.
@@ -138,6 +140,8 @@ final class ChildProcess {
     /// what it wrote has been read), `.timedOut` once `deadline` (a `now()` value) has passed.
     func nextLine(deadline: Double?) -> Event {
         while true {
+            // The deadline holds whatever the program prints: it is checked before every line.
+            if let deadline, ChildProcess.now() >= deadline { return .timedOut }
             if nextLineIndex < lines.count {
                 let line = lines[nextLineIndex]
                 nextLineIndex += 1
@@ -262,7 +266,13 @@ final class ChildProcess {
         let milliseconds = Int32((wait * 1000).rounded(.up))
         guard poll(&fds, nfds_t(fds.count), milliseconds) > 0 else { return }
         for ready in fds where ready.revents != 0 {
-            if ready.fd == input { writeInput() } else { readChunk(ready.fd) }
+            if ready.fd == input {
+                writeInput()
+            } else {
+                // Read what is there now, up to 4 MiB, before polling again.
+                var chunks = 0
+                while chunks < 16, readChunk(ready.fd) { chunks += 1 }
+            }
         }
     }
 
@@ -278,11 +288,10 @@ final class ChildProcess {
     /// Read one chunk from stdout or stderr; false when nothing more is available now.
     @discardableResult
     private func readChunk(_ fd: Int32) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let (n, error) = buffer.withUnsafeMutableBytes { (read(fd, $0.baseAddress, $0.count), errno) }
+        let (n, error) = readBuffer.withUnsafeMutableBytes { (read(fd, $0.baseAddress, $0.count), errno) }
         if n < 0 && (error == EAGAIN || error == EINTR) { return false }
         if n <= 0 { finish(fd); return false }
-        let chunk = buffer[..<n]
+        let chunk = readBuffer[..<n]
         if fd == output { lines += stdoutSplitter.append(chunk) } else { keepErrors(stderrSplitter.append(chunk)) }
         return true
     }
@@ -342,31 +351,52 @@ final class ChildProcess {
 }
 
 /// Splits a byte stream into lines (without their "\n" or "\r\n"), decoding UTF-8 leniently.
+/// A line is kept up to `maxLineBytes`; the rest of a longer one is dropped and the line ends
+/// with a note saying how much was cut.
 struct LineSplitter {
+    static let maxLineBytes = 1 << 20
     private var partial: [UInt8] = []
+    private var dropped = 0
 
     /// The lines `bytes` completes.
     mutating func append(_ bytes: ArraySlice<UInt8>) -> [String] {
         var complete: [String] = []
         var start = bytes.startIndex
-        while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            partial += bytes[start..<newline]
-            complete.append(LineSplitter.text(partial))
-            partial.removeAll(keepingCapacity: true)
+        while let newline = LineSplitter.newline(in: bytes, from: start) {
+            keep(bytes[start..<newline])
+            complete.append(line())
             start = newline + 1
         }
-        partial += bytes[start...]
+        keep(bytes[start...])
         return complete
+    }
+
+    /// The index of the next "\n" at or after `start` (memchr: megabytes of output per call).
+    private static func newline(in bytes: ArraySlice<UInt8>, from start: Int) -> Int? {
+        let offset = start - bytes.startIndex
+        return bytes.withUnsafeBufferPointer { (buffer: UnsafeBufferPointer<UInt8>) -> Int? in
+            guard offset < buffer.count, let base = buffer.baseAddress else { return nil }
+            guard let hit = memchr(UnsafeRawPointer(base + offset), 10, buffer.count - offset) else { return nil }
+            let position: Int = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+            return bytes.startIndex + position
+        }
     }
 
     /// The unterminated last line, if any, at end of stream.
     mutating func finish() -> String? {
-        defer { partial = [] }
-        return partial.isEmpty ? nil : LineSplitter.text(partial)
+        partial.isEmpty && dropped == 0 ? nil : line()
     }
 
-    private static func text(_ bytes: [UInt8]) -> String {
-        let end = bytes.last == UInt8(ascii: "\r") ? bytes.count - 1 : bytes.count
-        return String(decoding: bytes[..<end], as: UTF8.self)
+    private mutating func keep(_ bytes: ArraySlice<UInt8>) {
+        let room = max(0, LineSplitter.maxLineBytes - partial.count)
+        partial += bytes.prefix(room)
+        dropped += max(0, bytes.count - room)
+    }
+
+    private mutating func line() -> String {
+        defer { partial.removeAll(keepingCapacity: partial.count <= 1 << 16); dropped = 0 }
+        let end = dropped == 0 && partial.last == UInt8(ascii: "\r") ? partial.count - 1 : partial.count
+        let text = String(decoding: partial[..<end], as: UTF8.self)
+        return dropped == 0 ? text : text + " … [line cut: \(dropped) more bytes not kept]"
     }
 }

@@ -61,7 +61,7 @@ public final class CommandEvaluator: Evaluator {
         reading: while true {
             switch child.nextLine(deadline: deadline) {
             case .line(let line):
-                if line.contains(where: { !$0.isWhitespace }) { lastLine = line }
+                if line.utf8.contains(where: { $0 > 32 }) { lastLine = line }
                 if case .point(let step, let metrics) = CommandOutputLine(line), !report(step, metrics) {
                     return EvaluationResult(metrics: metrics, stoppedEarly: true)
                 }
@@ -111,6 +111,11 @@ enum CommandOutputLine: Equatable {
     case text
 
     init(_ line: String) {
+        // Most lines are logs: only one whose first visible character is "{" is parsed.
+        guard line.utf8.first(where: { $0 != 32 && $0 != 9 }) == UInt8(ascii: "{") else {
+            self = .text
+            return
+        }
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         guard trimmed.hasPrefix("{"), let value = try? JSONValue(parsing: trimmed), let members = value.members else {
             self = .text
@@ -163,7 +168,10 @@ enum CommandOutputLine: Equatable {
     }
 
     /// The first 80 characters of a line, for messages.
+    /// The first 80 characters of `line`, keeping the note of a line cut on reading.
     static func shortened(_ line: String) -> String {
-        line.count > 80 ? String(line.prefix(80)) + "…" : line
+        let note = line.range(of: " … [line cut: ", options: .backwards).map { String(line[$0.lowerBound...]) } ?? ""
+        let text = note.isEmpty ? line : String(line.dropLast(note.count))
+        return (text.count > 80 ? String(text.prefix(80)) + "…" : text) + note
     }
 }
