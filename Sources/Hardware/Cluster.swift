@@ -13,6 +13,9 @@ public struct Cluster: Sendable, Equatable {
     public init(profile: HardwareProfile, nodes: Int = 1, devicesPerNode: Int? = nil) throws {
         let perNode = devicesPerNode ?? profile.interconnect.devicesPerNode
         guard nodes >= 1 else { throw ConfigError(keyPath: "nodes", reason: "must be at least 1, got \(nodes)") }
+        guard nodes <= Self.maxNodes else {
+            throw ConfigError(keyPath: "nodes", reason: "\(nodes) nodes is more than any cluster has (at most \(Self.maxNodes))")
+        }
         guard perNode >= 1 else { throw ConfigError(keyPath: "gpus_per_node", reason: "must be at least 1, got \(perNode)") }
         guard perNode <= profile.interconnect.devicesPerNode else {
             throw ConfigError(keyPath: "gpus_per_node",
@@ -25,6 +28,9 @@ public struct Cluster: Sendable, Equatable {
         self.nodes = nodes
         self.devicesPerNode = perNode
     }
+
+    /// The most nodes a cluster may have (the largest machines have tens of thousands).
+    public static let maxNodes = 1_000_000
 
     /// Every device of the cluster.
     public var devices: Int { nodes * devicesPerNode }

@@ -73,6 +73,7 @@ extension TrainingJob {
     /// plan runs, and price everything on the cluster's profile.
     /// - Throws: `PlanError` when the plan breaks a constraint (see `ParallelPlan.validate`).
     public func estimate() throws -> TrainingEstimate {
+        try model.checkCostable(microBatch: plan.microBatch)
         let m = try plan.validate(model, devices: cluster.devices, globalBatch: globalBatch)
         let trace = try TransformerTrace(model: model, microBatch: plan.microBatch, precision: plan.precision)
         return estimate(trace: trace, microBatches: m)
@@ -134,7 +135,7 @@ extension TrainingJob {
         let dpSeconds = comm.seconds(dpEvents)
 
         // The optimizer over this device's share of the states.
-        let stateShare = psi / Double(trace.totalParameters) / Double(p.zero >= 1 ? p.dp : 1)
+        let stateShare = psi / Double(trace.optimizerParameters) / Double(p.zero >= 1 ? p.dp : 1)
         var optimizerSeconds = roofline.cost(trace.optimizer.map { $0.scaledWork(stateShare) }).seconds
         if p.offload {
             // ZeRO-Offload: gradients down, updated 16-bit weights up, the update on the host

@@ -7,9 +7,10 @@ import Engine
 ///     let trace = try TransformerTrace(model: gpt, microBatch: 1, precision: .bf16)
 ///     trace.block.count        // the operations of one transformer layer (forward and backward)
 ///
-/// Every transformer layer of a GPT executes the same operations, so the trace keeps the first
-/// layer's (checked against the others) and the two ends: the embedding, and the final norm,
-/// language-model head and loss.
+/// Every transformer layer of a GPT executes the same operations, so one layer is traced — a
+/// one-layer GPT of the same shape — and a plan multiplies it: the cost of tracing does not grow
+/// with the depth. The ends are kept apart: the embedding, and the final norm, language-model
+/// head and loss.
 public struct TransformerTrace: Sendable {
     public let model: GPTSpec
     public let microBatch: Int
@@ -20,8 +21,10 @@ public struct TransformerTrace: Sendable {
     public let embedding: [OpEvent]
     /// Final layer norm, language-model head and cross-entropy, forward and backward.
     public let head: [OpEvent]
-    /// The optimizer update over every parameter (one rank, no sharding).
+    /// The optimizer update over the traced one-layer model's `optimizerParameters` parameters
+    /// (one rank, no sharding); its work scales with the parameters a rank updates.
     public let optimizer: [OpEvent]
+    public let optimizerParameters: Int
     /// Parameters of one transformer layer, and how many of them tensor parallelism splits.
     public let blockParameters: Int, blockSplitParameters: Int
     /// Token-embedding (vocabulary-split) and position-embedding parameters.
@@ -37,7 +40,9 @@ public struct TransformerTrace: Sendable {
         self.precision = precision
         let ctx = ExecutionContext(mode: .meta, recordsEvents: true)
         ctx.computeDType = precision.dtype
-        let spec = ArchitectureSpec.gpt(model)
+        var oneLayer = model
+        oneLayer.layers = 1
+        let spec = ArchitectureSpec.gpt(oneLayer)
         let net = try Model(spec: spec, inputShape: [model.sequenceLength], classes: model.vocabulary, context: ctx, seed: 0)
         let x = Tensor(shape: [microBatch, model.sequenceLength], context: ctx)
         let labels = [Int32](repeating: 0, count: microBatch * model.sequenceLength)
@@ -67,7 +72,8 @@ public struct TransformerTrace: Sendable {
         }
         self.blockParameters = blockParameters; self.blockSplitParameters = split
         tokenParameters = tokens; positionParameters = positions; finalNormParameters = finalNorm
-        totalParameters = net.parameterCount
+        optimizerParameters = net.parameterCount
+        totalParameters = tokens + positions + finalNorm + blockParameters * model.layers
     }
 
     /// Whether Megatron's tensor parallelism cuts an operation or parameter of a layer: the QKV,

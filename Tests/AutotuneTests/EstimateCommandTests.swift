@@ -78,6 +78,34 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertTrue(r.stdout.contains("INFEASIBLE  needs "), r.stdout)
     }
 
+    /// Sizes past any real model are refused at once, naming the flag; the depth costs nothing to
+    /// trace (one layer is traced and multiplied), so a deep model is as quick as a shallow one.
+    func testHugeSizesAreRefusedAndDepthIsFree() throws {
+        func run(_ args: [String]) -> (status: Int32, stdout: String, stderr: String, seconds: Double) {
+            let start = Date()
+            let r = runAutotune(["estimate"] + args + ["--hardware", "A100-SXM-80GB"])
+            return (r.status, r.stdout, r.stderr, Date().timeIntervalSince(start))
+        }
+        var r = run(["--layers", "1000000", "--hidden", "1024", "--heads", "16", "--seq", "2048", "--vocab", "50000"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertEqual(r.stderr, "autotune: error: --layers: 1000000 is past what an estimate costs (at most 100000)\n")
+        r = run(["--layers", "2", "--hidden", "4000000000", "--heads", "16", "--seq", "4000000000", "--vocab", "4000000000"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.hasPrefix("autotune: error: --hidden: "), r.stderr)
+        // 2^24 tokens of context with 32 heads: 2^48 · 32 = 2^53 attention scores, past exact integers.
+        r = run(["--layers", "2", "--hidden", "4096", "--heads", "32", "--seq", "16777216", "--vocab", "1000"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.hasPrefix("autotune: error: --seq: micro-batch × sequence² × heads (attention scores) = 9.01e+15"), r.stderr)
+        r = run(["--layers", "2", "--hidden", "1024", "--heads", "16", "--seq", "2048", "--vocab", "50000", "--nodes", "9223372036854775807"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("for '--nodes': 9223372036854775807 nodes is more than any cluster has"), r.stderr)
+
+        r = run(["--layers", "100000", "--hidden", "4096", "--heads", "32", "--seq", "2048", "--vocab", "50000"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("100000 layers"), r.stdout)
+        XCTAssertLessThan(r.seconds, 10, "one traced layer, multiplied")
+    }
+
     func testBadInput() {
         let small = ["--layers", "2", "--hidden", "32", "--heads", "4", "--seq", "8", "--vocab", "10"]
         var r = runAutotune(["estimate"] + small + ["--hardware", "L4", "--tp", "3"])

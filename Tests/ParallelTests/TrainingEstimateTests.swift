@@ -100,4 +100,16 @@ final class TrainingEstimateTests: XCTestCase {
         check(ParallelPlan(dp: 16, tp: 1, pp: 1, microBatch: 3), "global_batch")
         check(ParallelPlan(dp: 8, tp: 1, pp: 2, zero: 2), "zero")
     }
+
+    /// One layer is traced; the whole model's parameters are counted by multiplying it, and agree
+    /// with building every layer.
+    func testOneTracedLayerCountsTheWholeModel() throws {
+        let gpt = GPTSpec(layers: 5, hidden: 64, heads: 4, sequenceLength: 16, vocabulary: 100)
+        let trace = try TransformerTrace(model: gpt, microBatch: 2, precision: .bf16)
+        let full = try Model(spec: .gpt(gpt), inputShape: [16], classes: 100, context: ExecutionContext(mode: .meta), seed: 0)
+        XCTAssertEqual(trace.totalParameters, full.parameterCount)
+        // A GPT layer: 4h² + 4h (attention) + 8h² + 5h (MLP, ratio 4) + 4h (two layer norms) = 12h² + 13h.
+        XCTAssertEqual(trace.blockParameters, 12 * 64 * 64 + 13 * 64)
+        XCTAssertEqual(trace.optimizerParameters, trace.totalParameters - 4 * trace.blockParameters)
+    }
 }

@@ -96,7 +96,10 @@ public final class MetaEvaluator: Evaluator {
         let plan = try Self.plan(candidate, devices: cluster.devices)
         let job = TrainingJob(model: model, globalBatch: globalBatch, cluster: cluster, plan: plan)
         let m: Int
-        do { m = try plan.validate(model, devices: cluster.devices, globalBatch: globalBatch) }
+        do {
+            try model.checkCostable(microBatch: plan.microBatch)
+            m = try plan.validate(model, devices: cluster.devices, globalBatch: globalBatch)
+        }
         catch let e as PlanError { throw EvaluationError("parallelism.\(e.key): \(e.reason)") }
         let key = "\(plan.microBatch)/\(plan.precision.rawValue)"
         let trace = try traces[key] ?? TransformerTrace(model: model, microBatch: plan.microBatch, precision: plan.precision)

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Hardware
+import Parallel
 
 extension SpaceFile {
     /// The evaluator kinds, in the order the format lists them.
@@ -67,6 +68,7 @@ extension SpaceFile {
             let key = e.keyPath.hasPrefix("architecture.") ? String(e.keyPath.dropFirst("architecture.".count)) : e.keyPath
             throw ConfigError(keyPath: path + "." + key, reason: e.reason)
         }
+        do { try g.checkCostable(microBatch: 1) } catch let e as PlanError { throw ConfigError(keyPath: path + "." + e.key, reason: e.reason) }
         return g
     }
 

@@ -116,12 +116,24 @@ struct EstimateCommand: Command {
         return g
     }
 
+    /// The flag that sets each size `GPTSpec.checkCostable` names.
+    static let sizeFlags = ["layers": "--layers", "hidden": "--hidden", "heads": "--heads", "sequence_length": "--seq",
+                            "vocabulary": "--vocab", "micro_batch": "--micro-batch"]
+
     func run() throws -> Int32 {
         let model = try gptSpec()
+        do { try model.checkCostable(microBatch: microBatch) } catch let e as PlanError {
+            let source = modelPath.map { "\($0): architecture.\(e.key)" }
+            if let source, e.key != "micro_batch" { throw CLIError.badInput("\(source): \(e.reason)") }
+            throw CLIError.badInput("\(Self.sizeFlags[e.key] ?? e.key): \(e.reason)")
+        }
         let profile = try ProfileLibrary.profile(named: hardware!)
         let cluster: Cluster
         do { cluster = try Cluster(profile: profile, nodes: nodes, devicesPerNode: gpusPerNode) }
-        catch let e as ConfigError { throw CLIError.invalidValue(name: "--" + e.keyPath.replacingOccurrences(of: "_", with: "-"), value: "", reason: e.reason) }
+        catch let e as ConfigError {
+            let value = e.keyPath == "nodes" ? String(nodes) : gpusPerNode.map(String.init) ?? ""
+            throw CLIError.invalidValue(name: "--" + e.keyPath.replacingOccurrences(of: "_", with: "-"), value: value, reason: e.reason)
+        }
         let plan: ParallelPlan
         do {
             plan = try ParallelPlan(dp: dp ?? 0, tp: tp, pp: pp, zero: zero, microBatch: microBatch, gradientAccumulation: gradAccum,
