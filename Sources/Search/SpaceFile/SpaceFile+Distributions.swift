@@ -34,7 +34,15 @@ enum DistributionKind: String, CaseIterable {
             for (i, x) in v.enumerated() where x != x.rounded() {
                 throw ConfigError(keyPath: "\(path)[\(i)]", reason: "expected an integer, got \(JSONValue.format(x))")
             }
+            // The sampler draws an integer from a double in [0, 1): bounds and span must be exact doubles.
+            let exact = SpaceFile.largestExactInteger
+            for (i, x) in v.enumerated() where abs(x) > exact {
+                throw ConfigError(keyPath: "\(path)[\(i)]", reason: "must be at most \(Int(exact)) in magnitude (the largest integer drawn exactly), got \(JSONValue.format(x))")
+            }
             guard v[0] < v[1] else { throw fail("lower < upper, got \(got)") }
+            guard v[1] - v[0] <= exact else {
+                throw fail("upper − lower ≤ \(Int(exact)) (the most values drawn exactly), got \(got)")
+            }
             return .integer(lower: Int(v[0]), upper: Int(v[1]) - 1)
         case .uniform, .quniform:
             guard v[0] < v[1] else { throw fail("low < high, got \(got)") }
