@@ -41,13 +41,11 @@ public enum SearchQuality {
     /// The objective vectors of every point `strategy` evaluates on `problem`, in trial order.
     public static func run(_ problem: BenchmarkProblem, strategy: StrategySpec, evaluations: Int, seed: UInt64) throws -> [[Double]] {
         let strategy = try StrategyFactory.make(strategy, space: .unitCube(problem.variables), objectives: problem.objectives, seed: seed)
-        let bounds = (0..<problem.variables).map(problem.bounds)
         var points: [[Double]] = []
         points.reserveCapacity(evaluations)
         for n in 0..<evaluations {
             let c = try strategy.ask(number: n)
-            let x = zip(c.values, bounds).map { u, b in b.lowerBound + u * (b.upperBound - b.lowerBound) }
-            let f = problem.evaluate(x)
+            let f = problem.evaluate(unit: c.values)
             points.append(f)
             strategy.tell(TrialResult(number: n, configuration: c, outcome: .complete, objectives: f))
         }

@@ -41,6 +41,12 @@ public struct BenchmarkProblem: Equatable, Sendable {
     /// Bounds of variable `i`: [0, 1], except ZDT4's x₂…xₙ in [−5, 5].
     public func bounds(_ i: Int) -> ClosedRange<Double> { kind == .zdt4 && i > 0 ? -5...5 : 0...1 }
 
+    /// The objective vector at unit coordinates `u` (one per variable, in [0, 1]), each mapped
+    /// linearly onto its variable's `bounds`: how a study and the search benchmark both evaluate.
+    public func evaluate(unit u: [Double]) -> [Double] {
+        evaluate(u.enumerated().map { i, v in let b = bounds(i); return b.lowerBound + v * (b.upperBound - b.lowerBound) })
+    }
+
     /// The objective vector at `x` (`variables` values within `bounds`).
     public func evaluate(_ x: [Double]) -> [Double] {
         precondition(x.count == variables, "\(kind.rawValue) takes \(variables) variables, got \(x.count)")

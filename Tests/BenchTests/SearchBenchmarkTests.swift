@@ -1,5 +1,6 @@
 import Foundation
 import Search
+import Store
 import XCTest
 import Engine
 @testable import Bench
@@ -95,5 +96,27 @@ final class SearchBenchmarkTests: XCTestCase {
         }
         XCTAssertThrowsError(try searchQualityRecords(problems: ["zdt1"], evaluations: 20, seeds: 1, strategies: ["random"],
                                                       peers: SearchPeers(script: directory.appendingPathComponent("none.py").path)))
+    }
+}
+
+/// A `search` study of a benchmark problem and `bench search` of it evaluate the same points: the
+/// same problem (ZDT4's x₂…xₙ in [−5, 5] in both), strategy and seed give the same objectives.
+final class SearchAndBenchAgreeTests: XCTestCase {
+    func testEveryProblemAgrees() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agree-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let storage = try SQLiteStorage(path: path)
+        for kind in BenchmarkProblem.Kind.allCases {
+            let problem = try SearchQuality.problem(kind.rawValue)
+            let text = """
+            {"evaluator": {"benchmark": {"problem": "\(kind.rawValue)", "variables": \(problem.variables), "objectives": \(problem.objectives)}},
+             "strategy": "random", "budget": 12, "seed": 4}
+            """
+            let (study, _) = try Study.create(try SpaceFile.parse(Data(text.utf8), file: "s.json"), named: kind.rawValue, in: storage, location: path)
+            try StudyRunner(study: study).run()
+            let searched = try study.trials().map { t in (1...problem.objectives).map { t.metrics["f\($0)"]! } }
+            let benched = try SearchQuality.run(problem, strategy: StrategySpec(name: "random"), evaluations: 12, seed: 4)
+            XCTAssertEqual(searched, benched, kind.rawValue)
+        }
     }
 }

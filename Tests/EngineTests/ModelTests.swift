@@ -30,8 +30,8 @@ final class ModelTests: XCTestCase {
         XCTAssertTrue(reason(#"{"family": "mlp", "width": [1]}"#).hasSuffix("Did you mean 'widths'?"))
         XCTAssertEqual(reason(#"{"family": "mlp", "widths": [1], "activation": "relux"}"#),
                        "a.json: activation: unknown value 'relux' (valid: relu, gelu, silu, tanh, sigmoid). Did you mean 'relu'?")
-        XCTAssertEqual(reason(#"{"family": "mlp", "widths": [1, "x"]}"#), "a.json: widths[1]: expected Int but found a string instead")
-        XCTAssertEqual(reason("{\"family\": \"mlp\",\n \"widths\": [1,,]}"), "a.json: line 2, column 15: malformed JSON (invalid value)")
+        XCTAssertEqual(reason(#"{"family": "mlp", "widths": [1, "x"]}"#), "a.json: widths[1]: expected an integer but found a string instead")
+        XCTAssertEqual(reason("{\"family\": \"mlp\",\n \"widths\": [1,,]}"), "a.json: line 2, column 15: malformed JSON (unexpected character ',')")
         XCTAssertEqual(reason(#"{"family": "gpt", "layers": 2, "hidden": 16}"#), "a.json: heads: missing required key")
     }
 

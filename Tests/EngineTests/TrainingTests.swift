@@ -115,9 +115,28 @@ final class TrainingTests: XCTestCase {
         XCTAssertTrue(reason("{\(arch), \"data\": {\"dataset\": \"spiral\"}, \"training\": {\"optimizer\": {\"name\": \"adam\"}}}")
                       .hasSuffix("Did you mean 'spirals'?"))
         XCTAssertEqual(reason("{\(arch), \(data)}"), "c.json: training: missing required key")
-        XCTAssertEqual(reason("[]"), "c.json: top level: expected Dictionary<String, Any> but found an array instead")
+        XCTAssertEqual(reason("[]"), "c.json: top level: expected an object but found an array instead")
         XCTAssertThrowsError(try Candidate.load(path: dir.appendingPathComponent("none.json").path)) {
             XCTAssertTrue("\($0)".hasSuffix("none.json: no such file"))
         }
+    }
+}
+
+/// Candidate and recipe files are read as strictly as space files.
+final class StrictConfigFileTests: XCTestCase {
+    func testDuplicateKeysAndTrailingCommasAreErrorsWithTheirPlace() {
+        func reason(_ text: String) -> String {
+            do {
+                _ = try decodeJSONConfig(DataConfig.self, from: Data(text.utf8), file: "c.json")
+                return "decoded"
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertEqual(reason(#"{"dataset": "blobs", "dataset": "spirals"}"#),
+                       #"c.json: line 1, column 22: malformed JSON (duplicate key "dataset")"#, "the first would have won, silently")
+        XCTAssertEqual(reason("{\"dataset\": \"blobs\",\n}"), "c.json: line 2, column 1: malformed JSON (expected a key in quotes)")
+        XCTAssertEqual(reason(#"{"dataset": "blobs", "samples": [1, 2,]}"#).prefix(29), "c.json: line 1, column 39: ma")
+        XCTAssertEqual(reason(#"{"dataset": "blobs"}"#), "decoded")
     }
 }

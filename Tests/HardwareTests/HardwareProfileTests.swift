@@ -215,7 +215,7 @@ final class HardwareProfileTests: XCTestCase {
              "price_per_hour: unknown key in a hardware profile (valid: \(Self.topLevelKeys)). Did you mean 'price_per_hour_usd'?"),
             (#"{"name": "X", "kind": "gpu", "peak_tflops": {"fp32": 1}, "memory_gib": 1, "power": {"idle": 1, "peak": 2}}"#,
              "memory_bandwidth_gbs: missing required key"),
-            ("{\n  \"name\": \"X\",\n  \"kind\": \"gpu\" \"x\"\n}", "line 3, column 17: malformed JSON (invalid value)"),
+            ("{\n  \"name\": \"X\",\n  \"kind\": \"gpu\" \"x\"\n}", "line 3, column 17: malformed JSON (expected ',' or '}')"),
         ]
         for (index, (text, reason)) in corpus.enumerated() {
             let path = try write("bad\(index).json", text)

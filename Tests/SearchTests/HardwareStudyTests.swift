@@ -44,8 +44,7 @@ final class HardwareStudyTests: XCTestCase {
         let a100 = try ProfileLibraryLookup.a100()
         let evaluator = MetaEvaluator(model: gpt, cluster: try .init(profile: a100, nodes: 2), globalBatch: 64)
         func candidate(_ parallelism: String) throws -> JSONValue {
-            var parser = JSONParser(bytes: Array(#"{"parallelism": \#(parallelism), "precision": "bf16"}"#.utf8))
-            return try parser.document()
+            try JSONValue(parsing: #"{"parallelism": \#(parallelism), "precision": "bf16"}"#)
         }
         let plan = try MetaEvaluator.plan(try candidate(#"{"tp": 4, "pp": 2}"#), devices: evaluator.cluster.devices)
         XCTAssertEqual(plan.dp, 2)
@@ -66,8 +65,7 @@ final class HardwareStudyTests: XCTestCase {
 
     func testMetaEvaluatorPricesTokensAtTheProfilesRate() throws {
         let gpt = GPTSpec(layers: 8, hidden: 512, heads: 8, sequenceLength: 256, vocabulary: 1000)
-        var parser = JSONParser(bytes: Array(#"{"parallelism": {"tp": 4, "pp": 2, "micro_batch": 4}}"#.utf8))
-        let candidate = try parser.document()
+        let candidate = try JSONValue(parsing: #"{"parallelism": {"tp": 4, "pp": 2, "micro_batch": 4}}"#)
         let a100 = try ProfileLibraryLookup.a100()
         let priced = MetaEvaluator(model: gpt, cluster: try .init(profile: a100, nodes: 2), globalBatch: 64, requested: ["usd_per_mtoken"])
         let m = try priced.evaluate(candidate, parameters: []) { _, _ in true }.metrics

@@ -18,17 +18,15 @@ public func loadJSONConfig<T: Decodable>(_ type: T.Type, path: String) throws ->
     return try decodeJSONConfig(type, from: data, file: path)
 }
 
-/// Decode JSON `data` (named `file` in errors).
+/// Decode JSON `data` (named `file` in errors). The text is parsed strictly, as space files are
+/// (a duplicate key or a trailing comma is an error with its line and column), then decoded from
+/// the parsed document.
 public func decodeJSONConfig<T: Decodable>(_ type: T.Type, from data: Data, file: String) throws -> T {
-    do {
-        return try JSONDecoder().decode(type, from: data)
-    } catch let error as ConfigError {
-        throw InputFileError(file: file, reason: error.description)
-    } catch let error as DecodingError {
-        throw InputFileError(file: file, reason: error.isMalformedDocument ? malformedJSON(data) : describeDecodingError(error))
-    } catch let error as CustomStringConvertible {
+    let document: JSONValue
+    do { document = try JSONValue(parsing: data) } catch let error as JSONSyntaxError {
         throw InputFileError(file: file, reason: error.description)
     }
+    return try document.decode(type, file: file)
 }
 
 /// A decoding failure as one line, "key.path: reason", the way config errors read.
@@ -46,34 +44,6 @@ public func describeDecodingError(_ error: DecodingError) -> String {
         return "\(at(c.codingPath)): \(clean(c.debugDescription))"
     @unknown default:
         return "\(error)"
-    }
-}
-
-extension DecodingError {
-    /// The text is not JSON at all (rather than JSON of the wrong shape).
-    var isMalformedDocument: Bool {
-        if case .dataCorrupted(let c) = self { return c.codingPath.isEmpty }
-        return false
-    }
-}
-
-/// "line L, column C: malformed JSON (…)" from the parser's character offset.
-private func malformedJSON(_ data: Data) -> String {
-    do {
-        _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        return "malformed JSON"
-    } catch {
-        let message = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-        guard let r = message.range(of: "character "),
-              let offset = Int(message[r.upperBound...].prefix { $0.isNumber }) else {
-            return "malformed JSON (\(message))"
-        }
-        var line = 1, column = 1
-        for (i, byte) in data.enumerated() where i < offset {
-            if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else { column += 1 }
-        }
-        let reason = message.components(separatedBy: " around").first ?? message
-        return "line \(line), column \(column): malformed JSON (\(reason.lowercased()))"
     }
 }
 

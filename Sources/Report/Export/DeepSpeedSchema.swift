@@ -1,3 +1,4 @@
+import Engine
 import Search
 
 /// The keys a `ds_config.json` may hold and the JSON type of each, as DeepSpeed's configuration

@@ -1,5 +1,8 @@
+import Engine
+
 /// Evaluates candidates of an analytic test problem (ZDT, DTLZ): the candidate holds the variables
-/// `x0, x1, ...` in [0, 1] and the metrics are `f1 ... fM`.
+/// `x0, x1, ...` as unit coordinates in [0, 1], each mapped onto its variable's bounds (ZDT4's
+/// x₂…xₙ onto [−5, 5]), and the metrics are `f1 ... fM`.
 public final class BenchmarkEvaluator: Evaluator {
     public let problem: BenchmarkProblem
 
@@ -15,7 +18,7 @@ public final class BenchmarkEvaluator: Evaluator {
             guard let v = candidate["x\(i)"]?.number else { throw EvaluationError("candidate has no number x\(i)") }
             x[i] = v
         }
-        let f = problem.evaluate(x)
+        let f = problem.evaluate(unit: x)
         return EvaluationResult(metrics: Dictionary(uniqueKeysWithValues: zip(metricNames, f)))
     }
 }

@@ -1,3 +1,5 @@
+import Engine
+
 /// The `{name}` placeholders of a command's arguments and their substitution by a candidate's
 /// parameter values. `{{` and `}}` stand for literal braces.
 ///

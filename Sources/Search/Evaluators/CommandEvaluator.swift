@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Evaluates candidates by running the user's own program: the candidate goes in as JSON on stdin

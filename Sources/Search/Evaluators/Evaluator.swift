@@ -1,3 +1,5 @@
+import Engine
+
 /// What an evaluation measured: every metric it reports (accuracy, loss, params, flops, or
 /// whatever a command prints), by name.
 public struct EvaluationResult: Equatable, Sendable {

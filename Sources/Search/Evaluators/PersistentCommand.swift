@@ -1,3 +1,5 @@
+import Engine
+
 /// One long-lived process that answers candidates one at a time, for objectives so cheap that
 /// starting a program per candidate would dominate.
 ///

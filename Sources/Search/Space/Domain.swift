@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The values one search dimension can take, and its prior.

@@ -1,3 +1,4 @@
+import Engine
 import Bench
 import Foundation
 import Report

@@ -1,4 +1,3 @@
-import Engine
 
 /// Decodes a `Decodable` config type straight from a `JSONValue` tree, with no JSON text in
 /// between: how a materialised candidate becomes a typed `Recipe`.
@@ -7,7 +6,7 @@ import Engine
 ///
 /// Numbers convert as `JSONDecoder` converts them (an `Int` must be integral and in range, a
 /// `Float` is the nearest float), objects expose their keys in order, and failures are the same
-/// one-line `InputFileError` (`file: key.path: reason`) `decodeJSONConfig` gives for a file.
+/// one-line `InputFileError` (`file: key.path: reason`) every config file gets.
 extension JSONValue {
     public func decode<T: Decodable>(_ type: T.Type, file: String) throws -> T {
         do {
@@ -16,6 +15,8 @@ extension JSONValue {
             throw InputFileError(file: file, reason: error.description)
         } catch let error as DecodingError {
             throw InputFileError(file: file, reason: describeDecodingError(error))
+        } catch let error as CustomStringConvertible {
+            throw InputFileError(file: file, reason: error.description)
         }
     }
 
@@ -45,7 +46,20 @@ private struct JSONValueDecoder: Decoder {
 }
 
 private func mismatch(_ type: Any.Type, _ value: JSONValue, _ path: [CodingKey]) -> DecodingError {
-    .typeMismatch(type, .init(codingPath: path, debugDescription: "Expected to decode \(type) but found \(value.kindName) instead."))
+    .typeMismatch(type, .init(codingPath: path, debugDescription: "Expected to decode \(kindName(of: type)) but found \(value.kindName) instead."))
+}
+
+/// "an integer", "an object"...: what a JSON value of `type` is called in messages.
+private func kindName(of type: Any.Type) -> String {
+    switch type {
+    case is Bool.Type: return "a boolean"
+    case is String.Type: return "a string"
+    case is Double.Type, is Float.Type: return "a number"
+    case is Int.Type, is Int64.Type, is Int32.Type, is UInt64.Type, is UInt32.Type, is UInt8.Type, is UInt.Type: return "an integer"
+    case is [JSONValue].Type: return "an array"
+    case is [String: JSONValue].Type: return "an object"
+    default: return "\(type)"
+    }
 }
 
 /// A scalar out of a value, converting numbers the way `JSONDecoder` does.
