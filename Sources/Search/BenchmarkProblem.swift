@@ -38,6 +38,14 @@ public struct BenchmarkProblem: Equatable, Sendable {
         self.objectives = m
     }
 
+    /// The hypervolume reference point: 1.1 × the front's nadir bound in every objective — 1 for
+    /// the ZDT and DTLZ1–6 fronts (DTLZ1's nadir is 0.5, within it), and for DTLZ7 1 in
+    /// f₁…f_{M−1} and 2M in f_M, since its front's last objective is (1 + g)·h with g = 1 and h
+    /// up to M (Deb et al. 2002).
+    public var referencePoint: [Double] {
+        (0..<objectives).map { m in kind == .dtlz7 && m == objectives - 1 ? 1.1 * 2 * Double(objectives) : 1.1 }
+    }
+
     /// Bounds of variable `i`: [0, 1], except ZDT4's x₂…xₙ in [−5, 5].
     public func bounds(_ i: Int) -> ClosedRange<Double> { kind == .zdt4 && i > 0 ? -5...5 : 0...1 }
 

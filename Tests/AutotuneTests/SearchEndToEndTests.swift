@@ -269,6 +269,26 @@ final class SearchEndToEndTests: ScratchTestCase {
         XCTAssertTrue(done.stdout.contains("x too small"), done.stdout)
     }
 
+    func testBenchmarkReferencePointsComeFromTheFrontAndAZeroHypervolumeIsSaid() throws {
+        let dtlz7 = write("dtlz7.json", #"{"evaluator": {"benchmark": {"problem": "dtlz7"}}, "strategy": "random", "budget": 10, "seed": 1}"#)
+        let r = runAutotune(["search", dtlz7, "--db", db, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try json(r.stdout)
+        // DTLZ7 with 3 objectives: 1.1 × (1, 1, 2·3).
+        let reference = try XCTUnwrap(summary["reference_point"] as? [Double])
+        for (got, want) in zip(reference, [1.1, 1.1, 6.6]) { XCTAssertEqual(got, want, accuracy: 1e-9) }
+        // Ten random points are far from DTLZ7's front (f3 near 10): none dominates it, and that is said.
+        XCTAssertEqual(summary["hypervolume"] as? Double, 0)
+        XCTAssertTrue(r.stderr.contains("autotune: warning: no trial dominates the reference point (1.100, 1.100, 6.600)"), r.stderr)
+
+        let tight = write("tight.json", #"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": 10, "reference_point": {"f1": 0, "f2": 0}}"#)
+        let zero = runAutotune(["search", tight, "--db", db, "--quiet"])
+        XCTAssertEqual(zero.status, 0, zero.stderr)
+        XCTAssertTrue(zero.stderr.contains("autotune: warning: no trial dominates the reference point (0, 0), so the hypervolume is 0"), zero.stderr)
+        let front = runAutotune(["front", "tight", "--db", db])
+        XCTAssertTrue(front.stderr.contains("no trial dominates the reference point"), front.stderr)
+    }
+
     func testBadInputAndUnknownStudiesExitWithTwo() {
         let bad = write("bad.json", "{\"evaluator\": {\"benchmark\": {\"problem\": \"zdt7\", \"variables\": 5}}}")
         let r = runAutotune(["search", bad, "--db", db])

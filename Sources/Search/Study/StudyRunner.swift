@@ -222,16 +222,16 @@ public final class StudyRunner {
         return !es.shouldStop(number: number, step: step)
     }
 
-    /// The hypervolume reference point is fixed once per study: the space file's, else 1.1 in every
-    /// objective for the normalised benchmark problems, else from the first ten ranked trials (or whatever
+    /// The hypervolume reference point is fixed once per study: the space file's, else the
+    /// benchmark problem's (`BenchmarkProblem.referencePoint`), else from the first ten ranked trials (or whatever
     /// there is when the run ends), and stored so every later run and command uses the same one.
     private func chooseReferencePointIfNeeded(force: Bool) throws {
         guard referencePoint == nil else { return }
         let point: [Double]?
         if let fixed = spec.referencePoint {
             point = fixed
-        } else if case .benchmark = spec.evaluator {
-            point = spec.objectives.map { _ in 1.1 }
+        } else if case .benchmark(let name, let variables, let count) = spec.evaluator {
+            point = try BenchmarkProblem(name: name, variables: variables, objectives: count).referencePoint
         } else {
             let finished = Array(trials.values)
             guard force || analysis.ranked(finished).count >= 10 else { return }

@@ -117,6 +117,7 @@ struct SearchCommand: Command {
         let finished = try Study.open(name, in: study.storage, location: database)
         let summary = try StudySummaryView(study: finished)
         if json { print(summary.json.prettyText) } else { print(summary.text) }
+        if let warning = summary.referenceWarning { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
         drawPlots(finished)
         return 0
     }

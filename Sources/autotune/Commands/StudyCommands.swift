@@ -98,6 +98,7 @@ struct FrontCommand: Command {
     func run() throws -> Int32 {
         let view = try StudySummaryView(study: try target.open())
         print(json ? view.json.prettyText : view.text)
+        if let warning = view.referenceWarning { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
         return 0
     }
 }

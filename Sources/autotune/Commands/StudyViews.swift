@@ -90,6 +90,15 @@ struct StudySummaryView {
         TrialState.allCases.map { s in (s, trials.filter { $0.state == s }.count) }.filter { $0.1 > 0 }
     }
 
+    /// Said on stderr when trials have finished but none dominates the reference point: the
+    /// hypervolume is then 0 whatever the search found.
+    var referenceWarning: String? {
+        guard spec.objectives.count > 1, let ref = study.referencePoint, let hv = hypervolume, hv == 0,
+              front.contains(where: { $0.violation <= 0 }) else { return nil }
+        return "no trial dominates the reference point (\(ref.map(humanNumber).joined(separator: ", "))), so the hypervolume is 0; "
+            + "set reference_point in the space file"
+    }
+
     /// The failed trials' commonest reason and how many gave it (ties: the earliest).
     var commonestFailure: (reason: String, count: Int)? {
         var tally: [String: Int] = [:], order: [String] = []
