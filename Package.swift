@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "HardwareTests", dependencies: ["Hardware", "Engine"]),
         .testTarget(name: "ParallelTests", dependencies: ["Parallel", "Hardware", "Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "SearchTests", dependencies: ["Search", "Engine", "Hardware", "Parallel"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Engine", "Hardware", "Parallel", "Store"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Search", "Store", "Engine", "Compression", "Parallel"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Search", "Store", "Engine"]),
         .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression"]),

@@ -22,12 +22,13 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
     let db: SQLiteConnection
     private let lock = NSRecursiveLock()
 
-    /// Opens the store at `path`, creating the file (and its directory) if absent.
+    /// Opens the store at `path`, creating the file if absent — and its directory only when
+    /// `createDirectory` says so (a mistyped folder is an error, not a new tree of folders).
     /// - Throws: `StoreError` naming `path` when it is a directory, not an autotune store, of a
-    ///   newer schema, or cannot be created.
-    public init(path: String, busyTimeout: TimeInterval = 30) throws {
+    ///   newer schema, in a directory that does not exist, or cannot be created.
+    public init(path: String, busyTimeout: TimeInterval = 30, createDirectory: Bool = false) throws {
         self.path = path
-        try Self.prepareLocation(path)
+        try Self.prepareLocation(path, createDirectory: createDirectory)
         db = try SQLiteConnection(path: path, busyTimeout: busyTimeout)
         do {
             try Schema.open(db)
@@ -37,7 +38,7 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
         }
     }
 
-    private static func prepareLocation(_ path: String) throws {
+    private static func prepareLocation(_ path: String, createDirectory: Bool) throws {
         guard path != ":memory:" && !path.isEmpty else { return }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
@@ -48,6 +49,9 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
         }
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
         guard !FileManager.default.fileExists(atPath: parent) else { return }
+        guard createDirectory else {
+            throw StoreError(file: path, kind: .cannotOpen, reason: "the directory \(parent) does not exist; create it first")
+        }
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {

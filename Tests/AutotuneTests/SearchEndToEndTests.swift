@@ -289,6 +289,28 @@ final class SearchEndToEndTests: ScratchTestCase {
         XCTAssertTrue(front.stderr.contains("no trial dominates the reference point"), front.stderr)
     }
 
+    func testOutputsAreNeverWrittenOverDevicesAndStoresNeedTheirFolder() throws {
+        let space = zdtSpace(strategy: "random", budget: 4)
+        let missing = (db as NSString).deletingLastPathComponent + "/no-such-folder/s.sqlite"
+        let r = runAutotune(["search", space, "--db", missing, "--quiet"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("does not exist; create it first"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: (missing as NSString).deletingLastPathComponent), "no folder made")
+
+        XCTAssertEqual(runAutotune(["search", space, "--db", db, "--study", "o", "--quiet"]).status, 0)
+        let fifo = (db as NSString).deletingLastPathComponent + "/out.fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        for args in [["report", "o", "--out", "/dev/null"], ["report", "o", "--out", fifo], ["plot", "o", "--out", fifo],
+                     ["export", "o", "--format", "recipe", "--out", "/dev/null"]] {
+            let out = runAutotune(args + ["--db", db])
+            XCTAssertEqual(out.status, 2, "\(args): \(out.stderr)")
+            XCTAssertTrue(out.stderr.contains("not a regular file or directory to write to"), out.stderr)
+        }
+        var info = stat()
+        XCTAssertEqual(stat("/dev/null", &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR, "/dev/null is still a device")
+    }
+
     func testBadInputAndUnknownStudiesExitWithTwo() {
         let bad = write("bad.json", "{\"evaluator\": {\"benchmark\": {\"problem\": \"zdt7\", \"variables\": 5}}}")
         let r = runAutotune(["search", bad, "--db", db])

@@ -45,9 +45,9 @@ final class SQLiteStorageTests: XCTestCase {
 
     // MARK: The file
 
-    private func assertOpenFails(_ path: String, kind: StoreError.Kind, mentioning reason: String,
+    private func assertOpenFails(_ path: String, kind: StoreError.Kind, mentioning reason: String, createDirectory: Bool = true,
                                  file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try SQLiteStorage(path: path, busyTimeout: 1), file: file, line: line) { error in
+        XCTAssertThrowsError(try SQLiteStorage(path: path, busyTimeout: 1, createDirectory: createDirectory), file: file, line: line) { error in
             guard let error = error as? StoreError else { return XCTFail("not a StoreError: \(error)", file: file, line: line) }
             XCTAssertEqual(error.kind, kind, file: file, line: line)
             XCTAssertTrue(error.description.hasPrefix("\(path): "), error.description, file: file, line: line)
@@ -145,7 +145,9 @@ final class SQLiteStorageTests: XCTestCase {
 
     func testFreshFileInMissingDirectories() throws {
         let nested = directory.appendingPathComponent("results/nightly/autotune.sqlite").path
-        let storage = try SQLiteStorage(path: nested)
+        assertOpenFails(nested, kind: .cannotOpen, mentioning: "results/nightly does not exist; create it first", createDirectory: false)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("results").path), "nothing made")
+        let storage = try SQLiteStorage(path: nested, createDirectory: true)
         XCTAssertTrue(FileManager.default.fileExists(atPath: nested))
         var settings: [String] = []
         try storage.db.query("SELECT version FROM schema_version") { settings.append("version \($0.int(0))") }

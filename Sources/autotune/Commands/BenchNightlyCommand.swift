@@ -68,6 +68,7 @@ struct BenchNightlyCommand: Command {
             throw CLIError.invalidValue(name: "--only", value: "", reason: "name at least one of " + NightlySuite.Part.allCases.map(\.rawValue).joined(separator: ", "))
         }
         try requireAtLeast(1, threads, for: "--threads")
+        if let outDirectory { try requireWritableOutput(outDirectory, for: "--out") }
         if compareRevision?.isEmpty == true {
             throw CLIError.invalidValue(name: "--compare", value: "", reason: "give a git commit (or a prefix of one)")
         }

@@ -33,6 +33,7 @@ struct EvalOutputs {
     func validate() throws {
         for (option, path) in [("--onnx", onnx), ("--predictions", predictions), ("--test-inputs", testInputs)] {
             guard let path else { continue }
+            try requireWritableOutput(path, for: option)
             var isDirectory: ObjCBool = false
             if path.isEmpty || path.hasSuffix("/") || FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue {
                 throw CLIError.invalidValue(name: option, value: path, reason: "must name a file, not a directory")

@@ -47,6 +47,7 @@ struct ExportCommand: Command {
         if trial != nil, let rule { throw CLIError.invalidValue(name: "--pick", value: rule.text, reason: "give --trial or --pick, not both") }
         if json, out == "-" { throw CLIError.invalidValue(name: "--out", value: "-", reason: "--json prints its own document on stdout") }
         if out?.isEmpty == true { throw CLIError.invalidValue(name: "--out", value: "", reason: "give a file path or '-'") }
+        if let out, out != "-" { try requireWritableOutput(out, for: "--out") }
     }
 
     func run() throws -> Int32 {

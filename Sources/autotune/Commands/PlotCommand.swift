@@ -35,6 +35,10 @@ struct PlotCommand: Command {
         outDirectory = try values.optionalValue("out")
     }
 
+    func validate() throws {
+        if let outDirectory { try requireWritableOutput(outDirectory, for: "--out") }
+    }
+
     func run() throws -> Int32 {
         let opened = try target.open()
         let study = opened.record, spec = opened.spec

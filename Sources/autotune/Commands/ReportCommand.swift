@@ -22,6 +22,10 @@ struct ReportCommand: Command {
         outPath = try values.optionalValue("out")
     }
 
+    func validate() throws {
+        if let outPath { try requireWritableOutput(outPath, for: "--out") }
+    }
+
     func run() throws -> Int32 {
         let opened = try target.open()
         let study = opened.record, spec = opened.spec

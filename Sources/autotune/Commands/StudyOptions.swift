@@ -19,8 +19,10 @@ enum StudyStore {
     static let defaultPath = "results/autotune.sqlite"
 
     /// A store that cannot be opened (or is newer than this autotune) exits with 2, as bad input.
+    /// The default store's folder (`results/`) is made when missing; any other `--db` must be in
+    /// a folder that exists.
     static func open(_ path: String) throws -> SQLiteStorage {
-        try SQLiteStorage(path: path)
+        try SQLiteStorage(path: path, createDirectory: path == defaultPath)
     }
 
     /// Where a study's plots, report and exports (and the nightly page) go by default: a folder
