@@ -4,7 +4,7 @@ import XCTest
 /// `autotune export` through the built executable, on the zdt1 example study (a benchmark: no
 /// training, so the search takes well under a second).
 final class ExportEndToEndTests: ScratchTestCase {
-    private var db: String { scratch.appendingPathComponent("studies.sqlite").path }
+    private var db: String { scratch.appendingPathComponent("autotune.sqlite").path }
 
     /// The example space, from the package's `searchspaces/`.
     private let zdt1 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

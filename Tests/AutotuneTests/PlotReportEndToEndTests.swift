@@ -4,7 +4,7 @@ import XCTest
 /// `autotune plot` and `autotune report` through the built executable, on a quick benchmark
 /// study; and the plots `autotune search` draws when it ends.
 final class PlotReportEndToEndTests: ScratchTestCase {
-    private var db: String { scratch.appendingPathComponent("studies.sqlite").path }
+    private var db: String { scratch.appendingPathComponent("autotune.sqlite").path }
 
     private func searchZDT(budget: Int = 40) {
         let space = write("zdt.json", """

@@ -311,6 +311,22 @@ final class SearchEndToEndTests: ScratchTestCase {
         XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR, "/dev/null is still a device")
     }
 
+    func testPlotsOfSameNamedStudiesInTwoStoresDoNotCollideAndCanBeSkipped() throws {
+        let space = zdtSpace(strategy: "random", budget: 4)
+        let folder = (db as NSString).deletingLastPathComponent
+        let a = folder + "/a.sqlite", b = folder + "/b.sqlite"
+        for store in [a, b] {
+            let r = runAutotune(["search", space, "--db", store, "--study", "same"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/a/same/front.png"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/b/same/front.png"))
+        let skipped = runAutotune(["search", space, "--db", folder + "/c.sqlite", "--study", "same", "--no-plots"])
+        XCTAssertEqual(skipped.status, 0, skipped.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/c/same"), "--no-plots draws nothing")
+        XCTAssertFalse(skipped.stderr.contains("plots:"), skipped.stderr)
+    }
+
     func testBadInputAndUnknownStudiesExitWithTwo() {
         let bad = write("bad.json", "{\"evaluator\": {\"benchmark\": {\"problem\": \"zdt7\", \"variables\": 5}}}")
         let r = runAutotune(["search", bad, "--db", db])

@@ -24,6 +24,7 @@ struct SearchCommand: Command {
             .value("heartbeat", valueName: "SECONDS",
                    help: "Heartbeat interval; a trial silent for 6 intervals is failed and re-run.", default: "5"),
             .flag("worker", help: "Join an existing study as one more worker (what --workers starts)."),
+            .flag("no-plots", help: "Do not draw the study's plots when the search ends."),
         ])
 
     var spacePath: String
@@ -39,6 +40,7 @@ struct SearchCommand: Command {
     var json: Bool
     var heartbeat: Double
     var isWorker: Bool
+    var drawsPlots: Bool
 
     init(_ values: ParsedValues) throws {
         spacePath = try values.argument("space")
@@ -57,6 +59,7 @@ struct SearchCommand: Command {
         json = values.flag("json")
         heartbeat = try values.value("heartbeat")
         isWorker = values.flag("worker")
+        drawsPlots = !values.flag("no-plots")
     }
 
     func validate() throws {
@@ -118,7 +121,7 @@ struct SearchCommand: Command {
         let summary = try StudySummaryView(study: finished)
         if json { print(summary.json.prettyText) } else { print(summary.text) }
         if let warning = summary.referenceWarning { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
-        drawPlots(finished)
+        if drawsPlots { drawPlots(finished) }
         return 0
     }
 

@@ -26,9 +26,15 @@ enum StudyStore {
     }
 
     /// Where a study's plots, report and exports (and the nightly page) go by default: a folder
-    /// named after it beside its store (`results/<study>` for the default `results/autotune.sqlite`).
+    /// named after it beside its store — `results/<study>` for a store named `autotune.sqlite`,
+    /// `results/<store>/<study>` for another store (`results/b.sqlite` → `results/b/<study>`), so
+    /// same-named studies of two stores in one folder never overwrite each other's files.
     static func folder(_ name: String, database: String) -> String {
-        ((database as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)
+        let directory = (database as NSString).deletingLastPathComponent
+        let file = (database as NSString).lastPathComponent
+        let stem = (file as NSString).deletingPathExtension
+        let base = file == (defaultPath as NSString).lastPathComponent ? directory : (directory as NSString).appendingPathComponent(stem)
+        return (base as NSString).appendingPathComponent(name)
     }
 
     /// A study name given with `--study`, by the rule every study name follows.
