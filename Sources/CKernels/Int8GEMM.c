@@ -203,7 +203,8 @@ void at_i8_gemm(int set, int m, int k, const int8_t *a, ptrdiff_t lda, const int
     case AT_KERNELS_AVX512VNNI: mr = MR_AVX512; tile = tile_avx512vnni; break;
     default: break;
     }
-    if (m == 1 && set == AT_KERNELS_AVX2) { mr = 1; tile = row_avx2; }
+    /* A single row reads each weight once: the AVX2 row kernel is as fast on AVX-512 machines. */
+    if (m == 1 && set >= AT_KERNELS_AVX2) { mr = 1; tile = row_avx2; }
 #endif
     const int kp = pairs(k);
     int16_t *rows = aligned_alloc(64, ((size_t)kp * mr * 2 * sizeof(int16_t) + 63) / 64 * 64 + 64);
