@@ -10,7 +10,7 @@ import Foundation
 /// (forward FLOPs over the baseline's) and, for the integer models, `.speedup` (the FP32 model's
 /// test-set seconds over the integer model's), `.latency_b<N>_ms` (median latency of an inference
 /// forward on a batch of N, for each of `latencyBatches`) and `.latency_speedup_b<N>` (the FP32
-/// model's median latency over the integer model's, both measured back to back). The FP32 model's
+/// model's median latency over the integer model's, the two models taking turns). The FP32 model's
 /// latencies are `<model>.fp32.latency_b<N>_ms`. Distillation trains the cnn as the teacher and a
 /// 784-128-10 student with and without it for `distillSeeds` seeds and records both medians.
 public struct CompressionBenchmark {
@@ -103,7 +103,8 @@ public struct CompressionBenchmark {
                     if let integerModel = lastModel {
                         progress?("\(name): inference latency at batches \(latencyBatches.map(String.init).joined(separator: ", "))")
                         for batch in latencyBatches {
-                            let float = floatModel.medianLatency(batch: batch), integer = integerModel.medianLatency(batch: batch)
+                            let ms = Model.medianLatencies([floatModel, integerModel], batch: batch)
+                            let float = ms[0], integer = ms[1]
                             if !floatLatencyRecorded { add("\(model).fp32.latency_b\(batch)_ms", float, "ms", .lower) }
                             add(name + ".latency_b\(batch)_ms", integer, "ms", .lower)
                             add(name + ".latency_speedup_b\(batch)", float / max(integer, 1e-9), "x", .higher)
