@@ -20,7 +20,8 @@
 
 #pragma clang fp contract(off)
 
-enum { NR = AT_I8_PANEL_COLUMNS };
+/* Columns per panel, and the rows of each set's register tile. */
+enum { NR = AT_I8_PANEL_COLUMNS, MR_PORTABLE = 4, MR_AVX2 = 6, MR_AVX512 = 12 };
 
 static int pairs(int k) { return (k + 1) / 2; }
 
@@ -93,8 +94,6 @@ typedef void (*tile_kernel)(int kp, const pair_word *a, const int16_t *b, int32_
 
 /* ---- portable ------------------------------------------------------------------------------- */
 
-enum { MR_PORTABLE = 4 };
-
 static void tile_portable(int kp, const pair_word *a, const int16_t *b, int32_t *t) {
     int32_t acc[MR_PORTABLE][NR];
     memset(acc, 0, sizeof acc);
@@ -112,8 +111,6 @@ static void tile_portable(int kp, const pair_word *a, const int16_t *b, int32_t 
 #ifdef AT_X86
 
 /* ---- AVX2: 6 rows x 16 columns, twelve 8-lane accumulators ---------------------------------- */
-
-enum { MR_AVX2 = 6 };
 
 __attribute__((target("avx2")))
 static void tile_avx2(int kp, const pair_word *a, const int16_t *b, int32_t *t) {
@@ -159,8 +156,6 @@ static void row_avx2(int kp, const pair_word *a, const int16_t *b, int32_t *t) {
 }
 
 /* ---- AVX-512BW: 12 rows x 16 columns, one 16-lane accumulator per row ------------------------ */
-
-enum { MR_AVX512 = 12 };
 
 __attribute__((target("avx512f,avx512bw")))
 static void tile_avx512bw(int kp, const pair_word *a, const int16_t *b, int32_t *t) {
