@@ -16,10 +16,12 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Kernels compiled per instruction set and chosen at run time (see include/CKernels.h).
+        .target(name: "CKernels"),
 
         // MARK: Libraries
-        .target(name: "Engine", dependencies: ["CBLAS", "CZlib"], swiftSettings: optimize),
-        .target(name: "Compression", dependencies: ["Engine", "CBLAS"], swiftSettings: optimize),
+        .target(name: "Engine", dependencies: ["CBLAS", "CZlib", "CKernels"], swiftSettings: optimize),
+        .target(name: "Compression", dependencies: ["Engine", "CBLAS", "CKernels"], swiftSettings: optimize),
         .target(name: "Hardware", dependencies: ["Engine", "CBLAS"], swiftSettings: optimize),
         .target(name: "Parallel", dependencies: ["Engine", "Hardware"], swiftSettings: optimize),
         .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: optimize),

@@ -8,7 +8,10 @@ import Foundation
 /// Records per model and technique: `<model>.<technique>.accuracy_drop` (percentage points,
 /// baseline minus compressed), `.size_ratio` (stored bytes over the baseline's), `.flops_ratio`
 /// (forward FLOPs over the baseline's) and, for the integer models, `.speedup` (the FP32 model's
-/// test-set seconds over the integer model's). Distillation trains the cnn as the teacher and a
+/// test-set seconds over the integer model's), `.latency_b<N>_ms` (median latency of an inference
+/// forward on a batch of N, for each of `latencyBatches`) and `.latency_speedup_b<N>` (the FP32
+/// model's median latency over the integer model's, the two models taking turns). The FP32 model's
+/// latencies are `<model>.fp32.latency_b<N>_ms`. Distillation trains the cnn as the teacher and a
 /// 784-128-10 student with and without it for `distillSeeds` seeds and records both medians.
 public struct CompressionBenchmark {
     public var epochs = 5
@@ -17,6 +20,8 @@ public struct CompressionBenchmark {
     public var models = ["mlp", "cnn"]
     public var techniques = CompressionBenchmark.allTechniques
     public var distillSeeds = 3
+    /// Batch sizes the inference latency is measured at: one sample, and the training batch.
+    public var latencyBatches = [1, 128]
 
     /// The distillation temperature, chosen on a validation split (10% of the training set,
     /// medians over 3 seeds of the 784-128-10 student's accuracy: T = 2 88.58%, T = 4 88.33%,
@@ -79,7 +84,9 @@ public struct CompressionBenchmark {
         for model in models {
             guard let base = engine.candidate(model) else { continue }
             let baseline = try measure(Recipe(candidate: base), "\(model).fp32")
-            let trained = (state: ModelState(lastModel!, seed: base.training.seed), report: baseline.training)
+            let floatModel = lastModel!
+            let trained = (state: ModelState(floatModel, seed: base.training.seed), report: baseline.training)
+            var floatLatencyRecorded = false
             add("\(model).fp32.accuracy", baseline.testAccuracy, "fraction", .higher)
             add("\(model).fp32.stored_kib", baseline.footprint.bytes / 1024, "KiB", .lower)
             for technique in techniques where technique != "distill" {
@@ -93,6 +100,17 @@ public struct CompressionBenchmark {
                 add(name + ".flops_ratio", r.flopsPerSample / baseline.flopsPerSample, "ratio", .lower)
                 if let f = r.floatInferenceSeconds, r.inference.hasPrefix("int") || r.inference.hasPrefix("dynamic") {
                     add(name + ".speedup", f / max(r.inferenceSeconds, 1e-9), "x", .higher)
+                    if let integerModel = lastModel {
+                        progress?("\(name): inference latency at batches \(latencyBatches.map(String.init).joined(separator: ", "))")
+                        for batch in latencyBatches {
+                            let ms = Model.medianLatencies([floatModel, integerModel], batch: batch)
+                            let float = ms[0], integer = ms[1]
+                            if !floatLatencyRecorded { add("\(model).fp32.latency_b\(batch)_ms", float, "ms", .lower) }
+                            add(name + ".latency_b\(batch)_ms", integer, "ms", .lower)
+                            add(name + ".latency_speedup_b\(batch)", float / max(integer, 1e-9), "x", .higher)
+                        }
+                        floatLatencyRecorded = true
+                    }
                 }
                 if r.lossScale != nil { add(name + ".skipped_steps", Double(r.skippedSteps), "steps", .lower) }
             }

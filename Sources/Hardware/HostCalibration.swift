@@ -33,6 +33,7 @@ public enum HostCalibration {
             "Efficiency: matmul 0.9 and memory 0.9 because the peaks already are rates OpenBLAS and "
                 + "memcpy reach (training's smaller products and strided kernels reach a little less); "
                 + "vector 0.3, network 0.8",
+            kernelSource,
             "Not measured: power (10 W idle and 10 W + 5 W per core at full load are nominal figures, "
                 + "so that energy has a value) and the 1 µs per-op overhead",
         ]
@@ -44,6 +45,14 @@ public enum HostCalibration {
             launchOverheadMicroseconds: 1,
             power: .init(idle: 10, peak: 10 + 5 * Double(cores)),
             interconnect: .init(devicesPerNode: 1, intraNode: nil, interNode: nil, hostLink: nil, hostMemoryGiB: 0))
+    }
+
+    /// Which instruction set the engine's C kernels (the int8 GEMM) run in here, and which sets
+    /// this CPU lacks.
+    public static var kernelSource: String {
+        let missing = KernelSet.allCases.filter { !$0.isSupported }.map(\.name)
+        return "Kernels: the engine's C kernels (int8 GEMM) run the \(KernelSet.selected.name) set, chosen by CPUID"
+            + (missing.isEmpty ? "" : "; this CPU lacks \(missing.joined(separator: ", "))")
     }
 
     /// `value` to `places` decimals, as the nearest double to that decimal (so it prints short).

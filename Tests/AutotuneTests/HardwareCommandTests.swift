@@ -100,6 +100,15 @@ final class HardwareCommandTests: ScratchTestCase {
         XCTAssertEqual((profile["peak_tflops"] as? [String: Double])?.keys.sorted(), ["fp32"])
     }
 
+    func testShowHostNamesTheKernelSetItRuns() {
+        let result = runAutotune(["hardware", "show", "host"])
+        XCTAssertEqual(result.status, 0)
+        let line = result.stdout.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("kernels ") }
+        XCTAssertNotNil(line, result.stdout)
+        XCTAssertTrue(line?.contains("this CPU runs: portable") ?? false, String(line ?? ""))
+        XCTAssertTrue(result.stdout.contains("Kernels: the engine's C kernels (int8 GEMM) run the "), result.stdout)
+    }
+
     func testUnknownNameIsOneLineAndExitsWith2() {
         let result = runAutotune(["hardware", "show", "a100-sxm-8gb"])
         XCTAssertEqual(result.status, 2)

@@ -14,7 +14,7 @@ final class Int8InferenceTests: XCTestCase {
 
     func testGEMMMatchesTripleLoop() {
         var rng = RandomSource(seed: 11)
-        // Edges of the 6×2 tile and of the 8-deep lanes, k = 1, and depths over one 1024 block.
+        // Edges of the register tiles and 16-column panels, odd depths, k = 1, and long depths.
         let shapes = [(1, 1, 1), (7, 5, 1), (6, 2, 8), (13, 11, 19), (12, 4, 16), (37, 29, 300), (5, 3, 1031), (3, 7, 2100)]
         for (m, n, k) in shapes {
             let lda = k + 3, ldb = k + 1, ldc = n + 2

@@ -150,4 +150,14 @@ final class ModelTests: XCTestCase {
             XCTAssertGreaterThan(model.parameterCount, 0)
         }
     }
+
+    func testMedianLatenciesTimeEachModelInTurnWithoutChangingIt() throws {
+        let a = try Model(spec: .mlp(MLPSpec(widths: [16])), inputShape: [4, 4, 1], classes: 3, context: ExecutionContext(), seed: 0)
+        let b = try Model(spec: .mlp(MLPSpec(widths: [8])), inputShape: [4, 4, 1], classes: 3, context: ExecutionContext(), seed: 1)
+        let before = a.store.values.array
+        let ms = Model.medianLatencies([a, b], batch: 2, warmups: 1, minimumRounds: 3, maximumRounds: 3, budgetSeconds: 0)
+        XCTAssertEqual(ms.count, 2)
+        XCTAssertTrue(ms.allSatisfy { $0 > 0 && $0.isFinite }, "\(ms)")
+        XCTAssertEqual(a.store.values.array, before)
+    }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Engine
 
 /// An inference-only 2-D convolution in int8 arithmetic, built from a trained `Conv2d` (NHWC,
@@ -7,7 +8,8 @@ import Engine
 /// (cout, k·k·cin), so each filter is one contiguous row. A forward quantizes the input once, unfolds
 /// the codes into an int8 column matrix (B·Ho·Wo, k·k·cin) a chunk of samples at a time — each pixel
 /// is quantized once rather than once per window it falls in — multiplies it by the codes in
-/// int8 × int8 → int32 (`int8GEMM`) and rescales as `QuantizedLinear` does. Padding holds the input
+/// int8 × int8 → int32 (`int8GEMM`'s C kernels) with the rescale of `QuantizedLinear` fused into
+/// the kernels' store, straight into the output. Padding holds the input
 /// zero point's code, which stands for the real value 0. A 1×1, stride-1, unpadded convolution uses
 /// the input codes as the column matrix.
 ///
@@ -32,6 +34,8 @@ public final class QuantizedConv2d: Layer {
     /// The float bias (cout), if the layer has one.
     public let bias: [Float]?
     public var needsInputGradient = false
+    /// The instruction set the product runs in; `KernelSet.selected` when nil.
+    public var kernels: KernelSet?
     /// Bytes of int8 column matrix built at a time.
     var columnBudget = 1 << 20
     private let hasBias: Bool
@@ -39,7 +43,6 @@ public final class QuantizedConv2d: Layer {
     private let weightSums: [Int32]
     private let inputCodes = Int8Scratch<Int8>()      // (B, H, W, cin)
     private let columns = Int8Scratch<Int8>()         // (samples per chunk · Ho·Wo, k·k·cin)
-    private let sums = Int8Scratch<Int32>()           // (samples per chunk · Ho·Wo, cout)
     private var out: Tensor?                          // (B, Ho, Wo, cout)
 
     /// Quantize `conv`'s current weights; throws a `ConfigError` for a bad bit width, bad input
@@ -105,7 +108,6 @@ public final class QuantizedConv2d: Layer {
         let chunk = isPointwise ? max(g.batch, 1) : max(1, min(g.batch, columnBudget / max(pixels * depth, 1)))
         let codes = inputCodes.reserve(x.count, in: ctx)
         let cols = isPointwise ? nil : columns.reserve(chunk * pixels * depth, in: ctx)
-        let accumulators = sums.reserve(chunk * pixels * cout, in: ctx)
         recordInt8Quantize(ctx, name, count: x.count, dynamic: input == .dynamic)
         if !isPointwise {
             recordInt8Op(ctx, name + ".im2col", .copy, flops: 0, readBytes: Double(x.count),
@@ -114,9 +116,10 @@ public final class QuantizedConv2d: Layer {
         recordInt8Op(ctx, name, .conv, flops: 2 * Double(rows) * Double(depth) * Double(cout),
                      readBytes: Double(rows * depth + cout * depth), writtenBytes: 4 * Double(rows * cout), dtype: .int8)
         recordInt8Rescale(ctx, name, count: o.count, channels: cout, bias: hasBias)
-        guard !ctx.isMeta, let codes, let accumulators else { return o }
+        guard !ctx.isMeta, let codes else { return o }
         precondition(weightScales.count == outChannels, "\(name): quantized from a meta-mode layer, it has no weights to run")
         let q = quantizeInt8Input(x.data, count: x.count, input, into: codes)
+        let rescale = Int8Rescale(input: q, weightScales: weightScales, weightSums: weightSums, bias: bias)
         for first in Swift.stride(from: 0, to: g.batch, by: chunk) {
             let samples = first..<min(g.batch, first + chunk)
             let m = samples.count * pixels
@@ -127,9 +130,8 @@ public final class QuantizedConv2d: Layer {
             } else {
                 a = UnsafePointer(codes + first * g.height * g.width * inChannels)
             }
-            int8Multiply(m: m, a, lda: depth, panels, accumulators, ldc: cout)
-            rescaleInt8Sums(accumulators, rows: m, q, weightScales: weightScales, weightSums: weightSums,
-                            bias: bias, into: o.data + first * pixels * cout)
+            int8Multiply(m: m, a, lda: depth, panels, .rescaled(o.data + first * pixels * cout, rescale), ldc: cout,
+                         kernels: kernels ?? .selected)
         }
         return o
     }
@@ -144,28 +146,15 @@ private struct CodeWindows {
     let kernel, stride, padding: Int
     let outHeight, outWidth: Int
 
-    /// Write the column matrix of images `samples`: row (b, oy, ox) holds the window at that
-    /// output pixel in (ky, kx, c) order, `padCode` where it overhangs the image.
+    /// Write the column matrix of images `samples` (`at_i8_im2col`): row (b, oy, ox) holds the
+    /// window at that output pixel in (ky, kx, c) order, `padCode` where it overhangs the image.
     func unfold(_ x: UnsafePointer<Int8>, samples: Range<Int>, padCode: Int8, into col: UnsafeMutablePointer<Int8>) {
-        let run = kernel * channels, depth = kernel * run, pixels = outHeight * outWidth
+        let depth = kernel * kernel * channels, pixels = outHeight * outWidth
+        let first = x + samples.lowerBound * height * width * channels
         parallelRanges(samples.count * pixels, minimumPerThread: max(1, (1 << 16) / depth)) { range in
-            for r in range {
-                let b = samples.lowerBound + r / pixels, oy = r % pixels / outWidth, ox = r % outWidth
-                let ix = ox * stride - padding
-                let lo = min(kernel, max(0, -ix)), hi = max(lo, min(kernel, width - ix))
-                for ky in 0..<kernel {
-                    let d = col + r * depth + ky * run
-                    let iy = oy * stride - padding + ky
-                    guard iy >= 0, iy < height else {
-                        d.update(repeating: padCode, count: run)
-                        continue
-                    }
-                    let src = x + ((b * height + iy) * width + ix + lo) * channels
-                    d.update(repeating: padCode, count: lo * channels)
-                    (d + lo * channels).update(from: src, count: (hi - lo) * channels)
-                    (d + hi * channels).update(repeating: padCode, count: (kernel - hi) * channels)
-                }
-            }
+            at_i8_im2col(first, Int32(height), Int32(width), Int32(channels), Int32(kernel), Int32(stride), Int32(padding),
+                         Int32(outHeight), Int32(outWidth), padCode, Int32(range.lowerBound), Int32(range.count),
+                         col + range.lowerBound * depth)
         }
     }
 }

@@ -49,8 +49,8 @@ public enum Int8InputQuantization: Equatable, Sendable {
 ///
 /// Weights are quantized once, symmetric per output channel (zero point 0, scale max|w|/qmax with
 /// qmax = 2^(bits−1) − 1) and kept as int8 codes (out, in). A forward quantizes the input (static or
-/// dynamic parameters), multiplies the codes in int8 × int8 → int32 (`int8GEMM`), and maps each
-/// sum back to Float as y = sx·sw[c]·(Σ qx·qw − zx·Σ qw) + b[c], the integer form of
+/// dynamic parameters), multiplies the codes in int8 × int8 → int32 (`int8GEMM`'s C kernels), and
+/// maps each sum back to Float in the kernels' store as y = sx·sw[c]·(Σ qx·qw − zx·Σ qw) + b[c], the integer form of
 /// dequantize(x)·dequantize(W)ᵀ (Jacob et al. 2018, "Quantization and Training of Neural Networks
 /// for Efficient Integer-Arithmetic-Only Inference"). The bias stays in Float and is added after the
 /// rescale, rather than as int32 at scale sx·sw as ONNX MatMulInteger / QLinearMatMul graphs do: it
@@ -73,11 +73,12 @@ public final class QuantizedLinear: Layer {
     /// The float bias (out), if the layer has one.
     public let bias: [Float]?
     public var needsInputGradient = false
+    /// The instruction set the product runs in; `KernelSet.selected` when nil.
+    public var kernels: KernelSet?
     private let hasBias: Bool
     private let panels: Int8Panels
     private let weightSums: [Int32]
     private let inputCodes = Int8Scratch<Int8>()      // (rows, in)
-    private let sums = Int8Scratch<Int32>()           // (rows, out)
     private var out: Tensor?                          // (rows, out)
 
     /// Quantize `linear`'s current weights; throws a `ConfigError` for a bad bit width, bad input
@@ -121,17 +122,17 @@ public final class QuantizedLinear: Layer {
         let ctx = x.context
         let rows = x.count / inFeatures
         let o = ctx.buffer(out, Array(x.shape.dropLast()) + [outFeatures]); out = o
-        let codes = inputCodes.reserve(x.count, in: ctx), accumulators = sums.reserve(o.count, in: ctx)
+        let codes = inputCodes.reserve(x.count, in: ctx)
         recordInt8Quantize(ctx, name, count: x.count, dynamic: input == .dynamic)
         recordInt8Op(ctx, name, .matmul, flops: 2 * Double(rows) * Double(inFeatures) * Double(outFeatures),
                      readBytes: Double(x.count + outFeatures * inFeatures), writtenBytes: 4 * Double(o.count), dtype: .int8)
         recordInt8Rescale(ctx, name, count: o.count, channels: outFeatures, bias: hasBias)
-        guard !ctx.isMeta, let codes, let accumulators else { return o }
+        guard !ctx.isMeta, let codes else { return o }
         precondition(weightScales.count == outFeatures, "\(name): quantized from a meta-mode layer, it has no weights to run")
         let q = quantizeInt8Input(x.data, count: x.count, input, into: codes)
-        int8Multiply(m: rows, codes, lda: inFeatures, panels, accumulators, ldc: outFeatures)
-        rescaleInt8Sums(accumulators, rows: rows, q, weightScales: weightScales, weightSums: weightSums,
-                        bias: bias, into: o.data)
+        let rescale = Int8Rescale(input: q, weightScales: weightScales, weightSums: weightSums, bias: bias)
+        int8Multiply(m: rows, codes, lda: inFeatures, panels, .rescaled(o.data, rescale), ldc: outFeatures,
+                     kernels: kernels ?? .selected)
         return o
     }
 
@@ -175,7 +176,7 @@ func quantizeInt8Rows(rows: Int, depth: Int, bits: Int, keyPath: String,
 
 /// The packed weight panels and per-channel code sums of (rows, depth) codes.
 func int8WeightPanels(_ codes: [Int8], rows: Int, depth: Int) -> (Int8Panels, [Int32]) {
-    let panels = Int8Panels(rows: rows, depth: depth, height: Int8Panels.tileColumns)
+    let panels = Int8Panels(rows: rows, depth: depth)
     guard rows > 0, depth > 0 else { return (panels, [Int32](repeating: 0, count: rows)) }
     return codes.withUnsafeBufferPointer { p in
         panels.pack(p.baseAddress!, ld: depth)
@@ -240,43 +241,6 @@ private func valueRange(_ x: UnsafePointer<Float>, count: Int) -> (Float, Float)
         i += 1
     }
     return (l, h)
-}
-
-/// y[r, c] = sx·sw[c]·(sums[r, c] − zx·Σ qw[c]) + b[c] for (rows, channels) int32 sums. The
-/// difference is taken in wrapping int32 arithmetic: it is exact, as the true value fits.
-func rescaleInt8Sums(_ sums: UnsafePointer<Int32>, rows: Int, _ input: AffineQuantization, weightScales: [Float],
-                     weightSums: [Int32], bias: [Float]?, into y: UnsafeMutablePointer<Float>) {
-    let n = weightScales.count, zero = input.zeroPoint[0]
-    guard rows > 0, n > 0 else { return }
-    let scales = weightScales.map { $0 * input.scale[0] }
-    let corrections = weightSums.map { $0 &* zero }
-    let offsets = bias ?? [Float](repeating: 0, count: n)
-    scales.withUnsafeBufferPointer { s in
-        corrections.withUnsafeBufferPointer { z in
-            offsets.withUnsafeBufferPointer { b in
-                let s = s.baseAddress!, z = z.baseAddress!, b = b.baseAddress!
-                parallelRanges(rows, minimumPerThread: max(1, (1 << 15) / max(n, 1))) { range in
-                    for r in range {
-                        let acc = sums + r * n, out = y + r * n
-                        var c = 0
-                        while c + 4 <= n {
-                            let a = UnsafeRawPointer(acc + c).loadUnaligned(as: SIMD4<Int32>.self)
-                                &- UnsafeRawPointer(z + c).loadUnaligned(as: SIMD4<Int32>.self)
-                            let v = SIMD4(Float(a[0]), Float(a[1]), Float(a[2]), Float(a[3]))
-                                * UnsafeRawPointer(s + c).loadUnaligned(as: SIMD4<Float>.self)
-                                + UnsafeRawPointer(b + c).loadUnaligned(as: SIMD4<Float>.self)
-                            UnsafeMutableRawPointer(out + c).storeBytes(of: v, as: SIMD4<Float>.self)
-                            c += 4
-                        }
-                        while c < n {
-                            out[c] = Float(acc[c] &- z[c]) * s[c] + b[c]
-                            c += 1
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Record an op from its bytes (int8 codes, int32 sums and floats mix), counted at `dtype`.

@@ -23,6 +23,9 @@ import Hardware
 /// For each hardware profile in `hardware`, the final model's forward pass is traced (batch 1 and
 /// batch 64) and costed on that profile: `latency_ms@<profile>`, `throughput@<profile>`
 /// (samples/s at batch 64), `memory_mb@<profile>` and `energy_mj@<profile>` (see `InferenceCost`).
+/// On `host`, the machine the study runs on, latency and throughput are measured instead: the
+/// median wall-clock time of the final model's forward pass at batch 1 and batch 64
+/// (`Model.medianLatency`), so a study here optimises real speed, int8 kernels included.
 public final class EngineEvaluator: Evaluator {
     public let data: JSONValue
     public let epochs: Int?
@@ -148,6 +151,11 @@ public final class EngineEvaluator: Evaluator {
             for (name, profile) in hardware {
                 let cost = InferenceCost(batch1: batch1, batched: batched, batch: Self.throughputBatch, weightBytes: f.bytes, on: profile)
                 metrics.merge(cost.metrics(profile: name)) { $1 }
+                if name.lowercased() == ProfileLibrary.hostName {
+                    metrics["latency_ms@\(name)"] = model.medianLatency(batch: 1)
+                    metrics["throughput@\(name)"] = Double(Self.throughputBatch) * 1000
+                        / max(model.medianLatency(batch: Self.throughputBatch), 1e-9)
+                }
             }
         }
         return EvaluationResult(metrics: metrics, stoppedEarly: training.status == .stopped)

@@ -106,6 +106,10 @@ struct HardwareShowCommand: Command {
             ("host link", link(net.hostLink)),
             ("host memory", "\(figure(net.hostMemoryGiB)) GiB"),
         ]
+        if p.name == ProfileLibrary.hostName {
+            let supported = KernelSet.allCases.filter(\.isSupported).map(\.name)
+            fields.append(("kernels", "\(KernelSet.selected.name) (this CPU runs: \(supported.joined(separator: ", ")))"))
+        }
         if let price = p.pricePerHourUSD {
             fields.append(("price", "$\(figure(price)) per device-hour"))
             if let source = p.priceSource { fields.append(("price source", source)) }
