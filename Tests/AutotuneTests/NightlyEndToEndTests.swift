@@ -26,7 +26,7 @@ final class NightlyEndToEndTests: ScratchTestCase {
         let rows = try XCTUnwrap(fourth["comparisons"] as? [[String: Any]])
         XCTAssertEqual(rows.first?["verdict"] as? String, "ok", "the cost model is deterministic: no change")
         XCTAssertEqual(rows.first?["change"] as? Double, 0)
-        let page = try String(contentsOfFile: scratch.appendingPathComponent("nightly/index.html").path, encoding: .utf8)
+        let page = try String(contentsOfFile: scratch.appendingPathComponent("history/nightly/index.html").path, encoding: .utf8)
         XCTAssertTrue(page.contains("autotune nightly, run #4"))
         XCTAssertTrue(page.contains("<figure id=\"trend-costmodel\"><svg"), "the trend drawn inline")
 

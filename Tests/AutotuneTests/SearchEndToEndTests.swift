@@ -327,6 +327,40 @@ final class SearchEndToEndTests: ScratchTestCase {
         XCTAssertFalse(skipped.stderr.contains("plots:"), skipped.stderr)
     }
 
+    func testShowAndFrontGiveEveryParameterAndTheConstraintColumns() throws {
+        let script = write("many.py", """
+        import json, sys
+        c = json.load(sys.stdin)["training"]
+        print(json.dumps({"loss": c["p0"], "seconds": 42, "cost": c["p1"]}))
+        """)
+        var parameters = (0..<12).map { #""p\#($0)": {"_type": "uniform", "_value": [0, 1]}"# }
+        parameters.append(#""width": {"_type": "choice", "_value": [8, {"_type": "choice", "_value": [16, 32]}]}"#)
+        let space = write("many.json", """
+        {"training": {\(parameters.joined(separator: ", "))},
+         "evaluator": {"command": {"run": ["python3", "\(script)"]}},
+         "objectives": {"loss": "minimize"}, "constraints": [{"metric": "cost", "<=": 0.9}],
+         "strategy": "random", "budget": 6, "seed": 2}
+        """)
+        XCTAssertEqual(runAutotune(["search", space, "--db", db, "--study", "many", "--quiet"]).status, 0)
+        let show = runAutotune(["show", "many", "--db", db])
+        let header = try XCTUnwrap(show.stdout.split(separator: "\n").first)
+        XCTAssertTrue(header.contains("loss") && header.contains("cost") && header.contains("wall time"), String(header))
+        XCTAssertFalse(header.contains("seconds"), "a metric called seconds is not the wall-time column")
+        XCTAssertTrue(show.stdout.contains("more)"), "cut by default")
+        let full = runAutotune(["show", "many", "--db", db, "--full"])
+        XCTAssertFalse(full.stdout.contains("more)"), full.stdout)
+        XCTAssertTrue(full.stdout.contains("p11="), full.stdout)
+        let front = runAutotune(["front", "many", "--db", db, "--full"])
+        XCTAssertTrue(front.stdout.contains("p11="), front.stdout)
+
+        // A choice among a value and a distribution: --json gives the value drawn, never "choice(16, 32)".
+        let trials = try self.trials("many")
+        for t in trials {
+            let width = (t["parameters"] as? [String: Any])?["training.width"]
+            XCTAssertNotNil(width as? Double, "\(String(describing: width))")
+        }
+    }
+
     func testBadInputAndUnknownStudiesExitWithTwo() {
         let bad = write("bad.json", "{\"evaluator\": {\"benchmark\": {\"problem\": \"zdt7\", \"variables\": 5}}}")
         let r = runAutotune(["search", bad, "--db", db])

@@ -30,6 +30,23 @@ public indirect enum JSONValue: Hashable, Sendable {
         return members.first { $0.key == key }?.value
     }
 
+    /// The value at a dotted key path with array positions (`architecture.stages[1].channels`),
+    /// or nil when the document has none there.
+    public func value(atKeyPath path: String) -> JSONValue? {
+        var value: JSONValue? = self
+        for part in path.split(separator: ".") {
+            var name = Substring(part)
+            var indices: [Int] = []
+            while name.hasSuffix("]"), let open = name.lastIndex(of: "["), let i = Int(name[name.index(after: open)..<name.index(before: name.endIndex)]) {
+                indices.insert(i, at: 0)
+                name = name[..<open]
+            }
+            if !name.isEmpty { value = value?[String(name)] }
+            for i in indices { value = value?.elements.flatMap { i >= 0 && i < $0.count ? $0[i] : nil } }
+        }
+        return value
+    }
+
     public var number: Double? { if case .number(let x) = self { return x } else { return nil } }
     public var string: String? { if case .string(let s) = self { return s } else { return nil } }
     public var members: [Member]? { if case .object(let m) = self { return m } else { return nil } }

@@ -5,6 +5,9 @@ extension Option {
     /// `--json`: the architecture's contract is one JSON document on stdout and nothing else.
     static let json = Option.flag("json", help: "Print one JSON document on stdout and nothing else.")
 
+    /// `--full`: every parameter of a trial in a table, none cut.
+    static let full = Option.flag("full", help: "Show every parameter in the table (long lists are cut otherwise).")
+
     /// `--quiet`: no progress on stderr (progress is also off when stderr is not a terminal).
     static let quiet = Option.flag("quiet", help: "Do not show progress on stderr.")
 

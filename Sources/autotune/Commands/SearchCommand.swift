@@ -20,7 +20,7 @@ struct SearchCommand: Command {
             .value("seed", valueName: "N", help: "Seed every random choice flows from.", defaultDescription: "the space file's, else 0"),
             .database, .studyName,
             .value("threads", valueName: "N", help: "Threads each training run may use.", defaultDescription: "cores / workers"),
-            .dataDirectory, .quiet, .json,
+            .dataDirectory, .quiet, .full, .json,
             .value("heartbeat", valueName: "SECONDS",
                    help: "Heartbeat interval; a trial silent for 6 intervals is failed and re-run.", default: "5"),
             .flag("worker", help: "Join an existing study as one more worker (what --workers starts)."),
@@ -41,6 +41,7 @@ struct SearchCommand: Command {
     var heartbeat: Double
     var isWorker: Bool
     var drawsPlots: Bool
+    var full: Bool
 
     init(_ values: ParsedValues) throws {
         spacePath = try values.argument("space")
@@ -60,6 +61,7 @@ struct SearchCommand: Command {
         heartbeat = try values.value("heartbeat")
         isWorker = values.flag("worker")
         drawsPlots = !values.flag("no-plots")
+        full = values.flag("full")
     }
 
     func validate() throws {
@@ -118,7 +120,8 @@ struct SearchCommand: Command {
         guard !isWorker else { return 0 }
         // Read again: the run chose the reference point.
         let finished = try Study.open(name, in: study.storage, location: database)
-        let summary = try StudySummaryView(study: finished)
+        var summary = try StudySummaryView(study: finished)
+        summary.fullParameters = full
         if json { print(summary.json.prettyText) } else { print(summary.text) }
         if let warning = summary.referenceWarning { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
         if drawsPlots { drawPlots(finished) }

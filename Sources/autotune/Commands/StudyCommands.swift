@@ -50,14 +50,16 @@ struct StudiesCommand: Command {
 /// `autotune show STUDY`: the study's trials as a table.
 struct ShowCommand: Command {
     static let configuration = CommandConfiguration(
-        name: "show", abstract: "Show a study's trials: state, objectives, time and parameters.",
-        arguments: [.study], options: [.database, .json])
+        name: "show", abstract: "Show a study's trials: state, objectives, constraint metrics, wall time and parameters.",
+        arguments: [.study], options: [.database, .full, .json])
 
     var target: StudyArgument
+    var full: Bool
     var json: Bool
 
     init(_ values: ParsedValues) throws {
         target = try StudyArgument(values)
+        full = values.flag("full")
         json = values.flag("json")
     }
 
@@ -66,15 +68,19 @@ struct ShowCommand: Command {
         let spec = study.spec
         let trials = try study.trials()
         if json {
-            print(JSONValue.object([("study", .string(study.name)), ("trials", .array(trials.map(trialJSON)))]).prettyText)
+            print(JSONValue.object([("study", .string(study.name)), ("trials", .array(trials.map { trialJSON($0, space: spec.space) }))]).prettyText)
             return 0
         }
         guard !trials.isEmpty else { print("study '\(study.name)' has no trials yet"); return 0 }
-        let header = ["trial", "state"] + spec.objectives.map(\.metric) + ["seconds", "parameters / message"]
+        // Objectives, then the metrics constraints bound, then the wall time (named so that no
+        // metric of a study can be mistaken for it).
+        var metrics = spec.objectives.map(\.metric)
+        for c in spec.constraints where !metrics.contains(c.metric) { metrics.append(c.metric) }
+        let header = ["trial", "state"] + metrics + ["wall time", "parameters / message"]
         let rows = trials.map { t -> [String] in
             let seconds = t.finished.map { humanNumber($0.timeIntervalSince(t.started)) } ?? "-"
-            let tail = t.state == .fail ? (t.message ?? "") : parameterCell(t)
-            return [String(t.number), t.state.rawValue] + spec.objectives.map { t.metrics[$0.metric].map(humanNumber) ?? "-" } + [seconds, tail]
+            let tail = t.state == .fail ? (t.message ?? "") : parameterCell(t, limit: full ? .max : 100)
+            return [String(t.number), t.state.rawValue] + metrics.map { t.metrics[$0].map(humanNumber) ?? "-" } + [seconds, tail]
         }
         print(alignedTable(header, rows))
         return 0
@@ -85,18 +91,21 @@ struct ShowCommand: Command {
 struct FrontCommand: Command {
     static let configuration = CommandConfiguration(
         name: "front", abstract: "Print a study's Pareto front (its best trial for one objective) and hypervolume.",
-        arguments: [.study], options: [.database, .json])
+        arguments: [.study], options: [.database, .full, .json])
 
     var target: StudyArgument
+    var full: Bool
     var json: Bool
 
     init(_ values: ParsedValues) throws {
         target = try StudyArgument(values)
+        full = values.flag("full")
         json = values.flag("json")
     }
 
     func run() throws -> Int32 {
-        let view = try StudySummaryView(study: try target.open())
+        var view = try StudySummaryView(study: try target.open())
+        view.fullParameters = full
         print(json ? view.json.prettyText : view.text)
         if let warning = view.referenceWarning { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
         return 0

@@ -14,7 +14,7 @@ func alignedTable(_ header: [String], _ rows: [[String]]) -> String {
 }
 
 /// `name=value` pairs of a trial's parameters, as one cell: reals to 4 significant digits, and
-/// cut after `limit` characters (the JSON output has every value in full).
+/// cut after `limit` characters (`--full` lifts it; the JSON output has every value in full).
 func parameterCell(_ t: TrialRecord, limit: Int = 100) -> String {
     let short = t.parameters.map { shortName($0.name) }
     var cell = ""
@@ -42,12 +42,16 @@ private func withoutSection(_ path: String) -> String {
     return String(path[path.index(after: dot)...])
 }
 
-/// One trial as JSON: number, state, metrics, parameters, times, message.
-func trialJSON(_ t: TrialRecord) -> JSONValue {
+/// One trial as JSON: number, state, metrics, parameters, times, message. A parameter's value is
+/// what the candidate holds at its key path (a choice among distributions gives the value drawn,
+/// not the distribution's text).
+func trialJSON(_ t: TrialRecord, space: SearchSpace) -> JSONValue {
     var m: [(String, JSONValue)] = [("trial", .number(Double(t.number))), ("state", .string(t.state.rawValue))]
     m.append(("metrics", .object(t.metrics.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })))
+    let candidate = (try? space.configuration(from: t.parameters)).map(space.materialize)
     m.append(("parameters", .object(t.parameters.map { p in
-        JSONValue.Member(p.name, (try? JSONValue(parsing: p.json)) ?? .string(p.json))
+        let stored = (try? JSONValue(parsing: p.json)) ?? .string(p.json)
+        return JSONValue.Member(p.name, candidate?.value(atKeyPath: p.name) ?? stored)
     })))
     if t.violation > 0 { m.append(("violation", .number(t.violation))) }
     m.append(("started", .string(isoTime(t.started))))
@@ -77,6 +81,8 @@ struct StudySummaryView {
     let front: [TrialRecord]
     let hypervolume: Double?
     let database: String
+    /// Every parameter in the table, none cut (`--full`).
+    var fullParameters = false
 
     init(study: Study) throws {
         self.study = study.record; self.spec = study.spec; self.database = study.location
@@ -127,7 +133,8 @@ struct StudySummaryView {
                                                : "best trial\(infeasible ? " (none feasible yet)" : ""):")
         let header = ["trial"] + spec.objectives.map { "\($0.metric) (\($0.direction == .minimize ? "min" : "max"))" } + ["parameters"]
         let rows = front.map { t in
-            [String(t.number)] + spec.objectives.map { t.metrics[$0.metric].map(humanNumber) ?? "-" } + [parameterCell(t)]
+            [String(t.number)] + spec.objectives.map { t.metrics[$0.metric].map(humanNumber) ?? "-" }
+                + [parameterCell(t, limit: fullParameters ? .max : 100)]
         }
         lines.append(alignedTable(header, rows))
         return lines.joined(separator: "\n")
@@ -142,7 +149,7 @@ struct StudySummaryView {
         if let (reason, count) = commonestFailure {
             m.append(("commonest_failure", .object([("reason", .string(reason)), ("count", .number(Double(count)))])))
         }
-        m.append(("front", .array(front.map(trialJSON))))
+        m.append(("front", .array(front.map { trialJSON($0, space: spec.space) })))
         return .object(m)
     }
 }
