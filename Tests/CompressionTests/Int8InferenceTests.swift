@@ -18,7 +18,7 @@ final class Int8InferenceTests: XCTestCase {
         let shapes = [(1, 1, 1), (7, 5, 1), (6, 2, 8), (13, 11, 19), (12, 4, 16), (37, 29, 300), (5, 3, 1031), (3, 7, 2100)]
         for (m, n, k) in shapes {
             let lda = k + 3, ldb = k + 1, ldc = n + 2
-            let a = randomCodes(m * lda, &rng), b = randomCodes(n * ldb, &rng)
+            let a = RandomFixtures.codes(m * lda, &rng), b = RandomFixtures.codes(n * ldb, &rng)
             var c = [Int32](repeating: -7, count: m * ldc)
             int8GEMM(m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, &c, ldc: ldc)
             for i in 0..<m {
@@ -49,7 +49,7 @@ final class Int8InferenceTests: XCTestCase {
         defer { EngineThreads.set(saved) }
         var rng = RandomSource(seed: 5)
         let (m, n, k) = (131, 71, 241)     // above the size that fans out; ragged tiles
-        let a = randomCodes(m * k, &rng), b = randomCodes(n * k, &rng)
+        let a = RandomFixtures.codes(m * k, &rng), b = RandomFixtures.codes(n * k, &rng)
         var one = [Int32](repeating: 0, count: m * n), two = one
         EngineThreads.set(1)
         int8GEMM(m: m, n: n, k: k, a, lda: k, b, ldb: k, &one, ldc: n)
@@ -64,7 +64,7 @@ final class Int8InferenceTests: XCTestCase {
     func testRowSumsGiveTheZeroPointCorrection() {
         var rng = RandomSource(seed: 3)
         let (m, n, k) = (4, 5, 9), zero: Int32 = -13
-        let a = randomCodes(m * k, &rng).map { max($0, -100) }, b = randomCodes(n * k, &rng)
+        let a = RandomFixtures.codes(m * k, &rng).map { max($0, -100) }, b = RandomFixtures.codes(n * k, &rng)
         XCTAssertEqual(int8RowSums(rows: 2, depth: 3, [1, 0, -1, 2, 2, 2], ld: 3), [0, 6])
         var c = [Int32](repeating: 0, count: m * n)
         int8GEMM(m: m, n: n, k: k, a, lda: k, b, ldb: k, &c, ldc: n)
@@ -109,7 +109,7 @@ final class Int8InferenceTests: XCTestCase {
         var rng = RandomSource(seed: 21)
         for (rows, inputs, outputs, bias, bits) in [(9, 37, 13, true, 8), (4, 16, 6, false, 8), (3, 5, 1, true, 4), (6, 1, 3, true, 2)] {
             let linear = makeLinear(inputs, outputs, bias: bias, &rng)
-            let x = randomValues(rows * inputs, &rng)
+            let x = RandomFixtures.values(rows * inputs, &rng)
             let params = AffineQuantization(scale: [0.6 / 127], zeroPoint: [-17], qmin: -128, qmax: 127)  // saturates some
             for input in [Int8InputQuantization.calibrated(params), .dynamic] {
                 let q = try QuantizedLinear(linear, weightBits: bits, input: input)
@@ -138,7 +138,7 @@ final class Int8InferenceTests: XCTestCase {
     func testLinearIsCloseToTheFloatLayer() throws {
         var rng = RandomSource(seed: 8)
         let linear = makeLinear(256, 64, bias: true, &rng)
-        let x = Tensor(randomValues(32 * 256, &rng), shape: [32, 256], context: linear.weight.value.context)
+        let x = Tensor(RandomFixtures.values(32 * 256, &rng), shape: [32, 256], context: linear.weight.value.context)
         let reference = linear(x).array
         let dynamic = try QuantizedLinear(linear, input: .dynamic)(x).array
         XCTAssertLessThan(relativeError(dynamic, reference), 0.02)
@@ -157,7 +157,7 @@ final class Int8InferenceTests: XCTestCase {
         XCTAssertThrowsError(try q.outputShape(for: [3, 99]))
 
         let ctx = ExecutionContext(recordsEvents: true)
-        let x = Tensor(randomValues(6 * 100, &rng), shape: [6, 100], context: ctx)
+        let x = Tensor(RandomFixtures.values(6 * 100, &rng), shape: [6, 100], context: ctx)
         let y = q(x)
         XCTAssertNil(q.backward(y))
         XCTAssertEqual(ctx.events.map(\.name), ["linear.quantize", "linear", "linear.rescale"])
@@ -217,7 +217,7 @@ final class Int8InferenceTests: XCTestCase {
         for (kernel, stride, padding, zero) in cases {
             let (cin, cout, batch, h, w) = (3, 5, 5, 7, 6)
             let conv = makeConv(cin, cout, kernel: kernel, stride: stride, padding: padding, bias: zero != 0, &rng)
-            let x = randomValues(batch * h * w * cin, &rng)
+            let x = RandomFixtures.values(batch * h * w * cin, &rng)
             let params = AffineQuantization(scale: [0.8 / 127], zeroPoint: [Int32(zero)], qmin: -128, qmax: 127)
             for input in [Int8InputQuantization.calibrated(params), .dynamic] {
                 let q = try QuantizedConv2d(conv, input: input)
@@ -242,7 +242,7 @@ final class Int8InferenceTests: XCTestCase {
         var rng = RandomSource(seed: 4)
         let conv = makeConv(8, 16, kernel: 3, stride: 1, padding: 1, bias: true, &rng)
         let ctx = conv.weight.value.context
-        let x = Tensor(randomValues(4 * 9 * 9 * 8, &rng), shape: [4, 9, 9, 8], context: ctx)
+        let x = Tensor(RandomFixtures.values(4 * 9 * 9 * 8, &rng), shape: [4, 9, 9, 8], context: ctx)
         let reference = conv(x).array
         let q = try QuantizedConv2d(conv, input: .dynamic)
         XCTAssertLessThan(relativeError(q(x).array, reference), 0.02)
@@ -276,14 +276,6 @@ final class Int8InferenceTests: XCTestCase {
         stores.append(ParameterStore(conv.parameters, context: ctx))
         conv.initialize(using: &rng)
         return conv
-    }
-
-    private func randomCodes(_ count: Int, _ rng: inout RandomSource) -> [Int8] {
-        (0..<count).map { _ in Int8(rng.nextInt(below: 256) - 128) }
-    }
-
-    private func randomValues(_ count: Int, _ rng: inout RandomSource) -> [Float] {
-        (0..<count).map { _ in 2 * rng.nextFloat() - 1 }
     }
 
     /// x̂ = (clamp(round_half_even(x / s) + z, qmin, qmax) − z) · s.

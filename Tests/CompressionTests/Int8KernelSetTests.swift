@@ -30,7 +30,7 @@ final class Int8KernelSetTests: XCTestCase {
         var rng = RandomSource(seed: 21)
         for (m, n, k) in [(1, 1, 1), (5, 17, 3), (13, 16, 2), (25, 33, 63)] {
             let lda = k + 2, ldb = k + 5, ldc = n + 1
-            let a = randomCodes(m * lda, &rng), b = randomCodes(n * ldb, &rng)
+            let a = RandomFixtures.codes(m * lda, &rng), b = RandomFixtures.codes(n * ldb, &rng)
             var c = [Int32](repeating: -9, count: m * ldc)
             int8GEMM(m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, &c, ldc: ldc, kernels: .portable)
             for i in 0..<m {
@@ -52,7 +52,7 @@ final class Int8KernelSetTests: XCTestCase {
         for set in fastSets() {
             for (m, n, k) in shapes {
                 let lda = k + 3, ldb = k + 1, ldc = n + 2
-                var a = randomCodes(m * lda, &rng), b = randomCodes(n * ldb, &rng)
+                var a = RandomFixtures.codes(m * lda, &rng), b = RandomFixtures.codes(n * ldb, &rng)
                 a[0] = -128; b[0] = -128; if a.count > 1 { a[1] = 127 }
                 var reference = [Int32](repeating: -7, count: m * ldc), c = reference
                 int8GEMM(m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, &reference, ldc: ldc, kernels: .portable)
@@ -66,7 +66,7 @@ final class Int8KernelSetTests: XCTestCase {
         var rng = RandomSource(seed: 13)
         for (inputs, outputs, rows) in [(37, 19, 7), (100, 33, 50), (9, 1, 1)] {
             let linear = makeLinear(inputs, outputs, &rng)
-            let x = Tensor(randomValues(rows * inputs, &rng), shape: [rows, inputs], context: linear.weight.value.context)
+            let x = Tensor(RandomFixtures.values(rows * inputs, &rng), shape: [rows, inputs], context: linear.weight.value.context)
             for input in [Int8InputQuantization.dynamic,
                           .calibrated(AffineQuantization(scale: [0.01], zeroPoint: [-7], qmin: -128, qmax: 127))] {
                 let q = try QuantizedLinear(linear, input: input)
@@ -84,7 +84,7 @@ final class Int8KernelSetTests: XCTestCase {
         var rng = RandomSource(seed: 17)
         for (cin, cout, kernel, stride, padding) in [(3, 17, 3, 1, 1), (5, 33, 3, 2, 0), (1, 7, 5, 1, 2), (6, 20, 1, 1, 0)] {
             let conv = makeConv(cin, cout, kernel: kernel, stride: stride, padding: padding, &rng)
-            let x = Tensor(randomValues(3 * 9 * 7 * cin, &rng), shape: [3, 9, 7, cin], context: conv.weight.value.context)
+            let x = Tensor(RandomFixtures.values(3 * 9 * 7 * cin, &rng), shape: [3, 9, 7, cin], context: conv.weight.value.context)
             let q = try QuantizedConv2d(conv, input: .dynamic)
             q.kernels = .portable
             let reference = q(x).array
@@ -100,7 +100,7 @@ final class Int8KernelSetTests: XCTestCase {
         defer { EngineThreads.set(saved) }
         var rng = RandomSource(seed: 29)
         let linear = makeLinear(300, 130, &rng)
-        let x = Tensor(randomValues(200 * 300, &rng), shape: [200, 300], context: linear.weight.value.context)
+        let x = Tensor(RandomFixtures.values(200 * 300, &rng), shape: [200, 300], context: linear.weight.value.context)
         let q = try QuantizedLinear(linear, input: .dynamic)
         for set in [KernelSet.portable] + fastSets() {
             q.kernels = set
@@ -130,13 +130,5 @@ final class Int8KernelSetTests: XCTestCase {
         stores.append(ParameterStore(conv.parameters, context: ExecutionContext()))
         conv.initialize(using: &rng)
         return conv
-    }
-
-    private func randomCodes(_ count: Int, _ rng: inout RandomSource) -> [Int8] {
-        (0..<count).map { _ in Int8(rng.nextInt(below: 256) - 128) }
-    }
-
-    private func randomValues(_ count: Int, _ rng: inout RandomSource) -> [Float] {
-        (0..<count).map { _ in 2 * rng.nextFloat() - 1 }
     }
 }
