@@ -40,7 +40,7 @@ final class StrategyFactoryTests: XCTestCase {
     }
 
     func testUnknownNamesAndKeys() {
-        assertError("nsga", [], "strategy.name: unknown strategy 'nsga' (valid: random, grid, evolution, nsga2, smsemoa, rl). Did you mean 'nsga2'?")
+        assertError("nsga", [], "strategy.name: unknown strategy 'nsga' (valid: auto, random, grid, evolution, nsga2, smsemoa, rl, tpe). Did you mean 'nsga2'?")
         assertError("nsga2", [("populaton", .number(10))],
                     "strategy.populaton: unknown option of strategy 'nsga2' (valid: population, offspring, crossover_probability, "
                     + "crossover_eta, mutation_eta, mutation_probability). Did you mean 'population'?")
