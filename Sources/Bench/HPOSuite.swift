@@ -28,8 +28,8 @@ import Search
 public enum HPOSuite {
     /// The script that describes, serves and runs Optuna on the problems, from the package root.
     public static let script = "Sources/Bench/peers/hpo_suite.py"
-    /// The autotune strategies it runs by default (`rl_reinforce` is `rl` with REINFORCE).
-    public static let strategies = ["auto", "tpe", "rl", "rl_reinforce", "evolution", "nsga2", "random"]
+    /// The autotune strategies it runs by default (see `spec(_:)` for options written in a name).
+    public static let strategies = ["auto", "tpe", "rl", "rl:algorithm=reinforce", "evolution", "nsga2", "random"]
     public static let budgets = [50, 100, 300]
 
     /// A problem as the script describes it.
@@ -51,7 +51,7 @@ public enum HPOSuite {
     }
 
     /// One run's scores at each budget.
-    public struct Run: Decodable, Sendable {
+    public struct Run: Codable, Sendable {
         public var problem: String
         public var strategy: String
         public var seed: Int
@@ -59,10 +59,16 @@ public enum HPOSuite {
         public var seconds: Double
     }
 
-    /// The spec a strategy name of this suite stands for.
-    static func spec(_ name: String) -> StrategySpec {
-        name == "rl_reinforce" ? StrategySpec(name: "rl", options: .object([.init("algorithm", .string("reinforce"))]))
-                               : StrategySpec(name: name)
+    /// The spec a strategy of this suite stands for: a name, then options as `:key=value`
+    /// (`rl:algorithm=reinforce:learning_rate=0.03`); a value is a number when it reads as one.
+    public static func spec(_ text: String) -> StrategySpec {
+        let parts = text.split(separator: ":").map(String.init)
+        let options = parts.dropFirst().map { part -> JSONValue.Member in
+            let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+            let value = pair.count > 1 ? pair[1] : ""
+            return .init(pair[0], Double(value).map(JSONValue.number) ?? .string(value))
+        }
+        return StrategySpec(name: parts.first ?? "", options: .object(options))
     }
 
     /// The search space of a problem: reals on its bounds, or level indices.
@@ -119,22 +125,31 @@ public enum HPOSuite {
         }
     }
 
-    /// Optuna's runs from the script (`peers`), or from the file a previous `peers` run printed.
+    /// The runs of a file: `{"runs": [...]}`, as `hpo_suite.py peers` prints and `save` writes.
+    struct Runs: Codable { var runs: [Run] }
+
+    /// Optuna's runs from the script (`peers`).
     public static func peerRuns(python: String = "python3", arguments: [String], budgets: [Int], seeds: Int,
-                                file: String? = nil, progress: ((String) -> Void)?) throws -> [Run] {
-        struct Runs: Decodable { var runs: [Run] }
-        let data: Data
-        if let file {
-            guard let d = FileManager.default.contents(atPath: file) else { throw SearchPeersError(reason: "cannot read \(file)") }
-            data = d
-        } else {
-            data = try runScript(python: python, arguments: ["peers", "--budget", String(budgets.max() ?? 0), "--seeds", String(seeds),
+                                progress: ((String) -> Void)?) throws -> [Run] {
+        let data = try runScript(python: python, arguments: ["peers", "--budget", String(budgets.max() ?? 0), "--seeds", String(seeds),
                                                              "--checkpoints", budgets.map(String.init).joined(separator: ",")] + arguments,
                                  progress: progress)
-        }
         do { return try JSONDecoder().decode(Runs.self, from: data).runs } catch {
             throw SearchPeersError(reason: "the Optuna runs could not be read: \(error)")
         }
+    }
+
+    /// Runs saved earlier (by `save`, or printed by `hpo_suite.py peers`).
+    public static func load(_ file: String) throws -> [Run] {
+        guard let data = FileManager.default.contents(atPath: file) else { throw SearchPeersError(reason: "cannot read \(file)") }
+        do { return try JSONDecoder().decode(Runs.self, from: data).runs } catch {
+            throw SearchPeersError(reason: "\(file) holds no runs: \(error)")
+        }
+    }
+
+    /// Write `runs` to `file`, to score them later with other runs.
+    public static func save(_ runs: [Run], to file: String) throws {
+        try JSONEncoder().encode(Runs(runs: runs)).write(to: URL(fileURLWithPath: file))
     }
 
     /// Run every strategy on every problem for `seeds` seeds, checkpoints at `budgets`.

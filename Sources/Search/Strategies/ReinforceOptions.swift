@@ -37,14 +37,19 @@ public struct ReinforceOptions: Hashable, Sendable {
     /// How several objectives become one reward (one objective always uses `.single`).
     public var reward: RewardScalarization
 
-    public init(learningRate: Double = 0.01, hidden: Int = 64, bins: Int = 8, baselineDecay: Double = 0.9,
+    /// - Parameter learningRate: nil for the algorithm's default: 0.03 for PPO (a step per epoch
+    ///   and batch), 0.01 for REINFORCE (a step per episode).
+    public init(learningRate: Double? = nil, hidden: Int = 64, bins: Int = 6, baselineDecay: Double = 0.9,
                 entropyWeight: Double = 0.01, reward: RewardScalarization = .randomWeights, algorithm: Algorithm = .ppo,
                 batch: Int = 8, epochs: Int = 4, clip: Double = 0.2, entropyHalfLife: Double = 100) {
-        self.learningRate = learningRate; self.hidden = hidden; self.bins = bins
+        self.learningRate = learningRate ?? ReinforceOptions.defaultLearningRate(algorithm)
+        self.hidden = hidden; self.bins = bins
         self.baselineDecay = baselineDecay; self.entropyWeight = entropyWeight; self.reward = reward
         self.algorithm = algorithm; self.batch = batch; self.epochs = epochs; self.clip = clip
         self.entropyHalfLife = entropyHalfLife
     }
+
+    static func defaultLearningRate(_ algorithm: Algorithm) -> Double { algorithm == .ppo ? 0.03 : 0.01 }
 
     /// β after `told` results: halved every `entropyHalfLife` trials.
     public func entropyWeight(afterTrials told: Int) -> Double {
@@ -95,7 +100,7 @@ public struct ReinforceOptions: Hashable, Sendable {
         epochs = try reader.integer("epochs") ?? epochs
         clip = try reader.number("clip") ?? clip
         entropyHalfLife = try reader.number("entropy_half_life") ?? entropyHalfLife
-        learningRate = try reader.number("learning_rate") ?? learningRate
+        learningRate = try reader.number("learning_rate") ?? ReinforceOptions.defaultLearningRate(algorithm)
         hidden = try reader.integer("hidden") ?? hidden
         bins = try reader.integer("bins") ?? bins
         baselineDecay = try reader.number("baseline_decay") ?? baselineDecay

@@ -22,10 +22,11 @@ struct BenchSearchCommand: Command {
                    default: "default"),
             .value("budgets", valueName: "LIST", help: "hpo: trial budgets scored (checkpoints of one run).", default: "50,100,300"),
             .value("hpo-seeds", valueName: "N", help: "hpo: seeds per problem and strategy.", default: "10"),
-            .value("hpo-strategies", valueName: "LIST", help: "hpo: autotune strategies (rl_reinforce: rl with REINFORCE).",
+            .value("hpo-strategies", valueName: "LIST", help: "hpo: autotune strategies, each a name with options as :key=value (rl:algorithm=reinforce).",
                    default: HPOSuite.strategies.joined(separator: ",")),
             .value("hpo-problems", valueName: "LIST", help: "hpo: only these problems (bbob_f01_d02, biobj_f01_d02, hpobench_car...)."),
-            .value("peer-runs", valueName: "FILE", help: "hpo: read Optuna's runs from the output of `hpo_suite.py peers` instead of running it."),
+            .value("runs", valueName: "FILES", help: "hpo: also score the runs saved in these files (--save-runs, or `hpo_suite.py peers` output) instead of running Optuna."),
+            .value("save-runs", valueName: "FILE", help: "hpo: write every run scored to FILE."),
             .value("only", valueName: "quality,overhead,study", help: "Comma-separated parts to run.",
                    default: "quality,overhead,study"),
             .value("evaluations", valueName: "N", help: "Quality: evaluations per run.", default: "10000"),
@@ -48,7 +49,8 @@ struct BenchSearchCommand: Command {
     var hpoSeeds: Int
     var hpoStrategies: [String]
     var hpoProblems: [String]
-    var peerRuns: String?
+    var runFiles: [String]
+    var saveRuns: String?
     var parts: [SearchBenchPart]
     var evaluations: Int
     var seeds: Int
@@ -68,9 +70,10 @@ struct BenchSearchCommand: Command {
         suite = try values.value("suite")
         budgets = try values.uniqueList("budgets")
         hpoSeeds = try values.value("hpo-seeds")
-        hpoStrategies = try values.uniqueList("hpo-strategies")
+        hpoStrategies = try values.uniqueList("hpo-strategies", as: String.self).filter { !$0.isEmpty && $0 != "none" }
         hpoProblems = try values.optionalValue("hpo-problems", as: String.self).map { $0.split(separator: ",").map(String.init) } ?? []
-        peerRuns = try values.optionalValue("peer-runs")
+        runFiles = try values.optionalValue("runs", as: String.self).map { $0.split(separator: ",").map(String.init) } ?? []
+        saveRuns = try values.optionalValue("save-runs")
         parts = try values.uniqueList("only")
         evaluations = try values.value("evaluations")
         seeds = try values.value("seeds")
@@ -93,9 +96,10 @@ struct BenchSearchCommand: Command {
         }
         for b in budgets { try requireAtLeast(1, b, for: "--budgets") }
         try requireAtLeast(1, hpoSeeds, for: "--hpo-seeds")
-        for s in hpoStrategies where !StrategyFactory.names.contains(s) && s != "rl_reinforce" {
-            throw CLIError.invalidValue(name: "--hpo-strategies", value: s, reason: "valid: \((StrategyFactory.names + ["rl_reinforce"]).joined(separator: ", "))",
-                                        suggestion: ConfigError.suggestion(for: s, among: StrategyFactory.names + ["rl_reinforce"]))
+        for s in hpoStrategies {
+            do { _ = try StrategyFactory.make(HPOSuite.spec(s), space: .unitCube(1), objectives: 1, seed: 0) } catch {
+                throw CLIError.invalidValue(name: "--hpo-strategies", value: s, reason: "\(error)")
+            }
         }
         guard !parts.isEmpty else {
             throw CLIError.invalidValue(name: "--only", value: "", reason: "name at least one of quality, overhead, study")
@@ -125,10 +129,10 @@ struct BenchSearchCommand: Command {
             let arguments = hpoProblems.isEmpty ? [] : ["--only", hpoProblems.joined(separator: ",")]
             let problems = try HPOSuite.describe(arguments: arguments)
             var runs = try HPOSuite.runs(problems: problems, strategies: hpoStrategies, budgets: budgets, seeds: hpoSeeds, progress: progress)
-            if peers || peerRuns != nil {
-                runs += try HPOSuite.peerRuns(arguments: arguments, budgets: budgets, seeds: hpoSeeds, file: peerRuns, progress: progress)
-                    .filter { run in problems.contains { $0.name == run.problem } && run.seed < hpoSeeds }
-            }
+            if peers { runs += try HPOSuite.peerRuns(arguments: arguments, budgets: budgets, seeds: hpoSeeds, progress: progress) }
+            for file in runFiles { runs += try HPOSuite.load(file) }
+            runs = runs.filter { run in problems.contains { $0.name == run.problem } && run.seed < hpoSeeds }
+            if let saveRuns { try HPOSuite.save(runs, to: saveRuns) }
             records = HPOSuite.records(problems: problems, runs: runs, budgets: budgets)
         }
         for part in parts where suite == "default" {
