@@ -26,20 +26,44 @@ struct ParzenEstimator {
     let bandwidths: [Double]
     /// Weight of the prior component, each observation weighing 1.
     let priorWeight: Double
-    /// (components, dimensions): log of the truncation mass Φ((1 − μ)/σ) − Φ(−μ/σ) of each numeric
-    /// kernel, so a density costs no error function.
-    private let logMass: [[Double]]
+    /// Per component: the sum over its dimensions of the log-density's terms that do not depend
+    /// on x — for a numeric kernel −log σ − log √(2π) − log of its truncation mass
+    /// Φ((1 − μ)/σ) − Φ(−μ/σ) — so a density costs one pass of squares and no error function.
+    private let constants: [Double]
+    /// 1/σ per dimension (0 for categorical ones).
+    private let inverseBandwidths: [Double]
+    /// Categorical dimensions: log(1 − b) and log(b / (K − 1)); unused for numeric ones.
+    private let logSame: [Double], logOther: [Double]
+    /// The prior component's log-density plus the log of its weight.
+    private let logPrior: Double
 
     init(kinds: [Kind], centres: [[Double]], bandwidths: [Double], priorWeight: Double) {
         precondition(bandwidths.count == kinds.count, "\(bandwidths.count) bandwidths for \(kinds.count) dimensions")
         precondition(priorWeight > 0 || !centres.isEmpty, "a Parzen estimator needs an observation or a prior")
         self.kinds = kinds; self.centres = centres; self.bandwidths = bandwidths; self.priorWeight = priorWeight
-        logMass = centres.map { c in
-            kinds.indices.map { d in
-                guard case .numeric = kinds[d] else { return 0 }
-                let s = bandwidths[d]
-                return Foundation.log(Swift.max(normalCDF((1 - c[d]) / s) - normalCDF(-c[d] / s), 1e-300))
+        var inverse = [Double](repeating: 0, count: kinds.count)
+        var same = [Double](repeating: 0, count: kinds.count), other = same
+        var shared = 0.0, prior = priorWeight > 0 ? Foundation.log(priorWeight) : -Double.infinity
+        for d in kinds.indices {
+            switch kinds[d] {
+            case .numeric:
+                inverse[d] = 1 / bandwidths[d]
+                shared -= Foundation.log(bandwidths[d]) + ParzenEstimator.logRootTwoPi
+            case .categorical(let k):
+                same[d] = Foundation.log(1 - bandwidths[d])
+                other[d] = k > 1 ? Foundation.log(bandwidths[d] / Double(k - 1)) : -Double.infinity
+                prior -= Foundation.log(Double(k))
             }
+        }
+        inverseBandwidths = inverse; logSame = same; logOther = other; logPrior = prior
+        constants = centres.map { c in
+            var total = shared
+            for d in kinds.indices {
+                guard case .numeric = kinds[d] else { continue }
+                let s = bandwidths[d]
+                total -= Foundation.log(Swift.max(normalCDF((1 - c[d]) / s) - normalCDF(-c[d] / s), 1e-300))
+            }
+            return total
         }
     }
 
@@ -66,28 +90,28 @@ struct ParzenEstimator {
     /// log p(x), x in the estimator's coordinates.
     func logDensity(_ x: [Double]) -> Double {
         let total = Double(centres.count) + priorWeight
-        var terms: [Double] = []
-        terms.reserveCapacity(centres.count + 1)
+        // log Σ exp(tᵢ) in one pass, rescaling the running sum when a larger term arrives.
+        var maximum = -Double.infinity, sum = 0.0
+        func add(_ t: Double) {
+            if t <= maximum { sum += Foundation.exp(t - maximum) }
+            else { sum = sum * Foundation.exp(maximum - t) + 1; maximum = t }
+        }
         for (i, c) in centres.enumerated() {
-            var log = 0.0
+            var squares = 0.0, log = constants[i]
             for d in kinds.indices {
-                switch kinds[d] {
-                case .numeric:
-                    let s = bandwidths[d], z = (x[d] - c[d]) / s
-                    log += -0.5 * z * z - Foundation.log(s) - ParzenEstimator.logRootTwoPi - logMass[i][d]
-                case .categorical(let k):
-                    let b = bandwidths[d]
-                    log += Int(x[d]) == Int(c[d]) ? Foundation.log(1 - b) : Foundation.log(b / Double(k - 1))
+                let w = inverseBandwidths[d]
+                if w > 0 {
+                    let z = (x[d] - c[d]) * w
+                    squares += z * z
+                } else {
+                    log += Int(x[d]) == Int(c[d]) ? logSame[d] : logOther[d]
                 }
             }
-            terms.append(log)
+            add(log - 0.5 * squares)
         }
-        if priorWeight > 0 {
-            var log = Foundation.log(priorWeight)
-            for case .categorical(let k) in kinds { log -= Foundation.log(Double(k)) }
-            terms.append(log)
-        }
-        return logSumExp(terms) - Foundation.log(total)
+        if priorWeight > 0 { add(logPrior) }
+        guard maximum > -.infinity else { return -.infinity }
+        return maximum + Foundation.log(sum) - Foundation.log(total)
     }
 
     /// A draw from the mixture: a component by weight, then each dimension from its kernel.
