@@ -16,6 +16,10 @@ import Engine
 /// depth never mixes with that of a cnn's kernel size. Dimensions left inactive carry a draw from
 /// the prior.
 ///
+/// In a space without conditional dimensions, a candidate already asked or told is not proposed
+/// again while l offers another (then a prior draw not yet known is taken): in a finite space,
+/// such as a table of hyper-parameter levels, the best region is otherwise proposed over and over.
+///
 /// With several workers, a trial asked but not yet told is a constant liar (Ginsbourger et al.
 /// 2010): it joins the bad observations, so parallel asks spread out instead of piling on one
 /// mode. A resumed study has no pending trials, so it proposes what a sequential run would.
@@ -54,6 +58,9 @@ public final class TPE: Strategy {
     private var results: [TrialResult] = []
     /// Trials asked and not yet told.
     private var pending: [Int: Configuration] = [:]
+    /// Candidates asked or told, to avoid proposing one twice (spaces without conditions only).
+    private var known: KnownCandidates
+    private let conditional: Bool
     private let lock = NSLock()
 
     public init(space: SearchSpace, objectives: Int, seed: UInt64, options: Options = Options()) {
@@ -62,6 +69,8 @@ public final class TPE: Strategy {
             if case .choice(let o) = d.domain { return .categorical(options: o.count) }
             return .numeric
         }
+        known = KnownCandidates(space: space)
+        conditional = space.dimensions.contains { $0.condition != nil }
     }
 
     /// The number of good results among `n` observations.
@@ -80,25 +89,28 @@ public final class TPE: Strategy {
                     && space.isActive(i, in: configuration)
             }
             if group.isEmpty { break }
-            if let values = propose(group, excluding: number, using: &rng) {
+            if let values = propose(group, excluding: number, base: configuration, using: &rng) {
                 for (i, v) in zip(group, values) { configuration.values[i] = value(of: i, coordinate: v) }
             }
             for i in group { decided[i] = true }
         }
+        if !conditional, known.contains(configuration) { configuration = known.sample(using: &rng) }
         if options.constantLiar { pending[number] = configuration }
+        if !conditional { known.insert(configuration) }
         return configuration
     }
 
     public func tell(_ result: TrialResult) {
         lock.lock(); defer { lock.unlock() }
         pending[result.number] = nil
+        if !conditional, result.configuration.values.count == space.dimensions.count { known.insert(result.configuration) }
         guard result.isRankable(objectives: objectives, dimensions: space.dimensions.count) else { return }
         results.append(result)
     }
 
     /// The coordinates (see `ParzenEstimator`) of the group proposed by l/g, or nil while fewer than
     /// `startup` results have the group active (the prior's draw stays).
-    private func propose(_ group: [Int], excluding number: Int, using rng: inout RandomSource) -> [Double]? {
+    private func propose(_ group: [Int], excluding number: Int, base: Configuration, using rng: inout RandomSource) -> [Double]? {
         let observed = results.filter { r in group.allSatisfy { space.isActive($0, in: r.configuration) } }
         guard observed.count >= Swift.max(options.startup, 1) else { return nil }
         let good = Set(TPESplit.good(observed.map(\.objectives), violations: observed.map(\.violation),
@@ -121,11 +133,20 @@ public final class TPE: Strategy {
         let g = ParzenEstimator(kinds: groupKinds, centres: above,
                                 bandwidths: ParzenEstimator.bandwidths(kinds: groupKinds, centres: above),
                                 priorWeight: options.priorWeight)
-        var best: [Double] = [], bestScore = -Double.infinity
+        var best: [Double] = [], bestScore = -Double.infinity, bestIsKnown = true
         for _ in 0..<Swift.max(options.candidates, 1) {
             let x = l.sample(using: &rng)
+            var isKnown = false
+            if !conditional {
+                var c = base
+                for (i, v) in zip(group, x) { c.values[i] = value(of: i, coordinate: v) }
+                isKnown = known.contains(c)
+            }
             let score = l.logDensity(x) - g.logDensity(x)
-            if best.isEmpty || score > bestScore { best = x; bestScore = score }
+            // An unknown candidate beats a known one; among equals, the higher l/g.
+            if best.isEmpty || (bestIsKnown && !isKnown) || (isKnown == bestIsKnown && score > bestScore) {
+                best = x; bestScore = score; bestIsKnown = isKnown
+            }
         }
         return best
     }
