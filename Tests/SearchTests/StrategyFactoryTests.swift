@@ -40,7 +40,7 @@ final class StrategyFactoryTests: XCTestCase {
     }
 
     func testUnknownNamesAndKeys() {
-        assertError("nsga", [], "strategy.name: unknown strategy 'nsga' (valid: random, grid, evolution, nsga2, smsemoa, rl). Did you mean 'nsga2'?")
+        assertError("nsga", [], "strategy.name: unknown strategy 'nsga' (valid: auto, random, grid, evolution, nsga2, smsemoa, rl, tpe). Did you mean 'nsga2'?")
         assertError("nsga2", [("populaton", .number(10))],
                     "strategy.populaton: unknown option of strategy 'nsga2' (valid: population, offspring, crossover_probability, "
                     + "crossover_eta, mutation_eta, mutation_probability). Did you mean 'population'?")
@@ -53,5 +53,32 @@ final class StrategyFactoryTests: XCTestCase {
 
     func testGridOfAContinuousSpaceIsAConfigError() {
         XCTAssertThrowsError(try make("grid")) { XCTAssertEqual(($0 as? ConfigError)?.keyPath, "strategy") }
+    }
+}
+
+final class AutoStrategyTests: XCTestCase {
+    func testRuleBySpaceObjectivesAndBudget() {
+        let small = SearchSpace(dimensions: [Dimension(name: "a", domain: .integer(lower: 1, upper: 3))],
+                                template: .object([.init("a", .decision(index: 0, options: [], merged: []))]))
+        XCTAssertEqual(AutoStrategy.choose(space: small, objectives: 1, budget: 10).name, "grid")
+        XCTAssertEqual(AutoStrategy.choose(space: small, objectives: 1, budget: 2).name, "tpe")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 100).name, "tpe")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 3, budget: 200).name, "tpe")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 3, budget: 201).name, "nsga2")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 1_000).name, "tpe")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 1_001).name, "evolution")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(30), objectives: 2, budget: 10_000).name, "nsga2")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(30), objectives: 2, budget: nil).name, "nsga2")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 100).reason,
+                       "one objective, a budget of 100 ≤ 1000 trials")
+        XCTAssertEqual(AutoStrategy.resolve(StrategySpec(name: "auto"), space: .unitCube(2), objectives: 2, budget: 50), StrategySpec(name: "tpe"))
+        XCTAssertEqual(AutoStrategy.resolve(StrategySpec(name: "nsga2"), space: .unitCube(2), objectives: 2, budget: 50), StrategySpec(name: "nsga2"))
+    }
+
+    func testFactoryBuildsWhatAutoChooses() throws {
+        XCTAssertTrue(try StrategyFactory.make(StrategySpec(name: "auto"), space: .unitCube(3), objectives: 1, seed: 0, budget: 100) is TPE)
+        XCTAssertTrue(try StrategyFactory.make(StrategySpec(name: "auto"), space: .unitCube(3), objectives: 2, seed: 0) is NSGA2)
+        XCTAssertThrowsError(try StrategyFactory.make(StrategySpec(name: "auto", options: .object([.init("population", .number(3))])),
+                                                      space: .unitCube(3), objectives: 1, seed: 0))
     }
 }

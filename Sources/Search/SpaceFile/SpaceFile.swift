@@ -107,7 +107,7 @@ public enum SpaceFile {
         }
         let constraints = try optional(members, "constraints").map { try Self.constraints($0, metrics: metrics) } ?? []
         let strategy = try optional(members, "strategy").map(Self.strategy)
-            ?? StrategySpec(name: objectives.count >= 2 ? "nsga2" : "evolution")
+            ?? StrategySpec(name: "auto")
         var earlyStopping: EarlyStoppingSpec?
         if let value = optional(members, "early_stopping") {
             if case .benchmark = evaluator {

@@ -86,12 +86,24 @@ final class PolicyNetwork {
         return total
     }
 
+    /// log π(aⱼ | a₍<ⱼ₎) of each active decision, in order (inactive ones skipped).
+    func decisionLogProbabilities(_ decisions: [Int?]) -> [Double] {
+        var state = emptyState(), result: [Double] = []
+        for (j, choice) in decisions.enumerated() {
+            guard let choice else { continue }
+            result.append(logSoftmax(logits(of: j, state: state))[choice])
+            set(j, choice: choice, in: &state)
+        }
+        return result
+    }
+
     /// Forward the decisions as one batch (one row per active decision, each row seeing the
-    /// decisions before it), and accumulate into `store.grads` the gradient of the REINFORCE loss
-    /// L = Σⱼ −A·log π(aⱼ | a₍<ⱼ₎) − β·H(π(· | a₍<ⱼ₎)).
-    /// - Returns: L.
+    /// decisions before it), and accumulate into `store.grads` the gradient of Σⱼ Lⱼ, where
+    /// `loss(r, zⱼ, aⱼ)` gives the loss of the r-th active decision from its logits and its
+    /// gradient with respect to them.
+    /// - Returns: Σⱼ Lⱼ.
     @discardableResult
-    func accumulateGradient(_ decisions: [Int?], advantage: Double, entropyWeight: Double) -> Double {
+    func accumulateGradient(_ decisions: [Int?], loss: (_ row: Int, _ logits: [Double], _ action: Int) -> (loss: Double, gradient: [Double])) -> Double {
         precondition(decisions.count == classes.count, "\(decisions.count) decisions for a policy of \(classes.count)")
         let active = decisions.enumerated().compactMap { j, choice in choice.map { (j, $0) } }
         guard !active.isEmpty else { return 0 }
@@ -104,25 +116,40 @@ final class PolicyNetwork {
         let y = network.forward(x, training: true)                       // (rows, width)
         let dy = context.buffer(logitGradient, [active.count, width]); logitGradient = dy
         dy.fill(0)
-        var loss = 0.0
+        var total = 0.0
         for (r, (j, choice)) in active.enumerated() {
             let base = r * width + offsets[j]
             let z = (0..<classes[j]).map { Double(y.data[base + $0]) }
-            let term = reinforceLoss(logits: z, action: choice, advantage: advantage, entropyWeight: entropyWeight)
-            loss += term.loss
+            let term = loss(r, z, choice)
+            total += term.loss
             for k in 0..<classes[j] { dy.data[base + k] = Float(term.gradient[k]) }
         }
         _ = network.backward(dy)
-        return loss
+        return total
     }
 
-    /// One Adam step (Kingma & Ba 2015) on the REINFORCE loss of `decisions`.
+    /// Accumulate the gradient of the REINFORCE loss
+    /// L = Σⱼ −A·log π(aⱼ | a₍<ⱼ₎) − β·H(π(· | a₍<ⱼ₎)).
+    /// - Returns: L.
+    @discardableResult
+    func accumulateGradient(_ decisions: [Int?], advantage: Double, entropyWeight: Double) -> Double {
+        accumulateGradient(decisions) { _, z, a in
+            reinforceLoss(logits: z, action: a, advantage: advantage, entropyWeight: entropyWeight)
+        }
+    }
+
+    /// One Adam step (Kingma & Ba 2015) on the gradient accumulated since `store.zeroGradients()`.
+    func step(learningRate: Float) {
+        optimizer.step(store, learningRate: learningRate)
+    }
+
+    /// One Adam step on the REINFORCE loss of `decisions`.
     /// - Returns: the loss before the step.
     @discardableResult
     func reinforce(_ decisions: [Int?], advantage: Double, entropyWeight: Double, learningRate: Float) -> Double {
         store.zeroGradients()
         let loss = accumulateGradient(decisions, advantage: advantage, entropyWeight: entropyWeight)
-        optimizer.step(store, learningRate: learningRate)
+        step(learningRate: learningRate)
         return loss
     }
 }
@@ -152,11 +179,11 @@ func reinforceLoss(logits: [Double], action: Int, advantage: Double, entropyWeig
 }
 
 /// log softmax(z), shifted by the maximum for stability.
-private func logSoftmax(_ z: [Double]) -> [Double] {
+func logSoftmax(_ z: [Double]) -> [Double] {
     guard let m = z.max() else { return [] }
     let logSum = Foundation.log(z.reduce(0) { $0 + Foundation.exp($1 - m) }) + m
     return z.map { $0 - logSum }
 }
 
 /// softmax(z).
-private func softmax(_ z: [Double]) -> [Double] { logSoftmax(z).map { Foundation.exp($0) } }
+func softmax(_ z: [Double]) -> [Double] { logSoftmax(z).map { Foundation.exp($0) } }

@@ -1,10 +1,29 @@
+import Foundation
 import Engine
 
-/// The options of the REINFORCE strategy: the strategy's options object in a space file.
+/// The options of the policy-gradient strategy `rl`: the strategy's options object in a space file.
 ///
-///     {"learning_rate": 0.01, "bins": 8,
+///     {"algorithm": "ppo", "batch": 8, "epochs": 4, "clip": 0.2, "learning_rate": 0.01, "bins": 8,
 ///      "reward": "mnasnet", "metric_index": 0, "cost_index": 1, "target": 80, "w": -0.07}
 public struct ReinforceOptions: Hashable, Sendable {
+    /// How the policy learns from its episodes.
+    public enum Algorithm: String, Hashable, Sendable, CaseIterable {
+        /// Proximal policy optimisation (Schulman et al. 2017): a batch of episodes, several epochs
+        /// of the clipped surrogate objective with advantages normalised over the batch.
+        case ppo
+        /// REINFORCE (Williams 1992): one step per episode.
+        case reinforce
+    }
+
+    public var algorithm: Algorithm
+    /// PPO: episodes per update.
+    public var batch: Int
+    /// PPO: passes over each batch.
+    public var epochs: Int
+    /// PPO: ε of the clipped ratio.
+    public var clip: Double
+    /// Trials over which the entropy weight halves (the entropy schedule β·2^(−told/half-life)).
+    public var entropyHalfLife: Double
     /// Adam's step size for the policy.
     public var learningRate: Double
     /// Width of the policy's shared hidden layer.
@@ -18,13 +37,27 @@ public struct ReinforceOptions: Hashable, Sendable {
     /// How several objectives become one reward (one objective always uses `.single`).
     public var reward: RewardScalarization
 
-    public init(learningRate: Double = 0.01, hidden: Int = 64, bins: Int = 8, baselineDecay: Double = 0.9,
-                entropyWeight: Double = 0.01, reward: RewardScalarization = .randomWeights) {
-        self.learningRate = learningRate; self.hidden = hidden; self.bins = bins
+    /// - Parameter learningRate: nil for the algorithm's default: 0.03 for PPO (a step per epoch
+    ///   and batch), 0.01 for REINFORCE (a step per episode).
+    public init(learningRate: Double? = nil, hidden: Int = 64, bins: Int = 6, baselineDecay: Double = 0.9,
+                entropyWeight: Double = 0.01, reward: RewardScalarization = .randomWeights, algorithm: Algorithm = .ppo,
+                batch: Int = 8, epochs: Int = 4, clip: Double = 0.2, entropyHalfLife: Double = 100) {
+        self.learningRate = learningRate ?? ReinforceOptions.defaultLearningRate(algorithm)
+        self.hidden = hidden; self.bins = bins
         self.baselineDecay = baselineDecay; self.entropyWeight = entropyWeight; self.reward = reward
+        self.algorithm = algorithm; self.batch = batch; self.epochs = epochs; self.clip = clip
+        self.entropyHalfLife = entropyHalfLife
     }
 
-    static let keys = ["learning_rate", "hidden", "bins", "baseline_decay", "entropy_weight", "reward"]
+    static func defaultLearningRate(_ algorithm: Algorithm) -> Double { algorithm == .ppo ? 0.03 : 0.01 }
+
+    /// β after `told` results: halved every `entropyHalfLife` trials.
+    public func entropyWeight(afterTrials told: Int) -> Double {
+        entropyWeight * Foundation.pow(0.5, Double(told) / entropyHalfLife)
+    }
+
+    static let keys = ["algorithm", "batch", "epochs", "clip", "entropy_half_life",
+                       "learning_rate", "hidden", "bins", "baseline_decay", "entropy_weight", "reward"]
     static let mnasnetKeys = ["metric_index", "cost_index", "target", "w"]
     static let rewardNames = ["random_weights", "mnasnet"]
 
@@ -56,7 +89,18 @@ public struct ReinforceOptions: Hashable, Sendable {
             }
             throw ConfigError(keyPath: path, reason: reason)
         }
-        learningRate = try reader.number("learning_rate") ?? learningRate
+        if let name = try reader.string("algorithm") {
+            guard let a = Algorithm(rawValue: name) else {
+                throw ConfigError.unknownName(name, kind: "algorithm", among: Algorithm.allCases.map(\.rawValue),
+                                              keyPath: ConfigError.join(keyPath, "algorithm"))
+            }
+            algorithm = a
+        }
+        batch = try reader.integer("batch") ?? batch
+        epochs = try reader.integer("epochs") ?? epochs
+        clip = try reader.number("clip") ?? clip
+        entropyHalfLife = try reader.number("entropy_half_life") ?? entropyHalfLife
+        learningRate = try reader.number("learning_rate") ?? ReinforceOptions.defaultLearningRate(algorithm)
         hidden = try reader.integer("hidden") ?? hidden
         bins = try reader.integer("bins") ?? bins
         baselineDecay = try reader.number("baseline_decay") ?? baselineDecay
@@ -88,6 +132,10 @@ public struct ReinforceOptions: Hashable, Sendable {
         guard (2...1024).contains(bins) else { throw fail("bins", "must be in 2...1024, got \(bins)") }
         guard baselineDecay >= 0, baselineDecay < 1 else { throw fail("baseline_decay", "must be in [0, 1), got \(f(baselineDecay))") }
         guard entropyWeight >= 0, entropyWeight.isFinite else { throw fail("entropy_weight", "must be at least 0, got \(f(entropyWeight))") }
+        guard (1...4096).contains(batch) else { throw fail("batch", "must be in 1...4096, got \(batch)") }
+        guard (1...100).contains(epochs) else { throw fail("epochs", "must be in 1...100, got \(epochs)") }
+        guard clip > 0, clip < 1 else { throw fail("clip", "must be in (0, 1), got \(f(clip))") }
+        guard entropyHalfLife > 0, !entropyHalfLife.isNaN else { throw fail("entropy_half_life", "must be positive, got \(f(entropyHalfLife))") }
         guard objectives >= 1 else { throw ConfigError(keyPath: "objectives", reason: "the reinforce strategy needs at least one objective") }
         switch reward {
         case .single, .randomWeights:

@@ -1,9 +1,9 @@
 import Foundation
 import Engine
 
-/// Policy-gradient search: an autoregressive policy over the space's decisions, trained by
-/// REINFORCE with a moving-average baseline and an entropy bonus (Williams 1992; the controller
-/// of Zoph & Le 2017 and ENAS, Pham et al. 2018).
+/// Policy-gradient search: an autoregressive policy over the space's decisions, trained by PPO
+/// (Schulman et al. 2017; the NAS controller of Zoph et al. 2018) or REINFORCE (Williams 1992;
+/// Zoph & Le 2017, ENAS, Pham et al. 2018) with a moving-average baseline and an entropy bonus.
 ///
 /// `ask` samples the decisions in dimension order, each from the policy conditioned on the
 /// decisions already made (`PolicyNetwork`); an inactive dimension is skipped and carries a fixed
@@ -11,9 +11,13 @@ import Engine
 /// are discretised as `DecisionCoding` describes: a decision picks one of `bins` cells and the
 /// value is a uniform draw inside it, from the trial's own random stream.
 ///
-/// `tell` takes one Adam step on −A·Σⱼ log π(aⱼ | a₍<ⱼ₎) − β·Σⱼ H(πⱼ), the log-probabilities
-/// recomputed by a forward pass over the told configuration — so results of trials other workers
-/// ran, or a resumed study's history, teach the policy as much as its own. The reward is the
+/// With REINFORCE, `tell` takes one Adam step on −A·Σⱼ log π(aⱼ | a₍<ⱼ₎) − β·Σⱼ H(πⱼ), the
+/// log-probabilities recomputed by a forward pass over the told configuration — so results of
+/// trials other workers ran, or a resumed study's history, teach the policy as much as its own.
+/// With PPO (the default), `tell` keeps the episode with its log-probabilities under the current
+/// policy (the one that proposed it, when trials are told as they finish); every `batch` episodes
+/// the policy takes `epochs` steps on the clipped surrogate with advantages normalised over the
+/// batch (`proximalPolicyUpdate`). β halves every `entropy_half_life` trials (the entropy schedule). The reward is the
 /// result's centred rank in [−1, 1] among all results so far (`RankedRewards`), so the metrics'
 /// scale does not matter; infeasible results rank below feasible ones by their violation, failed
 /// results score −1 (as low as the worst seen), and a pruned result counts with the objectives of
@@ -41,6 +45,8 @@ public final class ReinforceStrategy: Strategy {
     public private(set) var baseline = 0.0
     /// Results the policy has learned from.
     public private(set) var updates = 0
+    /// PPO: episodes waiting for the next update.
+    private var episodes: [PolicyEpisode] = []
     private let lock = NSLock()
 
     /// - Throws: `ConfigError` when an option is out of range for `objectives` objectives.
@@ -84,8 +90,19 @@ public final class ReinforceStrategy: Strategy {
         let reward = rewards.reward(for: result, weights: weights)
         let advantage = reward - baseline
         baseline = options.baselineDecay * baseline + (1 - options.baselineDecay) * reward
-        policy.reinforce(decisions, advantage: advantage, entropyWeight: options.entropyWeight,
-                         learningRate: Float(options.learningRate))
+        let beta = options.entropyWeight(afterTrials: updates)
+        switch options.algorithm {
+        case .reinforce:
+            policy.reinforce(decisions, advantage: advantage, entropyWeight: beta, learningRate: Float(options.learningRate))
+        case .ppo:
+            episodes.append(PolicyEpisode(decisions: decisions, oldLogProbabilities: policy.decisionLogProbabilities(decisions),
+                                          advantage: advantage))
+            if episodes.count >= options.batch {
+                proximalPolicyUpdate(policy, episodes: episodes, epochs: options.epochs, clip: options.clip,
+                                     entropyWeight: beta, learningRate: Float(options.learningRate))
+                episodes.removeAll()
+            }
+        }
         updates += 1
     }
 

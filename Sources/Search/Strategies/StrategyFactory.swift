@@ -14,14 +14,23 @@ import Engine
 /// - `smsemoa`: `population` (50), `crossover_probability` (1), `crossover_eta` (2), `mutation_eta`
 ///   (50), `mutation_probability` (1 / dimensions), `reference_offset` (0.1).
 /// - `rl`: see `ReinforceOptions`.
+/// - `tpe`: `startup` (10), `candidates` (24), `gamma` (0.1), `max_good` (25), `prior_weight` (1).
+/// - `auto`: none; `AutoStrategy` picks one of the above by the space, objectives and budget.
 public enum StrategyFactory {
     /// The strategy names `make` knows.
-    public static let names = ["random", "grid", "evolution", "nsga2", "smsemoa", "rl"]
+    public static let names = ["auto", "random", "grid", "evolution", "nsga2", "smsemoa", "rl", "tpe"]
 
+    /// - Parameter budget: the study's trial budget, if it has one (only `auto` reads it).
     /// - Throws: `ConfigError` for an unknown name (at `strategy.name`), an unknown option or an
     ///   option out of range (at `strategy.<option>`), or a space the strategy cannot search.
-    public static func make(_ spec: StrategySpec, space: SearchSpace, objectives: Int, seed: UInt64) throws -> Strategy {
+    public static func make(_ spec: StrategySpec, space: SearchSpace, objectives: Int, seed: UInt64,
+                            budget: Int? = nil) throws -> Strategy {
         guard objectives >= 1 else { throw ConfigError(keyPath: "objectives", reason: "at least one objective is needed, got \(objectives)") }
+        if spec.name == "auto" {
+            try StrategyOptions(spec.options).rejectUnknownKeys(allowed: [], strategy: spec.name)
+            let choice = AutoStrategy.choose(space: space, objectives: objectives, budget: budget)
+            return try make(StrategySpec(name: choice.name), space: space, objectives: objectives, seed: seed)
+        }
         if spec.name == "rl" {
             // REINFORCE over a policy network reads and checks its own options (`ReinforceOptions`).
             return try ReinforceStrategy.make(spec: spec, space: space, objectives: objectives, seed: seed)
@@ -42,6 +51,8 @@ public enum StrategyFactory {
             return NSGA2(space: space, objectives: objectives, seed: seed, options: try nsga2Options(options))
         case "smsemoa":
             return SMSEMOA(space: space, objectives: objectives, seed: seed, options: try smsemoaOptions(options))
+        case "tpe":
+            return TPE(space: space, objectives: objectives, seed: seed, options: try tpeOptions(options))
         default:
             try options.rejectUnknownKeys(allowed: [], strategy: spec.name)
             return RandomSearch(space: space, seed: seed)
@@ -78,6 +89,17 @@ public enum StrategyFactory {
         o.population = try options.integer("population", default: o.population, atLeast: 2)
         o.variation = try variation(options, defaults: o.variation)
         o.referenceOffset = try options.real("reference_offset", default: o.referenceOffset, above: 0, inclusive: false)
+        return o
+    }
+
+    static func tpeOptions(_ options: StrategyOptions) throws -> TPE.Options {
+        try options.rejectUnknownKeys(allowed: ["startup", "candidates", "gamma", "max_good", "prior_weight"], strategy: "tpe")
+        var o = TPE.Options()
+        o.startup = try options.integer("startup", default: o.startup, atLeast: 1)
+        o.candidates = try options.integer("candidates", default: o.candidates, atLeast: 1)
+        o.gamma = try options.real("gamma", default: o.gamma, above: 0, inclusive: false, atMost: 1)
+        o.maxGood = try options.integer("max_good", default: o.maxGood, atLeast: 1)
+        o.priorWeight = try options.real("prior_weight", default: o.priorWeight, above: 0, inclusive: false)
         return o
     }
 

@@ -10,13 +10,23 @@ enum SearchBenchPart: String, CaseIterable, ArgumentValue {
 }
 
 /// `autotune bench search`: strategy quality on ZDT/DTLZ, per-trial overhead with SQLite, and a
-/// real engine study — with pymoo and Optuna side by side under `--peers`.
+/// real engine study — with pymoo and Optuna side by side under `--peers`; or, with `--suite hpo`,
+/// the strategies on COCO and HPOBench problems beside Optuna (see `HPOSuite`).
 struct BenchSearchCommand: Command {
     static let configuration = CommandConfiguration(
         name: "search",
         abstract: "Benchmark the search: hypervolume on ZDT/DTLZ, per-trial overhead, and strategies on an engine study.",
         options: [
             .json,
+            .value("suite", valueName: "NAME", help: "'default' (the parts of --only) or 'hpo': COCO bbob, bbob-biobj and HPOBench problems beside Optuna.",
+                   default: "default"),
+            .value("budgets", valueName: "LIST", help: "hpo: trial budgets scored (checkpoints of one run).", default: "50,100,300"),
+            .value("hpo-seeds", valueName: "N", help: "hpo: seeds per problem and strategy.", default: "10"),
+            .value("hpo-strategies", valueName: "LIST", help: "hpo: autotune strategies, each a name with options as :key=value (rl:algorithm=reinforce).",
+                   default: HPOSuite.strategies.joined(separator: ",")),
+            .value("hpo-problems", valueName: "LIST", help: "hpo: only these problems (bbob_f01_d02, biobj_f01_d02, hpobench_car...)."),
+            .value("runs", valueName: "FILES", help: "hpo: also score the runs saved in these files (--save-runs, or `hpo_suite.py peers` output) instead of running Optuna."),
+            .value("save-runs", valueName: "FILE", help: "hpo: write every run scored to FILE."),
             .value("only", valueName: "quality,overhead,study", help: "Comma-separated parts to run.",
                    default: "quality,overhead,study"),
             .value("evaluations", valueName: "N", help: "Quality: evaluations per run.", default: "10000"),
@@ -34,6 +44,13 @@ struct BenchSearchCommand: Command {
         ])
 
     var json: Bool
+    var suite: String
+    var budgets: [Int]
+    var hpoSeeds: Int
+    var hpoStrategies: [String]
+    var hpoProblems: [String]
+    var runFiles: [String]
+    var saveRuns: String?
     var parts: [SearchBenchPart]
     var evaluations: Int
     var seeds: Int
@@ -50,6 +67,13 @@ struct BenchSearchCommand: Command {
 
     init(_ values: ParsedValues) throws {
         json = values.flag("json")
+        suite = try values.value("suite")
+        budgets = try values.uniqueList("budgets")
+        hpoSeeds = try values.value("hpo-seeds")
+        hpoStrategies = try values.uniqueList("hpo-strategies", as: String.self).filter { !$0.isEmpty && $0 != "none" }
+        hpoProblems = try values.optionalValue("hpo-problems", as: String.self).map { $0.split(separator: ",").map(String.init) } ?? []
+        runFiles = try values.optionalValue("runs", as: String.self).map { $0.split(separator: ",").map(String.init) } ?? []
+        saveRuns = try values.optionalValue("save-runs")
         parts = try values.uniqueList("only")
         evaluations = try values.value("evaluations")
         seeds = try values.value("seeds")
@@ -66,6 +90,17 @@ struct BenchSearchCommand: Command {
     }
 
     func validate() throws {
+        guard ["default", "hpo"].contains(suite) else {
+            throw CLIError.invalidValue(name: "--suite", value: suite, reason: "valid: default, hpo",
+                                        suggestion: ConfigError.suggestion(for: suite, among: ["default", "hpo"]))
+        }
+        for b in budgets { try requireAtLeast(1, b, for: "--budgets") }
+        try requireAtLeast(1, hpoSeeds, for: "--hpo-seeds")
+        for s in hpoStrategies {
+            do { _ = try StrategyFactory.make(HPOSuite.spec(s), space: .unitCube(1), objectives: 1, seed: 0) } catch {
+                throw CLIError.invalidValue(name: "--hpo-strategies", value: s, reason: "\(error)")
+            }
+        }
         guard !parts.isEmpty else {
             throw CLIError.invalidValue(name: "--only", value: "", reason: "name at least one of quality, overhead, study")
         }
@@ -90,7 +125,17 @@ struct BenchSearchCommand: Command {
         let progress = Output.progress(quiet: quiet || json)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("autotune-bench-search")
         var records: [BenchRecord] = []
-        for part in parts {
+        if suite == "hpo" {
+            let arguments = hpoProblems.isEmpty ? [] : ["--only", hpoProblems.joined(separator: ",")]
+            let problems = try HPOSuite.describe(arguments: arguments)
+            var runs = try HPOSuite.runs(problems: problems, strategies: hpoStrategies, budgets: budgets, seeds: hpoSeeds, progress: progress)
+            if peers { runs += try HPOSuite.peerRuns(arguments: arguments, budgets: budgets, seeds: hpoSeeds, progress: progress) }
+            for file in runFiles { runs += try HPOSuite.load(file) }
+            runs = runs.filter { run in problems.contains { $0.name == run.problem } && run.seed < hpoSeeds }
+            if let saveRuns { try HPOSuite.save(runs, to: saveRuns) }
+            records = HPOSuite.records(problems: problems, runs: runs, budgets: budgets)
+        }
+        for part in parts where suite == "default" {
             switch part {
             case .quality:
                 var curves: [String: [(name: String, points: [(Double, Double)])]] = [:]
