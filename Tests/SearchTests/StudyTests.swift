@@ -141,4 +141,20 @@ final class StudyTests: XCTestCase {
             XCTAssertThrowsError(try StudySpec.checkName(bad), bad)
         }
     }
+
+    /// `auto` is resolved when the study is created and the choice kept: a resume with another
+    /// budget runs what the first run chose.
+    func testAutoIsChosenOnceAndStored() throws {
+        let storage = try SQLiteStorage(path: path)
+        let text = #"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "budget": 50}"#
+        let spec = try spec(text)
+        XCTAssertEqual(spec.strategy.name, "auto", "the default")
+        let (study, _) = try Study.create(spec, named: "a", in: storage, location: "db")
+        XCTAssertEqual(study.record.strategy, "tpe", "two objectives, a budget of 50")
+        XCTAssertEqual(try storage.study(named: "a")?.strategy, "tpe")
+        let (resumed, created) = try Study.create(try spec.applying(.init(trials: 5000)), named: "a", in: storage, location: "db")
+        XCTAssertFalse(created)
+        XCTAssertEqual(resumed.spec.autoStrategy?.name, "nsga2", "what auto would choose for 5,000 trials now")
+        XCTAssertTrue(try resumed.makeStrategy() is TPE, "but the study keeps its first choice")
+    }
 }

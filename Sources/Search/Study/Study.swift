@@ -49,8 +49,11 @@ public final class Study {
         if joining, try storage.study(named: name) == nil {
             throw StudyError(.input, "a worker joins an existing study; '\(name)' does not exist in \(location)")
         }
+        // `auto` is resolved once, when the study is created, and the choice stored with it: a
+        // resumed study or another worker runs what the first run chose, whatever its budget.
         let record = StudyRecord(name: name, space: spec.document.prettyText, objectives: spec.objectives.map(\.metric),
-                                 directions: spec.objectives.map(\.direction.rawValue), seed: spec.seed, strategy: spec.strategy.name)
+                                 directions: spec.objectives.map(\.direction.rawValue), seed: spec.seed,
+                                 strategy: spec.autoStrategy?.name ?? spec.strategy.name)
         let (stored, created) = try storage.openStudy(record)
         if created { return (Study(record: stored, spec: spec, storage: storage, location: location), true) }
         let existing = try storedSpec(of: stored)
@@ -90,8 +93,14 @@ public final class Study {
 
     // MARK: - Parts
 
-    /// The strategy the spec names, with its options, seeded by the study's seed.
-    public func makeStrategy() throws -> Strategy { try spec.makeStrategy() }
+    /// The strategy that runs: the one the spec names, with its options, seeded by the study's
+    /// seed — for `auto`, the one chosen when the study was created (`record.strategy`).
+    public func makeStrategy() throws -> Strategy {
+        guard spec.strategy.name == "auto", record.strategy != "auto" else { return try spec.makeStrategy() }
+        var chosen = spec
+        chosen.strategy = StrategySpec(name: record.strategy)
+        return try chosen.makeStrategy()
+    }
 
     /// The evaluator the spec names.
     /// - Parameters:

@@ -265,10 +265,15 @@ extension StudySpec {
         return out
     }
 
+    /// What `"strategy": "auto"` chooses for this spec, with the reason; nil for a named strategy.
+    public var autoStrategy: (name: String, reason: String)? {
+        strategy.name == "auto" ? AutoStrategy.choose(space: space, objectives: objectives.count, budget: budget.trials) : nil
+    }
+
     /// The strategy the spec names, with its options, seeded by the spec's seed.
     public func makeStrategy() throws -> Strategy {
         do {
-            return try StrategyFactory.make(strategy, space: space, objectives: objectives.count, seed: seed)
+            return try StrategyFactory.make(strategy, space: space, objectives: objectives.count, seed: seed, budget: budget.trials)
         } catch let e as ConfigError {
             throw InputFileError(file: source, reason: e.description)
         }

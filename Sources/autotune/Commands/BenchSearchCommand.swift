@@ -92,7 +92,7 @@ struct BenchSearchCommand: Command {
     func validate() throws {
         guard ["default", "hpo"].contains(suite) else {
             throw CLIError.invalidValue(name: "--suite", value: suite, reason: "valid: default, hpo",
-                                        suggestion: ConfigError.suggestion(for: suite, among: ["default", "hpo"]))
+                                        suggestion: closestMatch(to: suite, among: ["default", "hpo"]))
         }
         for b in budgets { try requireAtLeast(1, b, for: "--budgets") }
         try requireAtLeast(1, hpoSeeds, for: "--hpo-seeds")

@@ -104,6 +104,9 @@ struct SearchCommand: Command {
         defer { interruption.cancel() }
         let line = isWorker ? nil : ProgressLine(quiet: quiet || json)
         if !isWorker, !created { line?.note("resuming study '\(name)'") }
+        if !isWorker, created, !quiet, !json, let auto = study.spec.autoStrategy {
+            FileHandle.standardError.write(Data("strategy auto: \(auto.name) (\(auto.reason))\n".utf8))
+        }
         do {
             try runner.run { line?.show($0) }
         } catch {

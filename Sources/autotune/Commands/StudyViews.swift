@@ -141,7 +141,7 @@ struct StudySummaryView {
     }
 
     var json: JSONValue {
-        var m: [(String, JSONValue)] = [("study", .string(study.name)), ("db", .string(database))]
+        var m: [(String, JSONValue)] = [("study", .string(study.name)), ("db", .string(database)), ("strategy", .string(study.strategy))]
         m.append(("objectives", .array(spec.objectives.map { .object([("metric", .string($0.metric)), ("direction", .string($0.direction.rawValue))]) })))
         m.append(("trials", .object([("total", .number(Double(trials.count)))] + counts.map { ($0.0.rawValue.lowercased(), .number(Double($0.1))) })))
         if let ref = study.referencePoint { m.append(("reference_point", .array(ref.map { .number($0) }))) }
