@@ -11,7 +11,9 @@ import Parallel
 /// A100-80GB nodes (8 GPUs, NVLink, 8 × 200 Gb/s InfiniBand), with the achieved teraFLOP/s per
 /// GPU each row reports. Each row is estimated with the `A100-SXM-80GB` profile and one set of
 /// efficiency factors for every row; the micro-batch (1, 2, 4 or 8 — the paper does not give
-/// it) is the fastest that fits, as the paper's authors tuned theirs.
+/// it) is the fastest that fits, as the paper's authors tuned theirs. The plans are those of the
+/// paper's stack in 2021: 1F1B without interleaving, Megatron's scatter/gather of pipeline sends
+/// (§4.1), no FlashAttention (it came a year later) and no overlap of the gradient all-reduce.
 ///
 /// Records: `megatron.throughput_mape` (mean absolute percentage error, %) with the profile's own
 /// factors, and — when `calibrate` is on — `megatron.calibrated.matmul_efficiency` (the single
@@ -63,7 +65,8 @@ public struct CostModelBenchmark: Sendable {
             let dp = row.gpus / (row.tp * row.pp)
             var best: Prediction?
             for b in microBatches where row.batch % (dp * b) == 0 {
-                let plan = ParallelPlan(dp: dp, tp: row.tp, pp: row.pp, zero: 0, microBatch: b, checkpointing: .full, precision: .fp16)
+                let plan = ParallelPlan(dp: dp, tp: row.tp, pp: row.pp, zero: 0, microBatch: b, checkpointing: .full, precision: .fp16,
+                                        flashAttention: false)
                 let job = TrainingJob(model: model, globalBatch: row.batch, cluster: cluster, plan: plan)
                 let m = try plan.validate(model, devices: cluster.devices, globalBatch: row.batch)
                 let key = "\(row.parameters)/\(b)"

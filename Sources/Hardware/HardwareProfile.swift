@@ -16,6 +16,7 @@ import Engine
 ///                       "inter_node": {"kind": "hdr-infiniband", "bandwidth_gbs": 25, "latency_us": 5},
 ///                       "host_link": {"kind": "pcie4", "bandwidth_gbs": 32, "latency_us": 2},
 ///                       "host_memory_gib": 1024},
+///      "flash_attention": true,
 ///      "price_per_hour_usd": 5.1207,
 ///      "price_source": "AWS p4de.24xlarge on-demand list price, us-east-1, 2024: $40.9657/h ÷ 8 A100-SXM4-80GB"}
 ///
@@ -49,6 +50,9 @@ public struct HardwareProfile: Codable, Equatable, Sendable {
     public var pricePerHourUSD: Double?
     /// Where the price comes from: the instance, region, kind of price and date.
     public var priceSource: String?
+    /// Whether the training stacks people run on this device use FlashAttention (Dao et al. 2022)
+    /// by default: the default of a plan that does not say (false when a profile does not say).
+    public var flashAttention: Bool
 
     public enum Kind: String, Codable, Sendable, CaseIterable { case gpu, tpu, edge, cpu }
 
@@ -106,11 +110,12 @@ public struct HardwareProfile: Codable, Equatable, Sendable {
 
     public init(name: String, kind: Kind, sources: [String], peakTFLOPS: [DType: Double], memoryGiB: Double,
                 memoryBandwidthGBs: Double, efficiency: Efficiency = Efficiency(), launchOverheadMicroseconds: Double,
-                power: Power, interconnect: Interconnect, pricePerHourUSD: Double? = nil, priceSource: String? = nil) {
+                power: Power, interconnect: Interconnect, pricePerHourUSD: Double? = nil, priceSource: String? = nil,
+                flashAttention: Bool = false) {
         self.name = name; self.kind = kind; self.sources = sources; self.peakTFLOPS = peakTFLOPS
         self.memoryGiB = memoryGiB; self.memoryBandwidthGBs = memoryBandwidthGBs; self.efficiency = efficiency
         self.launchOverheadMicroseconds = launchOverheadMicroseconds; self.power = power; self.interconnect = interconnect
-        self.pricePerHourUSD = pricePerHourUSD; self.priceSource = priceSource
+        self.pricePerHourUSD = pricePerHourUSD; self.priceSource = priceSource; self.flashAttention = flashAttention
     }
 }
 
@@ -160,6 +165,7 @@ extension HardwareProfile {
         case launchOverheadMicroseconds = "launch_overhead_us"
         case pricePerHourUSD = "price_per_hour_usd"
         case priceSource = "price_source"
+        case flashAttention = "flash_attention"
     }
 
     public init(from decoder: Decoder) throws {
@@ -201,6 +207,7 @@ extension HardwareProfile {
         if priceSource != nil, pricePerHourUSD == nil {
             throw ConfigError(keyPath: decoder.keyPath("price_source"), reason: "names the source of a price, but price_per_hour_usd is not given")
         }
+        flashAttention = try c.decodeIfPresent(Bool.self, forKey: .flashAttention) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -217,6 +224,7 @@ extension HardwareProfile {
         try c.encode(interconnect, forKey: .interconnect)
         try c.encodeIfPresent(pricePerHourUSD, forKey: .pricePerHourUSD)
         try c.encodeIfPresent(priceSource, forKey: .priceSource)
+        try c.encode(flashAttention, forKey: .flashAttention)
     }
 
     static func requirePositive(_ value: Double, _ path: String) throws {

@@ -78,14 +78,18 @@ public enum DeepSpeedEstimate {
 ///     tensor + sequence + selective           sbh(34/t)
 ///     full recompute                          2sbh   (only the layer's input; 2sbh/t with sequence parallel)
 ///
+/// FlashAttention (Dao et al. 2022, §3.1) computes attention in tiles and keeps no s × s score,
+/// softmax or dropout matrix for the backward pass — it recomputes them from Q, K and V — so the
+/// 5as/h term drops out (its per-row softmax statistics, O(s), are left out as negligible).
+///
 /// The counts assume dropout after attention and in both residual branches, as GPT-3 and
 /// Megatron-LM train (the masks take a byte per element).
 public func transformerLayerActivationBytes(sequence s: Int, microBatch b: Int, hidden h: Int, heads a: Int,
                                             tensorParallel t: Int = 1, sequenceParallel: Bool = false,
-                                            checkpointing: ParallelPlan.Checkpointing = .none) -> Double {
+                                            checkpointing: ParallelPlan.Checkpointing = .none, flashAttention: Bool = false) -> Double {
     let sbh = Double(s) * Double(b) * Double(h)
     let t = Double(t)
-    let attention = 5 * Double(a) * Double(s) / (Double(h) * t)
+    let attention = flashAttention ? 0 : 5 * Double(a) * Double(s) / (Double(h) * t)
     switch checkpointing {
     case .full:
         return 2 * sbh / (sequenceParallel ? t : 1)

@@ -3,9 +3,11 @@ import Engine
 /// A plan as a space's `parallelism` section, a recipe and `estimate --json` write it:
 ///
 ///     {"dp": 8, "tp": 2, "pp": 1, "zero": 1, "micro_batch": 4, "grad_accum": 16,
-///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "schedule": "1f1b"}
+///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "schedule": "1f1b",
+///      "virtual_stages": 1, "scatter_gather": true, "overlap_grad_reduce": false, "flash_attention": true}
 ///
-/// Every key is optional (the defaults of `init`); an absent `dp` is 0 until `resolved(devices:)`
+/// Every key is optional (the defaults of `init`; an absent `flash_attention` follows the hardware
+/// profile); an absent `dp` is 0 until `resolved(devices:)`
 /// gives it what the devices leave. Unknown keys and wrong types are `ConfigError`s naming the key.
 /// `precision` is a section of its own in a candidate, and a key here only in `estimate --json`.
 extension ParallelPlan {
@@ -16,6 +18,10 @@ extension ParallelPlan {
         case checkpointing
         case sequenceParallel = "sequence_parallel"
         case offload, schedule, precision
+        case virtualStages = "virtual_stages"
+        case scatterGather = "scatter_gather"
+        case overlapGradientReduction = "overlap_grad_reduce"
+        case flashAttention = "flash_attention"
     }
 
     /// The keys of a candidate's `parallelism` section.
@@ -39,8 +45,10 @@ extension ParallelPlan {
                   checkpointing: try name(.checkpointing, Checkpointing.self) ?? .none,
                   sequenceParallel: try bool(.sequenceParallel) ?? false, offload: try bool(.offload) ?? false,
                   precision: try name(.precision, FloatFormat.self) ?? .bf16,
-                  schedule: try name(.schedule, PipelineSchedule.self) ?? .oneForwardOneBackward)
-        for key in [CodingKeys.tp, .pp, .microBatch] where (try int(key) ?? 1) < 1 {
+                  schedule: try name(.schedule, PipelineSchedule.self) ?? .oneForwardOneBackward,
+                  virtualStages: try int(.virtualStages) ?? 1, scatterGather: try bool(.scatterGather) ?? true,
+                  overlapGradientReduction: try bool(.overlapGradientReduction) ?? false, flashAttention: try bool(.flashAttention))
+        for key in [CodingKeys.tp, .pp, .microBatch, .virtualStages] where (try int(key) ?? 1) < 1 {
             throw ConfigError(keyPath: ConfigError.keyPath(c.codingPath + [key]), reason: "must be at least 1, got \(try int(key)!)")
         }
     }
@@ -51,6 +59,9 @@ extension ParallelPlan {
         try c.encode(microBatch, forKey: .microBatch); try c.encodeIfPresent(gradientAccumulation, forKey: .gradientAccumulation)
         try c.encode(checkpointing, forKey: .checkpointing); try c.encode(sequenceParallel, forKey: .sequenceParallel)
         try c.encode(offload, forKey: .offload); try c.encode(schedule, forKey: .schedule); try c.encode(precision, forKey: .precision)
+        try c.encode(virtualStages, forKey: .virtualStages); try c.encode(scatterGather, forKey: .scatterGather)
+        try c.encode(overlapGradientReduction, forKey: .overlapGradientReduction)
+        try c.encodeIfPresent(flashAttention, forKey: .flashAttention)
     }
 
     /// The plan on `devices` devices: an unset `dp` becomes devices / (tp · pp).
@@ -72,6 +83,10 @@ extension ParallelPlan {
         words += ["--checkpointing", checkpointing.rawValue, "--schedule", schedule.rawValue]
         if sequenceParallel { words.append("--sequence-parallel") }
         if offload { words.append("--offload") }
+        if virtualStages != 1 { words += ["--virtual-stages", String(virtualStages)] }
+        if !scatterGather { words.append("--no-scatter-gather") }
+        if overlapGradientReduction { words.append("--overlap-grad-reduce") }
+        if let flash = flashAttention { words.append(flash ? "--flash-attention" : "--no-flash-attention") }
         return words + ["--precision", precision.rawValue]
     }
 }

@@ -29,13 +29,31 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     /// always applied to FP32 master weights (FP32 training keeps no separate copy).
     public var precision: FloatFormat
     public var schedule: PipelineSchedule
+    /// Model chunks per device in the interleaved 1F1B schedule (Narayanan et al. 2021, §2.2.2):
+    /// each of the p devices holds v non-adjacent chunks of layers, so the bubble shrinks to
+    /// (p − 1)/(v·m) and every micro-batch crosses v times as many stage boundaries. 1 is plain 1F1B.
+    public var virtualStages: Int
+    /// Megatron's scatter/gather of pipeline sends (Narayanan et al. 2021, §4.1): each tensor-parallel
+    /// rank sends 1/t of the activation to its peer on the next stage, which all-gathers it over the
+    /// tensor group (NVLink). With sequence parallelism the activation is already split.
+    public var scatterGather: Bool
+    /// Reduce the data-parallel gradients bucket by bucket while the backward pass is still running
+    /// (PyTorch DDP, Li et al. 2020, §3.2.3; DeepSpeed's `overlap_comm`): only the part the backward
+    /// cannot hide costs step time.
+    public var overlapGradientReduction: Bool
+    /// FlashAttention (Dao et al. 2022): attention in tiles, no s × s score matrix kept for the
+    /// backward pass. Nil: whatever the hardware profile's software stack does (`flash_attention`).
+    public var flashAttention: Bool?
 
     public init(dp: Int = 1, tp: Int = 1, pp: Int = 1, zero: Int = 0, microBatch: Int = 1, gradientAccumulation: Int? = nil,
                 checkpointing: Checkpointing = .none, sequenceParallel: Bool = false, offload: Bool = false,
-                precision: FloatFormat = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward) {
+                precision: FloatFormat = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward, virtualStages: Int = 1,
+                scatterGather: Bool = true, overlapGradientReduction: Bool = false, flashAttention: Bool? = nil) {
         self.dp = dp; self.tp = tp; self.pp = pp; self.zero = zero; self.microBatch = microBatch
         self.gradientAccumulation = gradientAccumulation; self.checkpointing = checkpointing
         self.sequenceParallel = sequenceParallel; self.offload = offload; self.precision = precision; self.schedule = schedule
+        self.virtualStages = virtualStages; self.scatterGather = scatterGather
+        self.overlapGradientReduction = overlapGradientReduction; self.flashAttention = flashAttention
     }
 
     public var worldSize: Int { dp * tp * pp }
@@ -50,7 +68,8 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
         case full
     }
 
-    /// The pipeline schedule (bubble (p − 1)/m for both; they differ in activation memory).
+    /// The pipeline schedule (bubble (p − 1)/m for both; they differ in activation memory; 1F1B
+    /// with `virtualStages` > 1 is the interleaved schedule).
     public enum PipelineSchedule: String, Codable, Sendable, CaseIterable {
         /// All forwards, then all backwards (Huang et al. 2019): m micro-batches in flight.
         case gpipe
@@ -61,6 +80,9 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     /// The groups a rank belongs to.
     public var tensorGroup: RankGroup { RankGroup(name: "tensor", size: tp, stride: 1) }
     public var dataGroup: RankGroup { RankGroup(name: "data", size: dp, stride: tp) }
+    /// Whether FlashAttention runs: the plan's choice, else the profile's stack default.
+    public func usesFlashAttention(stackDefault: Bool) -> Bool { flashAttention ?? stackDefault }
+
     /// Two neighbouring pipeline stages.
     public var pipelineNeighbours: RankGroup { RankGroup(name: "pipeline", size: 2, stride: tp * dp) }
 }
@@ -84,7 +106,7 @@ extension ParallelPlan {
             throw PlanError(key, "must be at least 1, got \(v)")
         }
         guard worldSize == devices else {
-            throw PlanError("dp", "dp × tp × pp = \(dp) × \(tp) × \(pp) = \(worldSize), but the cluster has \(devices) devices")
+            throw PlanError("dp", "dp × tp × pp = \(dp) × \(tp) × \(pp) = \(worldSize), but the cluster has \(devices) device\(devices == 1 ? "" : "s")")
         }
         guard model.heads % tp == 0 else { throw PlanError("tp", "\(tp) does not divide the \(model.heads) attention heads") }
         guard (model.mlpRatio * model.hidden) % tp == 0 else {
@@ -96,6 +118,16 @@ extension ParallelPlan {
             throw PlanError("zero", "ZeRO stage \(zero) shards gradients, which pipeline parallelism (pp = \(pp)) does not support; use stage 0 or 1")
         }
         guard !offload || zero >= 1 else { throw PlanError("offload", "optimizer offload needs ZeRO stage 1 or more") }
+        guard virtualStages >= 1 else { throw PlanError("virtual_stages", "must be at least 1, got \(virtualStages)") }
+        if virtualStages > 1 {
+            guard pp > 1 else { throw PlanError("virtual_stages", "\(virtualStages) model chunks per device need pipeline stages (pp > 1)") }
+            guard schedule == .oneForwardOneBackward else {
+                throw PlanError("virtual_stages", "the interleaved schedule is a 1F1B schedule, not \(schedule.rawValue)")
+            }
+            guard model.layers % (pp * virtualStages) == 0 else {
+                throw PlanError("virtual_stages", "\(model.layers) layers do not split into pp × virtual stages = \(pp) × \(virtualStages) equal chunks")
+            }
+        }
         guard globalBatch >= 1 else { throw PlanError("global_batch", "must be at least 1, got \(globalBatch)") }
         guard globalBatch % (dp * microBatch) == 0 else {
             throw PlanError("global_batch", "\(globalBatch) is not divisible by dp × micro-batch = \(dp) × \(microBatch)")
@@ -103,6 +135,10 @@ extension ParallelPlan {
         let m = globalBatch / (dp * microBatch)
         if let g = gradientAccumulation, g != m {
             throw PlanError("grad_accum", "\(g) micro-batches, but global batch \(globalBatch) / (dp \(dp) × micro-batch \(microBatch)) = \(m)")
+        }
+        // Narayanan et al. 2021, §2.2.2: the interleaved schedule runs micro-batches in groups of p.
+        if virtualStages > 1, m % pp != 0 {
+            throw PlanError("virtual_stages", "the interleaved schedule needs the micro-batches per step (\(m)) to be a multiple of pp = \(pp)")
         }
         return m
     }

@@ -62,6 +62,25 @@ public enum StepCollectives {
         return events
     }
 
+    /// What crossing one pipeline-stage boundary moves, one way, for one micro-batch of
+    /// `activationBytes` (its (b, s, h) activations, or their gradient going back). Each
+    /// tensor-parallel rank holds the whole activation unless sequence parallelism splits it; with
+    /// Megatron's scatter/gather (Narayanan et al. 2021, §4.1) each rank sends only its 1/t slice
+    /// to its peer and the receiving stage all-gathers the slices over the tensor group (NVLink),
+    /// so the t ranks no longer each push the whole tensor over the slower inter-node link.
+    public static func pipelineTransfer(activationBytes: Double, neighbours: RankGroup, tensorGroup: RankGroup,
+                                        sequenceParallel: Bool, scatterGather: Bool) -> [CollectiveEvent] {
+        let t = Double(tensorGroup.size)
+        let split = tensorGroup.size > 1 && (sequenceParallel || scatterGather)
+        var events = [CollectiveEvent(name: "pipeline.send", kind: .sendRecv, phase: .forward, group: neighbours,
+                                      bytes: split ? activationBytes / t : activationBytes)]
+        if split, !sequenceParallel {
+            events.append(CollectiveEvent(name: "pipeline.gather", kind: .allGather, phase: .forward, group: tensorGroup,
+                                          bytes: activationBytes))
+        }
+        return events
+    }
+
     /// The all-reduce that sums the gradients of a parameter two stages share (a language-model
     /// head tied to the token embedding, as Megatron-LM keeps it on the first and last stage).
     public static func tiedParameters(bytes: Double, group: RankGroup) -> [CollectiveEvent] {

@@ -27,14 +27,40 @@ public struct TrainingEstimate: Codable, Sendable {
     public struct Time: Codable, Sendable {
         /// Forward and backward (with recomputation) of every micro-batch on the slowest stage.
         public var compute = 0.0
-        /// Tensor-parallel all-reduces, pipeline sends and data-parallel gradient / ZeRO traffic.
+        /// Exposed communication, the part that adds to the step: tensor-parallel all-reduces,
+        /// pipeline sends (with their tensor-parallel gathers) and data-parallel gradient / ZeRO
+        /// traffic.
         public var tensorCommunication = 0.0, pipelineCommunication = 0.0, dataCommunication = 0.0
-        /// Idle time of the pipeline's fill and drain: (p − 1) micro-batch slots.
+        /// Communication that runs while the backward pass computes (overlapped gradient
+        /// reduction) and so costs no step time.
+        public var hiddenCommunication = 0.0
+        /// Idle time of the pipeline's fill and drain: p − 1 slots of one model chunk's work on
+        /// one micro-batch ((p − 1)/(v·m) of the compute with v chunks per device).
         public var bubble = 0.0
         /// The optimizer update (on the host when offloaded, with its transfers).
         public var optimizer = 0.0
+        /// The exposed communication.
         public var communication: Double { tensorCommunication + pipelineCommunication + dataCommunication }
         public var step: Double { compute + communication + bubble + optimizer }
+
+        private enum EncodingKeys: String, CodingKey {
+            case compute, tensorCommunication, pipelineCommunication, dataCommunication, hiddenCommunication
+            case exposedCommunication, bubble, optimizer, step
+        }
+
+        /// The stored times, and the exposed communication and the step they add up to.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: EncodingKeys.self)
+            try c.encode(compute, forKey: .compute)
+            try c.encode(tensorCommunication, forKey: .tensorCommunication)
+            try c.encode(pipelineCommunication, forKey: .pipelineCommunication)
+            try c.encode(dataCommunication, forKey: .dataCommunication)
+            try c.encode(communication, forKey: .exposedCommunication)
+            try c.encode(hiddenCommunication, forKey: .hiddenCommunication)
+            try c.encode(bubble, forKey: .bubble)
+            try c.encode(optimizer, forKey: .optimizer)
+            try c.encode(step, forKey: .step)
+        }
     }
 
     public var plan: ParallelPlan
@@ -65,6 +91,18 @@ public struct TrainingEstimate: Codable, Sendable {
     public var dollarsPerMillionTokens: Double?
     /// Why the plan cannot run on the cluster (out of device or host memory); nil when it fits.
     public var infeasible: String?
+    /// What runs but runs badly (a tensor-parallel group wider than a node).
+    public var warnings: [String] = []
+
+    /// Spelled out so that a snake-case encoder writes `model_flops_per_step`, not
+    /// `model_flo_ps_per_step`.
+    enum CodingKeys: String, CodingKey {
+        case plan, devices, microBatches, parameters, parametersPerDevice
+        case modelFLOPsPerStep = "modelFlopsPerStep"
+        case executedFLOPsPerStep = "executedFlopsPerStep"
+        case memory, time, samplesPerSecond, tokensPerSecond, mfu, tflopsPerDevice, energyJoulesPerStep, joulesPerToken
+        case dollarsPerStep, dollarsPerMillionTokens, infeasible, warnings
+    }
 }
 
 extension TrainingJob {
@@ -81,7 +119,10 @@ extension TrainingJob {
 
     /// The estimate from an existing trace of this model at this micro-batch and precision.
     public func estimate(trace: TransformerTrace, microBatches m: Int) -> TrainingEstimate {
-        let p = plan, profile = cluster.profile
+        var p = plan
+        let profile = cluster.profile
+        p.flashAttention = p.usesFlashAttention(stackDefault: profile.flashAttention)
+        let flash = p.flashAttention ?? false, v = p.virtualStages
         let roofline = Roofline(profile: profile), comm = CollectiveCost(cluster: cluster)
         let t = p.tp, layersPerStage = (model.layers + p.pp - 1) / p.pp
         let bytes = p.precision.storageBytes
@@ -111,11 +152,15 @@ extension TrainingJob {
             tpEvents = tpEvents.flatMap { e in [CollectiveKind.reduceScatter, .allGather].map { k in var e = e; e.kind = k; return e } }
         }
         let tpPerMicroBatch = comm.seconds(tpEvents)
-        // Pipeline: each micro-batch's activations forward and their gradient backward.
-        let p2pPayload = activation / Double(p.sequenceParallel ? t : 1)
-        let ppPerMicroBatch = p.pp > 1
-            ? 2 * comm.seconds(CollectiveEvent(name: "pp", kind: .sendRecv, phase: .forward, group: p.pipelineNeighbours, bytes: p2pPayload))
+        // Pipeline: each micro-batch's activations forward and their gradient backward, at every
+        // chunk boundary a device owns: v of each with v model chunks per device (Narayanan et al.
+        // 2021, §2.2.2). Scatter/gather (ibid., §4.1) sends 1/t per tensor rank and all-gathers it.
+        let ppPerBoundary = p.pp > 1
+            ? 2 * comm.seconds(StepCollectives.pipelineTransfer(activationBytes: activation, neighbours: p.pipelineNeighbours,
+                                                                 tensorGroup: p.tensorGroup, sequenceParallel: p.sequenceParallel,
+                                                                 scatterGather: p.scatterGather))
             : 0
+        let ppPerMicroBatch = Double(v) * ppPerBoundary
 
         // Parameters on the fullest device: its stage's layers, split by tp, plus the ends.
         let blockShard = Double(trace.blockParameters - trace.blockSplitParameters) + Double(trace.blockSplitParameters) / Double(t)
@@ -132,7 +177,20 @@ extension TrainingJob {
             dpEvents += StepCollectives.tiedParameters(bytes: tokenShard * bytes,
                                                        group: RankGroup(name: "embedding", size: 2, stride: t * p.dp * (p.pp - 1)))
         }
-        let dpSeconds = comm.seconds(dpEvents)
+        // Overlap: the gradient reductions run bucket by bucket during the backward pass of the
+        // micro-batch that produces them (the last one at an accumulation boundary; every one
+        // under ZeRO-2/3); parameter gathers and the tied embedding's sum stay exposed.
+        let backward = roofline.cost(onRank(trace.block.filter { $0.phase == .backward }) + onRank(trace.recomputed(p.checkpointing)))
+            .scaled(by: Double(layersPerStage)).seconds
+        var dpSeconds = 0.0, hiddenSeconds = 0.0
+        for e in dpEvents {
+            let total = comm.seconds(e)
+            guard p.overlapGradientReduction, e.name == "gradients" else { dpSeconds += total * e.count; continue }
+            let buckets = max(1, (e.bytes / Self.gradientBucketBytes).rounded(.up))
+            let exposed = Self.exposedReduction(seconds: total, buckets: Int(buckets), backwardSeconds: backward)
+            dpSeconds += exposed * e.count
+            hiddenSeconds += (total - exposed) * e.count
+        }
 
         // The optimizer over this device's share of the states.
         let stateShare = psi / Double(trace.optimizerParameters) / Double(p.zero >= 1 ? p.dp : 1)
@@ -149,8 +207,10 @@ extension TrainingJob {
         time.compute = Double(m) * stage.seconds
         time.tensorCommunication = Double(m) * tpPerMicroBatch
         time.pipelineCommunication = Double(m) * ppPerMicroBatch
-        time.bubble = Double(p.pp - 1) * (stage.seconds + tpPerMicroBatch + ppPerMicroBatch)
+        // One chunk's work on one micro-batch is 1/v of the stage's, with one boundary's sends.
+        time.bubble = Double(p.pp - 1) * ((stage.seconds + tpPerMicroBatch) / Double(v) + (p.pp > 1 ? ppPerBoundary : 0))
         time.dataCommunication = dpSeconds
+        time.hiddenCommunication = hiddenSeconds
         time.optimizer = optimizerSeconds
 
         // Memory on the fullest device.
@@ -163,13 +223,16 @@ extension TrainingJob {
         memory.optimizerStates = states.optimizerStates
         let perLayer = transformerLayerActivationBytes(sequence: model.sequenceLength, microBatch: p.microBatch, hidden: model.hidden,
                                                        heads: model.heads, tensorParallel: t, sequenceParallel: p.sequenceParallel,
-                                                       checkpointing: p.checkpointing)
+                                                       checkpointing: p.checkpointing, flashAttention: flash)
         let inFlight = p.schedule == .gpipe ? m : min(p.pp, m)
-        memory.activations = perLayer * Double(layersPerStage * inFlight)
+        // Interleaving keeps (1 + (p − 1)/(p·v)) times the activations of plain 1F1B on the first
+        // stage (Korthikanti et al. 2022, §4.2.3).
+        let interleaving = v > 1 ? 1 + Double(p.pp - 1) / Double(p.pp * v) : 1
+        memory.activations = perLayer * Double(layersPerStage * inFlight) * interleaving
         if p.checkpointing == .full {   // one layer's activations while it is recomputed
             memory.activations += transformerLayerActivationBytes(sequence: model.sequenceLength, microBatch: p.microBatch,
                                                                   hidden: model.hidden, heads: model.heads, tensorParallel: t,
-                                                                  sequenceParallel: p.sequenceParallel)
+                                                                  sequenceParallel: p.sequenceParallel, flashAttention: flash)
         }
         // The logits in FP32 for the loss, split over the vocabulary.
         memory.activations += 4 * Double(p.microBatch * model.sequenceLength * model.vocabulary) / Double(t)
@@ -200,19 +263,41 @@ extension TrainingJob {
             infeasible = "offloaded optimizer states need \(gib(memory.host)) GiB of host memory per node, a node has \(gib(profile.interconnect.hostMemoryGiB * 1_073_741_824)) GiB"
         }
 
+        var warnings: [String] = []
+        if t > 1, cluster.spansNodes(p.tensorGroup) {
+            warnings.append("the tensor-parallel group of \(t) devices is wider than a node of \(cluster.devicesPerNode): "
+                            + "its all-reduces run over the inter-node link; keep tp ≤ \(cluster.devicesPerNode)")
+        }
+
         var estimate = TrainingEstimate(
             plan: p, devices: cluster.devices, microBatches: m, parameters: trace.totalParameters, parametersPerDevice: psi,
             modelFLOPsPerStep: modelFLOPs, executedFLOPsPerStep: executedFLOPs, memory: memory, time: time,
             samplesPerSecond: Double(globalBatch) / step, tokensPerSecond: tokens / step,
             mfu: modelFLOPs / (step * devices * profile.peakFLOPS(p.precision.dtype)),
             tflopsPerDevice: executedFLOPs / (step * devices) / 1e12,
-            energyJoulesPerStep: energy, joulesPerToken: energy / tokens, infeasible: infeasible)
+            energyJoulesPerStep: energy, joulesPerToken: energy / tokens, infeasible: infeasible, warnings: warnings)
         if let price = profile.pricePerHourUSD, infeasible == nil {
             let cost = estimate.rentalCost(pricePerDeviceHour: price)
             estimate.dollarsPerStep = cost.perStep
             estimate.dollarsPerMillionTokens = cost.perMillionTokens
         }
         return estimate
+    }
+}
+
+extension TrainingJob {
+    /// The gradient bucket: PyTorch DDP's default `bucket_cap_mb` of 25 MiB (Li et al. 2020,
+    /// "PyTorch Distributed", §3.2.3).
+    public static let gradientBucketBytes = 25.0 * 1_048_576
+
+    /// The part of a gradient reduction of `seconds` that the backward pass does not hide, when it
+    /// is cut into `buckets` equal buckets reduced one after another as the backward pass of
+    /// `backwardSeconds` fills them (Li et al. 2020, §3.2.3): bucket i is full at i·g (g = W/k) and
+    /// each takes c = T/k, so the last finishes at max(k·g + c, g + k·c) and what runs after the
+    /// backward is max(c, T − W·(k − 1)/k) — at least the last bucket, at most all of it.
+    public static func exposedReduction(seconds total: Double, buckets k: Int, backwardSeconds w: Double) -> Double {
+        let k = Double(max(k, 1))
+        return min(total, max(total / k, total - w * (k - 1) / k))
     }
 }
 

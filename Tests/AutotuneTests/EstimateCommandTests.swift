@@ -131,6 +131,37 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertTrue(r.stderr.contains("invalid value 'fp12' for '--precision'"), r.stderr)
     }
 
+    /// FLOPs keys spelled as words, exposed and hidden communication, the new plan flags echoed in
+    /// the plan, one device in the singular, and a tensor group wider than a node warned about.
+    func testJSONKeysPlanFlagsAndWarnings() throws {
+        let small = ["--layers", "8", "--hidden", "1024", "--heads", "16", "--seq", "1024", "--vocab", "1000"]
+        var r = runAutotune(["estimate"] + small + ["--hardware", "A100-SXM-80GB", "--pp", "2", "--virtual-stages", "2", "--global-batch", "16",
+                                                    "--overlap-grad-reduce", "--no-scatter-gather", "--no-flash-attention", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let estimate = try XCTUnwrap(doc?["estimate"] as? [String: Any])
+        XCTAssertNotNil(estimate["model_flops_per_step"]); XCTAssertNil(estimate["model_flo_ps_per_step"])
+        XCTAssertNotNil((estimate["time"] as? [String: Any])?["hidden_communication"])
+        XCTAssertNotNil((estimate["time"] as? [String: Any])?["exposed_communication"])
+        let plan = try XCTUnwrap(estimate["plan"] as? [String: Any])
+        XCTAssertEqual(plan["virtual_stages"] as? Int, 2); XCTAssertEqual(plan["scatter_gather"] as? Bool, false)
+        XCTAssertEqual(plan["overlap_grad_reduce"] as? Bool, true); XCTAssertEqual(plan["flash_attention"] as? Bool, false)
+
+        r = runAutotune(["estimate"] + small + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("cluster     1 × 1 A100-SXM-80GB (1 device)\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains(", FlashAttention"), "the profile's default")
+        XCTAssertTrue(r.stdout.contains(" hidden behind the backward pass"), r.stdout)
+
+        r = runAutotune(["estimate"] + small + ["--hardware", "A100-SXM-80GB", "--nodes", "2", "--tp", "16"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "autotune: warning: the tensor-parallel group of 16 devices is wider than a node of 8: "
+                                 + "its all-reduces run over the inter-node link; keep tp ≤ 8\n")
+
+        r = runAutotune(["estimate"] + small + ["--hardware", "A100-SXM-80GB", "--flash-attention", "--no-flash-attention"])
+        XCTAssertEqual(r.status, 2)
+    }
+
     func testCostModelBenchmarkRecordsItsError() throws {
         let r = runAutotune(["bench", "costmodel", "--no-calibrate", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -11,7 +11,7 @@ final class HardwareProfileTests: XCTestCase {
     ]
     /// The smallest valid profile, for files whose error lies in one added key.
     static let minimal = #""name": "X", "kind": "gpu", "peak_tflops": {"fp32": 1}, "memory_gib": 1, "memory_bandwidth_gbs": 10, "power": {"idle": 1, "peak": 2}"#
-    static let topLevelKeys = "name, kind, sources, efficiency, power, interconnect, peak_tflops, memory_gib, memory_bandwidth_gbs, launch_overhead_us, price_per_hour_usd, price_source"
+    static let topLevelKeys = "name, kind, sources, efficiency, power, interconnect, peak_tflops, memory_gib, memory_bandwidth_gbs, launch_overhead_us, price_per_hour_usd, price_source, flash_attention"
     static let formats = "fp32, tf32, fp16, bf16, fp8, int8, int4, int2, binary, int32"
 
     var scratch: URL!
@@ -97,6 +97,15 @@ final class HardwareProfileTests: XCTestCase {
         }
         XCTAssertEqual(Set(ProfileLibrary.builtIn.filter { $0.pricePerHourUSD == nil }.map(\.name)),
                        ["H200", "RTX-4090", "Jetson-Orin-Nano", "Jetson-AGX-Orin", "Raspberry-Pi-5"])
+    }
+
+    /// FlashAttention is the stack default on the GPUs FlashAttention-2 runs on (Ampere, Ada,
+    /// Hopper), and off elsewhere and in a file that does not say.
+    func testFlashAttentionIsTheDefaultWhereTheStacksUseIt() throws {
+        XCTAssertEqual(Set(ProfileLibrary.builtIn.filter(\.flashAttention).map(\.name)),
+                       ["A100-SXM-40GB", "A100-SXM-80GB", "H100-SXM-80GB", "H200", "L4", "RTX-4090"])
+        let file = #"{"name": "X", "kind": "gpu", "peak_tflops": {"fp32": 1}, "memory_gib": 1, "memory_bandwidth_gbs": 10, "power": {"idle": 1, "peak": 2}}"#
+        XCTAssertFalse(try decodeJSONConfig(HardwareProfile.self, from: Data(file.utf8), file: "x.json").flashAttention)
     }
 
     func testBuiltInsSurviveAnEncodeDecodeRoundTrip() throws {

@@ -42,4 +42,23 @@ final class ParallelPlanCodingTests: XCTestCase {
                                             "--checkpointing", "full", "--schedule", "gpipe", "--sequence-parallel", "--offload",
                                             "--precision", "fp16"])
     }
+
+    func testInterleavingScatterGatherOverlapAndFlashAttentionKeys() throws {
+        let plan = try decode(#"{"pp": 4, "virtual_stages": 2, "scatter_gather": false, "overlap_grad_reduce": true, "flash_attention": true}"#)
+        XCTAssertEqual(plan.virtualStages, 2); XCTAssertFalse(plan.scatterGather)
+        XCTAssertTrue(plan.overlapGradientReduction); XCTAssertEqual(plan.flashAttention, true)
+        let defaults = try decode("{}")
+        XCTAssertEqual(defaults.virtualStages, 1); XCTAssertTrue(defaults.scatterGather)
+        XCTAssertFalse(defaults.overlapGradientReduction); XCTAssertNil(defaults.flashAttention, "the profile decides")
+        let resolved = try plan.resolved(devices: 8)
+        XCTAssertEqual(try decode(String(decoding: try JSONEncoder().encode(resolved), as: UTF8.self)), resolved)
+        XCTAssertEqual(Array(resolved.estimateFlags.suffix(7)),
+                       ["--virtual-stages", "2", "--no-scatter-gather", "--overlap-grad-reduce", "--flash-attention", "--precision", "bf16"])
+        var off = resolved
+        off.flashAttention = false
+        XCTAssertTrue(off.estimateFlags.contains("--no-flash-attention"))
+        XCTAssertTrue(Set(ParallelPlan.sectionKeys).isSuperset(of: ["virtual_stages", "scatter_gather", "overlap_grad_reduce", "flash_attention"]))
+        XCTAssertThrowsError(try decode(#"{"virtual_stages": 0}"#)) { XCTAssertEqual("\($0)", "virtual_stages: must be at least 1, got 0") }
+        XCTAssertThrowsError(try decode(#"{"flash_attention": "yes"}"#)) { XCTAssertEqual("\($0)", "flash_attention: expected true or false") }
+    }
 }

@@ -40,6 +40,11 @@ struct EstimateCommand: Command {
             .flag("offload", help: "Keep the optimizer states in host memory (ZeRO-Offload)."),
             .value("precision", valueName: "FORMAT", help: "fp32, tf32, fp16, bf16 or fp8.", default: "bf16"),
             .value("schedule", valueName: "1f1b|gpipe", help: "Pipeline schedule.", default: "1f1b"),
+            .value("virtual-stages", valueName: "V", help: "Model chunks per device: V > 1 is the interleaved 1F1B schedule (bubble (pp − 1)/(V·m), V× the pipeline sends).", default: "1"),
+            .flag("no-scatter-gather", help: "Send whole activations between stages from every tensor-parallel rank, not 1/tp each gathered over the node."),
+            .flag("overlap-grad-reduce", help: "Reduce data-parallel gradients in buckets during the backward pass; only the exposed part adds to the step."),
+            .flag("flash-attention", help: "FlashAttention: no sequence² attention activations kept (default: the profile's flash_attention)."),
+            .flag("no-flash-attention", help: "Attention that keeps its sequence² scores for the backward pass."),
             .json,
         ])
 
@@ -56,6 +61,9 @@ struct EstimateCommand: Command {
     var sequenceParallel: Bool, offload: Bool
     var precision: FloatFormat
     var schedule: ParallelPlan.PipelineSchedule
+    var virtualStages: Int
+    var scatterGather: Bool, overlapGradientReduction: Bool
+    var flashAttention: Bool?
     var json: Bool
 
     init(_ values: ParsedValues) throws {
@@ -75,6 +83,13 @@ struct EstimateCommand: Command {
         offload = values.flag("offload")
         precision = try values.value("precision")
         schedule = try values.value("schedule")
+        virtualStages = try values.value("virtual-stages")
+        scatterGather = !values.flag("no-scatter-gather")
+        overlapGradientReduction = values.flag("overlap-grad-reduce")
+        if values.flag("flash-attention"), values.flag("no-flash-attention") {
+            throw CLIError.badInput("--flash-attention and --no-flash-attention: give one of them")
+        }
+        flashAttention = values.flag("flash-attention") ? true : values.flag("no-flash-attention") ? false : nil
         json = values.flag("json")
     }
 
@@ -89,7 +104,7 @@ struct EstimateCommand: Command {
                 throw CLIError.missingValue(option: "--" + key)
             }
         }
-        for (name, v) in [("--nodes", nodes), ("--tp", tp), ("--pp", pp), ("--micro-batch", microBatch)] {
+        for (name, v) in [("--nodes", nodes), ("--tp", tp), ("--pp", pp), ("--micro-batch", microBatch), ("--virtual-stages", virtualStages)] {
             try requireAtLeast(1, v, for: name)
         }
         for (name, v) in [("--gpus-per-node", gpusPerNode), ("--dp", dp), ("--global-batch", globalBatch), ("--grad-accum", gradAccum)] {
@@ -138,12 +153,15 @@ struct EstimateCommand: Command {
         do {
             plan = try ParallelPlan(dp: dp ?? 0, tp: tp, pp: pp, zero: zero, microBatch: microBatch, gradientAccumulation: gradAccum,
                                     checkpointing: checkpointing, sequenceParallel: sequenceParallel, offload: offload,
-                                    precision: precision, schedule: schedule).resolved(devices: cluster.devices)
+                                    precision: precision, schedule: schedule, virtualStages: virtualStages,
+                                    scatterGather: scatterGather, overlapGradientReduction: overlapGradientReduction,
+                                    flashAttention: flashAttention).resolved(devices: cluster.devices)
         } catch let e as PlanError {
             throw CLIError.invalidValue(name: "--" + e.key, value: String(tp), reason: e.reason)
         }
         let batch = globalBatch ?? plan.dp * microBatch * (gradAccum ?? 1)
         let estimate = try TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan).estimate()
+        for warning in estimate.warnings { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
         if json {
             try Output.printJSON(EstimateReport(model: model, hardware: profile.name, nodes: cluster.nodes,
                                                 devicesPerNode: cluster.devicesPerNode, globalBatch: batch,
@@ -162,17 +180,19 @@ struct EstimateCommand: Command {
         let m = e.memory, t = e.time
         var lines = [
             "model       GPT, \(humanNumber(Double(e.parameters))) parameters (\(g.layers) layers, hidden \(g.hidden), \(g.heads) heads, sequence \(g.sequenceLength), vocabulary \(g.vocabulary))",
-            "cluster     \(c.nodes) × \(c.devicesPerNode) \(c.profile.name) (\(c.devices) devices)",
+            "cluster     \(c.nodes) × \(c.devicesPerNode) \(c.profile.name) (\(c.devices) device\(c.devices == 1 ? "" : "s"))",
             "plan        dp \(p.dp) × tp \(p.tp) × pp \(p.pp), ZeRO \(p.zero), micro-batch \(p.microBatch) × \(e.microBatches) per step, global batch \(batch), \(p.precision.rawValue), checkpointing \(p.checkpointing.rawValue)"
                 + (p.sequenceParallel ? ", sequence parallel" : "") + (p.offload ? ", optimizer offload" : "")
-                + (p.pp > 1 ? ", \(p.schedule.rawValue)" : ""),
+                + (p.pp > 1 ? ", \(p.schedule.rawValue)" + (p.virtualStages > 1 ? " interleaved, \(p.virtualStages) chunks per device" : "") : "")
+                + (p.flashAttention == true ? ", FlashAttention" : "") + (p.overlapGradientReduction ? ", gradient reduction overlapped" : ""),
             "FLOPs       \(String(format: "%.3e", e.modelFLOPsPerStep)) per iteration (model), \(String(format: "%.3e", e.executedFLOPsPerStep)) executed",
             "parameters  \(humanNumber(e.parametersPerDevice)) on the fullest device",
             "memory      \(gb(m.total)) per device of \(gb(c.profile.memoryBytes)): parameters \(gb(m.parameters)), gradients \(gb(m.gradients)), "
                 + "optimizer states \(gb(m.optimizerStates)), activations \(gb(m.activations)), buffers \(gb(m.buffers))"
                 + (p.offload ? "; host \(gb(m.host)) per node" : ""),
-            "step time   \(s(t.step)): compute \(s(t.compute)), communication \(s(t.communication)) (tensor \(s(t.tensorCommunication)), "
-                + "pipeline \(s(t.pipelineCommunication)), data \(s(t.dataCommunication))), bubble \(s(t.bubble)), optimizer \(s(t.optimizer))",
+            "step time   \(s(t.step)): compute \(s(t.compute)), communication \(s(t.communication)) exposed (tensor \(s(t.tensorCommunication)), "
+                + "pipeline \(s(t.pipelineCommunication)), data \(s(t.dataCommunication))) and \(s(t.hiddenCommunication)) hidden behind the backward pass, "
+                + "bubble \(s(t.bubble)), optimizer \(s(t.optimizer))",
             "throughput  \(humanNumber(e.samplesPerSecond)) samples/s, \(humanNumber(e.tokensPerSecond)) tokens/s, "
                 + String(format: "MFU %.1f%%, %.1f TFLOP/s per device", 100 * e.mfu, e.tflopsPerDevice),
             "energy      \(humanNumber(e.energyJoulesPerStep)) J per step, \(String(format: "%.3g", e.joulesPerToken)) J per token",
