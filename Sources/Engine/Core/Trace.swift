@@ -53,6 +53,12 @@ public struct TraceSummary: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Written as named, so a snake_case encoder gives `flops_by_dtype`, not `flops_by_d_type`.
+    enum CodingKeys: String, CodingKey {
+        case allocations, frees
+        case byKind = "by_kind", byPhase = "by_phase", flopsByDType = "flops_by_dtype", peakBytes = "peak_bytes"
+    }
+
     /// The work counted since `earlier` (a snapshot of the same running totals); the peak and
     /// allocation counts are this summary's own.
     public func subtracting(_ earlier: TraceSummary) -> TraceSummary {

@@ -43,4 +43,14 @@ public struct TrainingReport: Codable, Equatable, Sendable {
     /// One training step at the configured batch size, traced in meta mode: what the cost model reads.
     public var stepTrace: TraceSummary
     public var threads: Int
+
+    /// The names as written, so a snake_case encoder gives `training_flops` (its own conversion
+    /// of `trainingFLOPs` would be `training_flo_ps`).
+    enum CodingKeys: String, CodingKey {
+        case status, epochs, steps, parameters, threads
+        case testAccuracy = "test_accuracy", testLoss = "test_loss", testSeconds = "test_seconds"
+        case validationAccuracy = "validation_accuracy", secondsPerEpoch = "seconds_per_epoch"
+        case samplesPerSecond = "samples_per_second", flopsPerSample = "flops_per_sample"
+        case trainingFLOPs = "training_flops", peakBytes = "peak_bytes", stepTrace = "step_trace"
+    }
 }
