@@ -38,7 +38,7 @@ public struct AxisRange: Equatable, Sendable {
             let pad = b > a ? (b - a) * Self.padding : 0.5
             low = pow(10, a - pad); high = pow(10, b + pad)
         } else {
-            let pad = hi > lo ? (hi - lo) * Self.padding : max(abs(lo) * 0.1, 1)
+            let pad = hi > lo ? (hi - lo) * Self.padding : (lo != 0 ? abs(lo) * 0.1 : 1)
             low = lo - pad; high = hi + pad
         }
     }
