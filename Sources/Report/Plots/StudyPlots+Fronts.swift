@@ -92,6 +92,9 @@ extension StudyPlots {
         script.set("xyplane", "at \(GnuplotScript.number(s.ranges[2].low))")
         script.set("view", "62, 40")
         setAxes(s, objectives: spec.objectives, into: &script)
+        // Clear of the tick labels, which gnuplot's 3-D view puts under the axis names.
+        script.set("xlabel", "offset -3,-1.5")
+        script.set("ylabel", "offset 3,-1.5")
         script.append("splot " + scatterClauses(s, tag: "", joined: false, into: &script))
         return script
     }
