@@ -78,6 +78,9 @@ final class StudyPlotsTests: XCTestCase {
         XCTAssertTrue(front.contains("$clipped << EOD\n0.908 0.92 3.0\nEOD"), front)
         XCTAssertTrue(front.contains("set xrange [0.692:0.908]"), "the feasible 0.7 to 0.9, padded")
         XCTAssertTrue(front.contains("set xlabel 'accuracy, higher is better'"), "linear: no 'log scale'")
+        let forced = StudyPlots(study: record, spec: spec, trials: trials, scale: .log).scripts(format: .svg, directory: "out")[0].script.text
+        XCTAssertTrue(forced.contains("set ylabel 'latency_ms, lower is better (log scale)'"), forced)
+        XCTAssertTrue(forced.contains("set logscale y"))
         XCTAssertTrue(front.contains("title 'Pareto front (2)'"), front)
         let curves = scripts[2].script.text
         XCTAssertTrue(curves.contains("title 'pruned (stopped early) (1)'"), curves)

@@ -55,8 +55,8 @@ public struct StudyPlots {
         if objectives.count == 1 {
             if let s = progressScript(format: format, output: output("progress")) { out.append(("progress", s)) }
         } else if objectives.count == 2 {
-            let scatter = FrontScatter(trials, objectives: analysis, x: 0, y: 1)
-            if !scatter.isEmpty { out.append(("front", frontScript(scatter, format: format, output: output("front")))) }
+            let pair = scatter([0, 1], labels: 10)
+            if !pair.isEmpty { out.append(("front", frontScript(pair, format: format, output: output("front")))) }
         } else if let s = matrixScript(format: format, output: output("fronts")) {
             out.append(("fronts", s))
             if objectives.count == 3, let s = frontScript3D(format: format, output: output("front_3d")) { out.append(("front_3d", s)) }
