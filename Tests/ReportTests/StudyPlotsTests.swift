@@ -82,6 +82,9 @@ final class StudyPlotsTests: XCTestCase {
         XCTAssertTrue(forced.contains("set ylabel 'latency_ms, lower is better (log scale)'"), forced)
         XCTAssertTrue(forced.contains("set logscale y"))
         XCTAssertTrue(front.contains("title 'Pareto front (2)'"), front)
+        let hypervolume = scripts[1].script.text
+        XCTAssertTrue(hypervolume.contains("set ylabel 'hypervolume, higher is better'"), "short enough to fit the image")
+        XCTAssertTrue(hypervolume.contains("\\nreference point: accuracy "), "the reference point under the title")
         let curves = scripts[2].script.text
         XCTAssertTrue(curves.contains("title 'pruned (stopped early) (1)'"), curves)
         XCTAssertTrue(curves.contains("dt 2"), "pruned curves are dashed")

@@ -122,10 +122,11 @@ public struct StudyPlots {
         guard !history.isEmpty else { return nil }
         var script = GnuplotScript(format: format, output: output)
         let point = zip(spec.objectives, reference).map { "\($0.metric) \(JSONValue.format($1))" }.joined(separator: ", ")
-        script.set("title", GnuplotScript.quote(title("hypervolume over trials (\(study.strategy))")))
+        // The reference point goes under the title: on the axis it would run off the image.
+        script.set("title", GnuplotScript.quoteLines([title("hypervolume over trials (\(study.strategy))"), "reference point: \(point)"]))
         script.set("grid", "lc rgb '#e5e5e5'")
         script.set("xlabel", "'trials finished'")
-        script.set("ylabel", GnuplotScript.quote("hypervolume (reference \(point)), higher is better"))
+        script.set("ylabel", "'hypervolume, higher is better'")
         script.set("key", "bottom right")
         script.dataBlock("hypervolume", rows: history.map { [Double($0.trials), $0.hypervolume] })
         script.append("plot $hypervolume using 1:2 with steps lw 2 lc rgb \(Self.frontColour) title \(GnuplotScript.quote(study.strategy))")
