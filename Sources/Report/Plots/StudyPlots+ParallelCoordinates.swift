@@ -16,7 +16,7 @@ extension StudyPlots {
         script.append("unset key")
         script.append("unset ytics")
         script.set("border", "0")
-        script.set("lmargin", "8")
+        script.set("lmargin", "13")
         script.set("rmargin", "4")
         script.set("bmargin", "7")
         script.set("yrange", "[\(Self.inactiveLevel - 0.06):1.06]")
