@@ -130,6 +130,11 @@ final class PlotDataTests: XCTestCase {
         XCTAssertFalse(AxisRange([0, 1, 1e6], scale: .log).log, "0 has no logarithm: linear whatever was asked")
         XCTAssertEqual(AxisRange(flops, scale: .automatic).label("FLOPs, lower is better"), "FLOPs, lower is better (log scale)")
         XCTAssertEqual(AxisRange(sphere, scale: .automatic).label("f1"), "f1")
+        // A log axis always has labelled tics, even within one decade.
+        XCTAssertEqual(AxisRange([1.5, 4.5], scale: .log).logTics, [2, 3, 4])
+        XCTAssertEqual(AxisRange([0.1, 30], scale: .log).logTics, [0.1, 0.2, 0.5, 1, 2, 5, 10, 20], "1, 2, 5 per decade")
+        XCTAssertEqual(AxisRange([0.001, 30], scale: .log).logTics, [0.001, 0.01, 0.1, 1, 10], "too many: the powers of ten")
+        XCTAssertEqual(AxisRange([1.5, 4.5], scale: .linear).logTics, [])
         let range = AxisRange([0, 1], scale: .automatic)
         XCTAssertEqual(range.low, -0.04, accuracy: 1e-12)
         XCTAssertEqual(range.high, 1.04, accuracy: 1e-12)

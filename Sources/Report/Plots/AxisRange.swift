@@ -67,6 +67,23 @@ public struct AxisRange: Equatable, Sendable {
         return high > low ? (value - low) / (high - low) : 0.5
     }
 
+    /// Where a logarithmic axis gets labelled tics: 1, 2 and 5 times each power of ten inside the
+    /// range; only the powers of ten when that gives more than eight, every integer multiple when
+    /// fewer than three (gnuplot alone labels only the powers of ten, so a range within one
+    /// decade gets none at all). Empty on a linear axis.
+    ///
+    ///     AxisRange([1.5, 4.5], scale: .log).logTics   // [2, 3, 4]
+    public var logTics: [Double] {
+        guard log, low > 0, high > low else { return [] }
+        func tics(_ mantissas: [Double]) -> [Double] {
+            let first = Int(Foundation.log10(low).rounded(.down)), last = Int(Foundation.log10(high).rounded(.up))
+            return (first ... last).flatMap { k in mantissas.map { $0 * pow(10, Double(k)) } }.filter { $0 >= low && $0 <= high }
+        }
+        let coarse = tics([1, 2, 5])
+        if coarse.count > 8 { return tics([1]) }
+        return coarse.count >= 3 ? coarse : tics((1 ... 9).map(Double.init))
+    }
+
     /// The axis label with " (log scale)" when logarithmic.
     public func label(_ text: String) -> String { log ? "\(text) (log scale)" : text }
 }

@@ -38,6 +38,8 @@ extension StudyPlots {
             script.set("\(axis)range", "[\(GnuplotScript.number(range.low)):\(GnuplotScript.number(range.high))]")
             script.set("format", "\(axis) '%g'")
             script.append(range.log ? "set logscale \(axis)" : "unset logscale \(axis)")
+            let tics = range.logTics.map { GnuplotScript.number($0) }
+            script.set("\(axis)tics", tics.isEmpty ? "autofreq" : "(\(tics.joined(separator: ", ")))")
         }
     }
 
