@@ -30,7 +30,7 @@ final class PlotDataTests: XCTestCase {
         XCTAssertEqual(s.xMetric, "accuracy")
         XCTAssertEqual(s.front, [PlotPoint(trial: 1, x: 0.80, y: 50), PlotPoint(trial: 0, x: 0.90, y: 100)], "left to right")
         XCTAssertEqual(s.dominated.map(\.trial), [2])
-        XCTAssertEqual(s.infeasible.map(\.trial), [3])
+        XCTAssertEqual(s.infeasible.map(\.trial) + s.clipped.map(\.trial), [3])
         XCTAssertTrue(FrontScatter([], objectives: analysis, x: 0, y: 1).isEmpty)
     }
 
@@ -86,7 +86,7 @@ final class PlotDataTests: XCTestCase {
         XCTAssertEqual(pc.axes.map(\.name), ["training.lr", "training.act", "accuracy", "flops"])
         XCTAssertEqual(pc.axes[0].low, "0")
         XCTAssertEqual(pc.axes[0].high, "10")
-        XCTAssertEqual(pc.axes[1].high, "\"tanh\"")
+        XCTAssertEqual(pc.axes[1].ticks.map(\.label), ["relu", "gelu", "tanh"], "every option of a small choice, as written")
         XCTAssertEqual(pc.axes[2].low, "0.7")
         XCTAssertEqual(pc.lines.map(\.onFront), [true, false], "trial 1 is dominated")
         let first = pc.lines[0].values.map { $0 ?? -1 }
@@ -99,6 +99,96 @@ final class PlotDataTests: XCTestCase {
         let thinned = ParallelCoordinates(many, space: space, objectives: analysis, limit: 2)
         XCTAssertEqual(thinned.lines.map(\.trial), [0, 3, 6], "trial 6 dominates; the other six thinned to every third")
         XCTAssertEqual(thinned.lines.map(\.onFront), [false, false, true])
+    }
+
+    /// DTLZ-like: three objectives where a member of the study's front is dominated on one pair.
+    func testPairPanelsHighlightTheFrontOverEveryObjective() {
+        let three = StudyObjectives(objectives: [Objective("f1", .minimize), Objective("f2", .minimize), Objective("f3", .minimize)])
+        func t(_ n: Int, _ f: [Double]) -> TrialRecord {
+            TrialRecord(study: 1, number: n, state: .complete, parameters: [], metrics: ["f1": f[0], "f2": f[1], "f3": f[2]],
+                        started: Date(), heartbeat: Date(), worker: "w", finishSequence: Int64(n))
+        }
+        // Trial 1 is worse than trial 0 on (f1, f2) but best on f3: on the front of all three.
+        let trials = [t(0, [0.1, 0.1, 0.9]), t(1, [0.5, 0.5, 0.1]), t(2, [0.6, 0.6, 0.6]), t(3, [0.9, 0.05, 0.8])]
+        let pair = FrontScatter(trials, objectives: three, x: 0, y: 1)
+        XCTAssertEqual(Set(pair.front.map(\.trial)), [0, 1, 3], "the study's front, not the pair's (which would be 0 and 3)")
+        XCTAssertEqual(pair.dominated.map(\.trial), [2])
+        let view = FrontScatter(trials, objectives: three, x: 0, y: 1, z: 2)
+        XCTAssertEqual(view.zMetric, "f3")
+        XCTAssertEqual(view.front.first { $0.trial == 1 }?.z, 0.1)
+        XCTAssertEqual(view.ranges.count, 3)
+    }
+
+    func testAxesAreLinearUnlessTheValuesSpanMoreThanThreeDecades() {
+        // DTLZ2: a few values near 0 do not make the axis logarithmic.
+        let sphere = [0.0004, 0.002] + (1 ... 40).map { Double($0) / 20 }
+        XCTAssertFalse(AxisRange(sphere, scale: .automatic).log)
+        XCTAssertTrue(AxisRange(sphere, scale: .log).log, "forced")
+        let flops = (0 ..< 20).map { pow(10, 3 + Double($0) / 4) }       // 1e3 … 1e7.75
+        XCTAssertTrue(AxisRange(flops, scale: .automatic).log)
+        XCTAssertFalse(AxisRange(flops, scale: .linear).log, "forced")
+        XCTAssertFalse(AxisRange([0, 1, 1e6], scale: .log).log, "0 has no logarithm: linear whatever was asked")
+        XCTAssertEqual(AxisRange(flops, scale: .automatic).label("FLOPs, lower is better"), "FLOPs, lower is better (log scale)")
+        XCTAssertEqual(AxisRange(sphere, scale: .automatic).label("f1"), "f1")
+        // A log axis always has labelled tics, even within one decade.
+        XCTAssertEqual(AxisRange([1.5, 4.5], scale: .log).logTics, [2, 3, 4])
+        XCTAssertEqual(AxisRange([0.1, 30], scale: .log).logTics, [0.1, 0.2, 0.5, 1, 2, 5, 10, 20], "1, 2, 5 per decade")
+        XCTAssertEqual(AxisRange([0.001, 30], scale: .log).logTics, [0.001, 0.01, 0.1, 1, 10], "too many: the powers of ten")
+        XCTAssertEqual(AxisRange([1.5, 4.5], scale: .linear).logTics, [])
+        let range = AxisRange([0, 1], scale: .automatic)
+        XCTAssertEqual(range.low, -0.04, accuracy: 1e-12)
+        XCTAssertEqual(range.high, 1.04, accuracy: 1e-12)
+        XCTAssertEqual(AxisRange([2, 2], scale: .automatic).high, 2.2, accuracy: 1e-12, "one value: a range around it")
+    }
+
+    func testInfeasibleTrialsDoNotSetTheRangeAndSitOnItsEdge() {
+        let trials = [
+            trial(0, ["accuracy": 0.90, "flops": 100, "params": 10]),
+            trial(1, ["accuracy": 0.80, "flops": 50, "params": 10]),
+            trial(2, ["accuracy": 0.85, "flops": 80, "params": 5000]),        // infeasible, inside the range
+            trial(3, ["accuracy": 0.99, "flops": 1e9, "params": 5000]),       // infeasible, far outside
+        ]
+        let s = FrontScatter(trials, objectives: analysis, x: 0, y: 1)
+        XCTAssertEqual(s.ranges[1].high, 102, accuracy: 1e-9, "the feasible 50 to 100, padded 4 %: not 1e9")
+        XCTAssertFalse(s.ranges[1].log)
+        XCTAssertEqual(s.infeasible.map(\.trial), [2])
+        XCTAssertEqual(s.clipped, [PlotPoint(trial: 3, x: s.ranges[0].high, y: s.ranges[1].high)], "moved onto the corner")
+        // No feasible trial: the infeasible ones set the range.
+        let none = FrontScatter([trials[2], trials[3]], objectives: analysis, x: 0, y: 1)
+        XCTAssertTrue(none.front.isEmpty)
+        XCTAssertEqual(none.infeasible.map(\.trial), [2, 3])
+        XCTAssertTrue(none.ranges[1].log, "80 to 1e9")
+    }
+
+    func testLabelsAreTheKneeTheExtremesAndNeverOverlap() {
+        let minimize = StudyObjectives(objectives: [Objective("a", .minimize), Objective("b", .minimize)])
+        func t(_ n: Int, _ a: Double, _ b: Double) -> TrialRecord {
+            TrialRecord(study: 1, number: n, state: .complete, parameters: [], metrics: ["a": a, "b": b],
+                        started: Date(), heartbeat: Date(), worker: "w", finishSequence: Int64(n))
+        }
+        // 60 members on a convex front b = (1 − √a)², the knee near (0.25, 0.25); 2 pairs nearly on top of each other.
+        let trials = (0 ..< 60).map { n -> TrialRecord in
+            let a = Double(n) / 59
+            return t(n, a, (1 - a.squareRoot()) * (1 - a.squareRoot()))
+        }
+        let s = FrontScatter(trials, objectives: minimize, x: 0, y: 1)
+        XCTAssertEqual(s.front.count, 60)
+        let labelled = s.labelled.map(\.trial)
+        XCTAssertLessThanOrEqual(labelled.count, 10)
+        XCTAssertGreaterThanOrEqual(labelled.count, 5)
+        let knee = TrialPicker.knee(s.front.map { ($0.trial, [$0.x, $0.y]) })!
+        XCTAssertEqual(Array(labelled.prefix(3)), [knee, 0, 59], "the knee first, then the best in each objective")
+        for (i, p) in s.labelled.enumerated() {
+            for q in s.labelled[(i + 1)...] {
+                let dx = abs(s.ranges[0].fraction(p.x) - s.ranges[0].fraction(q.x))
+                let dy = abs(s.ranges[1].fraction(p.y) - s.ranges[1].fraction(q.y))
+                XCTAssertFalse(dx < 0.07 && dy < 0.04, "labels of \(p.trial) and \(q.trial) overlap")
+            }
+        }
+        // Two members on the same spot: one label.
+        let twins = FrontLabels.choose([PlotPoint(trial: 1, x: 0, y: 1), PlotPoint(trial: 2, x: 0.001, y: 0.999), PlotPoint(trial: 3, x: 1, y: 0)],
+                                       ranges: [AxisRange([0, 1], scale: .linear), AxisRange([0, 1], scale: .linear)], first: [2], limit: 10)
+        XCTAssertEqual(twins.map(\.trial), [2, 3])
     }
 
     func testMetricLabelsComeFromTheEvaluatorThatReportsThem() {

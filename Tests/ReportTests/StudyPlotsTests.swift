@@ -70,12 +70,21 @@ final class StudyPlotsTests: XCTestCase {
         XCTAssertEqual(plots.axisLabel(spec.objectives[0]), "accuracy, higher is better", "a command's metric as the program names it")
         XCTAssertEqual(plots.axisLabel(spec.objectives[1]), "latency_ms, lower is better")
         let front = scripts[0].script.text
-        // Rows are (x, y, trial): trials 1 and 0 on the front, 2 dominated, 3 infeasible; 4 was pruned.
-        for block in ["$front << EOD\n0.8 1.0 1.0\n0.9 2.0 0.0\nEOD", "$dominated << EOD\n0.7 3.0 2.0\nEOD",
-                      "$infeasible << EOD\n0.95 0.5 3.0\nEOD"] {
+        // Rows are (x, y, trial): trials 1 and 0 on the front, 2 dominated, 3 infeasible and beyond the
+        // feasible range (drawn on its corner); 4 was pruned.
+        for block in ["$front << EOD\n0.8 1.0 1.0\n0.9 2.0 0.0\nEOD", "$dominated << EOD\n0.7 3.0 2.0\nEOD"] {
             XCTAssertTrue(front.contains(block), block)
         }
+        XCTAssertTrue(front.contains("$clipped << EOD\n0.908 0.92 3.0\nEOD"), front)
+        XCTAssertTrue(front.contains("set xrange [0.692:0.908]"), "the feasible 0.7 to 0.9, padded")
+        XCTAssertTrue(front.contains("set xlabel 'accuracy, higher is better'"), "linear: no 'log scale'")
+        let forced = StudyPlots(study: record, spec: spec, trials: trials, scale: .log).scripts(format: .svg, directory: "out")[0].script.text
+        XCTAssertTrue(forced.contains("set ylabel 'latency_ms, lower is better (log scale)'"), forced)
+        XCTAssertTrue(forced.contains("set logscale y"))
         XCTAssertTrue(front.contains("title 'Pareto front (2)'"), front)
+        let hypervolume = scripts[1].script.text
+        XCTAssertTrue(hypervolume.contains("set ylabel 'hypervolume, higher is better'"), "short enough to fit the image")
+        XCTAssertTrue(hypervolume.contains("\\nreference point: accuracy "), "the reference point under the title")
         let curves = scripts[2].script.text
         XCTAssertTrue(curves.contains("title 'pruned (stopped early) (1)'"), curves)
         XCTAssertTrue(curves.contains("dt 2"), "pruned curves are dashed")
@@ -91,7 +100,8 @@ final class StudyPlotsTests: XCTestCase {
         let (three, threeSpec) = try study(#"{"evaluator": {"benchmark": {"problem": "dtlz2", "variables": 4}}, "objectives": {"f1": "minimize", "f2": "minimize", "f3": "minimize"}}"#)
         let points = [trial(0, ["f1": 1, "f2": 0, "f3": 0]), trial(1, ["f1": 0, "f2": 1, "f3": 0]), trial(2, ["f1": 0, "f2": 0, "f3": 1])]
         let matrix = StudyPlots(study: three, spec: threeSpec, trials: points).scripts(format: .png, directory: ".")
-        XCTAssertEqual(matrix.first?.name, "fronts")
+        XCTAssertEqual(matrix.map(\.name), ["fronts", "front_3d", "hypervolume", "parallel_coordinates"])
+        XCTAssertTrue(matrix[1].script.text.contains("\nsplot $front using 1:2:3 "), "a 3-D view of three objectives")
         XCTAssertEqual(matrix.first?.script.text.components(separatedBy: "\nplot ").count, 4, "three pairs, three panels")
         XCTAssertTrue(matrix.first?.script.text.contains("set multiplot layout 1,3") ?? false)
     }

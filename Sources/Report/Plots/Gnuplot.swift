@@ -59,6 +59,12 @@ public struct GnuplotScript: Equatable, Sendable {
         "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
+    /// A double-quoted gnuplot string of several lines (a backslash or double quote inside escaped).
+    public static func quoteLines(_ lines: [String]) -> String {
+        "\"" + lines.map { $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }
+            .joined(separator: "\\n") + "\""
+    }
+
     /// A number as gnuplot reads it; NaN (a missing value) as gnuplot's `NaN`.
     static func number(_ x: Double) -> String {
         x.isFinite ? "\(x)" : "NaN"

@@ -2,42 +2,102 @@ import Foundation
 import Search
 import Store
 
-/// One trial drawn as a point: its number and two metric values in their own units.
+/// One trial drawn as a point: its number and two (or three) metric values in their own units.
 public struct PlotPoint: Equatable, Sendable {
     public var trial: Int
     public var x: Double
     public var y: Double
-    public init(trial: Int, x: Double, y: Double) { self.trial = trial; self.x = x; self.y = y }
+    public var z: Double?
+    public init(trial: Int, x: Double, y: Double, z: Double? = nil) { self.trial = trial; self.x = x; self.y = y; self.z = z }
 }
 
-/// The trials of a study on two of its objectives: the pair's Pareto front (feasible, non-dominated
-/// on these two under constrained domination; ordered along x so it can be joined), the feasible
-/// trials it dominates, and the infeasible ones. Failed, pruned and running trials are not drawn.
+/// The trials of a study on two (or three) of its objectives, split by the study's own Pareto
+/// front over EVERY objective: its members (feasible and non-dominated in all objectives, so a
+/// panel of a three-objective study highlights the true front, not the pair's), the feasible
+/// trials they dominate, and the infeasible ones. Failed, pruned and running trials are not drawn.
+///
+/// The axis ranges are set by the feasible trials alone (all trials when none is feasible);
+/// infeasible trials outside them are moved onto the nearest edge and listed in `clipped`.
+/// `labelled` are the front members worth a label: the knee, the extremes, then others spread
+/// along the front, at most `labels` of them and none overlapping another.
 ///
 ///     let scatter = FrontScatter(trials, objectives: analysis, x: 0, y: 1)
 ///     scatter.front.map(\.trial)      // the members, left to right
 public struct FrontScatter: Equatable, Sendable {
     public var xMetric: String
     public var yMetric: String
+    public var zMetric: String?
     public var front: [PlotPoint]
     public var dominated: [PlotPoint]
+    /// Infeasible trials inside the ranges.
     public var infeasible: [PlotPoint]
+    /// Infeasible trials outside the ranges, drawn on their edge.
+    public var clipped: [PlotPoint]
+    /// One range per coordinate drawn (x, y and z when there is one).
+    public var ranges: [AxisRange]
+    public var labelled: [PlotPoint]
 
-    public init(_ trials: [TrialRecord], objectives: StudyObjectives, x: Int, y: Int) {
-        let ox = objectives.objectives[x], oy = objectives.objectives[y]
-        xMetric = ox.metric; yMetric = oy.metric
-        let pair = StudyObjectives(objectives: [ox, oy], constraints: objectives.constraints)
-        let ranked = pair.ranked(trials).map(\.trial)
-        func point(_ t: TrialRecord) -> PlotPoint { PlotPoint(trial: t.number, x: t.metrics[ox.metric]!, y: t.metrics[oy.metric]!) }
-        let members = pair.front(ranked).filter { $0.violation <= 0 }
+    public init(_ trials: [TrialRecord], objectives: StudyObjectives, x: Int, y: Int, z: Int? = nil,
+                scale: AxisScale = .automatic, labels: Int = 10) {
+        let drawn = [x, y] + (z.map { [$0] } ?? []), metrics = drawn.map { objectives.objectives[$0].metric }
+        xMetric = metrics[0]; yMetric = metrics[1]; zMetric = z == nil ? nil : metrics[2]
+        let ranked = objectives.ranked(trials)
+        let feasible = ranked.filter { $0.trial.violation <= 0 }
+        let members = feasible.isEmpty ? [] : objectives.front(feasible.map(\.trial))
         let onFront = Set(members.map(\.number))
+        func point(_ t: TrialRecord) -> PlotPoint {
+            let v = metrics.map { t.metrics[$0]! }
+            return PlotPoint(trial: t.number, x: v[0], y: v[1], z: v.count > 2 ? v[2] : nil)
+        }
         front = members.map(point).sorted { ($0.x, $0.trial) < ($1.x, $1.trial) }
-        dominated = ranked.filter { $0.violation <= 0 && !onFront.contains($0.number) }.map(point)
-        infeasible = ranked.filter { $0.violation > 0 }.map(point)
+        dominated = feasible.filter { !onFront.contains($0.trial.number) }.map { point($0.trial) }
+        let outside = ranked.filter { $0.trial.violation > 0 }.map { point($0.trial) }
+        let setting = feasible.isEmpty ? outside : front + dominated
+        let coordinates: [(PlotPoint) -> Double] = [{ $0.x }, { $0.y }, { $0.z ?? 0 }]
+        let ranges = drawn.indices.map { k in AxisRange(setting.map(coordinates[k]), scale: scale) }
+        self.ranges = ranges
+        infeasible = []; clipped = []
+        for p in outside {
+            let moved = ranges.indices.map { ranges[$0].clip(coordinates[$0](p)) }
+            let q = PlotPoint(trial: p.trial, x: moved[0].value, y: moved[1].value, z: moved.count > 2 ? moved[2].value : nil)
+            if moved.contains(where: \.clipped) { clipped.append(q) } else { infeasible.append(q) }
+        }
+        let minimized = Dictionary(ranked.map { ($0.trial.number, $0.values) }, uniquingKeysWith: { a, _ in a })
+        let knee = TrialPicker.knee(members.compactMap { t in minimized[t.number].map { (t.number, $0) } })
+        let extremes = objectives.objectives.indices.compactMap { k in
+            members.min { (minimized[$0.number]?[k] ?? 0, $0.number) < (minimized[$1.number]?[k] ?? 0, $1.number) }?.number
+        }
+        labelled = FrontLabels.choose(front, ranges: ranges, first: (knee.map { [$0] } ?? []) + extremes, limit: labels)
     }
 
     /// Whether there is anything to draw.
-    public var isEmpty: Bool { front.isEmpty && dominated.isEmpty && infeasible.isEmpty }
+    public var isEmpty: Bool { front.isEmpty && dominated.isEmpty && infeasible.isEmpty && clipped.isEmpty }
+}
+
+/// Which front members get a label: those named in `first` (the knee, then the best member in
+/// each objective), then members spread evenly along the front, skipping any whose label would
+/// overlap one already placed (closer than `width` of the x axis and `height` of the y axis as
+/// drawn), at most `limit` in all.
+///
+///     FrontLabels.choose(front, ranges: scatter.ranges, first: [knee], limit: 10)
+public enum FrontLabels {
+    public static func choose(_ front: [PlotPoint], ranges: [AxisRange], first: [Int], limit: Int,
+                              width: Double = 0.07, height: Double = 0.04) -> [PlotPoint] {
+        guard ranges.count >= 2, limit > 0 else { return [] }
+        let byTrial = Dictionary(front.map { ($0.trial, $0) }, uniquingKeysWith: { a, _ in a })
+        let step = max(1, front.count / max(limit, 1))
+        let spread = stride(from: 0, to: front.count, by: step).map { front[$0].trial }
+        var chosen: [PlotPoint] = []
+        for trial in first + spread where chosen.count < limit {
+            guard let p = byTrial[trial], !chosen.contains(where: { $0.trial == trial }) else { continue }
+            let overlaps = chosen.contains { q in
+                abs(ranges[0].fraction(p.x) - ranges[0].fraction(q.x)) < width
+                    && abs(ranges[1].fraction(p.y) - ranges[1].fraction(q.y)) < height
+            }
+            if !overlaps { chosen.append(p) }
+        }
+        return chosen
+    }
 }
 
 /// The study's hypervolume after each finished trial, in finish order: (trials finished so far,
@@ -86,66 +146,5 @@ public struct LearningCurve: Equatable, Sendable {
     public static func metric(_ trials: [TrialRecord], objectives: [String]) -> String? {
         let reported = Set(trials.flatMap { $0.intermediate.values.flatMap(\.keys) })
         return objectives.first(where: reported.contains) ?? reported.sorted().first
-    }
-}
-
-/// Parallel coordinates: one axis per parameter of the space (its position in the domain, 0 to
-/// 1, log-scaled where the domain is) and one per objective (min to max over the trials drawn),
-/// one line per fully evaluated trial (thinned beyond `limit`), front members marked.
-public struct ParallelCoordinates: Equatable, Sendable {
-    public struct Axis: Equatable, Sendable {
-        public var name: String
-        /// Labels at 0 and 1 (the domain's ends or the objective's range).
-        public var low: String
-        public var high: String
-    }
-    public struct Line: Equatable, Sendable {
-        public var trial: Int
-        public var onFront: Bool
-        /// One value in [0, 1] per axis; nil where the parameter is inactive for this trial.
-        public var values: [Double?]
-    }
-    public var axes: [Axis]
-    public var lines: [Line]
-
-    /// Four significant digits: enough to read an axis end.
-    static func short(_ x: Double) -> String { String(format: "%.4g", x) }
-
-    /// - Parameter limit: at most this many lines besides the front's: the others are thinned
-    ///   to every k-th trial, so a study of 100,000 trials still draws in seconds.
-    public init(_ trials: [TrialRecord], space: SearchSpace, objectives: StudyObjectives, limit: Int = 1000) {
-        let front = Set(objectives.front(trials).map(\.number))
-        let all = objectives.ranked(trials).map(\.trial)
-        let others = all.count - front.count, stride = max(1, (others + limit - 1) / max(limit, 1))
-        var seen = 0
-        let ranked = all.filter { t in
-            if front.contains(t.number) { return true }
-            seen += 1
-            return (seen - 1) % stride == 0
-        }
-        var axes = space.dimensions.map { d -> Axis in
-            let ends = [0.0, 1.0].map { u -> String in
-                let v = d.domain.json(d.domain.value(atUnit: u))
-                if case .number(let x) = v { return Self.short(x) }
-                return v.compactText
-            }
-            return Axis(name: d.name, low: ends[0], high: ends[1])
-        }
-        let ranges = objectives.objectives.map { o -> ClosedRange<Double> in
-            let values = ranked.compactMap { $0.metrics[o.metric] }
-            return (values.min() ?? 0) ... (values.max() ?? 1)
-        }
-        axes += zip(objectives.objectives, ranges).map { o, r in
-            Axis(name: o.metric, low: Self.short(r.lowerBound), high: Self.short(r.upperBound))
-        }
-        self.axes = axes
-        lines = ranked.map { t in
-            let byName = Dictionary(t.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
-            var values: [Double?] = space.dimensions.map { d in byName[d.name].map { d.domain.unit(of: $0) } }
-            values += zip(objectives.objectives, ranges).map { o, r in
-                t.metrics[o.metric].map { r.upperBound > r.lowerBound ? ($0 - r.lowerBound) / (r.upperBound - r.lowerBound) : 0.5 }
-            }
-            return Line(trial: t.number, onFront: front.contains(t.number), values: values)
-        }
     }
 }

@@ -5,17 +5,18 @@ import Store
 
 /// The plots of one study, as gnuplot scripts built from the pure plot data:
 ///
-/// - `front`: the Pareto front of two objectives (dominated trials faint, the front joined and
-///   labelled with trial numbers, infeasible trials marked); with three or more objectives,
-///   `fronts`, a matrix of every pair; with one objective, `progress`, each trial's value and the
-///   best so far;
+/// - `front`: the Pareto front of two objectives (dominated trials faint, the front joined, its
+///   knee, extremes and a few more members labelled with trial numbers, infeasible trials marked);
+///   with three or more objectives, `fronts`, every pair of objectives with the study's front
+///   (over all objectives) highlighted, and with three, `front_3d`, the same in 3-D; with one
+///   objective, `progress`, each trial's value and the best so far;
 /// - `hypervolume`: the hypervolume of the feasible trials after each finished trial;
 /// - `learning_curves`: the first objective's intermediate values per trial (pruned trials dashed);
 /// - `parallel_coordinates`: every parameter and objective, one line per evaluated trial, the
-///   front's highlighted.
+///   front's highlighted, in panels of at most 12 axes.
 ///
 /// Titles name the study and the hardware profiles its metrics are costed on; axis labels carry
-/// units and which way is better.
+/// units, which way is better, and "(log scale)" on a logarithmic axis.
 ///
 ///     let plots = StudyPlots(study: record, spec: spec, trials: trials)
 ///     let paths = try plots.draw(format: .svg, directory: "results/quickstart", gnuplot: try .locate())
@@ -23,9 +24,11 @@ public struct StudyPlots {
     public let study: StudyRecord
     public let spec: StudySpec
     public let trials: [TrialRecord]
+    /// How the objective axes of the fronts are scaled.
+    public let scale: AxisScale
 
-    public init(study: StudyRecord, spec: StudySpec, trials: [TrialRecord]) {
-        self.study = study; self.spec = spec; self.trials = trials
+    public init(study: StudyRecord, spec: StudySpec, trials: [TrialRecord], scale: AxisScale = .automatic) {
+        self.study = study; self.spec = spec; self.trials = trials; self.scale = scale
     }
 
     var analysis: StudyObjectives { StudyObjectives(objectives: spec.objectives, constraints: spec.constraints) }
@@ -44,12 +47,6 @@ public struct StudyPlots {
         return "\(label.quantity ?? label.base), \(objective.direction == .minimize ? "lower" : "higher") is better"
     }
 
-    /// Log scale when every value is positive and they span more than three decades.
-    static func wantsLog(_ values: [Double]) -> Bool {
-        guard let lo = values.min(), let hi = values.max(), lo > 0 else { return false }
-        return hi / lo > 1000
-    }
-
     /// Every plot this study can draw now, by file stem, as scripts writing `directory/<stem>.<format>`.
     public func scripts(format: PlotFormat, directory: String) -> [(name: String, script: GnuplotScript)] {
         func output(_ name: String) -> String { (directory as NSString).appendingPathComponent("\(name).\(format.rawValue)") }
@@ -58,10 +55,11 @@ public struct StudyPlots {
         if objectives.count == 1 {
             if let s = progressScript(format: format, output: output("progress")) { out.append(("progress", s)) }
         } else if objectives.count == 2 {
-            let scatter = FrontScatter(trials, objectives: analysis, x: 0, y: 1)
-            if !scatter.isEmpty { out.append(("front", frontScript(scatter, format: format, output: output("front")))) }
+            let pair = scatter([0, 1], labels: 10)
+            if !pair.isEmpty { out.append(("front", frontScript(pair, format: format, output: output("front")))) }
         } else if let s = matrixScript(format: format, output: output("fronts")) {
             out.append(("fronts", s))
+            if objectives.count == 3, let s = frontScript3D(format: format, output: output("front_3d")) { out.append(("front_3d", s)) }
         }
         if objectives.count >= 2, let s = hypervolumeScript(format: format, output: output("hypervolume")) { out.append(("hypervolume", s)) }
         if let s = learningCurveScript(format: format, output: output("learning_curves")) { out.append(("learning_curves", s)) }
@@ -90,71 +88,6 @@ public struct StudyPlots {
             try gnuplot.run(script, scriptPath: path)
             return (directory as NSString).appendingPathComponent("\(name).\(format.rawValue)")
         }
-    }
-
-    // MARK: - Fronts
-
-    /// The plot commands of one pair's scatter, its data blocks named with `tag`.
-    func scatterPlot(_ s: FrontScatter, tag: String, into script: inout GnuplotScript, labels: Bool) -> String {
-        func rows(_ points: [PlotPoint]) -> [[Double]] { points.map { [$0.x, $0.y, Double($0.trial)] } }
-        var clauses: [String] = []
-        if !s.dominated.isEmpty {
-            script.dataBlock("dominated\(tag)", rows: rows(s.dominated))
-            clauses.append("$dominated\(tag) using 1:2 with points pt 7 ps 0.7 lc rgb \(Self.faint) title 'dominated (\(s.dominated.count))'")
-        }
-        if !s.infeasible.isEmpty {
-            script.dataBlock("infeasible\(tag)", rows: rows(s.infeasible))
-            clauses.append("$infeasible\(tag) using 1:2 with points pt 2 ps 1.1 lc rgb \(Self.infeasibleColour) title 'infeasible (\(s.infeasible.count))'")
-        }
-        if !s.front.isEmpty {
-            script.dataBlock("front\(tag)", rows: rows(s.front))
-            clauses.append("$front\(tag) using 1:2 with linespoints pt 7 ps 1.2 lw 2 lc rgb \(Self.frontColour) title 'Pareto front (\(s.front.count))'")
-            if labels {
-                clauses.append("$front\(tag) using 1:2:(sprintf('#%d', $3)) with labels offset char 0.8,0.8 font ',8' tc rgb \(Self.frontColour) notitle")
-            }
-        }
-        return clauses.joined(separator: ", \\\n     ")
-    }
-
-    func setAxes(_ s: FrontScatter, x: Objective, y: Objective, into script: inout GnuplotScript) {
-        script.set("xlabel", GnuplotScript.quote(axisLabel(x)))
-        script.set("ylabel", GnuplotScript.quote(axisLabel(y)))
-        let all = s.front + s.dominated + s.infeasible
-        for (axis, values) in [("x", all.map(\.x)), ("y", all.map(\.y))] {
-            script.set("format", "\(axis) '%g'")
-            if Self.wantsLog(values) { script.set("logscale", axis) }
-        }
-    }
-
-    func frontScript(_ s: FrontScatter, format: PlotFormat, output: String) -> GnuplotScript {
-        var script = GnuplotScript(format: format, output: output)
-        let x = spec.objectives[0], y = spec.objectives[1]
-        script.set("title", GnuplotScript.quote(title("Pareto front, \(x.metric) against \(y.metric)")))
-        script.set("grid", "lc rgb '#e5e5e5'")
-        script.set("key", "outside right top")
-        setAxes(s, x: x, y: y, into: &script)
-        script.append("plot " + scatterPlot(s, tag: "", into: &script, labels: s.front.count <= 40))
-        return script
-    }
-
-    /// Every pair of objectives in one image.
-    func matrixScript(format: PlotFormat, output: String) -> GnuplotScript? {
-        let m = spec.objectives.count
-        let pairs = (0 ..< m).flatMap { i in (i + 1 ..< m).map { (i, $0) } }
-        let scatters = pairs.map { FrontScatter(trials, objectives: analysis, x: $0.0, y: $0.1) }
-        guard scatters.contains(where: { !$0.isEmpty }) else { return nil }
-        let columns = pairs.count <= 3 ? pairs.count : 3, rows = (pairs.count + columns - 1) / columns
-        var script = GnuplotScript(format: format, output: output, width: 520 * columns, height: 420 * rows + 40)
-        script.set("grid", "lc rgb '#e5e5e5'")
-        script.set("key", "top right font ',8'")
-        script.append("set multiplot layout \(rows),\(columns) title \(GnuplotScript.quote(title("Pareto fronts of each pair of objectives")))")
-        for ((i, j), s) in zip(pairs, scatters) where !s.isEmpty {
-            script.append("unset logscale")
-            setAxes(s, x: spec.objectives[i], y: spec.objectives[j], into: &script)
-            script.append("plot " + scatterPlot(s, tag: "_\(i)_\(j)", into: &script, labels: false))
-        }
-        script.append("unset multiplot")
-        return script
     }
 
     /// One objective: each trial's value and the best so far.
@@ -189,10 +122,11 @@ public struct StudyPlots {
         guard !history.isEmpty else { return nil }
         var script = GnuplotScript(format: format, output: output)
         let point = zip(spec.objectives, reference).map { "\($0.metric) \(JSONValue.format($1))" }.joined(separator: ", ")
-        script.set("title", GnuplotScript.quote(title("hypervolume over trials (\(study.strategy))")))
+        // The reference point goes under the title: on the axis it would run off the image.
+        script.set("title", GnuplotScript.quoteLines([title("hypervolume over trials (\(study.strategy))"), "reference point: \(point)"]))
         script.set("grid", "lc rgb '#e5e5e5'")
         script.set("xlabel", "'trials finished'")
-        script.set("ylabel", GnuplotScript.quote("hypervolume (reference \(point)), higher is better"))
+        script.set("ylabel", "'hypervolume, higher is better'")
         script.set("key", "bottom right")
         script.dataBlock("hypervolume", rows: history.map { [Double($0.trials), $0.hypervolume] })
         script.append("plot $hypervolume using 1:2 with steps lw 2 lc rgb \(Self.frontColour) title \(GnuplotScript.quote(study.strategy))")
@@ -227,43 +161,6 @@ public struct StudyPlots {
             script.dataBlock("curves\(i)", sets: g.curves.map { $0.points.map { [$0.x, $0.y] } })
             clauses.append("$curves\(i) using 1:2 with linespoints pt 7 ps 0.4 \(g.style) title '\(g.name) (\(g.curves.count))'")
         }
-        script.append("plot " + clauses.joined(separator: ", \\\n     "))
-        return script
-    }
-
-    func parallelCoordinatesScript(format: PlotFormat, output: String) -> GnuplotScript? {
-        let pc = ParallelCoordinates(trials, space: spec.space, objectives: analysis)
-        guard !pc.lines.isEmpty, pc.axes.count >= 2 else { return nil }
-        var script = GnuplotScript(format: format, output: output, width: max(960, 110 * pc.axes.count), height: 640)
-        script.set("title", GnuplotScript.quote(title("parameters and objectives of every evaluated trial")))
-        script.set("yrange", "[-0.08:1.08]")
-        script.set("xrange", "[0.7:\(Double(pc.axes.count) + 0.3)]")
-        script.append("unset ytics")
-        script.set("border", "0")
-        script.set("bmargin", "8")
-        script.set("lmargin", "14")
-        let tics = pc.axes.enumerated().map { "\(GnuplotScript.quote($1.name)) \($0 + 1)" }.joined(separator: ", ")
-        script.set("xtics", "(\(tics)) rotate by 30 right scale 0 font ',9'")
-        for (i, axis) in pc.axes.enumerated() {
-            let x = i + 1
-            script.append("set arrow from \(x),0 to \(x),1 nohead lc rgb '#808080'")
-            script.append("set label \(GnuplotScript.quote(axis.low)) at \(x),-0.04 center font ',8'")
-            script.append("set label \(GnuplotScript.quote(axis.high)) at \(x),1.04 center font ',8'")
-        }
-        func sets(_ lines: [ParallelCoordinates.Line]) -> [[[Double]]] {
-            lines.map { line in line.values.enumerated().map { [Double($0 + 1), $1 ?? .nan] } }
-        }
-        let others = pc.lines.filter { !$0.onFront }, front = pc.lines.filter(\.onFront)
-        var clauses: [String] = []
-        if !others.isEmpty {
-            script.dataBlock("others", sets: sets(others))
-            clauses.append("$others using 1:2 with lines lw 1 lc rgb \(Self.faint) title 'other trials (\(others.count))'")
-        }
-        if !front.isEmpty {
-            script.dataBlock("front", sets: sets(front))
-            clauses.append("$front using 1:2 with lines lw 2 lc rgb \(Self.frontColour) title 'Pareto front (\(front.count))'")
-        }
-        script.set("key", "outside bottom center horizontal")
         script.append("plot " + clauses.joined(separator: ", \\\n     "))
         return script
     }

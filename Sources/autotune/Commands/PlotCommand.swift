@@ -7,6 +7,23 @@ import Store
 extension Option {
     /// `--format png|svg` for plots.
     static let plotFormat = Option.value("format", valueName: "png|svg", help: "Image format.", default: "png")
+    /// `--log` and `--linear`: how the objective axes of the fronts are scaled.
+    static let plotScales: [Option] = [
+        .flag("log", help: "Logarithmic objective axes (where every value is positive)."),
+        .flag("linear", help: "Linear objective axes. Default: linear unless the values span more than three decades."),
+    ]
+}
+
+extension AxisScale {
+    /// From `--log` and `--linear`; both at once is a usage error.
+    init(_ values: ParsedValues) throws {
+        switch (values.flag("log"), values.flag("linear")) {
+        case (true, true): throw CLIError.badInput("--log and --linear contradict each other: give one")
+        case (true, false): self = .log
+        case (false, true): self = .linear
+        case (false, false): self = .automatic
+        }
+    }
 }
 
 /// `autotune plot STUDY`: draw a study's front, hypervolume, learning curves and parallel
@@ -16,13 +33,14 @@ struct PlotCommand: Command {
         name: "plot",
         abstract: "Draw a study's Pareto front, hypervolume over trials, learning curves and parallel coordinates (gnuplot).",
         arguments: [.study],
-        options: [.database, .plotFormat,
+        options: [.database, .plotFormat] + Option.plotScales + [
                   .value("out", valueName: "DIR", help: "Directory for the images and their gnuplot scripts.",
                          defaultDescription: "<study> beside the store: results/<study> for the default --db")])
 
     var target: StudyArgument
     var format: PlotFormat
     var outDirectory: String?
+    var scale: AxisScale
 
     init(_ values: ParsedValues) throws {
         target = try StudyArgument(values)
@@ -33,6 +51,7 @@ struct PlotCommand: Command {
         }
         self.format = format
         outDirectory = try values.optionalValue("out")
+        scale = try AxisScale(values)
     }
 
     func validate() throws {
@@ -44,7 +63,7 @@ struct PlotCommand: Command {
         let study = opened.record, spec = opened.spec
         let trials = try opened.trials()
         let directory = outDirectory ?? StudyStore.folder(study.name, database: target.database)
-        let paths = try StudyPlots(study: study, spec: spec, trials: trials).draw(format: format, directory: directory, gnuplot: try .locate())
+        let paths = try StudyPlots(study: study, spec: spec, trials: trials, scale: scale).draw(format: format, directory: directory, gnuplot: try .locate())
         for p in paths { print(p) }
         return 0
     }

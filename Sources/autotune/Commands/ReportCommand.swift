@@ -12,14 +12,16 @@ struct ReportCommand: Command {
         arguments: [.study],
         options: [.database,
                   .value("out", valueName: "PATH", help: "The HTML file to write.",
-                         defaultDescription: "report.html in the study's folder beside the store")])
+                         defaultDescription: "report.html in the study's folder beside the store")] + Option.plotScales)
 
     var target: StudyArgument
     var outPath: String?
+    var scale: AxisScale
 
     init(_ values: ParsedValues) throws {
         target = try StudyArgument(values)
         outPath = try values.optionalValue("out")
+        scale = try AxisScale(values)
     }
 
     func validate() throws {
@@ -48,7 +50,7 @@ struct ReportCommand: Command {
         var plots: [(name: String, svg: String)] = []
         var note: String?
         do {
-            let plotter = StudyPlots(study: study, spec: spec, trials: trials)
+            let plotter = StudyPlots(study: study, spec: spec, trials: trials, scale: scale)
             let plotDirectory = directory.isEmpty ? "." : directory
             for image in try plotter.draw(format: .svg, directory: plotDirectory, gnuplot: try .locate()) {
                 let name = ((image as NSString).lastPathComponent as NSString).deletingPathExtension

@@ -25,7 +25,7 @@ struct SearchCommand: Command {
                    help: "Heartbeat interval; a trial silent for 6 intervals is failed and re-run.", default: "5"),
             .flag("worker", help: "Join an existing study as one more worker (what --workers starts)."),
             .flag("no-plots", help: "Do not draw the study's plots when the search ends."),
-        ])
+        ] + Option.plotScales)
 
     var spacePath: String
     var strategy: String?
@@ -42,6 +42,7 @@ struct SearchCommand: Command {
     var isWorker: Bool
     var drawsPlots: Bool
     var full: Bool
+    var plotScale: AxisScale
 
     init(_ values: ParsedValues) throws {
         spacePath = try values.argument("space")
@@ -62,6 +63,7 @@ struct SearchCommand: Command {
         isWorker = values.flag("worker")
         drawsPlots = !values.flag("no-plots")
         full = values.flag("full")
+        plotScale = try AxisScale(values)
     }
 
     func validate() throws {
@@ -136,7 +138,7 @@ struct SearchCommand: Command {
     private func drawPlots(_ study: Study) {
         let directory = StudyStore.folder(study.name, database: database)
         do {
-            _ = try StudyPlots(study: study.record, spec: study.spec, trials: try study.trials())
+            _ = try StudyPlots(study: study.record, spec: study.spec, trials: try study.trials(), scale: plotScale)
                 .draw(format: .png, directory: directory, gnuplot: try .locate())
             if !quiet { FileHandle.standardError.write(Data("plots: \(directory)\n".utf8)) }
         } catch {
