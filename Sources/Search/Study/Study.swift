@@ -236,11 +236,6 @@ public final class Study {
         objectives.front(try trials())
     }
 
-    /// The stored hypervolume reference point (read now: a running worker may have chosen it).
-    public func referencePoint() throws -> [Double]? {
-        try storage.study(named: name)?.referencePoint ?? record.referencePoint
-    }
-
     /// What trial `trial` evaluated, typed: the engine recipe `autotune eval` reruns, the meta
     /// plan `autotune estimate` prices, or the parameters of a benchmark or command trial.
     public func recipe(of trial: TrialRecord) throws -> TrialRecipe {
