@@ -255,17 +255,33 @@ public enum HPOSuite {
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
+        // The last stderr line says why the script failed (a missing package, most often).
+        let lastError = LockedLine()
         errors.fileHandleForReading.readabilityHandler = { handle in
             let text = String(decoding: handle.availableData, as: UTF8.self)
-            for line in text.split(separator: "\n") where !line.isEmpty { progress?(String(line)) }
+            for line in text.split(separator: "\n") where !line.isEmpty {
+                lastError.set(String(line))
+                progress?(String(line))
+            }
         }
         do { try process.run() } catch { throw SearchPeersError(reason: "cannot start \(python): \(error)") }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         errors.fileHandleForReading.readabilityHandler = nil
         guard process.terminationStatus == 0 else {
-            throw SearchPeersError(reason: "\(script) \(arguments.first ?? "") exited with status \(process.terminationStatus)")
+            var reason = "\(script) \(arguments.first ?? "") exited with status \(process.terminationStatus)"
+            if let line = lastError.get() { reason += ": \(line)" }
+            if lastError.get()?.contains("ModuleNotFoundError") == true { reason += " (make bench-peers installs what the suite needs)" }
+            throw SearchPeersError(reason: reason)
         }
         return data
     }
+}
+
+/// One line shared between the pipe's reading queue and the caller.
+private final class LockedLine: @unchecked Sendable {
+    private let lock = NSLock()
+    private var line: String?
+    func set(_ value: String) { lock.lock(); line = value; lock.unlock() }
+    func get() -> String? { lock.lock(); defer { lock.unlock() }; return line }
 }
