@@ -230,6 +230,15 @@ final class SearchEndToEndTests: ScratchTestCase {
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: db), "no store, no study, no trial was written")
+
+        // Strategy options the strategy refuses are found before the store is opened, too.
+        let badOptions = write("bad-options.json", #"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": {"name": "evolution", "population": 0}}"#)
+        for command in [["search", badOptions, "--quiet"], ["ask", badOptions]] {
+            let r = runAutotune(command + ["--db", db])
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains("strategy.population"), r.stderr)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "no store was made")
     }
 
     func testAStudyWhoseTrialsAllFailStopsAndSaysWhy() throws {

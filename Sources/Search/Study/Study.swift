@@ -44,8 +44,7 @@ public final class Study {
         try StudySpec.checkName(name)
         // Everything the spec configures is checked before the store is touched, so bad input
         // never leaves a study behind.
-        _ = try spec.makeStrategy()
-        _ = try spec.makeEarlyStopping()
+        try spec.checkParts()
         if joining, try storage.study(named: name) == nil {
             throw StudyError(.input, "a worker joins an existing study; '\(name)' does not exist in \(location)")
         }

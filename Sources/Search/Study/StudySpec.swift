@@ -270,6 +270,13 @@ extension StudySpec {
         strategy.name == "auto" ? AutoStrategy.choose(space: space, objectives: objectives.count, budget: budget.trials) : nil
     }
 
+    /// Builds the strategy and early stopping once, so that options neither accepts are an error
+    /// before anything is stored (the space file's own errors are found when it is read).
+    public func checkParts() throws {
+        _ = try makeStrategy()
+        _ = try makeEarlyStopping()
+    }
+
     /// The strategy the spec names, with its options, seeded by the spec's seed.
     public func makeStrategy() throws -> Strategy {
         do {

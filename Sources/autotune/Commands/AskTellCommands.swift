@@ -28,6 +28,8 @@ struct AskCommand: Command {
         let spec = try SpaceFile.load(path: spacePath)
         let name = studyName ?? spec.name ?? URL(fileURLWithPath: spacePath).deletingPathExtension().lastPathComponent
         try StudyStore.validateName(name)
+        // Checked before the store is opened, so bad input never leaves a store or study behind.
+        try spec.checkParts()
         let (study, _) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database)
         let asked = try study.ask(worker: "ask:\(ProcessInfo.processInfo.processIdentifier)")
         print(JSONValue.object([

@@ -90,6 +90,8 @@ struct SearchCommand: Command {
         }
         let name = studyName ?? spec.name ?? URL(fileURLWithPath: spacePath).deletingPathExtension().lastPathComponent
         try StudyStore.validateName(name)
+        // Checked before the store is opened, so bad input never leaves a store or study behind.
+        try spec.checkParts()
         let (study, created) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database, joining: isWorker)
         let workerCount = study.spec.workers
         let threadsPerRun = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workerCount)
