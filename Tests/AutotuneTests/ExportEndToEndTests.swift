@@ -193,7 +193,70 @@ final class ExportEndToEndTests: ScratchTestCase {
         XCTAssertEqual(none.status, 2)
         XCTAssertEqual(none.stderr, "autotune: error: \(db): no such store (run 'autotune search SPACE.json' first)\n")
         let missing = runAutotune(["export", "zdt1", "--db", db])
-        XCTAssertEqual(missing.status, 2)
-        XCTAssertTrue(missing.stderr.hasPrefix("autotune: error: missing value for '--format'"), missing.stderr)
+        XCTAssertEqual(missing.status, 2, "without --format the formats are listed, of a study that must exist")
+        XCTAssertEqual(missing.stderr, none.stderr)
+    }
+
+    /// A meta study of one plan DeepSpeed cannot run as costed: the interleaved pipeline schedule.
+    private func searchUnrunnablePlan() throws {
+        let space = write("piped.json", """
+        {"name": "piped",
+         "evaluator": {"meta": {"model": {"family": "gpt", "layers": 8, "hidden": 1024, "heads": 16, "sequence_length": 1024, "vocabulary": 32000},
+                                "hardware": "A100-SXM-80GB", "nodes": 1, "gpus_per_node": 8, "global_batch": 64}},
+         "parallelism": {"pp": {"_type": "choice", "_value": [2]}, "virtual_stages": {"_type": "choice", "_value": [2]},
+                         "checkpointing": {"_type": "choice", "_value": ["selective"]}},
+         "objectives": {"tokens_per_second": "maximize", "memory_gib": "minimize"},
+         "budget": 2, "seed": 1}
+        """)
+        let search = runAutotune(["search", space, "--db", db, "--quiet"], in: scratch)
+        XCTAssertEqual(search.status, 0, search.stderr)
+    }
+
+    func testAnExportThatWouldLoseASettingFailsUnlessAllowedAndThenNamesIt() throws {
+        try searchUnrunnablePlan()
+        let refused = runAutotune(["export", "piped", "--db", db, "--format", "deepspeed", "--trial", "0"], in: scratch)
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertEqual(refused.stderr.filter { $0 == "\n" }.count, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.hasPrefix("autotune: error: the deepspeed export of trial 0 of study 'piped' would lose: the interleaved 1F1B schedule (2 model chunks per device)"), refused.stderr)
+        XCTAssertTrue(refused.stderr.hasSuffix("(write it anyway with --allow-loss)\n"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("piped/ds_config.json").path), "nothing written")
+
+        let allowed = runAutotune(["export", "piped", "--db", db, "--format", "deepspeed", "--trial", "0", "--allow-loss"], in: scratch)
+        XCTAssertEqual(allowed.status, 0, allowed.stderr)
+        XCTAssertTrue(allowed.stderr.contains("autotune: warning: dropped: the interleaved 1F1B schedule (2 model chunks per device)"), allowed.stderr)
+        XCTAssertTrue(allowed.stdout.contains("--recompute-granularity selective"), "selective recomputation reaches the launch line: " + allowed.stdout)
+        let config = try json(String(contentsOf: scratch.appendingPathComponent("piped/ds_config.json"), encoding: .utf8))
+        XCTAssertEqual(config["train_batch_size"] as? Int, 64)
+
+        // Accelerate runs a pipeline under Megatron, which it gives no virtual-stage setting.
+        let refusedToo = runAutotune(["export", "piped", "--db", db, "--format", "accelerate", "--trial", "0", "--out", "-"], in: scratch)
+        XCTAssertEqual(refusedToo.status, 2)
+        XCTAssertTrue(refusedToo.stderr.contains("would lose: the interleaved 1F1B schedule"), refusedToo.stderr)
+        let accelerate = runAutotune(["export", "piped", "--db", db, "--format", "accelerate", "--trial", "0", "--out", "-", "--allow-loss"], in: scratch)
+        XCTAssertEqual(accelerate.status, 0, accelerate.stderr)
+        XCTAssertTrue(accelerate.stdout.contains("distributed_type: MEGATRON_LM\n"), accelerate.stdout)
+        XCTAssertTrue(accelerate.stdout.contains("  megatron_lm_pp_degree: 2\n"), accelerate.stdout)
+    }
+
+    func testWithoutAFormatTheFormatsAreListedAndAnOffFrontTrialIsSaidToBe() throws {
+        let trials = try searchZDT1()
+        let list = export([])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertEqual(list.stdout, """
+        formats for study 'zdt1' (benchmark evaluator); export with --format FORMAT:
+          deepspeed   ds_config.json and launch.sh (Megatron-DeepSpeed flags for an LLM plan) (not for a benchmark study)
+          accelerate  accelerate.yaml (and its ds_config under DeepSpeed) (not for a benchmark study)
+          recipe      recipe.json, which 'autotune eval' or 'autotune estimate' reruns
+          onnx        model.onnx, the engine trial's model (not for a benchmark study)
+
+        """)
+        let front = try json(runAutotune(["front", "zdt1", "--db", db, "--json"]).stdout)
+        let members = Set(try XCTUnwrap(front["front"] as? [[String: Any]]).compactMap { $0["trial"] as? Int })
+        let off = try XCTUnwrap(trials.compactMap { $0["trial"] as? Int }.first { !members.contains($0) })
+        let r = export(["--format", "recipe", "--trial", String(off), "--out", "-"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("autotune: warning: trial \(off) is not on the Pareto front of study 'zdt1': trial "), r.stderr)
+        let member = try XCTUnwrap(members.first)
+        XCTAssertFalse(export(["--format", "recipe", "--trial", String(member), "--out", "-"]).stderr.contains("not on the Pareto front"))
     }
 }

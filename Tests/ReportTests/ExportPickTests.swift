@@ -88,7 +88,10 @@ final class ExportPickTests: XCTestCase {
             trial(3, ["accuracy": 0.90, "latency": 3, "params": 700]),
         ]
         func best(_ text: String) throws -> Int { try TrialPicker.pick(try PickRule.parse(text), trials: trials, objectives: twoObjectives, study: "s").number }
-        XCTAssertEqual(try best("best:accuracy"), 1, "ties go to the smaller trial number")
+        XCTAssertEqual(try best("best:accuracy"), 3, "a tie goes to the front member: 3 is as accurate as 1 and faster")
+        let twins = trials + [trial(4, ["accuracy": 0.90, "latency": 3, "params": 700])]
+        XCTAssertEqual(try TrialPicker.pick(try PickRule.parse("best:accuracy"), trials: twins, objectives: twoObjectives, study: "s").number, 3,
+                       "between equal front members, the smaller trial number")
         XCTAssertEqual(try best("best:latency"), 0)
         XCTAssertEqual(try best("best:params:max"), 1)
         XCTAssertEqual(try best("best:accuracy,latency<=3.5"), 3)

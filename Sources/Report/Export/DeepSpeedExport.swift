@@ -1,3 +1,4 @@
+import Compression
 import Engine
 import Foundation
 import Search
@@ -5,32 +6,54 @@ import Search
 /// A DeepSpeed `ds_config.json` and the commands that launch it, from a `TrainingSetup`.
 ///
 /// Keys and value types are those of DeepSpeed's configuration documentation (`DeepSpeedSchema`
-/// lists them); a setting DeepSpeed cannot express is left out with a warning, never written as
-/// an unknown key (DeepSpeed rejects those).
+/// lists them). Every setting of the trial is either written (as a ds_config key, or as a
+/// Megatron-DeepSpeed flag on the launch line for what DeepSpeed leaves to the model code), or
+/// named in `lost`: nothing is dropped silently, and nothing is written as an unknown key
+/// (DeepSpeed rejects those).
 ///
-///     let (config, warnings) = DeepSpeedExport.config(setup)
-///     print(config.prettyText)
+///     let job = DeepSpeedExport.config(setup)
+///     print(job.config.prettyText)    // job.lost: what a launch of it would not do
 public enum DeepSpeedExport {
     /// ZeRO's reduce and all-gather bucket, in elements (DeepSpeed's documented default, 5e8).
     static let bucketElements = 500_000_000.0
 
-    /// The `ds_config.json` document and the warnings about what it could not carry.
+    /// A ds_config and what it does not carry.
+    public struct Job: Equatable, Sendable {
+        public var config: JSONValue
+        /// Settings carried over in a form that trains the same model a little differently (a
+        /// note for the reader; the export goes ahead).
+        public var warnings: [String]
+        /// Settings of the trial that neither the config nor the launch line carries: launched as
+        /// written, the job would not be the trial. The export refuses unless told to allow it.
+        public var lost: [String]
+    }
+
+    /// The `ds_config.json` document, with what it could not carry.
     ///
     /// - batch: `train_batch_size` = micro-batch × accumulation × data-parallel ranks,
-    ///   `train_micro_batch_size_per_gpu`, `gradient_accumulation_steps`;
+    ///   `train_micro_batch_size_per_gpu`, `gradient_accumulation_steps` — DeepSpeed's batch
+    ///   assertion at the data-parallel world size the launch line gives;
     /// - optimizer: adamw → `AdamW`, adam → `Adam` with `adam_w_mode` false, lamb → `Lamb`
     ///   (`max_coeff` is the trust-ratio clip, `min_coeff` 0: no lower clip), sgd → torch's `SGD`
     ///   (DeepSpeed imports optimizers it does not implement from `torch.optim`);
-    /// - scheduler: see `scheduler(_:)`;
+    /// - scheduler: see `scheduler(_:learningRate:totalSteps:)`;
     /// - precision: FP16 → `fp16` with the loss-scaling keys (`loss_scale` 0 is dynamic; no
-    ///   scaling is a fixed scale of 1), BF16 → `bf16`; FP32 and TF32 write neither;
-    /// - `zero_optimization` with the stage, and for stages 1–3 overlapped, contiguous, bucketed
-    ///   reductions and CPU optimizer offload when the plan offloads;
+    ///   scaling is a fixed scale of 1), BF16 → `bf16`; FP8 → `bf16` plus Transformer Engine's
+    ///   flags on a Megatron launch line (lost for any other model); FP32 writes neither; TF32 is
+    ///   a PyTorch switch, not a DeepSpeed key (lost);
+    /// - `zero_optimization` with the stage; for stages 1–3 contiguous, bucketed reductions,
+    ///   `overlap_comm` as the plan overlaps them, and `offload_optimizer` to the CPU when the
+    ///   plan offloads (DeepSpeed offloads from stage 1 up);
     /// - `activation_checkpointing` for full recomputation (activations partitioned over the
-    ///   tensor-parallel ranks when tp > 1);
-    /// - `gradient_clipping`: the clipping norm, 0 (off) when the trial does not clip.
-    public static func config(_ s: TrainingSetup) -> (config: JSONValue, warnings: [String]) {
-        var warnings: [String] = []
+    ///   tensor-parallel ranks when tp > 1); selective recomputation is Megatron's
+    ///   (`--recompute-granularity selective`), so a trial without a Megatron model loses it;
+    /// - `gradient_clipping`: the clipping norm, 0 (off) when an engine trial does not clip; left
+    ///   to Megatron's `--clip-grad` for a meta trial, which does not model it;
+    /// - compression steps: DeepSpeed's compression library is gone (its config refuses
+    ///   `compression_training`), so each is lost.
+    public static func config(_ s: TrainingSetup) -> Job {
+        var warnings: [String] = [], lost: [String] = []
+        let megatron = s.transformer != nil
         var out: [(String, JSONValue)] = [
             ("train_batch_size", .number(Double(s.globalBatch))),
             ("train_micro_batch_size_per_gpu", .number(Double(s.microBatch))),
@@ -38,9 +61,9 @@ public enum DeepSpeedExport {
         ]
         if let o = s.optimizer { out.append(("optimizer", optimizer(o))) }
         if let schedule = s.schedule, let o = s.optimizer {
-            let (section, warning) = scheduler(schedule, learningRate: decimal(o.learningRate), totalSteps: s.totalSteps)
+            let (section, missing) = scheduler(schedule, learningRate: decimal(o.learningRate), totalSteps: s.totalSteps)
             if let section { out.append(("scheduler", section)) }
-            if let warning { warnings.append(warning) }
+            if let missing { lost.append(missing) }
         }
         switch s.precision.format {
         case .fp16:
@@ -51,20 +74,34 @@ public enum DeepSpeedExport {
                 ("hysteresis", .number(Double(l.hysteresis))), ("min_loss_scale", .number(l.minimumScale)),
             ])))
         case .bf16, .fp8:
-            if s.precision.format == .fp8 {
-                warnings.append("DeepSpeed's config has no FP8 mode (FP8 matmuls come from Transformer Engine in the model); ds_config trains in bf16")
+            if s.precision.format == .fp8, !megatron {
+                lost.append("FP8 matrix multiplications: DeepSpeed's config has no FP8 mode (FP8 comes from Transformer Engine layers in the model); the job trains in bf16")
             }
             if s.precision.lossScaling != nil {
-                warnings.append("DeepSpeed's bf16 mode does not scale the loss; the trial's loss scaling is left out")
+                warnings.append("DeepSpeed's bf16 mode does not scale the loss (bf16 has FP32's exponent range); the trial's loss scaling is left out")
             }
             out.append(("bf16", .object([("enabled", .bool(true))])))
         case .tf32:
-            warnings.append("TF32 is a PyTorch setting, not a DeepSpeed one: set torch.backends.cuda.matmul.allow_tf32 = True in the training script")
+            lost.append("TF32 matrix multiplications: a PyTorch switch, not a DeepSpeed key (set torch.backends.cuda.matmul.allow_tf32 = True in the training script)")
         case .fp32:
             break
         }
         out.append(("zero_optimization", zero(s)))
-        if s.checkpointing == .full {
+        if s.offloadOptimizer && s.zeroStage == 0 {
+            lost.append("optimizer offload with ZeRO stage 0: DeepSpeed offloads optimizer states from stage 1 up")
+        }
+        if s.pp > 1 && s.zeroStage >= 2 {
+            lost.append("ZeRO stage \(s.zeroStage) with pipeline parallelism (pp \(s.pp)): DeepSpeed's pipeline engine runs ZeRO stage 0 or 1 only")
+        }
+        if s.pp > 1 && s.virtualStages > 1 {
+            lost.append("the interleaved 1F1B schedule (\(s.virtualStages) model chunks per device): DeepSpeed's pipeline engine runs plain 1F1B")
+        }
+        if s.pp > 1 && s.pipelineSchedule == .gpipe {
+            warnings.append("the plan was costed with the GPipe schedule; DeepSpeed's pipeline engine runs 1F1B, which keeps fewer micro-batches' activations")
+        }
+        switch s.checkpointing {
+        case .none: break
+        case .full:
             var section: [(String, JSONValue)] = [
                 ("partition_activations", .bool(s.tp > 1)), ("cpu_checkpointing", .bool(false)),
                 ("contiguous_memory_optimization", .bool(false)),
@@ -72,9 +109,32 @@ public enum DeepSpeedExport {
             if let layers = s.layers { section.append(("number_checkpoints", .number(Double((layers + s.pp - 1) / s.pp)))) }
             section += [("synchronize_checkpoint_boundary", .bool(false)), ("profile", .bool(false))]
             out.append(("activation_checkpointing", .object(section)))
+        case .selective:
+            if !megatron {
+                lost.append("selective activation recomputation: DeepSpeed recomputes whole layers only; selective recomputation is Megatron's (--recompute-granularity selective)")
+            }
         }
-        out.append(("gradient_clipping", .number(s.gradientClip ?? 0)))
-        return (.object(out), warnings)
+        if s.flashAttention && !megatron {
+            lost.append("FlashAttention: the attention kernel is the model's choice, not a DeepSpeed key")
+        }
+        if !megatron || s.gradientClip != nil { out.append(("gradient_clipping", .number(s.gradientClip ?? 0))) }
+        for (i, step) in s.compression.enumerated() {
+            lost.append("compression step \(i + 1), \(describe(step)): DeepSpeed has no compression section (its compression library was removed and its config refuses compression_training)")
+        }
+        return Job(config: .object(out), warnings: warnings, lost: lost)
+    }
+
+    /// A compression step in a few words: "quantize (qat, 8-bit weights)".
+    static func describe(_ step: CompressionStep) -> String {
+        switch step {
+        case .quantize(let q): return "quantize (\(q.mode.rawValue), \(q.weights.bits)-bit weights, \(q.activationBits)-bit activations)"
+        case .prune(let p): return "prune (\(JSONValue.format(p.sparsity * 100))% of weights, \(p.criterion.rawValue))"
+        case .pruneChannels(let p): return "prune_channels (\(JSONValue.format(p.ratio * 100))% of channels)"
+        case .distill(let d): return "distill (\(d.teachers.count) teacher\(d.teachers.count == 1 ? "" : "s"))"
+        case .lowRank: return "lowrank"
+        case .share(let w): return "share (weight sharing, \(w.bits)-bit codebook)"
+        case .l1: return "l1"
+        }
     }
 
     static func optimizer(_ o: OptimizerConfig) -> JSONValue {
@@ -103,6 +163,7 @@ public enum DeepSpeedExport {
     /// warmup starting at ratio 1, which DeepSpeed's positive `warmup_num_steps` requires).
     /// DeepSpeed has no step decay: the warmup is kept and a warning says the decay is the
     /// training script's to apply.
+    /// - Returns: the scheduler section, and what of the schedule it leaves out.
     static func scheduler(_ schedule: LearningRateSchedule, learningRate lr: Double, totalSteps: Int?) -> (JSONValue?, String?) {
         let w = schedule.warmupSteps
         let warmupOnly: JSONValue? = w > 0 ? .object([
@@ -114,11 +175,12 @@ public enum DeepSpeedExport {
         case .constant:
             return (warmupOnly, nil)
         case .step(let size, let gamma):
-            return (warmupOnly, "DeepSpeed has no step-decay scheduler: multiply the learning rate by \(JSONValue.format(decimal(gamma))) every \(size) steps in the training script"
+            return (warmupOnly, "the learning rate's step decay (× \(JSONValue.format(decimal(gamma))) every \(size) steps): DeepSpeed has no step-decay scheduler"
                     + (w > 0 ? " (ds_config keeps the \(w)-step warmup)" : ""))
         case .cosine(let minimum):
             guard let total = totalSteps else {
-                return (warmupOnly, "the cosine schedule needs the run's total steps, which the data set does not give; set training.steps (ds_config keeps only the warmup)")
+                return (warmupOnly, "the cosine decay of the learning rate: DeepSpeed's cosine scheduler needs the run's total steps, which the data set does not give (set training.steps)"
+                        + (w > 0 ? " (ds_config keeps the \(w)-step warmup)" : ""))
             }
             return (.object([
                 ("type", .string("WarmupCosineLR")),
@@ -132,45 +194,12 @@ public enum DeepSpeedExport {
     static func zero(_ s: TrainingSetup) -> JSONValue {
         var z: [(String, JSONValue)] = [("stage", .number(Double(s.zeroStage)))]
         guard s.zeroStage >= 1 else { return .object(z) }
-        z += [("overlap_comm", .bool(true)), ("contiguous_gradients", .bool(true)), ("reduce_scatter", .bool(true)),
+        z += [("overlap_comm", .bool(s.overlapGradientReduction)), ("contiguous_gradients", .bool(true)), ("reduce_scatter", .bool(true)),
               ("reduce_bucket_size", .number(bucketElements))]
         if s.zeroStage < 3 { z.append(("allgather_bucket_size", .number(bucketElements))) }
         if s.offloadOptimizer { z.append(("offload_optimizer", .object([("device", .string("cpu")), ("pin_memory", .bool(true))]))) }
         if s.zeroStage == 3 { z.append(("stage3_gather_16bit_weights_on_model_save", .bool(true))) }
         return .object(z)
-    }
-
-    /// The two ways to start the job: DeepSpeed's launcher and torchrun, each running `script`
-    /// with the config, plus Megatron-LM's parallelism arguments when tp or pp is above 1.
-    public static func launchCommands(_ s: TrainingSetup, configPath: String, script: String = "train.py") -> (deepspeed: String, torchrun: String) {
-        var args = [script, "--deepspeed", "--deepspeed_config", shellQuoted(configPath)]
-        if s.tp > 1 || s.pp > 1 {
-            args += ["--tensor-model-parallel-size", String(s.tp), "--pipeline-model-parallel-size", String(s.pp),
-                     "--micro-batch-size", String(s.microBatch), "--global-batch-size", String(s.globalBatch)]
-            if s.sequenceParallel && s.tp > 1 { args.append("--sequence-parallel") }
-            switch s.checkpointing {
-            case .none: break
-            case .selective: args += ["--recompute-granularity", "selective"]
-            case .full: args += ["--recompute-granularity", "full", "--recompute-method", "uniform", "--recompute-num-layers", "1"]
-            }
-        }
-        let tail = args.joined(separator: " ")
-        let deepspeed = (s.nodes > 1 ? "deepspeed --hostfile hostfile " : "deepspeed ") + "--num_nodes \(s.nodes) --num_gpus \(s.gpusPerNode) " + tail
-        let torchrun = s.nodes > 1
-            ? "torchrun --nnodes \(s.nodes) --nproc_per_node \(s.gpusPerNode) --node_rank \"$NODE_RANK\" --master_addr \"$MASTER_ADDR\" --master_port 29500 " + tail
-            : "torchrun --standalone --nproc_per_node \(s.gpusPerNode) " + tail
-        return (deepspeed, torchrun)
-    }
-
-    /// A shell script that runs the DeepSpeed launcher, with the torchrun line as the alternative.
-    public static func launchScript(_ s: TrainingSetup, configPath: String, title: String) -> String {
-        let (deepspeed, torchrun) = launchCommands(s, configPath: configPath)
-        var lines = ["#!/bin/sh", "# \(title)", "# \(s.nodes) node(s) × \(s.gpusPerNode) GPU(s): dp \(s.dp) × tp \(s.tp) × pp \(s.pp)."]
-        if s.nodes > 1 { lines.append("# 'hostfile' lists the \(s.nodes) nodes, one line each: HOSTNAME slots=\(s.gpusPerNode)") }
-        lines += ["set -e", deepspeed, "",
-                  "# The same job with torchrun" + (s.nodes > 1 ? " (on every node, with NODE_RANK and MASTER_ADDR set)" : "") + ":",
-                  "# " + torchrun]
-        return lines.joined(separator: "\n") + "\n"
     }
 }
 

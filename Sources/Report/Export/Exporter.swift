@@ -15,6 +15,26 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         throw ReportError(reason)
     }
 
+    /// What the format writes, in a few words.
+    public var summary: String {
+        switch self {
+        case .deepspeed: return "ds_config.json and launch.sh (Megatron-DeepSpeed flags for an LLM plan)"
+        case .accelerate: return "accelerate.yaml (and its ds_config under DeepSpeed)"
+        case .recipe: return "recipe.json, which 'autotune eval' or 'autotune estimate' reruns"
+        case .onnx: return "model.onnx, the engine trial's model"
+        }
+    }
+
+    /// Whether a study run with `evaluator` has anything to export as `format`.
+    public static func usable(_ format: ExportFormat, evaluator: EvaluatorSpec) -> Bool {
+        switch (format, evaluator) {
+        case (.recipe, _): return true
+        case (.deepspeed, .engine), (.deepspeed, .meta), (.accelerate, .engine), (.accelerate, .meta): return true
+        case (.onnx, .engine): return true
+        default: return false
+        }
+    }
+
     /// The main file's name under `results/<study>/`.
     public var fileName: String {
         switch self {
@@ -43,10 +63,14 @@ public struct ExportFile: Equatable, Sendable {
 /// over, and the commands that use it.
 public struct ExportOutput: Equatable, Sendable {
     public var files: [ExportFile]
+    /// Settings carried over approximately, and what a person must still fill in.
     public var warnings: [String]
     public var commands: [String]
     /// What the export found out on the way (an ONNX export's retrained accuracy).
     public var notes: [String] = []
+    /// Settings of the trial the files do not carry: launched as written, the job is not the
+    /// trial. `autotune export` refuses such an export unless `--allow-loss` is given.
+    public var lost: [String] = []
 }
 
 /// Turns a picked trial into the files of a format. The one place a format is routed to its
@@ -58,7 +82,8 @@ public enum Exporter {
     /// - Throws: `ReportError` when the study has nothing of that format to export (a benchmark
     ///   study has no training job), or when a generated DeepSpeed config breaks the schema.
     /// - Parameter progress: receives a line per epoch when the format trains the model again (onnx).
-    public static func export(_ picked: PickedTrial, as format: ExportFormat, to path: String,
+    /// - Parameter stack: the training stack a ZeRO plan runs on under Accelerate.
+    public static func export(_ picked: PickedTrial, as format: ExportFormat, to path: String, stack: ExportStack = .deepspeed,
                               progress: ((String) -> Void)? = nil) throws -> ExportOutput {
         let directory = (path as NSString).deletingLastPathComponent
         func beside(_ name: String) -> String { directory.isEmpty ? name : (directory as NSString).appendingPathComponent(name) }
@@ -68,26 +93,27 @@ public enum Exporter {
             return ExportOutput(files: [ExportFile(path: path, text: picked.recipe.document.prettyText + "\n")], warnings: [], commands: commands)
         case .deepspeed:
             let setup = try trainingSetup(picked, format)
-            let (config, warnings) = try deepSpeedConfig(setup)
+            let job = try deepSpeedJob(setup)
             let (deepspeed, torchrun) = DeepSpeedExport.launchCommands(setup, configPath: path)
             let script = DeepSpeedExport.launchScript(setup, configPath: path, title: title(picked))
-            return ExportOutput(files: [ExportFile(path: path, text: config.prettyText + "\n"), ExportFile(path: beside("launch.sh"), text: script)],
-                                warnings: warnings, commands: [deepspeed, torchrun])
+            return ExportOutput(files: [ExportFile(path: path, text: job.config.prettyText + "\n"), ExportFile(path: beside("launch.sh"), text: script)],
+                                warnings: job.warnings, commands: [deepspeed, torchrun], lost: job.lost)
         case .accelerate:
             let setup = try trainingSetup(picked, format)
             // Named after the YAML, so that it never overwrites a ds_config exported on its own
             // (possibly of another trial) in the same directory.
             let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             let dsPath = beside(stem + "_" + ExportFormat.deepspeed.fileName)
-            let (yaml, yamlWarnings) = AccelerateExport.yaml(setup, deepSpeedConfigPath: dsPath)
-            var warnings = yamlWarnings
-            var files = [ExportFile(path: path, text: yaml)]
-            if AccelerateExport.distributedType(setup) == .deepspeed {
-                let (config, dsWarnings) = try deepSpeedConfig(setup)
-                files.append(ExportFile(path: dsPath, text: config.prettyText + "\n"))
-                warnings += dsWarnings
+            let yaml = AccelerateExport.yaml(setup, stack: stack, deepSpeedConfigPath: dsPath)
+            var output = ExportOutput(files: [ExportFile(path: path, text: yaml.text)], warnings: yaml.warnings,
+                                      commands: ["accelerate launch --config_file \(shellQuoted(path)) train.py"], lost: yaml.lost)
+            if yaml.type == .deepspeed {
+                let job = try deepSpeedJob(setup)
+                output.files.append(ExportFile(path: dsPath, text: job.config.prettyText + "\n"))
+                output.warnings += job.warnings
+                output.lost += job.lost
             }
-            return ExportOutput(files: files, warnings: warnings, commands: ["accelerate launch --config_file \(shellQuoted(path)) train.py"])
+            return output
         case .onnx:
             let trained = try ONNXTrialExport.train(picked, progress: progress)
             return ExportOutput(files: [ExportFile(path: path, binary: trained.model)], warnings: [],
@@ -108,12 +134,12 @@ public enum Exporter {
         return setup
     }
 
-    private static func deepSpeedConfig(_ setup: TrainingSetup) throws -> (JSONValue, [String]) {
-        let (config, warnings) = DeepSpeedExport.config(setup)
-        let problems = DeepSpeedSchema.violations(config)
+    private static func deepSpeedJob(_ setup: TrainingSetup) throws -> DeepSpeedExport.Job {
+        let job = DeepSpeedExport.config(setup)
+        let problems = DeepSpeedSchema.violations(job.config)
         guard problems.isEmpty else {
             throw ReportError("the generated ds_config breaks DeepSpeed's schema: \(problems.joined(separator: "; "))", kind: .tool)
         }
-        return (config, warnings)
+        return job
     }
 }

@@ -16,6 +16,8 @@ public struct PickedTrial {
     public var recipe: TrialRecipe
     /// The training job; nil for benchmark and command studies.
     public var setup: TrainingSetup?
+    /// Why the trial is not on the study's Pareto front, when it is not (nil for a front member).
+    public var offFront: String?
 
     public var spec: StudySpec { study.spec }
 
@@ -27,8 +29,10 @@ public struct PickedTrial {
         case .engine(_, let r):
             setup = TrainingSetup(engine: r, trainSamples: r.candidate.data.trainingSamples)
         case .meta(let m):
-            setup = TrainingSetup(meta: m.plan, nodes: m.evaluator.cluster.nodes, gpusPerNode: m.evaluator.cluster.devicesPerNode,
-                                  globalBatch: m.evaluator.globalBatch, layers: m.evaluator.model.layers)
+            let cluster = m.evaluator.cluster
+            setup = TrainingSetup(meta: m.plan, model: m.evaluator.model, nodes: cluster.nodes, gpusPerNode: cluster.devicesPerNode,
+                                  globalBatch: m.evaluator.globalBatch,
+                                  flashAttention: m.plan.usesFlashAttention(stackDefault: cluster.profile.flashAttention))
         case .parameters:
             setup = nil
         }
@@ -56,11 +60,16 @@ public enum ExportSource {
     /// recipe and training setup.
     public static func pick(_ study: Study, trial number: Int?, rule: PickRule?) throws -> PickedTrial {
         let trials = try study.trials()
+        var picked: PickedTrial
         if let number {
-            return try PickedTrial(study: study, trial: try TrialPicker.trial(number, in: trials, study: study.name), choice: "trial \(number)")
+            picked = try PickedTrial(study: study, trial: try TrialPicker.trial(number, in: trials, study: study.name), choice: "trial \(number)")
+        } else {
+            let rule = rule ?? .knee
+            let trial = try TrialPicker.pick(rule, trials: trials, objectives: study.objectives, study: study.name)
+            picked = try PickedTrial(study: study, trial: trial, choice: rule.text)
         }
-        let rule = rule ?? .knee
-        let trial = try TrialPicker.pick(rule, trials: trials, objectives: study.objectives, study: study.name)
-        return try PickedTrial(study: study, trial: trial, choice: rule.text)
+        picked.offFront = TrialPicker.offFront(picked.trial, trials: trials, objectives: study.objectives)
+            .map { "trial \(picked.trial.number) is not on the Pareto front of study '\(study.name)': " + $0 }
+        return picked
     }
 }

@@ -30,6 +30,21 @@ public struct TrainingSetup: Equatable, Sendable {
     public var sequenceParallel: Bool
     /// Transformer layers, when the model has them (to size the activation checkpoints).
     public var layers: Int?
+    /// The pipeline schedule the plan was costed with.
+    public var pipelineSchedule: ParallelPlan.PipelineSchedule = .oneForwardOneBackward
+    /// Model chunks per pipeline device (interleaved 1F1B); 1 is plain 1F1B.
+    public var virtualStages: Int = 1
+    /// Megatron's scatter/gather of pipeline sends over the tensor-parallel group.
+    public var scatterGather: Bool = true
+    /// Data-parallel gradient reduction overlapped with the backward pass.
+    public var overlapGradientReduction: Bool = true
+    /// FlashAttention in the attention layers.
+    public var flashAttention: Bool = false
+    /// The transformer a meta trial costed (Megatron's model flags come from it); nil for engine
+    /// trials, whose model is the training script's.
+    public var transformer: GPTSpec?
+    /// The compression steps an engine trial applied to its model, in order.
+    public var compression: [CompressionStep] = []
 
     public init(nodes: Int = 1, gpusPerNode: Int = 1, dp: Int = 1, tp: Int = 1, pp: Int = 1, zeroStage: Int = 0,
                 offloadOptimizer: Bool = false, microBatch: Int, accumulation: Int = 1, precision: MixedPrecision = .init(.fp32),
@@ -66,17 +81,23 @@ public struct TrainingSetup: Equatable, Sendable {
         }
         self.init(microBatch: batch, accumulation: t.accumulation, precision: MixedPrecision(p.format, lossScaling: scaling),
                   optimizer: t.optimizer, schedule: t.schedule, totalSteps: steps, gradientClip: t.gradientClip.map(decimal))
+        compression = recipe.compression
     }
 
-    /// A meta (LLM training-config) trial: `plan` on `nodes` × `gpusPerNode` devices at
-    /// `globalBatch` samples per step. FP16 gets DeepSpeed's default dynamic loss scaling.
-    public init(meta plan: ParallelPlan, nodes: Int, gpusPerNode: Int, globalBatch: Int, layers: Int) {
+    /// A meta (LLM training-config) trial: `plan` for `model` on `nodes` × `gpusPerNode` devices
+    /// at `globalBatch` samples per step. FP16 gets DeepSpeed's default dynamic loss scaling.
+    /// - Parameter flashAttention: whether the plan runs FlashAttention, resolved against the
+    ///   hardware profile when the plan leaves it to the profile.
+    public init(meta plan: ParallelPlan, model: GPTSpec, nodes: Int, gpusPerNode: Int, globalBatch: Int, flashAttention: Bool) {
         let format = plan.precision
         let accumulation = plan.gradientAccumulation ?? max(1, globalBatch / max(1, plan.dp * plan.microBatch))
         self.init(nodes: nodes, gpusPerNode: gpusPerNode, dp: plan.dp, tp: plan.tp, pp: plan.pp, zeroStage: plan.zero,
                   offloadOptimizer: plan.offload, microBatch: plan.microBatch, accumulation: accumulation,
                   precision: MixedPrecision(format, lossScaling: format == .fp16 ? .dynamic : nil),
-                  checkpointing: plan.checkpointing, sequenceParallel: plan.sequenceParallel, layers: layers)
+                  checkpointing: plan.checkpointing, sequenceParallel: plan.sequenceParallel, layers: model.layers)
+        pipelineSchedule = plan.schedule; virtualStages = plan.virtualStages; scatterGather = plan.scatterGather
+        overlapGradientReduction = plan.overlapGradientReduction; self.flashAttention = flashAttention
+        transformer = model
     }
 }
 

@@ -57,15 +57,34 @@ public enum TrialPicker {
                 throw ReportError("pick rule '\(rule.text)': '\(metric)' is not an objective of study '\(study)'; "
                                   + "give its direction (best:\(metric):min or best:\(metric):max)")
             }
-            let scored = admitted.compactMap { t -> (TrialRecord, Double)? in
+            // A tie goes to a member of the front (the tied trial that is no worse elsewhere),
+            // then to the smaller trial number.
+            let front = Set(objectives.front(admitted).map(\.number))
+            let scored = admitted.compactMap { t -> (TrialRecord, Double, Int)? in
                 guard let v = t.metrics[metric], v.isFinite else { return nil }
-                return (t, Objective(metric, direction).minimized(v))
+                return (t, Objective(metric, direction).minimized(v), front.contains(t.number) ? 0 : 1)
             }
-            guard let best = scored.min(by: { ($0.1, $0.0.number) < ($1.1, $1.0.number) }) else {
+            guard let best = scored.min(by: { ($0.1, $0.2, $0.0.number) < ($1.1, $1.2, $1.0.number) }) else {
                 throw none(rule.constraints.isEmpty ? "none reports '\(metric)'" : "none satisfies the constraints and reports '\(metric)'")
             }
             return best.0
         }
+    }
+
+    /// Why `trial` is not on the Pareto front of `trials` (constrained domination, as
+    /// `StudyObjectives.front`), or nil when it is on it.
+    public static func offFront(_ trial: TrialRecord, trials: [TrialRecord], objectives: StudyObjectives) -> String? {
+        let front = objectives.front(trials)
+        guard !front.contains(where: { $0.number == trial.number }) else { return nil }
+        guard case .success(let values) = objectives.minimized(trial.metrics) else { return "it does not report every objective" }
+        if trial.violation > 0 { return "it breaks the study's constraints (violation \(JSONValue.format(trial.violation)))" }
+        let dominators = front.filter { member in
+            guard case .success(let v) = objectives.minimized(member.metrics) else { return false }
+            return ParetoFront.dominates(v, values)
+        }
+        let names = dominators.prefix(3).map { "trial \($0.number)" }.joined(separator: ", ")
+        return names.isEmpty ? "other trials dominate it"
+            : "\(names)\(dominators.count > 3 ? " and \(dominators.count - 3) more" : "") \(dominators.count == 1 ? "is" : "are") as good in every objective and better in one"
     }
 
     /// The knee of a front: the member where improving one objective starts to cost most in the

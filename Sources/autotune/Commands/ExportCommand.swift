@@ -9,20 +9,27 @@ struct ExportCommand: Command {
     static let configuration = CommandConfiguration(
         name: "export",
         abstract: "Write a study's chosen trial as a DeepSpeed config, an Accelerate config, a recipe to rerun, or its model as ONNX.",
-        usage: "STUDY --format deepspeed|accelerate|recipe|onnx [--trial N | --pick RULE] [--out PATH] [--db PATH] [--json]",
+        usage: "STUDY [--format deepspeed|accelerate|recipe|onnx] [--trial N | --pick RULE] [--stack deepspeed|fsdp] [--allow-loss] [--out PATH] [--db PATH] [--json]",
         arguments: [.study],
         options: [
-            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx (model.onnx: an engine trial's recipe trained again and exported)."),
+            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx (model.onnx: an engine trial's recipe trained again and exported). Without it, the formats are listed.",
+                   defaultDescription: "list the formats"),
             .value("trial", valueName: "N", help: "Export trial N (it must be COMPLETE)."),
             .value("pick", valueName: "RULE", help: "Choose the trial: knee, best:METRIC or best:METRIC:min|max, then constraints such as ,params<=100000.",
                    defaultDescription: "knee"),
             .value("out", valueName: "PATH", help: "The main file to write, or a directory to write it in ('-' prints it on stdout); companions go beside it.",
                    defaultDescription: "the study's folder beside the store (results/STUDY/) and the format's file name"),
+            .value("stack", valueName: "STACK", help: "Where an Accelerate export runs a ZeRO plan: deepspeed, or fsdp (PyTorch's FSDP).",
+                   defaultDescription: "deepspeed"),
+            .flag("allow-loss", help: "Write an export that cannot carry every setting of the trial, naming each dropped setting on stderr (without it, such an export fails and lists them)."),
             .database, .json,
         ])
 
     var target: StudyArgument
-    var format: ExportFormat
+    /// Nil: list the formats.
+    var format: ExportFormat?
+    var stack: ExportStack
+    var allowLoss: Bool
     var trial: Int?
     var rule: PickRule?
     var out: String?
@@ -30,12 +37,21 @@ struct ExportCommand: Command {
 
     init(_ values: ParsedValues) throws {
         target = try StudyArgument(values)
-        let name: String = try values.value("format")
-        do { format = try ExportFormat.named(name) } catch {
-            let names = ExportFormat.allCases.map(\.rawValue)
-            throw CLIError.invalidValue(name: "--format", value: name, reason: "use one of \(names.joined(separator: ", "))",
-                                        suggestion: closestMatch(to: name, among: names))
+        if let name = try values.optionalValue("format", as: String.self) {
+            do { format = try ExportFormat.named(name) } catch {
+                let names = ExportFormat.allCases.map(\.rawValue)
+                throw CLIError.invalidValue(name: "--format", value: name, reason: "use one of \(names.joined(separator: ", "))",
+                                            suggestion: closestMatch(to: name, among: names))
+            }
         }
+        let stackName = try values.optionalValue("stack", as: String.self) ?? ExportStack.deepspeed.rawValue
+        guard let stack = ExportStack(rawValue: stackName) else {
+            let names = ExportStack.allCases.map(\.rawValue)
+            throw CLIError.invalidValue(name: "--stack", value: stackName, reason: "use one of \(names.joined(separator: ", "))",
+                                        suggestion: closestMatch(to: stackName, among: names))
+        }
+        self.stack = stack
+        allowLoss = values.flag("allow-loss")
         trial = try values.optionalValue("trial")
         rule = try values.optionalValue("pick", as: String.self).map(PickRule.parse)
         out = try values.optionalValue("out")
@@ -51,11 +67,22 @@ struct ExportCommand: Command {
     }
 
     func run() throws -> Int32 {
-        let picked = try ExportSource.pick(try target.open(), trial: trial, rule: rule)
+        let study = try target.open()
+        guard let format else {
+            print(formatList(study))
+            return 0
+        }
+        let picked = try ExportSource.pick(study, trial: trial, rule: rule)
         let toStdout = out == "-"
         if toStdout, format == .onnx { throw CLIError.invalidValue(name: "--out", value: "-", reason: "an ONNX model is binary: give a file path") }
-        var output = try Exporter.export(picked, as: format, to: toStdout ? format.fileName : mainPath(study: picked.study.name),
-                                         progress: Output.progress(quiet: json))
+        var output = try Exporter.export(picked, as: format, to: toStdout ? format.fileName : mainPath(study: picked.study.name, format: format),
+                                         stack: stack, progress: Output.progress(quiet: json))
+        if !output.lost.isEmpty, !allowLoss {
+            throw CLIError.badInput("the \(format.rawValue) export of trial \(picked.trial.number) of study '\(picked.study.name)' would lose: "
+                                    + output.lost.joined(separator: "; ") + " (write it anyway with --allow-loss)")
+        }
+        if let dominance = picked.offFront { output.warnings.insert(dominance, at: 0) }
+        output.warnings += output.lost.map { "dropped: " + $0 }
         var written: [String] = []
         if toStdout {
             print(output.files[0].text, terminator: "")
@@ -76,6 +103,7 @@ struct ExportCommand: Command {
                 ("objectives", .object(picked.spec.objectives.compactMap { o in picked.trial.metrics[o.metric].map { (o.metric, .number($0)) } })),
                 ("format", .string(format.rawValue)), ("files", .array(written.map { .string($0) })),
                 ("commands", .array(output.commands.map { .string($0) })), ("warnings", .array(output.warnings.map { .string($0) })),
+                ("lost", .array(output.lost.map { .string($0) })),
                 ("notes", .array(output.notes.map { .string($0) })),
             ]).prettyText)
             return 0
@@ -93,7 +121,7 @@ struct ExportCommand: Command {
 
     /// Where the main file goes: `--out`, inside it when it names a directory, else
     /// `results/STUDY/` and the format's file name.
-    private func mainPath(study: String) -> String {
+    private func mainPath(study: String, format: ExportFormat) -> String {
         guard let out else {
             return (StudyStore.folder(study, database: target.database) as NSString).appendingPathComponent(format.fileName)
         }
@@ -102,6 +130,17 @@ struct ExportCommand: Command {
             return (out as NSString).appendingPathComponent(format.fileName)
         }
         return out
+    }
+
+    /// The formats, each with what it writes, and whether this study has anything to write in it.
+    private func formatList(_ study: Study) -> String {
+        let evaluator = study.spec.evaluator.name
+        var lines = ["formats for study '\(study.name)' (\(evaluator) evaluator); export with --format FORMAT:"]
+        for f in ExportFormat.allCases {
+            let usable = ExportFormat.usable(f, evaluator: study.spec.evaluator)
+            lines.append("  " + f.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + f.summary + (usable ? "" : " (not for a \(evaluator) study)"))
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// "picked trial 12 of study 'q' (knee): accuracy 0.853, flops 120k".
