@@ -260,3 +260,94 @@ final class ExportEndToEndTests: ScratchTestCase {
         XCTAssertFalse(export(["--format", "recipe", "--trial", String(member), "--out", "-"]).stderr.contains("not on the Pareto front"))
     }
 }
+
+/// Exports of a command study: the space's `export` section maps parameters onto DeepSpeed and
+/// Accelerate settings; without it, the parameters, an argument file and the launch line.
+final class CommandExportEndToEndTests: ScratchTestCase {
+    private var db: String { scratch.appendingPathComponent("autotune.sqlite").path }
+    private let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The worked example of searchspaces/, with its script, searched for `budget` trials.
+    private func searchExample(budget: Int = 6, editing edit: (String) -> String = { $0 }) -> (status: Int32, stdout: String, stderr: String) {
+        let text = (try? String(contentsOf: package.appendingPathComponent("searchspaces/deepspeed-command.json"), encoding: .utf8)) ?? ""
+        let script = package.appendingPathComponent("searchspaces/scripts/toy_finetune.py").path
+        let space = write("space.json", edit(text).replacingOccurrences(of: "searchspaces/scripts/toy_finetune.py", with: script))
+        return runAutotune(["search", space, "--budget", String(budget), "--db", db, "--quiet"], in: scratch)
+    }
+
+    private func json(_ text: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    func testTheExportSectionMapsParametersOntoDeepSpeedAndAccelerateKeys() throws {
+        let search = searchExample()
+        XCTAssertEqual(search.status, 0, search.stderr)
+        let shown = try json(runAutotune(["show", "deepspeed-command", "--db", db, "--json"]).stdout)
+        let trial = try XCTUnwrap((shown["trials"] as? [[String: Any]])?.first { $0["trial"] as? Int == 2 })
+        let parameters = try XCTUnwrap(trial["parameters"] as? [String: Any])
+
+        let ds = runAutotune(["export", "deepspeed-command", "--db", db, "--format", "deepspeed", "--trial", "2"], in: scratch)
+        XCTAssertEqual(ds.status, 0, ds.stderr)
+        let config = try json(String(contentsOf: scratch.appendingPathComponent("deepspeed-command/ds_config.json"), encoding: .utf8))
+        let optimizer = try XCTUnwrap(config["optimizer"] as? [String: Any])
+        XCTAssertEqual(optimizer["type"] as? String, "AdamW")
+        let params = try XCTUnwrap(optimizer["params"] as? [String: Any])
+        XCTAssertEqual(params["lr"] as? Double, parameters["training.lr"] as? Double)
+        XCTAssertEqual(params["weight_decay"] as? Double, 0.1, "the base's fixed settings stay beside the mapped ones")
+        XCTAssertEqual((config["zero_optimization"] as? [String: Any])?["stage"] as? Int, parameters["training.zero"] as? Int)
+        XCTAssertEqual(config["train_micro_batch_size_per_gpu"] as? Int, parameters["training.micro_batch"] as? Int)
+        let run = try XCTUnwrap(ds.stdout.split(separator: "\n").first { $0.hasPrefix("run:   ") })
+        XCTAssertTrue(run.hasPrefix("run:   deepspeed \(package.path)/searchspaces/scripts/toy_finetune.py --lr "), String(run))
+        XCTAssertTrue(run.hasSuffix("--deepspeed --deepspeed_config \(scratch.path)/deepspeed-command/ds_config.json"), String(run))
+
+        let accelerate = runAutotune(["export", "deepspeed-command", "--db", db, "--format", "accelerate", "--trial", "2", "--out", "-"], in: scratch)
+        XCTAssertEqual(accelerate.status, 0, accelerate.stderr)
+        XCTAssertTrue(accelerate.stdout.hasPrefix("compute_environment: LOCAL_MACHINE\ndistributed_type: DEEPSPEED\n"), accelerate.stdout)
+        XCTAssertTrue(accelerate.stdout.contains("  zero_stage: \(try XCTUnwrap(parameters["training.zero"] as? Int))\n"), accelerate.stdout)
+        XCTAssertTrue(accelerate.stdout.contains("mixed_precision: \(try XCTUnwrap(parameters["training.precision"] as? String))\n"), accelerate.stdout)
+
+        // The recipe: the parameters, an argument file for argparse, and the line that reruns it.
+        let recipe = runAutotune(["export", "deepspeed-command", "--db", db, "--format", "recipe", "--trial", "2"], in: scratch)
+        XCTAssertEqual(recipe.status, 0, recipe.stderr)
+        let args = try String(contentsOf: scratch.appendingPathComponent("deepspeed-command/recipe.args"), encoding: .utf8)
+        XCTAssertTrue(args.hasPrefix("--lr\n"), args)
+        let line = try XCTUnwrap(recipe.stdout.split(separator: "\n").first { $0.hasPrefix("run:   ") }).dropFirst("run:   ".count)
+        let rerun = Process()
+        rerun.executableURL = URL(fileURLWithPath: "/bin/sh")
+        rerun.arguments = ["-c", String(line)]
+        let out = Pipe()
+        rerun.standardOutput = out
+        try rerun.run()
+        rerun.waitUntilExit()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let metrics = try json(String(try XCTUnwrap(printed.split(separator: "\n").last)))
+        XCTAssertEqual(metrics["loss"] as? Double, (trial["metrics"] as? [String: Double])?["loss"], "the launch line reruns the trial")
+    }
+
+    func testWithoutAMappingDeepSpeedIsRefusedWithTheWayOut() throws {
+        let search = searchExample(budget: 2) { text in
+            let start = text.range(of: "  \"export\": {")!.lowerBound, end = text.range(of: "  \"budget\"")!.lowerBound
+            return text.replacingCharacters(in: start..<end, with: "")
+        }
+        XCTAssertEqual(search.status, 0, search.stderr)
+        let r = runAutotune(["export", "deepspeed-command", "--db", db, "--format", "deepspeed"], in: scratch)
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.hasPrefix("autotune: error: study 'deepspeed-command' runs a command, and its space has no export.deepspeed section"), r.stderr)
+        XCTAssertTrue(r.stderr.hasSuffix("--format recipe writes the parameters, an argument file and the launch line\n"), r.stderr)
+        let list = runAutotune(["export", "deepspeed-command", "--db", db], in: scratch)
+        XCTAssertTrue(list.stdout.contains("  deepspeed   ds_config.json and launch.sh (Megatron-DeepSpeed flags for an LLM plan) (needs an export.deepspeed section in the space)\n"), list.stdout)
+    }
+
+    func testAMisspeltKeyOrParameterStopsTheSearchBeforeItsFirstTrial() {
+        let key = searchExample { $0.replacingOccurrences(of: "\"optimizer.params.lr\"", with: "\"optimizer.params.lrr\"") }
+        XCTAssertEqual(key.status, 2)
+        XCTAssertTrue(key.stderr.hasSuffix("space.json: export.deepspeed.map (training.lr): 'optimizer.params.lrr' is not a DeepSpeed key. Did you mean 'lr'?\n"), key.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db))
+        let accelerate = searchExample { $0.replacingOccurrences(of: "\"mixed_precison\"", with: "x").replacingOccurrences(of: "\"mixed_precision\"", with: "\"mixed_precison\"") }
+        XCTAssertEqual(accelerate.status, 2)
+        XCTAssertTrue(accelerate.stderr.hasSuffix("export.accelerate.map (training.precision): 'mixed_precison' is not an Accelerate config key. Did you mean 'mixed_precision'?\n"), accelerate.stderr)
+        let parameter = searchExample { $0.replacingOccurrences(of: "\"micro_batch\": \"train_micro", with: "\"micro_bach\": \"train_micro") }
+        XCTAssertEqual(parameter.status, 2)
+        XCTAssertTrue(parameter.stderr.hasSuffix("export.deepspeed.map.micro_bach: 'micro_bach' names no parameter of the space. Did you mean 'micro_batch'?\n"), parameter.stderr)
+    }
+}

@@ -68,6 +68,29 @@ public enum DeepSpeedSchema {
         "zero_allow_untested_optimizer": .boolean,
     ]
 
+    /// Why the dotted key `path` is not a DeepSpeed key, or nil when it is one (a typed
+    /// section's `params.X` is one when any of its types takes X).
+    static func keyProblem(_ path: [String]) -> String? {
+        var rule = Rule.object(top)
+        for (i, key) in path.enumerated() {
+            let at = path[...i].joined(separator: ".")
+            switch rule {
+            case .object(let keys):
+                guard let next = keys[key] else {
+                    return "'\(at)' is not a DeepSpeed key" + (closestMatch(to: key, among: Array(keys.keys)).map { ". Did you mean '\($0)'?" } ?? "")
+                }
+                rule = next
+            case .typed(let types):
+                if key == "type" { rule = .oneOf(types.keys.sorted()); continue }
+                guard key == "params" else { return "'\(at)' is not a DeepSpeed key (a typed section holds type and params)" }
+                rule = .object(types.values.reduce(into: [:]) { $0.merge($1) { a, _ in a } })
+            default:
+                return "'\(path[..<i].joined(separator: "."))' holds a value, not keys"
+            }
+        }
+        return nil
+    }
+
     /// Every way `config` breaks the schema, as "key.path: reason" lines (empty when it fits).
     /// Also checks what DeepSpeed checks across keys: fp16 and bf16 are not both enabled.
     public static func violations(_ config: JSONValue) -> [String] {

@@ -25,11 +25,14 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         }
     }
 
-    /// Whether a study run with `evaluator` has anything to export as `format`.
-    public static func usable(_ format: ExportFormat, evaluator: EvaluatorSpec) -> Bool {
-        switch (format, evaluator) {
+    /// Whether `spec`'s study has anything to export as `format` (a command study, what its
+    /// `export` section maps).
+    public static func usable(_ format: ExportFormat, spec: StudySpec) -> Bool {
+        switch (format, spec.evaluator) {
         case (.recipe, _): return true
         case (.deepspeed, .engine), (.deepspeed, .meta), (.accelerate, .engine), (.accelerate, .meta): return true
+        case (.deepspeed, .command): return spec.export?.deepspeed != nil
+        case (.accelerate, .command): return spec.export?.accelerate != nil
         case (.onnx, .engine): return true
         default: return false
         }
@@ -87,6 +90,13 @@ public enum Exporter {
                               progress: ((String) -> Void)? = nil) throws -> ExportOutput {
         let directory = (path as NSString).deletingLastPathComponent
         func beside(_ name: String) -> String { directory.isEmpty ? name : (directory as NSString).appendingPathComponent(name) }
+        if case .command(let command) = picked.spec.evaluator, format != .onnx {
+            switch format {
+            case .deepspeed: return try CommandExport.deepspeed(picked, command, to: path, beside: beside, title: title(picked))
+            case .accelerate: return try CommandExport.accelerate(picked, command, to: path)
+            default: return try CommandExport.recipe(picked, command, to: path, beside: beside)
+            }
+        }
         switch format {
         case .recipe:
             let commands = picked.rerunCommand(recipePath: path).map { [$0] } ?? []

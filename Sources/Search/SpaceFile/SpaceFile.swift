@@ -16,7 +16,7 @@ public enum SpaceFile {
     /// Top-level keys that hold the candidate (searched or fixed).
     public static let candidateSections = ["architecture", "training", "precision", "compression", "parallelism"]
     /// Top-level keys that configure the study.
-    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point", "max_consecutive_failures"]
+    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point", "max_consecutive_failures", "export"]
     /// Metrics the engine evaluator reports, which its objectives and constraints may name (and
     /// its `MetricCatalogue.hardware` metrics `@` a profile).
     public static var engineMetrics: [String] { MetricCatalogue.engine.map(\.name) }
@@ -121,12 +121,20 @@ public enum SpaceFile {
         let name = try optional(members, "name").map(studyName)
         let reference = try optional(members, "reference_point").map { try referencePoint($0, objectives: objectives) }
         let failureLimit = try optional(members, "max_consecutive_failures").map { try integer($0, at: "max_consecutive_failures", atLeast: 0) }
+        var export: ExportMapping?
+        if let value = optional(members, "export") {
+            guard case .command = evaluator else {
+                throw ConfigError(keyPath: "export", reason: "only a command study maps its parameters for export (\(evaluator.name == "engine" ? "an" : "a") \(evaluator.name) study's export writes its own settings)")
+            }
+            export = try exportMapping(value, space: space)
+        }
         // With `resolution`, the grid strategy discretises continuous dimensions itself.
         if strategy.name == "grid", strategy.options["resolution"] == nil { try checkFinite(space) }
         var spec = StudySpec(space: space, evaluator: evaluator, objectives: objectives, constraints: constraints, strategy: strategy,
                              earlyStopping: earlyStopping, budget: budget, seed: seed, workers: workers, name: name)
         spec.referencePoint = reference
         if let failureLimit { spec.maxConsecutiveFailures = failureLimit }
+        spec.export = export
         spec.document = document
         return spec
     }

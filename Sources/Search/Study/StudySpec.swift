@@ -157,6 +157,8 @@ public struct StudySpec: Hashable, Sendable {
     public var document: JSONValue = .null
     /// Where the spec was read from (the space file's path), for error messages.
     public var source: String = "space"
+    /// A command study's mapping of its parameters onto DeepSpeed and Accelerate settings.
+    public var export: ExportMapping?
 
     public init(space: SearchSpace, evaluator: EvaluatorSpec, objectives: [Objective], constraints: [MetricConstraint] = [],
                 strategy: StrategySpec, earlyStopping: EarlyStoppingSpec? = nil, budget: Budget, seed: UInt64,

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Report
 import Search
 import Store
 
@@ -26,6 +27,7 @@ struct AskCommand: Command {
 
     func run() throws -> Int32 {
         let spec = try SpaceFile.load(path: spacePath)
+        try CommandExport.check(spec)
         let name = studyName ?? spec.name ?? URL(fileURLWithPath: spacePath).deletingPathExtension().lastPathComponent
         try StudyStore.validateName(name)
         // Checked before the store is opened, so bad input never leaves a store or study behind.

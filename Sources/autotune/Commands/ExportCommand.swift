@@ -137,8 +137,11 @@ struct ExportCommand: Command {
         let evaluator = study.spec.evaluator.name
         var lines = ["formats for study '\(study.name)' (\(evaluator) evaluator); export with --format FORMAT:"]
         for f in ExportFormat.allCases {
-            let usable = ExportFormat.usable(f, evaluator: study.spec.evaluator)
-            lines.append("  " + f.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + f.summary + (usable ? "" : " (not for a \(evaluator) study)"))
+            var note = ""
+            if !ExportFormat.usable(f, spec: study.spec) {
+                note = study.spec.evaluator.name == "command" && f != .onnx ? " (needs an export.\(f.rawValue) section in the space)" : " (not for a \(evaluator) study)"
+            }
+            lines.append("  " + f.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + f.summary + note)
         }
         return lines.joined(separator: "\n")
     }

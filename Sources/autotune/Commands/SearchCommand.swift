@@ -85,6 +85,7 @@ struct SearchCommand: Command {
         let spec: StudySpec
         do {
             spec = try SpaceFile.load(path: spacePath).applying(.init(strategy: strategy, trials: budget, seed: seed, workers: workers))
+            try CommandExport.check(spec)
         } catch let e as ConfigError {
             throw InputFileError(file: spacePath, reason: e.description)
         }
