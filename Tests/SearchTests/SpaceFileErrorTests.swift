@@ -11,7 +11,7 @@ final class SpaceFileErrorTests: XCTestCase {
     static let engineObjectives = #""objectives": {"accuracy": "maximize"}"#
     static let lr = #""training": {"lr": {"_type": "loguniform", "_value": [0.001, 0.1]}}"#
     static let distributions = "choice, randint, uniform, quniform, loguniform, qloguniform, normal, qnormal, lognormal, qlognormal"
-    static let topLevel = "architecture, training, precision, compression, parallelism, evaluator, objectives, constraints, strategy, early_stopping, budget, seed, workers, name, reference_point, max_consecutive_failures"
+    static let topLevel = "architecture, training, precision, compression, parallelism, evaluator, objectives, constraints, strategy, early_stopping, budget, seed, workers, name, reference_point, max_consecutive_failures, export"
 
     /// (file text, the exact reason after "s.json: ").
     static let corpus: [(String, String)] = [
@@ -174,6 +174,14 @@ final class SpaceFileErrorTests: XCTestCase {
          "training.optimizer.name: unknown optimizer 'adamm' (valid: adamw, adam, sgd, lamb). Did you mean 'adamw'?"),
         (#"{"architecture": {"family": "vit", "patch": 2, "dim": 8, "depth": 1, "heads": 2}, "training": {"optimizer": {"name": "sgd", "lr": 0.1}}, "compression": [{"method": "prune_channels", "ratio": 0.5}], "evaluator": {"engine": {"data": {"dataset": "blobs"}}}, \#(engineObjectives)}"#,
          "compression[0]: structured pruning supports the mlp and cnn families, not vit"),
+        (#"{"training": {"lr": {"_type": "uniform", "_value": [0, 1]}}, "evaluator": {"command": {"run": "t {lr}"}}, "objectives": {"loss": "minimize"}, "export": {"deepspeed": {"map": {"lrr": "optimizer.params.lr"}}}}"#,
+         "export.deepspeed.map.lrr: 'lrr' names no parameter of the space. Did you mean 'lr'?"),
+        (#"{"training": {"lr": {"_type": "uniform", "_value": [0, 1]}}, "evaluator": {"command": {"run": "t {lr}"}}, "objectives": {"loss": "minimize"}, "export": {"deepspeed": {"map": {"lr": "optimizer..lr"}}}}"#,
+         "export.deepspeed.map.lr: 'optimizer..lr' is not a dotted key path such as optimizer.params.lr"),
+        (#"{"training": {"lr": {"_type": "uniform", "_value": [0, 1]}}, "evaluator": {"command": {"run": "t {lr}"}}, "objectives": {"loss": "minimize"}, "export": {"fsdp": {}}}"#,
+         "export.fsdp: unknown key in the export section (valid: deepspeed, accelerate)"),
+        (#"{"evaluator": {"benchmark": {"problem": "zdt1"}}, "export": {"deepspeed": {}}}"#,
+         "export: only a command study maps its parameters for export (a benchmark study's export writes its own settings)"),
     ]
 
     func testEveryErrorHasItsExactMessage() {
