@@ -17,6 +17,9 @@ final class KeptWeightsTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
+    /// An engine study's candidate and evaluator: the trials are told their metrics by hand.
+    private let engine = #""architecture": {"family": "mlp", "widths": {"_type": "choice", "_value": [[2], [3], [4]]}}, "training": {"optimizer": {"name": "sgd", "lr": {"_type": "uniform", "_value": [0.01, 0.1]}}}, "evaluator": {"engine": {"data": {"dataset": "blobs", "samples": 50, "classes": 2}}}"#
+
     private func files(_ folder: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
     }
@@ -59,8 +62,8 @@ final class KeptWeightsTests: XCTestCase {
     func testFinishKeepsFrontMembersOnly() throws {
         let storage = try SQLiteStorage(path: (directory as NSString).appendingPathComponent("s.sqlite"))
         let spec = try SpaceFile.parse(Data(#"""
-            {"training": {"x": {"_type": "uniform", "_value": [0, 1]}}, "evaluator": {"command": {"run": "true"}},
-             "objectives": {"loss": "minimize", "size": "minimize"}, "strategy": "random", "budget": 6, "keep_weights": {"max_mib": 1}}
+            {\#(engine), "objectives": {"loss": "minimize", "params": "minimize"}, "strategy": "random", "budget": 6,
+             "keep_weights": {"max_mib": 1}}
             """#.utf8), file: "space.json")
         let folder = (directory as NSString).appendingPathComponent("q")
         let (study, _) = try Study.create(spec, named: "q", in: storage, location: "s.sqlite", folder: folder)
@@ -69,15 +72,15 @@ final class KeptWeightsTests: XCTestCase {
                                seed: 1, activationRounding: .fp32)
         let asked = try (0..<4).map { _ in try study.ask(worker: "w") }.map(\.trial.number)
         let weights = folder + "/weights"
-        // (loss, size): 0 and 1 trade off; 2 is dominated by 0; 3 dominates 1 and comes last.
+        // (loss, params): 0 and 1 trade off; 2 is dominated by 0; 3 dominates 1 and comes last.
         let results: [(Double, Double)] = [(1, 5), (3, 2), (2, 6), (2, 1)]
-        try study.finish(asked[0], state: .complete, metrics: ["loss": results[0].0, "size": results[0].1], violation: 0, message: nil, model: model)
-        try study.finish(asked[1], state: .complete, metrics: ["loss": results[1].0, "size": results[1].1], violation: 0, message: nil, model: model)
+        try study.finish(asked[0], state: .complete, metrics: ["loss": results[0].0, "params": results[0].1], violation: 0, message: nil, model: model)
+        try study.finish(asked[1], state: .complete, metrics: ["loss": results[1].0, "params": results[1].1], violation: 0, message: nil, model: model)
         XCTAssertEqual(files(weights), ["trial-0.weights", "trial-1.weights"])
         put(weights, "trial-3.weights.1.2.tmp", bytes: 3)          // trial 3 is RUNNING: its file is being written
-        try study.finish(asked[2], state: .complete, metrics: ["loss": results[2].0, "size": results[2].1], violation: 0, message: nil, model: model)
+        try study.finish(asked[2], state: .complete, metrics: ["loss": results[2].0, "params": results[2].1], violation: 0, message: nil, model: model)
         XCTAssertEqual(files(weights), ["trial-0.weights", "trial-1.weights", "trial-3.weights.1.2.tmp"], "a dominated trial keeps nothing")
-        try study.finish(asked[3], state: .complete, metrics: ["loss": results[3].0, "size": results[3].1], violation: 0, message: nil, model: model)
+        try study.finish(asked[3], state: .complete, metrics: ["loss": results[3].0, "params": results[3].1], violation: 0, message: nil, model: model)
         XCTAssertEqual(files(weights), ["trial-0.weights", "trial-3.weights"], "trial 1 left the front")
         XCTAssertEqual(Set(try study.front().map(\.number)), [0, 3])
 
@@ -100,8 +103,7 @@ final class KeptWeightsTests: XCTestCase {
     func testKeepingOffWritesNothing() throws {
         let storage = try SQLiteStorage(path: (directory as NSString).appendingPathComponent("s.sqlite"))
         let spec = try SpaceFile.parse(Data(#"""
-            {"training": {"x": {"_type": "uniform", "_value": [0, 1]}}, "evaluator": {"command": {"run": "true"}},
-             "objectives": {"loss": "minimize"}, "strategy": "random", "budget": 2, "keep_weights": false}
+            {\#(engine), "objectives": {"loss": "minimize"}, "strategy": "random", "budget": 2, "keep_weights": false}
             """#.utf8), file: "space.json")
         let folder = (directory as NSString).appendingPathComponent("q")
         let (study, _) = try Study.create(spec, named: "q", in: storage, location: "s.sqlite", folder: folder)
@@ -114,5 +116,9 @@ final class KeptWeightsTests: XCTestCase {
         XCTAssertThrowsError(try study.keptModel(of: try study.trials()[0])) {
             XCTAssertEqual("\($0)", "no file \(folder)/weights/trial-0.weights; keep_weights is false")
         }
+        // A study whose evaluator trains nothing here keeps nothing either.
+        let command = try SpaceFile.parse(Data(#"{"training": {"x": 1}, "evaluator": {"command": {"run": "true"}}, "objectives": {"loss": "minimize"}}"#.utf8),
+                                          file: "space.json")
+        XCTAssertNil(try Study.create(command, named: "c", in: storage, location: "s.sqlite", folder: folder).0.keptWeights)
     }
 }

@@ -26,6 +26,10 @@ import Hardware
 /// On `host`, the machine the study runs on, latency and throughput are measured instead: the
 /// median wall-clock time of the final model's forward pass at batch 1 and batch 64
 /// (`Model.medianLatency`), so a study here optimises real speed, int8 kernels included.
+///
+/// For a study that keeps its front members' weights (`keepsModels`), each result carries its
+/// final model (`EvaluationResult.finalModel`), which `Study.finish` writes when the trial joins
+/// the front.
 public final class EngineEvaluator: Evaluator {
     public let data: JSONValue
     public let epochs: Int?

@@ -32,8 +32,8 @@ public final class Study {
     /// Where the study's plots, exports and kept weights go (`results/<study>`); nil when opened
     /// without one.
     public let folder: String?
-    /// The front members' weights this study keeps: nil without a folder, or with
-    /// `keep_weights` false.
+    /// The front members' weights this study keeps: nil without a folder, with `keep_weights`
+    /// false, or for an evaluator that trains no model here (command, meta, benchmark).
     public let keptWeights: KeptWeights?
 
     public var name: String { record.name }
@@ -42,7 +42,7 @@ public final class Study {
     private init(record: StudyRecord, spec: StudySpec, storage: StudyStorage, location: String, folder: String?) {
         self.record = record; self.spec = spec; self.storage = storage; self.location = location; self.folder = folder
         self.objectives = StudyObjectives(objectives: spec.objectives, constraints: spec.constraints)
-        if let folder, case .upTo(let bytes) = spec.keepWeights {
+        if let folder, case .engine = spec.evaluator, case .upTo(let bytes) = spec.keepWeights {
             keptWeights = KeptWeights(folder: (folder as NSString).appendingPathComponent("weights"), limit: bytes)
         } else {
             keptWeights = nil
@@ -285,7 +285,13 @@ public final class Study {
         let kept = keptWeights ?? KeptWeights(folder: (folder as NSString).appendingPathComponent("weights"), limit: 0)
         let path = kept.path(of: trial.number)
         guard let bytes = kept.read(trial: trial.number) else {
-            throw WeightsNotKept("no file \(path)" + (keptWeights == nil ? "; keep_weights is false" : ""))
+            var reason = "no file \(path)"
+            if keptWeights == nil {
+                if case .engine = spec.evaluator { reason += "; keep_weights is false" } else {
+                    reason += "; a \(spec.evaluator.name) study trains no model here"
+                }
+            }
+            throw WeightsNotKept(reason)
         }
         let model: TrainedModel
         do { model = try TrainedModelFile.decode(bytes) } catch let p as TrainedModelFile.Problem {
