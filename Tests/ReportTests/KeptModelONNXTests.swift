@@ -67,6 +67,19 @@ final class KeptModelONNXTests: XCTestCase {
         try assertSameONNX(integer)
     }
 
+    func testTransformersExportTheSameBytes() throws {
+        let vit = try Model(spec: .vit(ViTSpec(patch: 2, dim: 8, depth: 1, heads: 2, mlpRatio: 2)), inputShape: [4, 4, 1], classes: 3,
+                            context: ExecutionContext(), seed: 3)
+        try assertSameONNX(vit)
+        let gpt = try Model(spec: .gpt(GPTSpec(layers: 1, hidden: 8, heads: 2, sequenceLength: 6, vocabulary: 11)), inputShape: [6],
+                            classes: 11, context: ExecutionContext(), seed: 3)
+        let integer = try NetworkSurgery.remodel(gpt, network: NetworkSurgery.rebuild(gpt.network) {
+            try ($0 as? Linear).map { try QuantizedLinear($0, input: .dynamic) }
+        })
+        XCTAssertTrue(NetworkSurgery.leaves(integer.network).contains { $0 is QuantizedLinear }, "the tied head in int8")
+        try assertSameONNX(integer)
+    }
+
     func testFakeQuantizedInputsExportTheSameBytes() throws {
         let base = try Model(spec: .mlp(MLPSpec(widths: [7])), inputShape: [4], classes: 3, context: ExecutionContext(), seed: 3)
         let wrapped = try NetworkSurgery.remodel(base, network: NetworkSurgery.rebuild(base.network) {
