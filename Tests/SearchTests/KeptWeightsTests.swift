@@ -92,7 +92,19 @@ final class KeptWeightsTests: XCTestCase {
         }
         try FileManager.default.copyItem(atPath: weights + "/trial-0.weights", toPath: weights + "/trial-1.weights")
         XCTAssertThrowsError(try study.keptModel(of: trials[1])) {
-            XCTAssertTrue("\($0)".hasPrefix("\(weights)/trial-1.weights holds another model (study 'q', trial 0: "), "\($0)")
+            XCTAssertTrue("\($0)".hasPrefix("\(weights)/trial-1.weights holds another model (study 'q', trial 0, recipe "), "\($0)")
+        }
+        // A study of the same name whose recipes differ (more data) does not take trial 0's file.
+        let other = try SpaceFile.parse(Data(#"""
+            {\#(engine.replacingOccurrences(of: "\"samples\": 50", with: "\"samples\": 60")), "objectives": {"loss": "minimize", "params": "minimize"},
+             "strategy": "random", "budget": 6}
+            """#.utf8), file: "space.json")
+        let (twin, _) = try Study.create(other, named: "q", in: try SQLiteStorage(path: (directory as NSString).appendingPathComponent("t.sqlite")),
+                                         location: "t.sqlite", folder: folder)
+        let first = try twin.ask(worker: "w").trial
+        XCTAssertEqual(first.parameters, trials[0].parameters, "the same seed draws the same parameters")
+        XCTAssertThrowsError(try twin.keptModel(of: first)) {
+            XCTAssertTrue("\($0)".hasPrefix("\(weights)/trial-0.weights holds another model (study 'q', trial 0, recipe "), "\($0)")
         }
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: weights + "/trial-3.weights"))
         XCTAssertThrowsError(try study.keptModel(of: trials[3])) {

@@ -256,8 +256,6 @@ final class TensorReader {
         return (e, start)
     }
 
-    func contains(_ name: String) -> Bool { slices[name] != nil }
-
     func floats(_ name: String, count: Int? = nil) throws -> [Float] {
         let (e, start) = try entry(name, .f32, count: count)
         return (0..<e.count).map { Float(bitPattern: readUInt32(bytes, at: start + 4 * $0)) }

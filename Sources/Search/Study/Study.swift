@@ -271,9 +271,14 @@ public final class Study {
 
     // MARK: - Kept weights
 
-    /// What a kept file of `trial` says it belongs to: the study, the trial and its parameters.
+    /// What a kept file of `trial` says it belongs to: the study, the trial, the FNV-1a hash of
+    /// its recipe document (data, epochs and everything fixed in the space included) and its
+    /// parameters — so a file left by an older study of the same name never passes for this one's.
     func owner(of trial: TrialRecord) -> String {
-        "study '\(name)', trial \(trial.number): " + trial.parameters.map { "\($0.name)=\($0.json)" }.joined(separator: ", ")
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in ((try? recipe(of: trial))?.document.compactText ?? "").utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "study '\(name)', trial \(trial.number), recipe \(String(hash, radix: 16)): "
+            + trial.parameters.map { "\($0.name)=\($0.json)" }.joined(separator: ", ")
     }
 
     /// The final model of engine trial `trial` as its kept file rebuilds it, with no training.
