@@ -215,8 +215,11 @@ struct TensorWriter {
 
     mutating func add(_ name: String, _ values: [Float]) {
         entries.append(.init(name: name, type: .f32, count: values.count))
-        payload.reserveCapacity(payload.count + 4 * values.count)
+        #if _endian(little)
+        values.withUnsafeBytes { payload += $0 }
+        #else
         for v in values { appendUInt32(v.bitPattern, to: &payload) }
+        #endif
     }
 
     mutating func add(_ name: String, _ codes: [Int8]) {
@@ -258,7 +261,14 @@ final class TensorReader {
 
     func floats(_ name: String, count: Int? = nil) throws -> [Float] {
         let (e, start) = try entry(name, .f32, count: count)
+        #if _endian(little)
+        return [Float](unsafeUninitializedCapacity: e.count) { out, initialized in
+            bytes[start..<(start + 4 * e.count)].withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
+            initialized = e.count
+        }
+        #else
         return (0..<e.count).map { Float(bitPattern: readUInt32(bytes, at: start + 4 * $0)) }
+        #endif
     }
 
     func codes(_ name: String, count: Int) throws -> [Int8] {
