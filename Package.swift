@@ -21,7 +21,7 @@ let package = Package(
 
         // MARK: Libraries
         .target(name: "Engine", dependencies: ["CBLAS", "CZlib", "CKernels"], swiftSettings: optimize),
-        .target(name: "Compression", dependencies: ["Engine", "CBLAS", "CKernels"], swiftSettings: optimize),
+        .target(name: "Compression", dependencies: ["Engine", "CBLAS", "CZlib", "CKernels"], swiftSettings: optimize),
         .target(name: "Hardware", dependencies: ["Engine", "CBLAS"], swiftSettings: optimize),
         .target(name: "Parallel", dependencies: ["Engine", "Hardware"], swiftSettings: optimize),
         .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: optimize),

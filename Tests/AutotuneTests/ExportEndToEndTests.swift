@@ -148,17 +148,32 @@ final class ExportEndToEndTests: ScratchTestCase {
         XCTAssertTrue(ds.stdout.contains("\nwrote \(scratch.path)/tiny/ds_config.json\nwrote \(scratch.path)/tiny/launch.sh\n"), ds.stdout)
         let attributes = try FileManager.default.attributesOfItem(atPath: scratch.appendingPathComponent("tiny/launch.sh").path)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o755)
-        // The knee's model, trained again from its recipe, as ONNX: the rerun scores what the study stored.
+        // The study kept the weights of its front members, and of no other trial.
+        let front = try XCTUnwrap(json(runAutotune(["front", "tiny", "--db", db, "--json"]).stdout)["front"] as? [[String: Any]])
+        let weights = scratch.appendingPathComponent("tiny/weights").path
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: weights).sorted(),
+                       front.compactMap { $0["trial"] as? Int }.sorted().map { "trial-\($0).weights" })
+        // The knee's model as ONNX, from its kept weights: nothing is trained.
         let onnx = runAutotune(["export", "tiny", "--db", db, "--format", "onnx", "--json"], in: scratch)
         XCTAssertEqual(onnx.status, 0, onnx.stderr)
+        XCTAssertEqual(onnx.stderr, "")
         let onnxReport = try json(onnx.stdout)
         let knee = try XCTUnwrap(onnxReport["trial"] as? Int)
-        let accuracy = try XCTUnwrap((trials.first { $0["trial"] as? Int == knee }?["metrics"] as? [String: Double])?["accuracy"])
-        XCTAssertEqual(onnxReport["notes"] as? [String],
-                       ["retrained trial \(knee) of study 'tiny' from its recipe: test accuracy \(String(format: "%.4f", accuracy)) (the study stored \(String(format: "%.4f", accuracy)))"])
+        XCTAssertEqual(onnxReport["notes"] as? [String], ["trial \(knee) of study 'tiny' exported from its kept weights (no training)"])
         let model = try Data(contentsOf: scratch.appendingPathComponent("tiny/model.onnx"))
         XCTAssertEqual(model.first, 0x08, "ModelProto field 1 (ir_version), a varint")
         XCTAssertGreaterThan(model.count, 500)
+        // Without its file, the trial is trained again, which a line on stderr says; the rerun
+        // scores what the study stored and gives the same ONNX model.
+        try FileManager.default.removeItem(atPath: weights + "/trial-\(knee).weights")
+        let again = runAutotune(["export", "tiny", "--db", db, "--format", "onnx", "--json"], in: scratch)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.stderr, "autotune: note: trial \(knee)'s weights are not kept (no file \(weights)/trial-\(knee).weights): "
+                                     + "training it again from its recipe\n")
+        let accuracy = try XCTUnwrap((trials.first { $0["trial"] as? Int == knee }?["metrics"] as? [String: Double])?["accuracy"])
+        XCTAssertEqual(try json(again.stdout)["notes"] as? [String],
+                       ["retrained trial \(knee) of study 'tiny' from its recipe: test accuracy \(String(format: "%.4f", accuracy)) (the study stored \(String(format: "%.4f", accuracy)))"])
+        XCTAssertEqual(try Data(contentsOf: scratch.appendingPathComponent("tiny/model.onnx")), model)
         let accelerate = runAutotune(["export", "tiny", "--db", db, "--format", "accelerate", "--out", "-"], in: scratch)
         XCTAssertEqual(accelerate.status, 0, accelerate.stderr)
         XCTAssertTrue(accelerate.stdout.hasPrefix("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\n"), accelerate.stdout)

@@ -11,7 +11,7 @@ final class SpaceFileErrorTests: XCTestCase {
     static let engineObjectives = #""objectives": {"accuracy": "maximize"}"#
     static let lr = #""training": {"lr": {"_type": "loguniform", "_value": [0.001, 0.1]}}"#
     static let distributions = "choice, randint, uniform, quniform, loguniform, qloguniform, normal, qnormal, lognormal, qlognormal"
-    static let topLevel = "architecture, training, precision, compression, parallelism, evaluator, objectives, constraints, strategy, early_stopping, budget, seed, workers, name, reference_point, max_consecutive_failures, export"
+    static let topLevel = "architecture, training, precision, compression, parallelism, evaluator, objectives, constraints, strategy, early_stopping, budget, seed, workers, name, reference_point, max_consecutive_failures, export, keep_weights"
 
     /// (file text, the exact reason after "s.json: ").
     static let corpus: [(String, String)] = [
@@ -21,6 +21,12 @@ final class SpaceFileErrorTests: XCTestCase {
         ("[1]", "top level: expected an object, got an array"),
         (#"{"archtecture": {}, \#(run)}"#, "archtecture: unknown key in a space file (valid: \(topLevel)). Did you mean 'architecture'?"),
         (#"{"data": {"dataset": "spirals"}, \#(run)}"#, "data: the data set belongs under evaluator.engine.data"),
+        // Kept weights
+        (#"{"keep_weights": "yes", \#(run)}"#, #"keep_weights: expected true, false or {"max_mib": N}, got a string"#),
+        (#"{"keep_weights": {"max_mib": 0}, \#(run)}"#, "keep_weights.max_mib: must be ≥ 1, got 0"),
+        (#"{"keep_weights": {"max_mib": 2.5}, \#(run)}"#, "keep_weights.max_mib: expected an integer, got 2.5"),
+        (#"{"keep_weights": {}, \#(run)}"#, "keep_weights.max_mib: missing required key"),
+        (#"{"keep_weights": {"max_mb": 64}, \#(run)}"#, "keep_weights.max_mb: unknown key in keep_weights (valid: max_mib). Did you mean 'max_mib'?"),
         // Distributions
         (#"{"architecture": {"family": {"_type": "choise", "_value": ["mlp"]}}, \#(run)}"#,
          "architecture.family._type: unknown distribution 'choise' (valid: \(distributions)). Did you mean 'choice'?"),

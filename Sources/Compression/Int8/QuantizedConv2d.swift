@@ -72,6 +72,28 @@ public final class QuantizedConv2d: Layer {
         (panels, weightSums) = int8WeightPanels(weightCodes, rows: weightScales.count, depth: depth)
     }
 
+    /// The layer with codes (cout, k·k·cin), scales and bias already made (a kept model rebuilt);
+    /// throws a `ConfigError` when they do not fit or the bit width or input parameters are bad.
+    public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, weightBits: Int,
+                input: Int8InputQuantization, weightCodes: [Int8], weightScales: [Float], bias: [Float]?) throws {
+        self.name = name
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.weightBits = weightBits
+        self.input = input
+        hasBias = bias != nil
+        let depth = kernel * kernel * inChannels
+        try input.validate(keyPath: ConfigError.join(name, "input"))
+        try validateInt8Layer(name, weightBits: weightBits, depth: depth)
+        try validateInt8Storage(name, codes: weightCodes.count, scales: weightScales.count, bias: bias?.count,
+                                channels: outChannels, depth: depth)
+        self.weightCodes = weightCodes; self.weightScales = weightScales; self.bias = bias
+        (panels, weightSums) = int8WeightPanels(weightCodes, rows: outChannels, depth: depth)
+    }
+
     /// k·k·cin: the columns of the im2col matrix.
     private var depth: Int { kernel * kernel * inChannels }
     private var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }

@@ -104,6 +104,24 @@ public final class QuantizedLinear: Layer {
         (panels, weightSums) = int8WeightPanels(weightCodes, rows: weightScales.count, depth: inFeatures)
     }
 
+    /// The layer with codes, scales and bias already made (a kept model rebuilt); throws a
+    /// `ConfigError` when they do not fit (out, in) or the bit width or input parameters are bad.
+    public init(name: String, inFeatures: Int, outFeatures: Int, weightBits: Int, input: Int8InputQuantization,
+                weightCodes: [Int8], weightScales: [Float], bias: [Float]?) throws {
+        self.name = name
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.weightBits = weightBits
+        self.input = input
+        hasBias = bias != nil
+        try input.validate(keyPath: ConfigError.join(name, "input"))
+        try validateInt8Layer(name, weightBits: weightBits, depth: inFeatures)
+        try validateInt8Storage(name, codes: weightCodes.count, scales: weightScales.count, bias: bias?.count,
+                                channels: outFeatures, depth: inFeatures)
+        self.weightCodes = weightCodes; self.weightScales = weightScales; self.bias = bias
+        (panels, weightSums) = int8WeightPanels(weightCodes, rows: outFeatures, depth: inFeatures)
+    }
+
     /// Bytes the layer keeps: one byte per weight code, a Float scale per output channel, and the
     /// Float bias: out·in + 4·out (+ 4·out).
     public var storedBytes: Double {
@@ -149,6 +167,15 @@ func validateInt8Layer(_ name: String, weightBits: Int, depth: Int) throws {
     }
     guard depth <= Int8Panels.maximumDepth else {
         throw ConfigError(keyPath: name, reason: "a depth of \(depth) products overflows int32 sums (at most \(Int8Panels.maximumDepth))")
+    }
+}
+
+/// Throws unless there are channels × depth codes, one scale per channel, and a bias of one
+/// value per channel (when there is one).
+func validateInt8Storage(_ name: String, codes: Int, scales: Int, bias: Int?, channels: Int, depth: Int) throws {
+    guard codes == channels * depth, scales == channels, bias.map({ $0 == channels }) ?? true else {
+        throw ConfigError(keyPath: name, reason: "\(codes) codes, \(scales) scales and \(bias.map(String.init) ?? "no") bias values "
+                                                 + "do not fit \(channels) channels of depth \(depth)")
     }
 }
 

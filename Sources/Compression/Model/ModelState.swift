@@ -27,17 +27,22 @@ public struct ModelState: Sendable {
     /// The tensors a state holds, in order. Running statistics exist after a first forward; a
     /// model that has none yet gets them from one uncounted evaluation pass.
     static func tensors(_ model: Model) -> [Tensor] {
-        var out = [model.store.values]
+        [model.store.values] + runningStatistics(model).flatMap { [$0.mean, $0.variance] }
+    }
+
+    /// Every batch norm's running mean and variance, in network order; a model that has none yet
+    /// gets them from one uncounted evaluation pass.
+    static func runningStatistics(_ model: Model) -> [(layer: BatchNorm, mean: Tensor, variance: Tensor)] {
         let norms = NetworkSurgery.leaves(model.network).compactMap { $0 as? BatchNorm }
         if norms.contains(where: { $0.runningMean == nil }) {
             _ = model.context.measure {
                 _ = model.forward(Tensor(shape: [1] + model.inputShape, context: model.context), training: false)
             }
         }
-        for bn in norms {
-            if let m = bn.runningMean, let v = bn.runningVariance { out += [m, v] }
+        return norms.compactMap { bn in
+            guard let m = bn.runningMean, let v = bn.runningVariance else { return nil }
+            return (bn, m, v)
         }
-        return out
     }
 
     /// Copy `values` into `model`'s tensors; false when the counts differ.

@@ -54,6 +54,16 @@ public final class CompressionRunner {
     public var log: ((String) -> Void)?
     /// The final model of the last `run` (compressed; integer layers after a quantize step).
     public private(set) var model: Model?
+    /// The seed `model`'s layers were built with: the candidate's, or the last self-distillation
+    /// round's.
+    public private(set) var modelSeed: UInt64 = 0
+    /// What the final model's activations are rounded to at every layer boundary, as the engine
+    /// ran it: the recipe's 16-bit (or TF32, FP8) format while its rounding hook is attached,
+    /// FP32 once it is not (after an integer quantize step, or for an FP32 recipe).
+    public var activationRounding: FloatFormat {
+        guard let model, model.context.boundaryObserver != nil else { return .fp32 }
+        return recipe.precision.format
+    }
 
     public init(recipe: Recipe) { self.recipe = recipe }
 
@@ -73,6 +83,7 @@ public final class CompressionRunner {
                          "a trained baseline only starts post-training steps")
         }
         let candidate = recipe.candidate
+        modelSeed = candidate.training.seed
         let splits = try loadData(candidate.data, candidate.training.seed)
         try Preflight.check(recipe, sampleShape: splits.train.sampleShape, classes: splits.train.classCount)
         let working = WorkingWeights(format: recipe.precision.format, scaler: recipe.precision.makeScaler())
@@ -136,6 +147,7 @@ public final class CompressionRunner {
                 let roundHook = DistillationHook(teachers: [model], temperature: d.temperature, alpha: d.alpha)
                 working.detach(from: model)
                 (report, model) = try train(c, model: nil, hooks: [working, roundHook], top: false)
+                modelSeed = c.training.seed
                 stages.append(StageRecord(name: "distill round \(round)", testAccuracy: report.testAccuracy, epochs: report.epochs.count,
                                           seconds: -start.timeIntervalSinceNow))
             }
@@ -156,6 +168,7 @@ public final class CompressionRunner {
                 (report, model) = try steps.prune(model, p)
             case .pruneChannels(let c):
                 (report, model) = try steps.pruneChannels(model, c)
+                modelSeed = candidate.training.seed
             case .lowRank(let l):
                 (report, model) = try steps.lowRank(model, l)
             case .share(let s):

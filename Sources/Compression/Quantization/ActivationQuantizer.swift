@@ -22,6 +22,13 @@ public final class ActivationQuantizer: Layer {
         observer = RangeObserver(method: method, scheme: scheme)
     }
 
+    /// A quantizer that fake-quantizes with a range it has already learned (a kept model rebuilt):
+    /// its `inputQuantization` is the one `range` gives, and an inference forward leaves it alone.
+    public convenience init(_ inner: Layer, bits: Int, method: RangeMethod, range: (min: Float, max: Float)) {
+        self.init(inner, mode: .fakeQuantize, bits: bits, method: method)
+        self.range = range
+    }
+
     public var name: String { inner.name }
     public var parameters: [Parameter] { inner.parameters }
     public var needsInputGradient: Bool {

@@ -84,10 +84,13 @@ public enum Exporter {
     /// that runs under DeepSpeed).
     /// - Throws: `ReportError` when the study has nothing of that format to export (a benchmark
     ///   study has no training job), or when a generated DeepSpeed config breaks the schema.
-    /// - Parameter progress: receives a line per epoch when the format trains the model again (onnx).
-    /// - Parameter stack: the training stack a ZeRO plan runs on under Accelerate.
+    /// - Parameters:
+    ///   - stack: the training stack a ZeRO plan runs on under Accelerate.
+    ///   - progress: receives a line per epoch when the format trains the model again (onnx).
+    ///   - notice: receives the one line a person should see even without progress: the model's
+    ///     weights were not kept, so it is trained again.
     public static func export(_ picked: PickedTrial, as format: ExportFormat, to path: String, stack: ExportStack = .deepspeed,
-                              progress: ((String) -> Void)? = nil) throws -> ExportOutput {
+                              progress: ((String) -> Void)? = nil, notice: ((String) -> Void)? = nil) throws -> ExportOutput {
         let directory = (path as NSString).deletingLastPathComponent
         func beside(_ name: String) -> String { directory.isEmpty ? name : (directory as NSString).appendingPathComponent(name) }
         if case .command(let command) = picked.spec.evaluator, format != .onnx {
@@ -125,7 +128,7 @@ public enum Exporter {
             }
             return output
         case .onnx:
-            let trained = try ONNXTrialExport.train(picked, progress: progress)
+            let trained = try ONNXTrialExport.export(picked, progress: progress, notice: notice)
             return ExportOutput(files: [ExportFile(path: path, binary: trained.model)], warnings: [],
                                 commands: ["python3 -c \"import onnxruntime as ort; print(ort.InferenceSession('\(path)').get_inputs()[0])\""],
                                 notes: [trained.summary])

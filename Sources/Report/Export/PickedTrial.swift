@@ -44,6 +44,16 @@ public struct PickedTrial {
         return nil
     }
 
+    /// The trial's final model as the study kept it (`Study.keptModel(of:)`): no training. For
+    /// every format that writes the model itself (ONNX; a script with its weights).
+    /// - Throws: `WeightsNotKept` with the reason there is none (retrain it from its recipe).
+    public func keptModel() throws -> TrainedModel {
+        guard engineRecipe != nil else {
+            throw WeightsNotKept("trial \(trial.number) comes from a \(spec.evaluator.name) evaluator, which trains no model here")
+        }
+        return try study.keptModel(of: trial)
+    }
+
     /// The command that reruns the recipe saved at `path`, when there is one.
     public func rerunCommand(recipePath path: String) -> String? {
         switch recipe {

@@ -26,6 +26,10 @@ import Hardware
 /// On `host`, the machine the study runs on, latency and throughput are measured instead: the
 /// median wall-clock time of the final model's forward pass at batch 1 and batch 64
 /// (`Model.medianLatency`), so a study here optimises real speed, int8 kernels included.
+///
+/// For a study that keeps its front members' weights (`keepsModels`), each result carries its
+/// final model (`EvaluationResult.finalModel`), which `Study.finish` writes when the trial joins
+/// the front.
 public final class EngineEvaluator: Evaluator {
     public let data: JSONValue
     public let epochs: Int?
@@ -33,6 +37,9 @@ public final class EngineEvaluator: Evaluator {
     public let threads: Int?
     /// Profiles the final model is costed on, by the name objectives use after `@`.
     public let hardware: [(name: String, profile: HardwareProfile)]
+    /// Whether results carry their final model (`EvaluationResult.finalModel`), for a study that
+    /// keeps its front members' weights.
+    public let keepsModels: Bool
     /// The batch `throughput@<profile>` is measured at.
     public static let throughputBatch = 64
 
@@ -42,8 +49,9 @@ public final class EngineEvaluator: Evaluator {
     /// Teachers trained for distillation, shared by this evaluator's trials.
     private let teachers = TeacherCache()
 
-    public init(data: JSONValue, epochs: Int?, threads: Int? = nil, hardware: [(name: String, profile: HardwareProfile)] = []) {
-        self.data = data; self.epochs = epochs; self.threads = threads; self.hardware = hardware
+    public init(data: JSONValue, epochs: Int?, threads: Int? = nil, hardware: [(name: String, profile: HardwareProfile)] = [],
+                keepsModels: Bool = false) {
+        self.data = data; self.epochs = epochs; self.threads = threads; self.hardware = hardware; self.keepsModels = keepsModels
     }
 
     private func load(_ config: DataConfig, seed: UInt64) throws -> DataConfig.Splits {
@@ -158,7 +166,7 @@ public final class EngineEvaluator: Evaluator {
                 }
             }
         }
-        return EvaluationResult(metrics: metrics, stoppedEarly: training.status == .stopped)
+        return EvaluationResult(metrics: metrics, stoppedEarly: training.status == .stopped, finalModel: keepsModels ? runner.finalModel : nil)
     }
 
     /// The operations of one inference forward pass of `model` at `batch` samples.

@@ -1,13 +1,24 @@
+import Compression
 import Engine
 
 /// What an evaluation measured: every metric it reports (accuracy, loss, params, flops, or
 /// whatever a command prints), by name.
-public struct EvaluationResult: Equatable, Sendable {
+public struct EvaluationResult: Equatable, @unchecked Sendable {
     public var metrics: [String: Double]
     /// True when the evaluation stopped because `report` asked it to (early stopping); `metrics`
     /// then hold the last reported values.
     public var stoppedEarly: Bool
-    public init(metrics: [String: Double], stoppedEarly: Bool = false) { self.metrics = metrics; self.stoppedEarly = stoppedEarly }
+    /// The trained model the evaluation ended with, for a study that keeps its front members'
+    /// weights (an engine evaluator asked to keep models); nil otherwise.
+    public var finalModel: FinalModel?
+    public init(metrics: [String: Double], stoppedEarly: Bool = false, finalModel: FinalModel? = nil) {
+        self.metrics = metrics; self.stoppedEarly = stoppedEarly; self.finalModel = finalModel
+    }
+
+    /// Equal when the metrics and how the evaluation ended are (the model is not compared).
+    public static func == (a: EvaluationResult, b: EvaluationResult) -> Bool {
+        a.metrics == b.metrics && a.stoppedEarly == b.stoppedEarly
+    }
 }
 
 /// A candidate's evaluation failed: why, on one line (the trial is stored as FAIL with it).

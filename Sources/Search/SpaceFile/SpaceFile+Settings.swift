@@ -160,6 +160,23 @@ extension SpaceFile {
         try integer(value, at: "workers", atLeast: 1)
     }
 
+    /// `keep_weights`: `true`, `false`, or `{"max_mib": N}` with N ≥ 1 (MiB of kept files at most).
+    static func keepWeights(_ value: JSONValue) throws -> WeightKeeping {
+        switch value {
+        case .bool(let on):
+            return on ? .default : .off
+        case .object(let members):
+            try checkKeys(members, allowed: ["max_mib"], at: "keep_weights", owner: "keep_weights")
+            let mib = try integer(try required(members, "max_mib", at: "keep_weights"), at: "keep_weights.max_mib", atLeast: 1)
+            guard mib <= 1 << 30 else {
+                throw ConfigError(keyPath: "keep_weights.max_mib", reason: "must be at most \(1 << 30) MiB, got \(mib)")
+            }
+            return .upTo(bytes: mib << 20)
+        default:
+            throw ConfigError(keyPath: "keep_weights", reason: "expected true, false or {\"max_mib\": N}, got \(value.kindName)")
+        }
+    }
+
     /// `name`: the study name rule (`StudySpec.checkName`).
     static func studyName(_ value: JSONValue) throws -> String {
         let name = try string(value, at: "name")

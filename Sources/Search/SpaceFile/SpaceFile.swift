@@ -16,7 +16,7 @@ public enum SpaceFile {
     /// Top-level keys that hold the candidate (searched or fixed).
     public static let candidateSections = ["architecture", "training", "precision", "compression", "parallelism"]
     /// Top-level keys that configure the study.
-    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point", "max_consecutive_failures", "export"]
+    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point", "max_consecutive_failures", "export", "keep_weights"]
     /// Metrics the engine evaluator reports, which its objectives and constraints may name (and
     /// its `MetricCatalogue.hardware` metrics `@` a profile).
     public static var engineMetrics: [String] { MetricCatalogue.engine.map(\.name) }
@@ -135,6 +135,7 @@ public enum SpaceFile {
         spec.referencePoint = reference
         if let failureLimit { spec.maxConsecutiveFailures = failureLimit }
         spec.export = export
+        if let keeping = try optional(members, "keep_weights").map(Self.keepWeights) { spec.keepWeights = keeping }
         spec.document = document
         return spec
     }

@@ -1,3 +1,4 @@
+import Compression
 import Engine
 import Foundation
 import Hardware
@@ -14,6 +15,11 @@ import Store
 ///
 /// `StudyRunner` is the worker loop over a study; the `search`, `ask`, `tell`, `show`, `front`,
 /// `export` and `report` commands are thin layers over this type.
+///
+/// Opened with its folder (`results/<study>`), an engine study keeps the trained weights of its
+/// Pareto-front members in `weights/` (`KeptWeights`, `keep_weights` in the space file): a trial
+/// evaluated here writes its file before its result is stored, when it would join the front, and
+/// every stored result deletes the files of trials that left it.
 public final class Study {
     public let record: StudyRecord
     /// The spec as the study was created (a resumed study keeps its own).
@@ -23,13 +29,24 @@ public final class Study {
     public let location: String
     /// The study's trials read through its objectives and constraints.
     public let objectives: StudyObjectives
+    /// Where the study's plots, exports and kept weights go (`results/<study>`); nil when opened
+    /// without one.
+    public let folder: String?
+    /// The front members' weights this study keeps: nil without a folder, with `keep_weights`
+    /// false, or for an evaluator that trains no model here (command, meta, benchmark).
+    public let keptWeights: KeptWeights?
 
     public var name: String { record.name }
     public var id: Int64 { record.id }
 
-    private init(record: StudyRecord, spec: StudySpec, storage: StudyStorage, location: String) {
-        self.record = record; self.spec = spec; self.storage = storage; self.location = location
+    private init(record: StudyRecord, spec: StudySpec, storage: StudyStorage, location: String, folder: String?) {
+        self.record = record; self.spec = spec; self.storage = storage; self.location = location; self.folder = folder
         self.objectives = StudyObjectives(objectives: spec.objectives, constraints: spec.constraints)
+        if let folder, case .engine = spec.evaluator, case .upTo(let bytes) = spec.keepWeights {
+            keptWeights = KeptWeights(folder: (folder as NSString).appendingPathComponent("weights"), limit: bytes)
+        } else {
+            keptWeights = nil
+        }
     }
 
     // MARK: - Opening
@@ -37,10 +54,13 @@ public final class Study {
     /// Create the study `name` from `spec`, or resume it when it exists: then every setting that
     /// shapes its trials must be unchanged (the budget and the number of workers may change), and
     /// the error names each one that is not.
-    /// - Parameter joining: only an existing study may be opened (a worker joining it).
+    /// - Parameters:
+    ///   - joining: only an existing study may be opened (a worker joining it).
+    ///   - folder: the study's folder beside its store, where its weights are kept (none: no
+    ///     weights are kept).
     /// - Returns: the study and whether it was created now.
     public static func create(_ spec: StudySpec, named name: String, in storage: StudyStorage, location: String,
-                              joining: Bool = false) throws -> (Study, created: Bool) {
+                              joining: Bool = false, folder: String? = nil) throws -> (Study, created: Bool) {
         try StudySpec.checkName(name)
         // Everything the spec configures is checked before the store is touched, so bad input
         // never leaves a study behind.
@@ -54,7 +74,7 @@ public final class Study {
                                  directions: spec.objectives.map(\.direction.rawValue), seed: spec.seed,
                                  strategy: spec.autoStrategy?.name ?? spec.strategy.name)
         let (stored, created) = try storage.openStudy(record)
-        if created { return (Study(record: stored, spec: spec, storage: storage, location: location), true) }
+        if created { return (Study(record: stored, spec: spec, storage: storage, location: location, folder: folder), true) }
         let existing = try storedSpec(of: stored)
         let changes = spec.changes(from: existing)
         guard changes.isEmpty else {
@@ -65,12 +85,13 @@ public final class Study {
         var resumed = existing
         resumed.budget = spec.budget
         resumed.workers = spec.workers
-        return (Study(record: stored, spec: resumed, storage: storage, location: location), false)
+        resumed.keepWeights = spec.keepWeights
+        return (Study(record: stored, spec: resumed, storage: storage, location: location, folder: folder), false)
     }
 
     /// The existing study `name`, or an error listing the studies there are (with the closest
-    /// name when it looks like a typo).
-    public static func open(_ name: String, in storage: StudyStorage, location: String) throws -> Study {
+    /// name when it looks like a typo). `folder` is where its weights are kept (see `create`).
+    public static func open(_ name: String, in storage: StudyStorage, location: String, folder: String? = nil) throws -> Study {
         guard let record = try storage.study(named: name) else {
             let names = try storage.studies().map(\.study.name)
             var reason = "no study '\(name)' in \(location)"
@@ -78,7 +99,7 @@ public final class Study {
             if let near = closestMatch(to: name, among: names) { reason += ". Did you mean '\(near)'?" }
             throw StudyError(.input, reason)
         }
-        return Study(record: record, spec: try storedSpec(of: record), storage: storage, location: location)
+        return Study(record: record, spec: try storedSpec(of: record), storage: storage, location: location, folder: folder)
     }
 
     /// The spec stored with a study, read again from its space document.
@@ -116,7 +137,8 @@ public final class Study {
                 members.append(.init("dir", .string(dir)))
                 data = .object(members)
             }
-            return EngineEvaluator(data: data, epochs: epochs, threads: threads, hardware: try spec.hardwareProfiles())
+            return EngineEvaluator(data: data, epochs: epochs, threads: threads, hardware: try spec.hardwareProfiles(),
+                                   keepsModels: keptWeights != nil)
         case .command(let command):
             return CommandEvaluator(command)
         case .meta(let meta):
@@ -202,15 +224,39 @@ public final class Study {
             throw StudyError(.input, reason)
         }
         let verdict = objectives.verdict(metrics)
-        try storage.finishTrial(study: id, number: number, state: verdict.state, metrics: metrics,
-                                violation: verdict.violation, message: verdict.message)
+        try finish(number, state: verdict.state, metrics: metrics, violation: verdict.violation, message: verdict.message)
         return (verdict.state, verdict.message)
     }
 
     /// Fail a RUNNING trial with `reason`.
     public func fail(_ number: Int, reason: String) throws {
         _ = try runningTrial(number)
-        try storage.finishTrial(study: id, number: number, state: .fail, metrics: [:], violation: 0, message: reason)
+        try finish(number, state: .fail, metrics: [:], violation: 0, message: reason)
+    }
+
+    /// Store the end of RUNNING trial `number`: the one place a result is recorded (`tell`,
+    /// `fail` and `StudyRunner` come here). When the study keeps weights, `model` (the trial's
+    /// final model) is written first if the trial joins the front with these metrics, and once
+    /// the result is stored, the files of trials no longer on the front are deleted.
+    ///
+    /// A model that cannot be kept faithfully, or a folder that cannot be written, leaves the
+    /// trial without kept weights (its export trains it again); the result is stored all the same.
+    public func finish(_ number: Int, state: TrialState, metrics: [String: Double], violation: Double, message: String?,
+                       model: FinalModel? = nil) throws {
+        guard let kept = keptWeights else {
+            try storage.finishTrial(study: id, number: number, state: state, metrics: metrics, violation: violation, message: message)
+            return
+        }
+        var all = try trials()
+        if let k = all.firstIndex(where: { $0.number == number }) {
+            all[k].state = state; all[k].metrics = metrics; all[k].violation = violation
+        }
+        let front = Set(objectives.front(all).map(\.number))
+        if let model, front.contains(number), let trial = all.first(where: { $0.number == number }) {
+            _ = try? kept.write(try model.file(owner: owner(of: trial)), trial: number)
+        }
+        try storage.finishTrial(study: id, number: number, state: state, metrics: metrics, violation: violation, message: message)
+        kept.prune(front: front, running: Set(all.filter { $0.state == .running }.map(\.number)))
     }
 
     private func runningTrial(_ number: Int) throws -> TrialRecord {
@@ -221,6 +267,43 @@ public final class Study {
             throw StudyError(.input, "trial \(number) of study '\(name)' is already \(trial.state.rawValue)")
         }
         return trial
+    }
+
+    // MARK: - Kept weights
+
+    /// What a kept file of `trial` says it belongs to: the study, the trial, the FNV-1a hash of
+    /// its recipe document (data, epochs and everything fixed in the space included) and its
+    /// parameters — so a file left by an older study of the same name never passes for this one's.
+    func owner(of trial: TrialRecord) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in ((try? recipe(of: trial))?.document.compactText ?? "").utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "study '\(name)', trial \(trial.number), recipe \(String(hash, radix: 16)): "
+            + trial.parameters.map { "\($0.name)=\($0.json)" }.joined(separator: ", ")
+    }
+
+    /// The final model of engine trial `trial` as its kept file rebuilds it, with no training.
+    /// - Throws: `WeightsNotKept` saying why there is none: the study keeps no weights here, the
+    ///   trial has no file (it was not on the front when it finished, left it, or did not fit the
+    ///   bound), or its file is unreadable or belongs to another trial.
+    public func keptModel(of trial: TrialRecord) throws -> TrainedModel {
+        guard let folder else { throw WeightsNotKept("study '\(name)' was opened without its folder") }
+        let kept = keptWeights ?? KeptWeights(folder: (folder as NSString).appendingPathComponent("weights"), limit: 0)
+        let path = kept.path(of: trial.number)
+        guard let bytes = kept.read(trial: trial.number) else {
+            var reason = "no file \(path)"
+            if keptWeights == nil {
+                if case .engine = spec.evaluator { reason += "; keep_weights is false" } else {
+                    reason += "; a \(spec.evaluator.name) study trains no model here"
+                }
+            }
+            throw WeightsNotKept(reason)
+        }
+        let model: TrainedModel
+        do { model = try TrainedModelFile.decode(bytes) } catch let p as TrainedModelFile.Problem {
+            throw WeightsNotKept("\(path): \(p.reason)")
+        }
+        guard model.owner == owner(of: trial) else { throw WeightsNotKept("\(path) holds another model (\(model.owner))") }
+        return model
     }
 
     // MARK: - Reading
@@ -259,6 +342,13 @@ public final class Study {
             return .parameters(candidate)
         }
     }
+}
+
+/// Why a trial's kept weights cannot be used, on one line.
+public struct WeightsNotKept: Error, CustomStringConvertible, Equatable {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
 }
 
 /// A study request that cannot be met: bad input (exit 2) or a failure at run time (exit 1).

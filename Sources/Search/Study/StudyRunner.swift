@@ -1,3 +1,4 @@
+import Compression
 import Engine
 import Foundation
 import Store
@@ -185,6 +186,7 @@ public final class StudyRunner {
         defer { locked { running = nil } }
         var lastMetrics: [String: Double] = [:]
         var verdict: (state: TrialState, violation: Double, message: String?)
+        var model: FinalModel?
         do {
             let m = try evaluator.evaluate(asked.candidate, parameters: asked.parameters) { step, values in
                 lastMetrics = values
@@ -193,13 +195,14 @@ public final class StudyRunner {
             let metrics = m.stoppedEarly ? lastMetrics.merging(m.metrics) { _, new in new } : m.metrics
             verdict = analysis.verdict(metrics, stoppedEarly: m.stoppedEarly)
             lastMetrics = metrics
+            model = m.finalModel
         } catch {
             verdict = (.fail, 0, (error as? EvaluationError)?.reason ?? "\(error)")
             lastMetrics = [:]
         }
         try locked {
-            try storage.finishTrial(study: id, number: trial.number, state: verdict.state, metrics: lastMetrics,
-                                    violation: verdict.violation, message: verdict.message)
+            try study.finish(trial.number, state: verdict.state, metrics: lastMetrics, violation: verdict.violation,
+                             message: verdict.message, model: model)
         }
     }
 

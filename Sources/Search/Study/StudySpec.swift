@@ -123,6 +123,17 @@ public struct EarlyStoppingSpec: Hashable, Sendable {
     }
 }
 
+/// Whether a study keeps the trained weights of its Pareto-front members (engine studies), and
+/// how many bytes of them at most. Space file key `keep_weights`: `true` (the default,
+/// `defaultLimitMiB`), `false`, or `{"max_mib": N}`.
+public enum WeightKeeping: Hashable, Sendable {
+    case off
+    case upTo(bytes: Int)
+
+    public static let defaultLimitMiB = 256
+    public static let `default` = WeightKeeping.upTo(bytes: defaultLimitMiB << 20)
+}
+
 /// When a study stops: after `trials` trials and/or `seconds` of wall-clock time.
 public struct Budget: Hashable, Sendable {
     public var trials: Int?
@@ -152,6 +163,9 @@ public struct StudySpec: Hashable, Sendable {
     /// a missing script or a broken space fails every trial, and the budget should not be spent
     /// finding that out. 0 never stops.
     public var maxConsecutiveFailures = 5
+    /// Whether the study keeps its front members' trained weights (read when a run starts; it
+    /// shapes no trial, so a study may resume with another setting).
+    public var keepWeights = WeightKeeping.default
     /// The space document as read, with the settings changed on the command line written into
     /// it: what a study stores, and what later commands read its spec from.
     public var document: JSONValue = .null

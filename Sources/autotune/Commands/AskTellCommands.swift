@@ -32,7 +32,8 @@ struct AskCommand: Command {
         try StudyStore.validateName(name)
         // Checked before the store is opened, so bad input never leaves a store or study behind.
         try spec.checkParts()
-        let (study, _) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database)
+        let (study, _) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database,
+                                          folder: StudyStore.folder(name, database: database))
         let asked = try study.ask(worker: "ask:\(ProcessInfo.processInfo.processIdentifier)")
         print(JSONValue.object([
             ("study", .string(name)), ("trial", .number(Double(asked.trial.number))),

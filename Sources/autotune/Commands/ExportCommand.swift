@@ -12,7 +12,7 @@ struct ExportCommand: Command {
         usage: "STUDY [--format deepspeed|accelerate|recipe|onnx] [--trial N | --pick RULE] [--stack deepspeed|fsdp] [--allow-loss] [--out PATH] [--db PATH] [--json]",
         arguments: [.study],
         options: [
-            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx (model.onnx: an engine trial's recipe trained again and exported). Without it, the formats are listed.",
+            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx (model.onnx: an engine trial's model from the weights its study kept, else its recipe trained again). Without it, the formats are listed.",
                    defaultDescription: "list the formats"),
             .value("trial", valueName: "N", help: "Export trial N (it must be COMPLETE)."),
             .value("pick", valueName: "RULE", help: "Choose the trial: knee, best:METRIC or best:METRIC:min|max, then constraints such as ,params<=100000.",
@@ -76,7 +76,8 @@ struct ExportCommand: Command {
         let toStdout = out == "-"
         if toStdout, format == .onnx { throw CLIError.invalidValue(name: "--out", value: "-", reason: "an ONNX model is binary: give a file path") }
         var output = try Exporter.export(picked, as: format, to: toStdout ? format.fileName : mainPath(study: picked.study.name, format: format),
-                                         stack: stack, progress: Output.progress(quiet: json))
+                                         stack: stack, progress: Output.progress(quiet: json),
+                                         notice: { FileHandle.standardError.write(Data("autotune: note: \($0)\n".utf8)) })
         if !output.lost.isEmpty, !allowLoss {
             throw CLIError.badInput("the \(format.rawValue) export of trial \(picked.trial.number) of study '\(picked.study.name)' would lose: "
                                     + output.lost.joined(separator: "; ") + " (write it anyway with --allow-loss)")

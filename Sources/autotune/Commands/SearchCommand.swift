@@ -93,7 +93,8 @@ struct SearchCommand: Command {
         try StudyStore.validateName(name)
         // Checked before the store is opened, so bad input never leaves a store or study behind.
         try spec.checkParts()
-        let (study, created) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database, joining: isWorker)
+        let (study, created) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database, joining: isWorker,
+                                                folder: StudyStore.folder(name, database: database))
         let workerCount = study.spec.workers
         let threadsPerRun = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workerCount)
         let deadline = study.spec.budget.seconds.map { Date().addingTimeInterval($0) }

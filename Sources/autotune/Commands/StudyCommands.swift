@@ -129,7 +129,7 @@ struct StudyArgument {
 
     /// The study, in a store which must exist (or an error listing the studies there are).
     func open() throws -> Study {
-        try Study.open(name, in: try openExisting(database), location: database)
+        try Study.open(name, in: try openExisting(database), location: database, folder: StudyStore.folder(name, database: database))
     }
 }
 
