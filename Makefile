@@ -11,7 +11,7 @@ ONNX_MODELS  := mlp mlp-batchnorm cnn cnn-global-pool mlp-int8 cnn-int8 cnn-int8
                 mlp-fp16-pruned cnn-bf16 vit vit-int8-dynamic gpt gpt-int8
 ONNX_OUT     := results/onnx-check
 
-.PHONY: all setup deps build run test check-report check-onnx nightly nightly-quick bench bench-peers clean
+.PHONY: all setup deps build run test check-report check-onnx check-export-configs export-venv nightly nightly-quick bench bench-peers clean
 
 all: build
 
@@ -83,6 +83,19 @@ check-onnx: setup
 	    || { echo "$$m: eval failed, see $$out.log"; status=1; continue; }; \
 	  $(PYTHON) $(ONNX_CHECK) $$out.onnx $$out.npy $$out.txt --name $$m || status=1; \
 	done; exit $$status
+
+# A Python environment with PyTorch, DeepSpeed and Accelerate for the export checks, outside the
+# clone (it is gigabytes: PyPI's torch brings its CUDA libraries) and reused once made.
+EXPORT_VENV ?= $(HOME)/.cache/autotune/export-venv
+export-venv:
+	@test -x $(EXPORT_VENV)/bin/python || $(PYTHON) -m venv $(EXPORT_VENV)
+	@$(EXPORT_VENV)/bin/python -c "import torch, deepspeed, accelerate, ninja, numpy, yaml" 2>/dev/null \
+	  || $(EXPORT_VENV)/bin/python -m pip install --quiet torch deepspeed accelerate ninja numpy pyyaml
+
+# Every DeepSpeed and Accelerate config exported from the gpt3-cluster example (and the
+# command-study example) loaded by DeepSpeed's and Accelerate's own loaders at the launch's size.
+check-export-configs: setup export-venv
+	VENV=$(EXPORT_VENV) .ci/check-export-configs
 
 clean:
 	rm -rf .build
