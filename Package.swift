@@ -16,6 +16,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // GNU libmicrohttpd (Debian: libmicrohttpd-dev) for the dashboard's HTTP server.
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         // Kernels compiled per instruction set and chosen at run time (see include/CKernels.h).
         .target(name: "CKernels"),
 
@@ -27,10 +29,11 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: optimize),
         .target(name: "Search", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Store"], swiftSettings: optimize),
         .target(name: "Report", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["ONNX/check"], swiftSettings: optimize),
+        .target(name: "Dashboard", dependencies: ["CMicroHTTPD", "Engine", "Search", "Store", "Bench"], swiftSettings: optimize),
         .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["peers"], swiftSettings: optimize),
 
         // MARK: Executable
-        .executableTarget(name: "autotune", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "Report", "Bench"], swiftSettings: optimize),
+        .executableTarget(name: "autotune", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "Report", "Bench", "Dashboard"], swiftSettings: optimize),
 
         // MARK: Tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
@@ -40,6 +43,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Engine", "Hardware", "Parallel", "Store"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Search", "Store", "Engine", "Compression", "Parallel"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Search", "Store", "Engine"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Search", "Store", "Engine"]),
         .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression"]),
     ],

@@ -11,6 +11,7 @@ struct AutotuneCommand: Command {
         PlotCommand.self,
         ReportCommand.self,
         ExportCommand.self,
+        DashboardCommand.self,
         AskCommand.self,
         TellCommand.self,
         EvalCommand.self,

@@ -1,0 +1,224 @@
+import Bench
+import Engine
+import Foundation
+import Search
+import Store
+
+/// The dashboard's routes over a study store, read-only: each request reads what it needs (one
+/// short read per query, nothing held between requests) and answers JSON, the page or d3.
+///
+/// | route | answer |
+/// |---|---|
+/// | `/` | the page |
+/// | `/d3.js` | d3, from where Debian's `libjs-d3` installs it |
+/// | `/api/studies` | every study: objectives, trial counts by state, last activity |
+/// | `/api/studies/NAME` | one study: evaluator, strategy, objectives, constraints, parameters, budget, counts |
+/// | `/api/studies/NAME/trials?since=SEQ` | finished trials (all, or those finished after cursor SEQ) and the new cursor |
+/// | `/api/studies/NAME/front` | the Pareto front's members and the hypervolume over trials |
+/// | `/api/nightly` | the nightly benchmark runs, newest first, each metric with its verdict |
+///
+/// A study name in a URL is looked up in the store, never used as a path.
+public final class DashboardAPI {
+    let storage: StudyStorage
+    let location: String
+    /// The store's benchmark history, when it has one (an SQLite store).
+    let history: SQLiteStorage?
+    let d3: Data?
+    let d3Path: String
+
+    /// Where Debian's libjs-d3 installs d3.
+    public static let defaultD3Path = "/usr/share/javascript/d3/d3.min.js"
+
+    public init(storage: StudyStorage, location: String, history: SQLiteStorage?, d3Path: String = DashboardAPI.defaultD3Path) {
+        self.storage = storage; self.location = location; self.history = history; self.d3Path = d3Path
+        d3 = FileManager.default.contents(atPath: d3Path)
+    }
+
+    /// The answer to `request`; failures become JSON errors with their status, never a crash.
+    public func respond(_ request: HTTPRequest) -> HTTPResponse {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        do {
+            switch parts.first {
+            case nil, "index.html":
+                guard parts.count <= 1 else { break }
+                return HTTPResponse(contentType: "text/html; charset=utf-8", body: Data(DashboardPage.html.utf8))
+            case "d3.js":
+                guard parts.count == 1 else { break }
+                guard let d3 else { return .error(404, "d3 is not installed at \(d3Path) (apt-get install libjs-d3)") }
+                return HTTPResponse(contentType: "text/javascript; charset=utf-8", body: d3)
+            case "api":
+                return try api(Array(parts.dropFirst()), query: request.query)
+            default: break
+            }
+            return .error(404, "no such page: \(request.path)")
+        } catch let e as DashboardError {
+            return .error(e.usage ? 400 : 500, e.reason)
+        } catch {
+            return .error(500, "\(error)")
+        }
+    }
+
+    private func api(_ parts: [String], query: [String: String]) throws -> HTTPResponse {
+        switch parts.first {
+        case "studies":
+            if parts.count == 1 { return .json(try studies()) }
+            let study = try open(parts[1])
+            switch parts.count == 2 ? nil : parts[2] {
+            case nil: return .json(Self.describe(study))
+            case "trials" where parts.count == 3:
+                var since: Int64?
+                if let text = query["since"] {
+                    guard let s = Int64(text), s >= 0 else { throw DashboardError("since: '\(text)' is not a cursor (an integer ≥ 0)", usage: true) }
+                    since = s
+                }
+                return .json(try trials(study, since: since))
+            case "front" where parts.count == 3:
+                return .json(try front(study))
+            default: break
+            }
+        case "nightly" where parts.count == 1:
+            return .json(try nightly())
+        default: break
+        }
+        return .error(404, "no such API route: /api/" + parts.joined(separator: "/"))
+    }
+
+    private func open(_ name: String) throws -> Study {
+        do { return try Study.open(name, in: storage, location: location) } catch let e as StudyError {
+            throw DashboardError(e.reason, usage: true)
+        }
+    }
+
+    // MARK: - Documents
+
+    private func studies() throws -> String {
+        let formatter = ISO8601DateFormatter()
+        let items = try storage.studies().map { s -> String in
+            let objectives = zip(s.study.objectives, s.study.directions).map { "{\"metric\":\(JSONText.quoted($0)),\"direction\":\(JSONText.quoted($1))}" }
+            let counts = TrialState.allCases.map { "\(JSONText.quoted($0.rawValue)):\(s.counts[$0] ?? 0)" }
+            return "{\"name\":\(JSONText.quoted(s.study.name)),\"strategy\":\(JSONText.quoted(s.study.strategy)),"
+                + "\"objectives\":[\(objectives.joined(separator: ","))],\"counts\":{\(counts.joined(separator: ","))},"
+                + "\"trials\":\(s.counts.values.reduce(0, +)),\"created\":\(JSONText.quoted(formatter.string(from: s.study.created))),"
+                + "\"last_activity\":\(s.lastActivity.map { JSONText.quoted(formatter.string(from: $0)) } ?? "null")}"
+        }
+        return "{\"store\":\(JSONText.quoted(location)),\"studies\":[\(items.joined(separator: ","))]}\n"
+    }
+
+    static func describe(_ study: Study) -> String {
+        let spec = study.spec
+        let objectives = spec.objectives.map { "{\"metric\":\(JSONText.quoted($0.metric)),\"direction\":\(JSONText.quoted($0.direction.rawValue))}" }
+        let constraints = spec.constraints.map {
+            "{\"metric\":\(JSONText.quoted($0.metric)),\"relation\":\(JSONText.quoted($0.relation.rawValue)),\"bound\":\(number($0.bound))}"
+        }
+        var names: [String] = []
+        for d in spec.space.dimensions where !names.contains(d.name) { names.append(d.name) }
+        return "{\"name\":\(JSONText.quoted(study.name)),\"evaluator\":\(JSONText.quoted(spec.evaluator.name)),"
+            + "\"strategy\":\(JSONText.quoted(study.record.strategy)),\"seed\":\(spec.seed),"
+            + "\"budget\":\(spec.budget.trials.map(String.init) ?? "null"),"
+            + "\"objectives\":[\(objectives.joined(separator: ","))],\"constraints\":[\(constraints.joined(separator: ","))],"
+            + "\"parameters\":[\(names.map(JSONText.quoted).joined(separator: ","))],"
+            + "\"reference_point\":\(study.record.referencePoint.map { "[" + $0.map(number).joined(separator: ",") + "]" } ?? "null")}\n"
+    }
+
+    /// Finished trials (after `since`), in number order, with the cursor to ask from next time.
+    private func trials(_ study: Study, since: Int64?) throws -> String {
+        let records = try storage.trials(study: study.id, finishedAfter: since)
+        var out = "{\"study\":\(JSONText.quoted(study.name)),\"trials\":["
+        out.reserveCapacity(200 * records.count + 64)
+        var cursor = since ?? 0
+        for (i, t) in records.enumerated() where t.state.isFinished {
+            if i > 0, out.last != "[" { out += "," }
+            Self.write(t, into: &out)
+            if let s = t.finishSequence { cursor = max(cursor, s) }
+        }
+        let running = try storage.studies().first { $0.study.id == study.id }?.counts[.running] ?? 0
+        out += "],\"cursor\":\(cursor),\"running\":\(running)}\n"
+        return out
+    }
+
+    static func write(_ t: TrialRecord, into out: inout String) {
+        out += "{\"number\":\(t.number),\"state\":\"\(t.state.rawValue)\",\"parameters\":{"
+        for (k, p) in t.parameters.enumerated() {
+            if k > 0 { out += "," }
+            out += JSONText.quoted(p.name) + ":" + p.json
+        }
+        out += "},\"metrics\":{"
+        for (k, m) in t.metrics.sorted(by: { $0.key < $1.key }).enumerated() {
+            if k > 0 { out += "," }
+            out += JSONText.quoted(m.key) + ":" + number(m.value)
+        }
+        out += "},\"violation\":\(number(t.violation))"
+        if !t.intermediate.isEmpty {
+            out += ",\"curve\":["
+            for (k, step) in t.intermediate.keys.sorted().enumerated() {
+                if k > 0 { out += "," }
+                out += "[\(step),{"
+                for (j, m) in (t.intermediate[step] ?? [:]).sorted(by: { $0.key < $1.key }).enumerated() {
+                    if j > 0 { out += "," }
+                    out += JSONText.quoted(m.key) + ":" + number(m.value)
+                }
+                out += "}]"
+            }
+            out += "]"
+        }
+        if let message = t.message { out += ",\"message\":" + JSONText.quoted(message) }
+        out += ",\"seq\":\(t.finishSequence.map(String.init) ?? "null")}"
+    }
+
+    /// The front's members (in the first objective's order) and the hypervolume after each
+    /// share of the trials (at most 200 points), against the study's reference point.
+    private func front(_ study: Study) throws -> String {
+        let all = try study.trials()
+        let members = study.objectives.front(all)
+        var out = "{\"study\":\(JSONText.quoted(study.name)),\"front\":["
+        for (i, t) in members.enumerated() {
+            if i > 0 { out += "," }
+            Self.write(t, into: &out)
+        }
+        out += "],\"hypervolume\":"
+        let reference = study.record.referencePoint ?? study.objectives.chooseReferencePoint(all)
+        if study.objectives.objectives.count >= 2, let reference {
+            let minimizedReference = zip(study.objectives.objectives, reference).map { $0.minimized($1) }
+            let points = all.filter(\.state.isFinished).sorted { ($0.finishSequence ?? 0) < ($1.finishSequence ?? 0) }.map { t -> [Double]? in
+                guard t.state == .complete, t.violation <= 0, case .success(let v) = study.objectives.minimized(t.metrics) else { return nil }
+                return v
+            }
+            let history = hypervolumeHistory(points, reference: minimizedReference, checkpoints: min(200, points.count))
+            out += "{\"reference_point\":[\(reference.map(Self.number).joined(separator: ","))],\"points\":["
+                + history.map { "[\($0.count),\(Self.number($0.hypervolume))]" }.joined(separator: ",") + "]}"
+        } else {
+            out += "null"
+        }
+        return out + "}\n"
+    }
+
+    /// The nightly runs (newest first, at most 60), each metric judged against the runs before
+    /// it on the same machine, as `autotune bench nightly` judges them.
+    private func nightly() throws -> String {
+        guard let history else { return "{\"runs\":[],\"note\":\"this store keeps no benchmark history\"}\n" }
+        let runs = try history.benchRuns(hostFingerprint: nil, state: nil, limit: 60)
+        let formatter = ISO8601DateFormatter()
+        var results: [Int64: [BenchRecord]] = [:]
+        for run in runs {
+            results[run.id] = try history.benchResults(run: run.id).map {
+                BenchRecord(suite: $0.suite, name: $0.name, value: $0.value, unit: $0.unit, better: BenchRecord.Better(rawValue: $0.better) ?? .lower)
+            }
+        }
+        let rule = RegressionRule()
+        var items: [String] = []
+        for (i, run) in runs.enumerated() {
+            let earlier = runs[(i + 1)...].filter { $0.hostFingerprint == run.hostFingerprint && $0.state == .complete }
+            let comparisons = MetricComparison.compare(results[run.id] ?? [], history: earlier.map { results[$0.id] ?? [] }, rule: rule)
+            let metrics = comparisons.map {
+                "{\"suite\":\(JSONText.quoted($0.suite)),\"name\":\(JSONText.quoted($0.name)),\"value\":\(Self.number($0.now)),"
+                    + "\"unit\":\(JSONText.quoted($0.unit)),\"better\":\"\($0.better.rawValue)\",\"verdict\":\"\($0.verdict.rawValue)\"}"
+            }
+            items.append("{\"id\":\(run.id),\"suite\":\(JSONText.quoted(run.suite)),\"started\":\(JSONText.quoted(formatter.string(from: run.started))),"
+                         + "\"state\":\"\(run.state.rawValue)\",\"commit\":\(JSONText.quoted(run.commit)),\"metrics\":[\(metrics.joined(separator: ","))]}")
+        }
+        return "{\"runs\":[\(items.joined(separator: ","))]}\n"
+    }
+
+    /// A JSON number; null for what JSON cannot hold (NaN, infinities).
+    static func number(_ x: Double) -> String { x.isFinite ? JSONValue.format(x) : "null" }
+}

@@ -1,0 +1,149 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Search
+import Store
+import XCTest
+@testable import Dashboard
+
+/// The dashboard's API through a real libmicrohttpd server on a free loopback port, over a real
+/// store.
+final class DashboardAPITests: XCTestCase {
+    private var directory: URL!
+    private var storage: SQLiteStorage!
+    private var server: HTTPServer!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("dashboard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        storage = try SQLiteStorage(path: directory.appendingPathComponent("s.sqlite").path)
+        let d3 = directory.appendingPathComponent("d3.js")
+        try Data("var d3 = {version: \"3.5.16\"};".utf8).write(to: d3)
+        let api = DashboardAPI(storage: storage, location: "s.sqlite", history: storage, d3Path: d3.path)
+        server = try HTTPServer(host: "127.0.0.1", port: 0, handler: api.respond)
+    }
+
+    override func tearDownWithError() throws {
+        server.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A ZDT1 study of `trials` finished trials through `Study`, as a search writes it.
+    private func study(_ trials: Int) throws -> Study {
+        let text = #"{"name": "z", "evaluator": {"benchmark": {"problem": "zdt1", "variables": 4}}, "budget": 1000, "seed": 1, "strategy": "random"}"#
+        let spec = try SpaceFile.parse(Data(text.utf8), file: "z.json")
+        let (study, _) = try Study.create(spec, named: "z", in: storage, location: "s.sqlite")
+        let evaluator = try study.makeEvaluator()
+        for _ in 0 ..< trials {
+            let asked = try study.ask(worker: "w")
+            let result = try evaluator.evaluate(asked.candidate, parameters: asked.parameters) { _, _ in true }
+            _ = try study.tell(asked.trial.number, metrics: result.metrics)
+        }
+        return study
+    }
+
+    private func get(_ path: String, method: String = "GET") throws -> (status: Int, type: String, body: Data) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(server.port)\(path)")!)
+        request.httpMethod = method
+        if method == "POST" { request.httpBody = Data("x=1".utf8) }
+        final class Answer: @unchecked Sendable { var value: (Int, String, Data) = (0, "", Data()) }
+        let done = DispatchSemaphore(value: 0), answer = Answer()
+        URLSession.shared.dataTask(with: request) { data, response, _ in
+            let http = response as? HTTPURLResponse
+            answer.value = (http?.statusCode ?? 0, http?.value(forHTTPHeaderField: "Content-Type") ?? "", data ?? Data())
+            done.signal()
+        }.resume()
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "no answer for \(path)")
+        return answer.value
+    }
+
+    private func json(_ path: String) throws -> [String: Any] {
+        let r = try get(path)
+        XCTAssertEqual(r.status, 200, String(decoding: r.body, as: UTF8.self))
+        XCTAssertTrue(r.type.hasPrefix("application/json"), r.type)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: r.body) as? [String: Any])
+    }
+
+    func testStudiesTrialsSinceACursorAndTheFront() throws {
+        let study = try study(30)
+        let studies = try XCTUnwrap(try json("/api/studies")["studies"] as? [[String: Any]])
+        XCTAssertEqual(studies.count, 1)
+        XCTAssertEqual(studies[0]["name"] as? String, "z")
+        XCTAssertEqual(studies[0]["trials"] as? Int, 30)
+        XCTAssertEqual((studies[0]["counts"] as? [String: Int])?["COMPLETE"], 30)
+
+        let info = try json("/api/studies/z")
+        XCTAssertEqual(info["evaluator"] as? String, "benchmark")
+        XCTAssertEqual((info["parameters"] as? [String])?.count, 4)
+
+        let all = try json("/api/studies/z/trials")
+        let trials = try XCTUnwrap(all["trials"] as? [[String: Any]])
+        XCTAssertEqual(trials.map { $0["number"] as? Int }, (0 ..< 30).map { $0 })
+        let cursor = try XCTUnwrap(all["cursor"] as? Int)
+        XCTAssertEqual((try json("/api/studies/z/trials?since=\(cursor)")["trials"] as? [Any])?.count, 0, "nothing new since the cursor")
+
+        // Five more trials: only they come back after the cursor.
+        let evaluator = try study.makeEvaluator()
+        for _ in 0 ..< 5 {
+            let asked = try study.ask(worker: "w")
+            let result = try evaluator.evaluate(asked.candidate, parameters: asked.parameters) { _, _ in true }
+            _ = try study.tell(asked.trial.number, metrics: result.metrics)
+        }
+        let new = try XCTUnwrap(try json("/api/studies/z/trials?since=\(cursor)")["trials"] as? [[String: Any]])
+        XCTAssertEqual(new.map { $0["number"] as? Int }, [30, 31, 32, 33, 34])
+        XCTAssertNotNil((new[0]["metrics"] as? [String: Double])?["f1"])
+
+        let front = try json("/api/studies/z/front")
+        let members = try XCTUnwrap(front["front"] as? [[String: Any]]).compactMap { $0["number"] as? Int }
+        XCTAssertEqual(Set(members), Set(try study.front().map(\.number)))
+        let hv = try XCTUnwrap((front["hypervolume"] as? [String: Any])?["points"] as? [[Double]])
+        XCTAssertEqual(hv.last?[0], 35)
+        XCTAssertEqual(try XCTUnwrap(hv.last?[1]), study.objectives.hypervolume(try study.trials(), reference: try XCTUnwrap(study.record.referencePoint ?? study.objectives.chooseReferencePoint(try study.trials()))), accuracy: 1e-12)
+        XCTAssertEqual(hv.map { $0[1] }, hv.map { $0[1] }.sorted(), "the hypervolume never falls")
+    }
+
+    func testThePageAndD3AreServedAndNothingElseIs() throws {
+        let page = try get("/")
+        XCTAssertEqual(page.status, 200)
+        XCTAssertTrue(page.type.hasPrefix("text/html"))
+        XCTAssertTrue(String(decoding: page.body, as: UTF8.self).contains("<script src=\"/d3.js\"></script>"))
+        let d3 = try get("/d3.js")
+        XCTAssertEqual(String(decoding: d3.body, as: UTF8.self), "var d3 = {version: \"3.5.16\"};")
+        for path in ["/../s.sqlite", "/d3.js/../../etc/passwd", "/api/studies/z/../../x", "/favicon.ico", "/api/nothing"] {
+            XCTAssertEqual(try get(path).status, 404, path)
+        }
+    }
+
+    func testBadRequestsGetTheirStatusAndAReason() throws {
+        _ = try study(3)
+        let unknown = try get("/api/studies/nope")
+        XCTAssertEqual(unknown.status, 400)
+        let reason = try XCTUnwrap((try JSONSerialization.jsonObject(with: unknown.body) as? [String: String])?["error"])
+        XCTAssertTrue(reason.hasPrefix("no study 'nope' in s.sqlite"), reason)
+        XCTAssertEqual(try get("/api/studies/z/trials?since=-1").status, 400)
+        XCTAssertEqual(try get("/api/studies/z/trials?since=abc").status, 400)
+        XCTAssertEqual(try get("/api/studies", method: "POST").status, 405, "the dashboard never writes")
+        XCTAssertEqual(try get("/api/studies", method: "DELETE").status, 405)
+        let head = try get("/api/studies", method: "HEAD")
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(head.body.count, 0)
+        // A study name is looked up, never interpolated: quotes and markup come back escaped.
+        XCTAssertEqual(try get("/api/studies/%3Cscript%3E").status, 400)
+    }
+
+    func testTheNightlyHistoryIsJudgedRunAgainstRun() throws {
+        for (i, value) in [1.0, 1.01, 0.99, 1.0, 1.6].enumerated() {
+            let run = try storage.beginRun(BenchRunRecord(id: 0, suite: "nightly", started: Date(timeIntervalSince1970: Double(i) * 86400), finished: nil,
+                                                          state: .running, commit: "c\(i)", hostFingerprint: "h", host: "{}", toolchain: "t"))
+            try storage.recordResults([BenchResultRecord(suite: "engine", name: "mlp_epoch_s", value: value, unit: "s", better: "lower")], run: run.id)
+            try storage.finishRun(run.id, state: .complete)
+        }
+        let runs = try XCTUnwrap(try json("/api/nightly")["runs"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 5)
+        let latest = try XCTUnwrap((runs[0]["metrics"] as? [[String: Any]])?.first)
+        XCTAssertEqual(latest["verdict"] as? String, "regression", "1.6 s against a baseline of 1.0 s")
+        let earlier = try XCTUnwrap((runs[1]["metrics"] as? [[String: Any]])?.first)
+        XCTAssertEqual(earlier["verdict"] as? String, "ok")
+    }
+}
