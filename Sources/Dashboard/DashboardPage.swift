@@ -76,6 +76,7 @@ enum DashboardPage {
         var rows = d3.select("#studies").selectAll("div.study").data(data.studies, function (s) { return s.name; });
         rows.enter().append("div").attr("class", "study").on("click", function (s) { openStudy(s.name); });
         rows.exit().remove();
+        data.studies.forEach(function (s) { if (s.name === state.study) state.running = s.counts.RUNNING; });
         rows.classed("open", function (s) { return s.name === state.study; })
           .attr("id", function (s) { return "study-" + s.name; })
           .html(function (s) {
@@ -115,7 +116,6 @@ enum DashboardPage {
       get("/api/studies/" + encodeURIComponent(name) + "/trials?since=" + state.cursor, function (data) {
         if (name !== state.study) return;
         data.trials.forEach(function (t) { if (!state.trials[t.number]) state.order.push(t.number); state.trials[t.number] = t; });
-        state.running = data.running;
         var changed = first || data.trials.length > 0 || data.cursor !== state.cursor;
         state.cursor = data.cursor;
         if (changed) {

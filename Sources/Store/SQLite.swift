@@ -48,6 +48,11 @@ struct SQLiteRow {
     func real(_ column: Int32) -> Double { isNull(column) ? .nan : sqlite3_column_double(handle, column) }
     func optionalReal(_ column: Int32) -> Double? { isNull(column) ? nil : sqlite3_column_double(handle, column) }
     func text(_ column: Int32) -> String { optionalText(column) ?? "" }
+    /// A TEXT column's UTF-8 bytes, without copying them into a String; empty for NULL.
+    func bytes(_ column: Int32) -> UnsafeBufferPointer<UInt8> {
+        guard let bytes = sqlite3_column_text(handle, column) else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(handle, column)))
+    }
     func optionalText(_ column: Int32) -> String? {
         guard let bytes = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))

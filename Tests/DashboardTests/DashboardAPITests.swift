@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -145,5 +146,41 @@ final class DashboardAPITests: XCTestCase {
         XCTAssertEqual(latest["verdict"] as? String, "regression", "1.6 s against a baseline of 1.0 s")
         let earlier = try XCTUnwrap((runs[1]["metrics"] as? [[String: Any]])?.first)
         XCTAssertEqual(earlier["verdict"] as? String, "ok")
+    }
+}
+
+/// The SQLite store's JSON of finished trials, written from its rows, says what the records say.
+final class TrialsJSONTests: XCTestCase {
+    func testTheRowsJSONEqualsTheRecordsJSONWithCurvesMessagesAndOddNumbers() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trials-json-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let storage = try SQLiteStorage(path: directory.appendingPathComponent("s.sqlite").path)
+        let (record, _) = try storage.openStudy(StudyRecord(name: "q", space: #"{"evaluator": {"command": {"run": "t"}}, "objectives": {"loss": "minimize"}}"#, objectives: ["loss"], directions: ["minimize"], seed: 0, strategy: "random"))
+        for n in 0 ..< 6 {
+            let trial = try XCTUnwrap(try storage.claimTrial(study: record.id, worker: "w", limit: nil) { _ in
+                [ParameterRecord(name: "training.lr", value: 0.001 * Double(n + 1), json: JSONValue.format(0.001 * Double(n + 1))),
+                 ParameterRecord(name: "name \"quoted\" <b>", value: 0, json: "\"adam\"")]
+            })
+            if n == 5 { continue }   // stays RUNNING: not listed
+            for step in stride(from: 1, through: n % 3, by: 1) {
+                try storage.reportIntermediate(study: record.id, number: trial.number, step: step, metrics: ["loss": 1 / Double(step), "acc": 0.5])
+            }
+            let metrics: [String: Double] = n == 2 ? ["loss": .nan] : ["loss": 0.25 * Double(n), "params": 1e6]
+            try storage.finishTrial(study: record.id, number: trial.number, state: n == 3 ? .fail : .complete, metrics: metrics,
+                                    violation: 0, message: n == 3 ? "boom\nline two" : nil)
+        }
+        let study = try Study.open("q", in: storage, location: "s")
+        let api = DashboardAPI(storage: storage, location: "s", history: nil)
+        func parsed(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
+        for since: Int64? in [nil, 2] {
+            let fast = try storage.finishedTrialsJSON(study: record.id, finishedAfter: since)
+            let generic = try api.genericTrials(study, since: since)
+            let expected = try XCTUnwrap((try parsed(generic) as? [String: Any])?["trials"] as? [[String: Any]])
+            let got = try XCTUnwrap(try JSONSerialization.jsonObject(with: fast.json) as? [[String: Any]])
+            XCTAssertEqual(got as NSArray, expected as NSArray, String(decoding: fast.json, as: UTF8.self))
+            XCTAssertEqual(got.count, since == nil ? 5 : 3)
+        }
+        XCTAssertEqual(try storage.finishedTrialsJSON(study: record.id, finishedAfter: 5).cursor, nil, "nothing after the last cursor")
     }
 }

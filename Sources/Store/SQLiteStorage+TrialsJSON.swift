@@ -1,0 +1,122 @@
+import Foundation
+
+/// A study's finished trials as one JSON array, built straight from the rows: what a dashboard
+/// serves for a study of 100,000 trials without making a `TrialRecord` of each.
+extension SQLiteStorage {
+    /// The finished trials of `study` (all, or those finished after cursor `finishedAfter`), in
+    /// number order, as a JSON array of
+    /// `{"number", "state", "parameters": {name: value}, "metrics": {name: value}, "violation",
+    /// "curve": [[step, {name: value}], ...], "message", "seq"}` (`curve` and `message` only when
+    /// there are some), and the largest finish sequence among them (the next cursor).
+    /// Numbers JSON cannot hold (NaN, infinities) are written as null.
+    public func finishedTrialsJSON(study: Int64, finishedAfter: Int64?) throws -> (json: Data, cursor: Int64?) {
+        try locked {
+            try db.transaction(immediate: false) {
+                let condition: String, child: String, values: [any SQLiteBindable]
+                if let sequence = finishedAfter {
+                    condition = "INDEXED BY trials_by_finish WHERE study_id = ?1 AND finish_seq > ?2"
+                    child = "AND number IN (SELECT number FROM trials WHERE study_id = ?1 AND finish_seq > ?2)"
+                    values = [study, sequence]
+                } else {
+                    (condition, child, values) = ("WHERE study_id = ?1 AND finish_seq IS NOT NULL", "", [study])
+                }
+                // Each trial's parameters, metrics and curve as JSON object bodies in one buffer,
+                // found by trial number.
+                var parts: [UInt8] = []
+                var parameters: [Int: Range<Int>] = [:], metrics: [Int: Range<Int>] = [:], curves: [Int: Range<Int>] = [:]
+                func collect(_ sql: String, into ranges: inout [Int: Range<Int>], write: (SQLiteRow, inout [UInt8]) -> Void) throws {
+                    var current: Int?, start = 0
+                    try db.query(sql, values) { row in
+                        let number = row.int(0)
+                        if number != current {
+                            if let c = current { ranges[c] = start ..< parts.count }
+                            current = number; start = parts.count
+                        } else {
+                            parts.append(UInt8(ascii: ","))
+                        }
+                        write(row, &parts)
+                    }
+                    if let c = current { ranges[c] = start ..< parts.count }
+                }
+                try collect("SELECT number, name, json FROM trial_params WHERE study_id = ?1 \(child) ORDER BY number, position",
+                            into: &parameters) { row, out in
+                    JSONBytes.string(row.bytes(1), into: &out); out.append(UInt8(ascii: ":")); out.append(contentsOf: row.bytes(2))
+                }
+                try collect("SELECT number, name, value FROM trial_metrics WHERE study_id = ?1 \(child) ORDER BY number, name",
+                            into: &metrics) { row, out in
+                    JSONBytes.string(row.bytes(1), into: &out); out.append(UInt8(ascii: ":")); JSONBytes.number(row.real(2), into: &out)
+                }
+                var curveStep: (number: Int, step: Int)?
+                try collect("SELECT number, step, name, value FROM trial_intermediate WHERE study_id = ?1 \(child) ORDER BY number, step, name",
+                            into: &curves) { row, out in
+                    let key = (row.int(0), row.int(1))
+                    if let c = curveStep, c.number == key.0, c.step == key.1 {
+                        // Same step: the comma the collector wrote separates two metrics.
+                    } else {
+                        if let c = curveStep, c.number == key.0 {
+                            // A new step of the same trial: close the last one; the collector's comma separates steps.
+                            out.removeLast(); out.append(contentsOf: Array("}],".utf8))
+                        }
+                        out.append(contentsOf: Array("[\(key.1),{".utf8))
+                        curveStep = key
+                    }
+                    JSONBytes.string(row.bytes(2), into: &out); out.append(UInt8(ascii: ":")); JSONBytes.number(row.real(3), into: &out)
+                }
+
+                var json: [UInt8] = [UInt8(ascii: "[")]
+                json.reserveCapacity(parts.count + 160 * parameters.count + 64)
+                var cursor: Int64?
+                try db.query("""
+                    SELECT number, state, violation, finish_seq, message FROM trials \(condition) ORDER BY number
+                    """, values) { row in
+                    let number = row.int(0)
+                    if json.count > 1 { json.append(UInt8(ascii: ",")) }
+                    json.append(contentsOf: Array("{\"number\":\(number),\"state\":".utf8))
+                    JSONBytes.string(row.bytes(1), into: &json)
+                    json.append(contentsOf: Array(",\"parameters\":{".utf8))
+                    if let r = parameters[number] { json.append(contentsOf: parts[r]) }
+                    json.append(contentsOf: Array("},\"metrics\":{".utf8))
+                    if let r = metrics[number] { json.append(contentsOf: parts[r]) }
+                    json.append(contentsOf: Array("},\"violation\":".utf8))
+                    JSONBytes.number(row.isNull(2) ? 0 : row.real(2), into: &json)
+                    if let r = curves[number] {
+                        json.append(contentsOf: Array(",\"curve\":[".utf8)); json.append(contentsOf: parts[r]); json.append(contentsOf: Array("}]]".utf8))
+                    }
+                    if !row.isNull(4) { json.append(contentsOf: Array(",\"message\":".utf8)); JSONBytes.string(row.bytes(4), into: &json) }
+                    let sequence = row.int64(3)
+                    json.append(contentsOf: Array(",\"seq\":\(sequence)}".utf8))
+                    cursor = max(cursor ?? sequence, sequence)
+                }
+                json.append(UInt8(ascii: "]"))
+                return (Data(json), cursor)
+            }
+        }
+    }
+}
+
+/// JSON text written byte by byte.
+enum JSONBytes {
+    /// `text` as a JSON string: quotes, backslashes and control characters escaped, and `<` too
+    /// (so the text is safe inside an HTML page).
+    static func string(_ text: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
+            case UInt8(ascii: "<"): out.append(contentsOf: Array("\\u003c".utf8))
+            case 0 ..< 0x20: out.append(contentsOf: Array(String(format: "\\u%04x", byte).utf8))
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A number as JSON: integral values without a fraction, the shortest round-trip form
+    /// otherwise, null for NaN and infinities.
+    static func number(_ x: Double, into out: inout [UInt8]) {
+        if !x.isFinite { out.append(contentsOf: Array("null".utf8)); return }
+        if x == x.rounded(), abs(x) < 1e15 { out.append(contentsOf: Array(String(Int64(x)).utf8)); return }
+        out.append(contentsOf: Array(x.description.utf8))
+    }
+}
