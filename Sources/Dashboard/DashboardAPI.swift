@@ -73,7 +73,7 @@ public final class DashboardAPI {
                     guard let s = Int64(text), s >= 0 else { throw DashboardError("since: '\(text)' is not a cursor (an integer ≥ 0)", usage: true) }
                     since = s
                 }
-                return .json(try trials(study, since: since))
+                return try trials(study, since: since)
             case "front" where parts.count == 3:
                 return .json(try front(study))
             default: break
@@ -130,13 +130,16 @@ public final class DashboardAPI {
     /// Finished trials (after `since`), in number order, with the cursor to ask from next time.
     /// An SQLite store writes the JSON straight from its rows (100,000 trials well within a
     /// second); another store's records are written here.
-    private func trials(_ study: Study, since: Int64?) throws -> String {
+    private func trials(_ study: Study, since: Int64?) throws -> HTTPResponse {
         if let sqlite = storage as? SQLiteStorage {
             let (json, cursor) = try sqlite.finishedTrialsJSON(study: study.id, finishedAfter: since)
-            return "{\"study\":\(JSONText.quoted(study.name)),\"trials\":" + String(decoding: json, as: UTF8.self)
-                + ",\"cursor\":\(cursor ?? since ?? 0)}\n"
+            var body = Data("{\"study\":\(JSONText.quoted(study.name)),\"trials\":".utf8)
+            body.reserveCapacity(json.count + 64)
+            body.append(json)
+            body.append(contentsOf: ",\"cursor\":\(cursor ?? since ?? 0)}\n".utf8)
+            return HTTPResponse(contentType: "application/json; charset=utf-8", body: body)
         }
-        return try genericTrials(study, since: since)
+        return .json(try genericTrials(study, since: since))
     }
 
     func genericTrials(_ study: Study, since: Int64?) throws -> String {

@@ -55,9 +55,9 @@ extension SQLiteStorage {
                     } else {
                         if let c = curveStep, c.number == key.0 {
                             // A new step of the same trial: close the last one; the collector's comma separates steps.
-                            out.removeLast(); out.append(contentsOf: Array("}],".utf8))
+                            out.removeLast(); out.append(contentsOf: "}],".utf8)
                         }
-                        out.append(contentsOf: Array("[\(key.1),{".utf8))
+                        out.append(contentsOf: "[\(key.1),{".utf8)
                         curveStep = key
                     }
                     JSONBytes.string(row.bytes(2), into: &out); out.append(UInt8(ascii: ":")); JSONBytes.number(row.real(3), into: &out)
@@ -71,20 +71,20 @@ extension SQLiteStorage {
                     """, values) { row in
                     let number = row.int(0)
                     if json.count > 1 { json.append(UInt8(ascii: ",")) }
-                    json.append(contentsOf: Array("{\"number\":\(number),\"state\":".utf8))
+                    json.append(contentsOf: "{\"number\":\(number),\"state\":".utf8)
                     JSONBytes.string(row.bytes(1), into: &json)
-                    json.append(contentsOf: Array(",\"parameters\":{".utf8))
+                    json.append(contentsOf: ",\"parameters\":{".utf8)
                     if let r = parameters[number] { json.append(contentsOf: parts[r]) }
-                    json.append(contentsOf: Array("},\"metrics\":{".utf8))
+                    json.append(contentsOf: "},\"metrics\":{".utf8)
                     if let r = metrics[number] { json.append(contentsOf: parts[r]) }
-                    json.append(contentsOf: Array("},\"violation\":".utf8))
+                    json.append(contentsOf: "},\"violation\":".utf8)
                     JSONBytes.number(row.isNull(2) ? 0 : row.real(2), into: &json)
                     if let r = curves[number] {
-                        json.append(contentsOf: Array(",\"curve\":[".utf8)); json.append(contentsOf: parts[r]); json.append(contentsOf: Array("}]]".utf8))
+                        json.append(contentsOf: ",\"curve\":[".utf8); json.append(contentsOf: parts[r]); json.append(contentsOf: "}]]".utf8)
                     }
-                    if !row.isNull(4) { json.append(contentsOf: Array(",\"message\":".utf8)); JSONBytes.string(row.bytes(4), into: &json) }
+                    if !row.isNull(4) { json.append(contentsOf: ",\"message\":".utf8); JSONBytes.string(row.bytes(4), into: &json) }
                     let sequence = row.int64(3)
-                    json.append(contentsOf: Array(",\"seq\":\(sequence)}".utf8))
+                    json.append(contentsOf: ",\"seq\":\(sequence)}".utf8)
                     cursor = max(cursor ?? sequence, sequence)
                 }
                 json.append(UInt8(ascii: "]"))
@@ -104,8 +104,8 @@ enum JSONBytes {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
             case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
-            case UInt8(ascii: "<"): out.append(contentsOf: Array("\\u003c".utf8))
-            case 0 ..< 0x20: out.append(contentsOf: Array(String(format: "\\u%04x", byte).utf8))
+            case UInt8(ascii: "<"): out.append(contentsOf: "\\u003c".utf8)
+            case 0 ..< 0x20: out.append(contentsOf: String(format: "\\u%04x", byte).utf8)
             default: out.append(byte)
             }
         }
@@ -115,8 +115,8 @@ enum JSONBytes {
     /// A number as JSON: integral values without a fraction, the shortest round-trip form
     /// otherwise, null for NaN and infinities.
     static func number(_ x: Double, into out: inout [UInt8]) {
-        if !x.isFinite { out.append(contentsOf: Array("null".utf8)); return }
-        if x == x.rounded(), abs(x) < 1e15 { out.append(contentsOf: Array(String(Int64(x)).utf8)); return }
-        out.append(contentsOf: Array(x.description.utf8))
+        if !x.isFinite { out.append(contentsOf: "null".utf8); return }
+        if x == x.rounded(), abs(x) < 1e15 { out.append(contentsOf: String(Int64(x)).utf8); return }
+        out.append(contentsOf: x.description.utf8)
     }
 }
