@@ -11,7 +11,7 @@ ONNX_MODELS  := mlp mlp-batchnorm cnn cnn-global-pool mlp-int8 cnn-int8 cnn-int8
                 mlp-fp16-pruned cnn-bf16 vit vit-int8-dynamic gpt gpt-int8
 ONNX_OUT     := results/onnx-check
 
-.PHONY: all setup deps build run test check-report check-onnx check-export-configs export-venv nightly nightly-quick bench bench-peers clean
+.PHONY: all setup deps build run test check-report check-onnx check-export-configs check-dashboard export-venv nightly nightly-quick bench bench-peers clean
 
 all: build
 
@@ -83,6 +83,12 @@ check-onnx: setup
 	    || { echo "$$m: eval failed, see $$out.log"; status=1; continue; }; \
 	  $(PYTHON) $(ONNX_CHECK) $$out.onnx $$out.npy $$out.txt --name $$m || status=1; \
 	done; exit $$status
+
+# The dashboard in headless Chromium while a study runs (the trial count grows, every front member
+# shows; screenshot in results/checks/dashboard.png), then 50 polling clients beside a 4-worker study.
+check-dashboard: setup
+	@$(MAKE) --no-print-directory deps APT_PACKAGES=chromium
+	.ci/check-dashboard
 
 # A Python environment with PyTorch, DeepSpeed and Accelerate for the export checks, outside the
 # clone (it is gigabytes: PyPI's torch brings its CUDA libraries) and reused once made.
