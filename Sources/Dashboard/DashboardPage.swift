@@ -148,7 +148,7 @@ enum DashboardPage {
       return out;
     }
     function scatter(svg, size, xm, ym, points, front) {
-      var pad = 34, w = size, h = size;
+      var pad = 46, w = size, h = size;
       var xs = points.concat(front).map(function (t) { return t.metrics[xm]; }), ys = points.concat(front).map(function (t) { return t.metrics[ym]; });
       var x = d3.scale.linear().domain(d3.extent(xs)).nice().range([pad, w - 6]);
       var y = d3.scale.linear().domain(d3.extent(ys)).nice().range([h - pad + 10, 6]);
