@@ -70,7 +70,7 @@ public final class HTTPServer {
                 }
             }
         } else {
-            throw DashboardError("--host '\(host)' is not an IPv4 or IPv6 address", usage: true)
+            throw DashboardError("not an IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::1)", usage: true)
         }
         guard let started else {
             throw DashboardError("cannot listen on \(host) port \(port) (in use, or not an address of this machine)")
