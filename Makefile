@@ -10,8 +10,9 @@ ONNX_CHECK   := Sources/Report/ONNX/check/check_onnx.py
 ONNX_MODELS  := mlp mlp-batchnorm cnn cnn-global-pool mlp-int8 cnn-int8 cnn-int8-dynamic mlp-simulated-pow2 \
                 mlp-fp16-pruned cnn-bf16 vit vit-int8-dynamic gpt gpt-int8
 ONNX_OUT     := results/onnx-check
+EXPORT_VENV  ?= $(HOME)/.cache/autotune/export-venv
 
-.PHONY: all setup deps build run test check-report check-onnx nightly nightly-quick bench bench-peers clean
+.PHONY: all setup deps build run test check-report check-onnx check-export nightly nightly-quick bench bench-peers clean
 
 all: build
 
@@ -83,6 +84,18 @@ check-onnx: setup
 	    || { echo "$$m: eval failed, see $$out.log"; status=1; continue; }; \
 	  $(PYTHON) $(ONNX_CHECK) $$out.onnx $$out.npy $$out.txt --name $$m || status=1; \
 	done; exit $$status
+
+# A real launch of an exported PyTorch job: a small engine study's knee exported with --format
+# pytorch --devices 2, run by DeepSpeed on 2 CPU processes and by plain python; the DeepSpeed run's
+# test accuracy must be within 1.5 points of the study's. The Python environment lives outside the
+# clone and is created once (torch, deepspeed, accelerate, ninja, numpy).
+check-export: setup
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="python3-venv g++"
+	@[ -x $(EXPORT_VENV)/bin/deepspeed ] || { \
+	  echo "creating $(EXPORT_VENV)"; \
+	  $(PYTHON) -m venv $(EXPORT_VENV) && \
+	  $(EXPORT_VENV)/bin/pip install --quiet torch deepspeed accelerate ninja numpy; }
+	EXPORT_VENV=$(EXPORT_VENV) .ci/check-export
 
 clean:
 	rm -rf .build

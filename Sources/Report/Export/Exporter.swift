@@ -4,7 +4,7 @@ import Search
 
 /// What `autotune export` can write.
 public enum ExportFormat: String, CaseIterable, Sendable {
-    case deepspeed, accelerate, recipe, onnx
+    case deepspeed, accelerate, recipe, onnx, pytorch
 
     /// The format called `name`; an unknown name throws a `ReportError` listing the formats.
     public static func named(_ name: String) throws -> ExportFormat {
@@ -15,13 +15,14 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         throw ReportError(reason)
     }
 
-    /// The main file's name under `results/<study>/`.
+    /// The main file's name under `results/<study>/` (for pytorch, inside its folder `pytorch/`).
     public var fileName: String {
         switch self {
         case .deepspeed: return "ds_config.json"
         case .accelerate: return "accelerate.yaml"
         case .recipe: return "recipe.json"
         case .onnx: return "model.onnx"
+        case .pytorch: return "train.py"
         }
     }
 }
@@ -47,6 +48,9 @@ public struct ExportOutput: Equatable, Sendable {
     public var commands: [String]
     /// What the export found out on the way (an ONNX export's retrained accuracy).
     public var notes: [String] = []
+    /// Settings of the trial the written files do not carry (a compression step a training script
+    /// cannot run): the export is refused unless the user accepts losing them.
+    public var lost: [String] = []
 }
 
 /// Turns a picked trial into the files of a format. The one place a format is routed to its
@@ -58,6 +62,8 @@ public enum Exporter {
     /// - Throws: `ReportError` when the study has nothing of that format to export (a benchmark
     ///   study has no training job), or when a generated DeepSpeed config breaks the schema.
     /// - Parameter progress: receives a line per epoch when the format trains the model again (onnx).
+    /// For pytorch, `path` is `train.py` inside the folder that gets the data, ds_config.json,
+    /// accelerate.yaml and README.txt too.
     public static func export(_ picked: PickedTrial, as format: ExportFormat, to path: String,
                               progress: ((String) -> Void)? = nil) throws -> ExportOutput {
         let directory = (path as NSString).deletingLastPathComponent
@@ -93,6 +99,8 @@ public enum Exporter {
             return ExportOutput(files: [ExportFile(path: path, binary: trained.model)], warnings: [],
                                 commands: ["python3 -c \"import onnxruntime as ort; print(ort.InferenceSession('\(path)').get_inputs()[0])\""],
                                 notes: [trained.summary])
+        case .pytorch:
+            return try PyTorchExport.export(picked, deepSpeedConfig: deepSpeedConfig, scriptPath: path)
         }
     }
 
@@ -108,7 +116,7 @@ public enum Exporter {
         return setup
     }
 
-    private static func deepSpeedConfig(_ setup: TrainingSetup) throws -> (JSONValue, [String]) {
+    static func deepSpeedConfig(_ setup: TrainingSetup) throws -> (JSONValue, [String]) {
         let (config, warnings) = DeepSpeedExport.config(setup)
         let problems = DeepSpeedSchema.violations(config)
         guard problems.isEmpty else {
