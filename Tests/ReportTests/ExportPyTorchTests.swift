@@ -22,7 +22,7 @@ final class ExportPyTorchTests: XCTestCase {
     static let cnn = ArchitectureSpec.cnn(CNNSpec(stages: [
         CNNStage(channels: 8, pool: .max),
         CNNStage(channels: 16, blocks: 2, stride: 2, residual: true, batchnorm: true, pool: .avg),
-        CNNStage(channels: 24, kernel: 5, depthwise: true),
+        CNNStage(channels: 24, depthwise: true),
     ], head: [32], activation: .silu, dropout: 0.25))
     static let vit = ArchitectureSpec.vit(ViTSpec(patch: 7, dim: 32, depth: 2, heads: 4, mlpRatio: 2, dropout: 0.1))
     static let gpt = ArchitectureSpec.gpt(GPTSpec(layers: 2, hidden: 32, heads: 4, sequenceLength: 16, vocabulary: 24))
@@ -47,7 +47,7 @@ final class ExportPyTorchTests: XCTestCase {
             "Residual(", "nn.Conv2d(16, 16, 3, stride=1, padding=1, bias=False),", "nn.BatchNorm2d(16),", "nn.SiLU(),",
             "nn.Conv2d(16, 16, 3, stride=1, padding=1, bias=False),", "nn.BatchNorm2d(16),", "),", "nn.SiLU(),",
             "nn.AvgPool2d(2),",                                                                            // 7 → 3
-            "nn.Conv2d(16, 16, 5, stride=1, padding=2, groups=16, bias=True),", "nn.Conv2d(16, 24, 1, bias=True),", "nn.SiLU(),",
+            "nn.Conv2d(16, 16, 3, stride=1, padding=1, groups=16, bias=True),", "nn.Conv2d(16, 24, 1, bias=True),", "nn.SiLU(),",
             "nn.Flatten(),", "nn.Linear(216, 32),", "nn.SiLU(),", "nn.Dropout(0.25),", "nn.Linear(32, 10),",  // 3·3·24
         ])
         let global = try PyTorchModelCode.source(.cnn(CNNSpec(stages: [CNNStage(channels: 12)], globalPool: true)),

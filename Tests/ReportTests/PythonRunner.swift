@@ -31,18 +31,17 @@ struct PythonRunner {
         let python = executable == "/usr/bin/env" ? ["python3"] : []
         process.arguments = python + (program.map { ["-c", $0] } ?? []) + arguments
         if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
+        // stderr goes to a file, so that reading stdout to its end never waits on a full stderr pipe.
+        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("python-stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errorFile) }
+        let out = Pipe()
         process.standardOutput = out
-        process.standardError = err
+        process.standardError = try FileHandle(forWritingTo: errorFile)
         try process.run()
-        // Read both pipes to the end before waiting, so a chatty child never blocks on a full pipe.
-        var errorData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { errorData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let output = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
         process.waitUntilExit()
+        let errorData = (try? Data(contentsOf: errorFile)) ?? Data()
         guard process.terminationStatus == 0 else {
             let tail = String(decoding: errorData, as: UTF8.self).split(separator: "\n").suffix(8).joined(separator: "\n")
             throw Failure(description: "python exited with \(process.terminationStatus):\n\(tail)")

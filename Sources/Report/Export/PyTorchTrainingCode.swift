@@ -46,6 +46,8 @@ struct PyTorchTrainingCode {
             "ACCUMULATION = \(training.accumulation)  # micro-steps per optimizer step",
             "GRAD_CLIP = \(training.gradientClip.map { python($0) } ?? "None")  # largest global L2 norm of the gradients",
             "PRECISION = \"\(p.format.rawValue)\"  # the forward and backward passes: fp32, bf16 or fp16 (torch.autocast)",
+            "LEARNING_RATE = \(python(training.optimizer.learningRate))  # the base rate; learning_rate_factor scales it per step",
+            "WEIGHT_DECAY = \(python(training.optimizer.weightDecay))",
         ]
         if p.format == .fp16 {
             lines.append("LOSS_SCALE = \(python(Double(1 << min(p.initialScalePower, 62))))  # GradScaler's initial scale, doubled after LOSS_SCALE_WINDOW clean steps")
@@ -74,10 +76,6 @@ struct PyTorchTrainingCode {
             make = "    return Lamb(groups, lr=LEARNING_RATE, betas=\(betas), eps=\(python(o.epsilon)), max_trust_ratio=\(python(o.maxTrustRatio)))"
         }
         let groups = """
-        LEARNING_RATE = \(python(o.learningRate))
-        WEIGHT_DECAY = \(python(o.weightDecay))
-
-
         def takes_weight_decay(name, parameter):
             \"\"\"Weights of linear, convolution and embedding layers decay; biases, norm scales and shifts
             and position tables do not.\"\"\"
@@ -129,10 +127,10 @@ struct PyTorchTrainingCode {
     /// `learning_rate_factor(step)`: the engine's `LearningRateSchedule.rate` over the base rate.
     var scheduleSource: String {
         let s = training.schedule
-        var doc = "The learning rate at optimizer step `step` (from 0) as a multiple of LEARNING_RATE: "
+        var doc = "The learning rate at optimizer step `step` (from 0) as a multiple of LEARNING_RATE:\n    "
         var body: [String] = []
         if s.warmupSteps > 0 {
-            doc += "a linear warmup from 1/\(s.warmupSteps) over \(s.warmupSteps) steps, then "
+            doc += "rising linearly over the first \(s.warmupSteps) steps (1/\(s.warmupSteps) of it on the first), then "
             body += ["    if step < \(s.warmupSteps):", "        return (step + 1) / \(s.warmupSteps)", "    step -= \(s.warmupSteps)"]
         }
         switch s.decay {
@@ -144,10 +142,11 @@ struct PyTorchTrainingCode {
             body.append("    return \(python(gamma)) ** (step // \(size))")
         case .cosine(let minimum):
             doc += "half a cosine down to \(python(minimum)), held there after TOTAL_STEPS."
-            let floor = python(decimal(minimum) / decimal(training.optimizer.learningRate))
+            let floor = significant(decimal(minimum) / decimal(training.optimizer.learningRate))
             body += ["    span = max(1, TOTAL_STEPS - \(s.warmupSteps))",
                      "    progress = min(step, span) / span",
-                     "    return \(floor) + (1 - \(floor)) * (1 + math.cos(math.pi * progress)) / 2"]
+                     floor == 0 ? "    return (1 + math.cos(math.pi * progress)) / 2"
+                        : "    return \(python(floor)) + (1 - \(python(floor))) * (1 + math.cos(math.pi * progress)) / 2"]
         }
         return (["def learning_rate_factor(step):", "    \"\"\"\(doc)\"\"\""] + body).joined(separator: "\n")
     }
