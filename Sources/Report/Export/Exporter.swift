@@ -100,7 +100,7 @@ public enum Exporter {
                                 commands: ["python3 -c \"import onnxruntime as ort; print(ort.InferenceSession('\(path)').get_inputs()[0])\""],
                                 notes: [trained.summary])
         case .pytorch:
-            return try PyTorchExport.export(picked, deepSpeedConfig: deepSpeedConfig, scriptPath: path)
+            return try PyTorchExport.export(picked, scriptPath: path)
         }
     }
 

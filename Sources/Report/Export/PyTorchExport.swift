@@ -8,15 +8,13 @@ import Search
 /// trial's data as `.npy` files, `ds_config.json` and `accelerate.yaml` for the same job on
 /// `setup.dp` processes, and `README.txt` with the launch lines.
 ///
-///     let output = try PyTorchExport.export(picked, deepSpeedConfig: Exporter.deepSpeedConfig, scriptPath: "out/train.py")
+///     let output = try PyTorchExport.export(picked, scriptPath: "out/train.py")
 ///     output.lost    // ["compression step 1: prune (...)"] — what the script cannot carry
 enum PyTorchExport {
     /// The folder's files and the commands that run it.
-    /// - Parameter deepSpeedConfig: the checked ds_config of a setup, and its warnings.
     /// - Throws: `ReportError` for a trial the engine did not train (naming the formats that
     ///   study can use), or when its data cannot be read.
-    static func export(_ picked: PickedTrial, deepSpeedConfig: (TrainingSetup) throws -> (JSONValue, [String]),
-                       scriptPath: String) throws -> ExportOutput {
+    static func export(_ picked: PickedTrial, scriptPath: String) throws -> ExportOutput {
         guard let recipe = picked.engineRecipe, let setup = picked.setup else {
             let formats = picked.setup == nil ? "recipe" : "deepspeed, accelerate or recipe"
             throw ReportError("study '\(picked.study.name)' is a \(picked.spec.evaluator.name) study: a PyTorch script needs a model the engine trained; use --format \(formats)")
@@ -33,7 +31,7 @@ enum PyTorchExport {
                       code.optimizerSource, code.scheduleSource, PyTorchTrainingCode.loopSource]
             .joined(separator: "\n\n\n")
 
-        let (config, warnings) = try deepSpeedConfig(setup)
+        let (config, warnings) = try Exporter.deepSpeedConfig(setup)
         let (yaml, yamlWarnings) = AccelerateExport.yaml(setup, deepSpeedConfigPath: ExportFormat.deepspeed.fileName)
         let launch = launchLines(processes: setup.dp)
         var readme: [String] = [title, "",
@@ -77,10 +75,10 @@ enum PyTorchExport {
             lost.append("tf32 precision (the engine rounds activations to TF32; torch's TF32 switch only changes CUDA matmuls)")
         case .fp16:
             if let s = p.lossScale, s > 0 {
-                lost.append("fp16 fixed loss scale \(python(s)) (GradScaler's scale is dynamic)")
+                lost.append("fp16 fixed loss scale \(pythonNumber(s)) (GradScaler's scale is dynamic)")
             } else {
                 if p.hysteresis > 1 { lost.append("fp16 loss-scale hysteresis \(p.hysteresis) (GradScaler backs off at the first overflow)") }
-                if p.minLossScale > 1 { lost.append("fp16 minimum loss scale \(python(p.minLossScale)) (GradScaler has no floor)") }
+                if p.minLossScale > 1 { lost.append("fp16 minimum loss scale \(pythonNumber(p.minLossScale)) (GradScaler has no floor)") }
             }
         case .bf16:
             if p.lossScale != nil { lost.append("bf16 loss scaling (autocast in bf16 does not scale the loss)") }

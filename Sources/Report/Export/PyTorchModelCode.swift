@@ -43,7 +43,7 @@ enum PyTorchModelCode {
             case .layer: layers.append("nn.LayerNorm(\(w))")
             }
             layers.append(activation(s.activation))
-            if s.dropout > 0 { layers.append("nn.Dropout(\(python(s.dropout)))") }
+            if s.dropout > 0 { layers.append("nn.Dropout(\(pythonNumber(s.dropout)))") }
             width = w
         }
         layers.append("nn.Linear(\(width), \(classes))")
@@ -104,7 +104,7 @@ enum PyTorchModelCode {
         for w in s.head {
             layers.append("nn.Linear(\(features), \(w))")
             layers.append(activation(s.activation))
-            if s.dropout > 0 { layers.append("nn.Dropout(\(python(s.dropout)))") }
+            if s.dropout > 0 { layers.append("nn.Dropout(\(pythonNumber(s.dropout)))") }
             features = w
         }
         layers.append("nn.Linear(\(features), \(classes))")
@@ -140,7 +140,7 @@ enum PyTorchModelCode {
             def __init__(self):
                 super().__init__()
                 self.patch_embed = PatchEmbedding(channels=\(c), patch=\(s.patch), dim=\(s.dim), tokens=\(tokens))
-                self.blocks = nn.Sequential(*[Block(\(s.dim), \(s.heads), mlp_ratio=\(s.mlpRatio), causal=False, dropout=\(python(s.dropout))) for _ in range(\(s.depth))])
+                self.blocks = nn.Sequential(*[Block(\(s.dim), \(s.heads), mlp_ratio=\(s.mlpRatio), causal=False, dropout=\(pythonNumber(s.dropout))) for _ in range(\(s.depth))])
                 self.final_ln = nn.LayerNorm(\(s.dim))
                 self.classifier = nn.Linear(\(s.dim), \(classes))
 
@@ -161,7 +161,7 @@ enum PyTorchModelCode {
                 self.positions = nn.Parameter(torch.empty(\(s.sequenceLength), \(s.hidden)))
                 nn.init.normal_(self.tokens.weight, std=0.02)
                 nn.init.normal_(self.positions, std=0.02)
-                self.blocks = nn.Sequential(*[Block(\(s.hidden), \(s.heads), mlp_ratio=\(s.mlpRatio), causal=True, dropout=\(python(s.dropout))) for _ in range(\(s.layers))])
+                self.blocks = nn.Sequential(*[Block(\(s.hidden), \(s.heads), mlp_ratio=\(s.mlpRatio), causal=True, dropout=\(pythonNumber(s.dropout))) for _ in range(\(s.layers))])
                 self.final_ln = nn.LayerNorm(\(s.hidden))
                 self.lm_head = nn.Linear(\(s.hidden), \(s.vocabulary), bias=False)
                 self.lm_head.weight = self.tokens.weight  # tied to the token embedding
@@ -255,7 +255,7 @@ enum PyTorchModelCode {
 
     static func describe(_ s: MLPSpec) -> String {
         "MLP: hidden widths \(s.widths), \(s.activation.rawValue)" + (s.norm == .none ? "" : ", \(s.norm.rawValue) norm")
-            + (s.dropout > 0 ? ", dropout \(python(s.dropout))" : "") + "."
+            + (s.dropout > 0 ? ", dropout \(pythonNumber(s.dropout))" : "") + "."
     }
 
     static func describe(_ s: CNNSpec) -> String {
@@ -274,9 +274,9 @@ enum PyTorchModelCode {
 
 /// A number as Python source: `0.1`, `3e-05` (the decimal it was written as, not its binary
 /// expansion).
-func python(_ x: Float) -> String { python(decimal(x)) }
+func pythonNumber(_ x: Float) -> String { pythonNumber(decimal(x)) }
 
-func python(_ x: Double) -> String {
+func pythonNumber(_ x: Double) -> String {
     if x == x.rounded(), abs(x) < 1e15 { return String(format: "%.1f", x) }
     return "\(x)"
 }

@@ -44,13 +44,13 @@ struct PyTorchTrainingCode {
             "BATCH = \(batch)  # samples per micro-step, over all processes",
             "PROCESSES = \(setup.dp)  # processes ds_config.json and accelerate.yaml split the batch for",
             "ACCUMULATION = \(training.accumulation)  # micro-steps per optimizer step",
-            "GRAD_CLIP = \(training.gradientClip.map { python($0) } ?? "None")  # largest global L2 norm of the gradients",
+            "GRAD_CLIP = \(training.gradientClip.map { pythonNumber($0) } ?? "None")  # largest global L2 norm of the gradients",
             "PRECISION = \"\(p.format.rawValue)\"  # the forward and backward passes: fp32, bf16 or fp16 (torch.autocast)",
-            "LEARNING_RATE = \(python(training.optimizer.learningRate))  # the base rate; learning_rate_factor scales it per step",
-            "WEIGHT_DECAY = \(python(training.optimizer.weightDecay))",
+            "LEARNING_RATE = \(pythonNumber(training.optimizer.learningRate))  # the base rate; learning_rate_factor scales it per step",
+            "WEIGHT_DECAY = \(pythonNumber(training.optimizer.weightDecay))",
         ]
         if p.format == .fp16 {
-            lines.append("LOSS_SCALE = \(python(Double(1 << min(p.initialScalePower, 62))))  # GradScaler's initial scale, doubled after LOSS_SCALE_WINDOW clean steps")
+            lines.append("LOSS_SCALE = \(pythonNumber(Double(1 << min(p.initialScalePower, 62))))  # GradScaler's initial scale, doubled after LOSS_SCALE_WINDOW clean steps")
             lines.append("LOSS_SCALE_WINDOW = \(p.lossScaleWindow)")
         }
         lines.append("LABELS_PER_SAMPLE = \(labelsPerSample)")
@@ -60,20 +60,20 @@ struct PyTorchTrainingCode {
     /// `parameter_groups` and `make_optimizer` (and the LAMB class when the trial uses it).
     var optimizerSource: String {
         let o = training.optimizer
-        let betas = "(\(python(o.beta1)), \(python(o.beta2)))"
+        let betas = "(\(pythonNumber(o.beta1)), \(pythonNumber(o.beta2)))"
         let make: String
         switch o.name {
         case .adamw:
             make = "    \"\"\"AdamW with decoupled weight decay, as torch.optim.AdamW documents it.\"\"\"\n"
-                + "    return torch.optim.AdamW(groups, lr=LEARNING_RATE, betas=\(betas), eps=\(python(o.epsilon)))"
+                + "    return torch.optim.AdamW(groups, lr=LEARNING_RATE, betas=\(betas), eps=\(pythonNumber(o.epsilon)))"
         case .adam:
             make = "    \"\"\"Adam (Kingma & Ba 2015), without weight decay.\"\"\"\n"
-                + "    return torch.optim.Adam(groups, lr=LEARNING_RATE, betas=\(betas), eps=\(python(o.epsilon)))"
+                + "    return torch.optim.Adam(groups, lr=LEARNING_RATE, betas=\(betas), eps=\(pythonNumber(o.epsilon)))"
         case .sgd:
             make = "    \"\"\"SGD with coupled L2 weight decay and dampening 0, as torch.optim.SGD documents it.\"\"\"\n"
-                + "    return torch.optim.SGD(groups, lr=LEARNING_RATE, momentum=\(python(o.momentum)), nesterov=\(o.nesterov ? "True" : "False"))"
+                + "    return torch.optim.SGD(groups, lr=LEARNING_RATE, momentum=\(pythonNumber(o.momentum)), nesterov=\(o.nesterov ? "True" : "False"))"
         case .lamb:
-            make = "    return Lamb(groups, lr=LEARNING_RATE, betas=\(betas), eps=\(python(o.epsilon)), max_trust_ratio=\(python(o.maxTrustRatio)))"
+            make = "    return Lamb(groups, lr=LEARNING_RATE, betas=\(betas), eps=\(pythonNumber(o.epsilon)), max_trust_ratio=\(pythonNumber(o.maxTrustRatio)))"
         }
         let groups = """
         def takes_weight_decay(name, parameter):
@@ -138,15 +138,15 @@ struct PyTorchTrainingCode {
             doc += "constant."
             body.append("    return 1.0")
         case .step(let size, let gamma):
-            doc += "multiplied by \(python(gamma)) every \(size) steps."
-            body.append("    return \(python(gamma)) ** (step // \(size))")
+            doc += "multiplied by \(pythonNumber(gamma)) every \(size) steps."
+            body.append("    return \(pythonNumber(gamma)) ** (step // \(size))")
         case .cosine(let minimum):
-            doc += "half a cosine down to \(python(minimum)), held there after TOTAL_STEPS."
+            doc += "half a cosine down to \(pythonNumber(minimum)), held there after TOTAL_STEPS."
             let floor = significant(decimal(minimum) / decimal(training.optimizer.learningRate))
             body += ["    span = max(1, TOTAL_STEPS - \(s.warmupSteps))",
                      "    progress = min(step, span) / span",
                      floor == 0 ? "    return (1 + math.cos(math.pi * progress)) / 2"
-                        : "    return \(python(floor)) + (1 - \(python(floor))) * (1 + math.cos(math.pi * progress)) / 2"]
+                        : "    return \(pythonNumber(floor)) + (1 - \(pythonNumber(floor))) * (1 + math.cos(math.pi * progress)) / 2"]
         }
         return (["def learning_rate_factor(step):", "    \"\"\"\(doc)\"\"\""] + body).joined(separator: "\n")
     }
