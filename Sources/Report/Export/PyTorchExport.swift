@@ -31,7 +31,11 @@ enum PyTorchExport {
                       code.optimizerSource, code.scheduleSource, PyTorchTrainingCode.loopSource]
             .joined(separator: "\n\n\n")
 
-        let (config, warnings) = try Exporter.deepSpeedConfig(setup)
+        // DeepSpeed has no step decay: that ds_config gets no scheduler, and train.py hands
+        // DeepSpeed the engine's own schedule instead (warmup included).
+        var dsSetup = setup
+        if case .step = recipe.candidate.training.schedule.decay { dsSetup.schedule = nil }
+        let (config, warnings) = try Exporter.deepSpeedConfig(dsSetup)
         let (yaml, yamlWarnings) = AccelerateExport.yaml(setup, deepSpeedConfigPath: ExportFormat.deepspeed.fileName)
         let launch = launchLines(processes: setup.dp)
         var readme: [String] = [title, "",
