@@ -141,6 +141,31 @@ final class ExportPyTorchTests: XCTestCase {
         }
     }
 
+    /// The folder for a step-decay trial: DeepSpeed has no such scheduler, so its ds_config has
+    /// none (and no warning), and the script's schedule is the one DeepSpeed gets.
+    func testStepDecayLeavesTheSchedulerToTheScript() throws {
+        let space = """
+        {"name": "step", "architecture": {"family": "mlp", "widths": [8]},
+         "training": {"optimizer": {"name": "adamw", "lr": 0.01}, "schedule": {"name": "step", "step_size": 5, "gamma": 0.5, "warmup_steps": 2},
+                      "batch_size": 20, "epochs": 2, "seed": 5},
+         "evaluator": {"engine": {"data": {"dataset": "blobs", "samples": 200, "classes": 3}}},
+         "objectives": {"accuracy": "maximize"}}
+        """
+        let s = try ExportFixtures.spec(space)
+        let picked = try PickedTrial(study: ExportFixtures.study(s), trial: ExportFixtures.trial(0, [], in: s), choice: "trial 0")
+        let output = try Exporter.export(picked, as: .pytorch, to: "job/train.py")
+        XCTAssertEqual(output.warnings, [])
+        let config = try XCTUnwrap(output.files.first { $0.path == "job/ds_config.json" }).text
+        XCTAssertFalse(config.contains("scheduler"), config)
+        let script = output.files[0].text
+        XCTAssertTrue(script.contains("    return 0.5 ** (step // 5)\n"), script)
+        XCTAssertTrue(script.contains("schedule = None if \"scheduler\" in config else"), script)
+        // The deepspeed format itself keeps the warmup and says what it leaves out.
+        let deepspeed = try Exporter.export(picked, as: .deepspeed, to: "ds_config.json")
+        XCTAssertTrue(deepspeed.files[0].text.contains("WarmupLR"))
+        XCTAssertEqual(deepspeed.warnings.count, 1)
+    }
+
     /// With PyTorch installed: every family's generated `Model` has the engine's parameter count,
     /// and a whole exported folder trains for an epoch and prints its test accuracy.
     func testGeneratedScriptsRunUnderPyTorch() throws {
