@@ -69,7 +69,7 @@ struct PyTorchData {
         npyInt32(d.labels, shape: d.labelsPerSample == 1 ? [d.count] : [d.count, d.labelsPerSample])
     }
 
-    /// One line per file for README.txt: "train_x.npy  float32 (4500, 1, 28, 28)".
+    /// One line per file for README.txt: "train_x.npy  float32 (4500, 1, 28, 28)", as NumPy prints shapes.
     var listing: [String] {
         named.flatMap { name, d -> [String] in
             let x = tokens ? [d.count] + d.sampleShape
@@ -80,7 +80,9 @@ struct PyTorchData {
         }
     }
 
-    private func tuple(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + ")" }
+    private func tuple(_ shape: [Int]) -> String {
+        shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    }
 
     /// The script's loader: every split as (features, labels) tensors, features float32 (or int64
     /// token ids), labels int64.
