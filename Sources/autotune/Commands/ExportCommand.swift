@@ -12,7 +12,7 @@ struct ExportCommand: Command {
         usage: "STUDY --format deepspeed|accelerate|recipe|onnx|pytorch [--trial N | --pick RULE] [--devices N] [--allow-loss] [--out PATH] [--db PATH] [--json]",
         arguments: [.study],
         options: [
-            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) onnx (model.onnx: an engine trial's recipe trained again and exported) or pytorch (a folder: train.py, the trial's data as .npy, ds_config.json, accelerate.yaml, README.txt)."),
+            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns), onnx (model.onnx: an engine trial's recipe trained again and exported) or pytorch (a folder: train.py, the trial's data as .npy, ds_config.json, accelerate.yaml, README.txt)."),
             .value("trial", valueName: "N", help: "Export trial N (it must be COMPLETE)."),
             .value("pick", valueName: "RULE", help: "Choose the trial: knee, best:METRIC or best:METRIC:min|max, then constraints such as ,params<=100000.",
                    defaultDescription: "knee"),
