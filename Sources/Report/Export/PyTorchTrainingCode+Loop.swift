@@ -154,6 +154,10 @@ extension PyTorchTrainingCode {
             sys.exit(f"{world} processes cannot share a batch of {BATCH} samples evenly")
         torch.manual_seed(SEED)
         model = Model().to(device)
+        if world > 1 and device.type == "cuda":
+            # Batch norm over the whole batch, as the engine computes it (SyncBatchNorm needs GPUs;
+            # on CPUs each process normalises its own share).
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if rank == 0:
             print(f"parameters {sum(p.numel() for p in model.parameters())}", flush=True)
         if args.deepspeed_config:
