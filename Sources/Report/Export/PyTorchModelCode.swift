@@ -12,7 +12,7 @@ import Engine
 ///     let code = try PyTorchModelCode.source(.mlp(MLPSpec(widths: [64])), inputShape: [28, 28, 1], classes: 10)
 ///     // "class Model(nn.Module): ... nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10)"
 enum PyTorchModelCode {
-    /// The helper modules the model needs and `class Model`, as Python source.
+    /// The modules the model is built from (residual, attention, block classes) and `class Model`, as Python source.
     /// - Parameters:
     ///   - inputShape: one sample as the engine sees it: `[H, W, C]`, `[D]` or `[T]` token ids.
     ///   - classes: outputs of the last layer (the vocabulary for a GPT).
