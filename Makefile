@@ -10,8 +10,9 @@ ONNX_CHECK   := Sources/Report/ONNX/check/check_onnx.py
 ONNX_MODELS  := mlp mlp-batchnorm cnn cnn-global-pool mlp-int8 cnn-int8 cnn-int8-dynamic mlp-simulated-pow2 \
                 mlp-fp16-pruned cnn-bf16 vit vit-int8-dynamic gpt gpt-int8
 ONNX_OUT     := results/onnx-check
+EXPORT_VENV  ?= $(HOME)/.cache/autotune/export-venv
 
-.PHONY: all setup deps build run test check-report check-onnx check-export-configs check-dashboard export-venv nightly nightly-quick bench bench-peers clean
+.PHONY: all setup deps build run test check-report check-onnx check-export-configs check-export check-dashboard export-venv nightly nightly-quick bench bench-peers clean
 
 all: build
 
@@ -94,6 +95,7 @@ check-dashboard: setup
 # clone (it is gigabytes: PyPI's torch brings its CUDA libraries) and reused once made.
 EXPORT_VENV ?= $(HOME)/.cache/autotune/export-venv
 export-venv:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="python3-venv g++"
 	@test -x $(EXPORT_VENV)/bin/python || $(PYTHON) -m venv $(EXPORT_VENV)
 	@$(EXPORT_VENV)/bin/python -c "import torch, deepspeed, accelerate, ninja, numpy, yaml" 2>/dev/null \
 	  || $(EXPORT_VENV)/bin/python -m pip install --quiet torch deepspeed accelerate ninja numpy pyyaml
@@ -102,6 +104,13 @@ export-venv:
 # command-study example) loaded by DeepSpeed's and Accelerate's own loaders at the launch's size.
 check-export-configs: setup export-venv
 	VENV=$(EXPORT_VENV) .ci/check-export-configs
+
+# A real launch of an exported PyTorch job: a small engine study's knee exported with --format
+# pytorch --devices 2, run by DeepSpeed on 2 CPU processes and by plain python; the DeepSpeed run's
+# test accuracy must be within 1.5 points of the study's. The Python environment lives outside the
+# clone and is created once (torch, deepspeed, accelerate, ninja, numpy).
+check-export: setup export-venv
+	EXPORT_VENV=$(EXPORT_VENV) .ci/check-export
 
 clean:
 	rm -rf .build

@@ -83,7 +83,11 @@ final class ExportEndToEndTests: ScratchTestCase {
             (["--format", "recipe", "--trial", "99"], 2, "autotune: error: study 'zdt1' has no trial 99 (trials are numbered 0 to 29)\n"),
             (["--format", "recipe", "--pick", "best:f4"], 2, "autotune: error: pick rule 'best:f4': no trial of study 'zdt1' reports 'f4'. Did you mean 'f1'?\n"),
             (["--format", "recipe", "--pick", "kne"], 2, "autotune: error: pick rule 'kne': unknown rule 'kne' (use knee or best:METRIC). Did you mean 'knee'?\n"),
-            (["--format", "yaml"], 2, "autotune: error: invalid value 'yaml' for '--format': use one of deepspeed, accelerate, recipe, onnx\nSee 'autotune export --help'.\n"),
+            (["--format", "yaml"], 2, "autotune: error: invalid value 'yaml' for '--format': use one of deepspeed, accelerate, recipe, onnx, pytorch\nSee 'autotune export --help'.\n"),
+            (["--format", "pytorch"], 2, "autotune: error: study 'zdt1' is a benchmark study: a PyTorch script needs a model the engine trained; use --format recipe\n"),
+            (["--format", "recipe", "--devices", "2"], 2, "autotune: error: --devices is for engine trials: study 'zdt1' is a benchmark study with no training job\n"),
+            (["--format", "pytorch", "--out", "-"], 2,
+             "autotune: error: invalid value '-' for '--out': a pytorch export is a folder of files: give a directory\nSee 'autotune export --help'.\n"),
             (["--format", "recipe", "--trial", "1", "--pick", "knee"], 2,
              "autotune: error: invalid value 'knee' for '--pick': give --trial or --pick, not both\nSee 'autotune export --help'.\n"),
         ]
@@ -263,6 +267,7 @@ final class ExportEndToEndTests: ScratchTestCase {
           accelerate  accelerate.yaml (and its ds_config under DeepSpeed) (not for a benchmark study)
           recipe      recipe.json, which 'autotune eval' or 'autotune estimate' reruns
           onnx        model.onnx, the engine trial's model (not for a benchmark study)
+          pytorch     pytorch/: train.py with the trial's data, ds_config.json and accelerate.yaml (not for a benchmark study)
 
         """)
         let front = try json(runAutotune(["front", "zdt1", "--db", db, "--json"]).stdout)
@@ -273,6 +278,75 @@ final class ExportEndToEndTests: ScratchTestCase {
         XCTAssertTrue(r.stderr.contains("autotune: warning: trial \(off) is not on the Pareto front of study 'zdt1': trial "), r.stderr)
         let member = try XCTUnwrap(members.first)
         XCTAssertFalse(export(["--format", "recipe", "--trial", String(member), "--out", "-"]).stderr.contains("not on the Pareto front"))
+    }
+
+    /// The tiny engine study exported as a PyTorch folder for 2 processes: the script, the data,
+    /// the configs with the batch split, the launch lines; a batch 3 processes cannot share is refused.
+    func testPyTorchFolderForTwoProcesses() throws {
+        _ = try engineStudy()
+        let folder = scratch.appendingPathComponent("tiny/pytorch")
+        let r = runAutotune(["export", "tiny", "--db", db, "--format", "pytorch", "--devices", "2"], in: scratch)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for name in ["train.py", "README.txt", "ds_config.json", "accelerate.yaml", "train_x.npy", "train_y.npy",
+                     "validation_x.npy", "validation_y.npy", "test_x.npy", "test_y.npy"] {
+            XCTAssertTrue(r.stdout.contains("\nwrote \(folder.path)/\(name)\n"), name + ": " + r.stdout)
+        }
+        XCTAssertTrue(r.stdout.hasSuffix("""
+            run:   cd \(folder.path) && python train.py
+            or:    cd \(folder.path) && torchrun --standalone --nproc_per_node 2 train.py
+            or:    cd \(folder.path) && deepspeed --num_gpus 2 train.py --deepspeed_config ds_config.json
+
+            """), r.stdout)
+        let config = try json(String(contentsOf: folder.appendingPathComponent("ds_config.json"), encoding: .utf8))
+        XCTAssertEqual(config["train_batch_size"] as? Int, 32)
+        XCTAssertEqual(config["train_micro_batch_size_per_gpu"] as? Int, 16)
+        let yaml = try String(contentsOf: folder.appendingPathComponent("accelerate.yaml"), encoding: .utf8)
+        XCTAssertTrue(yaml.contains("num_processes: 2\n"), yaml)
+        let script = try String(contentsOf: folder.appendingPathComponent("train.py"), encoding: .utf8)
+        XCTAssertTrue(script.contains("\nBATCH = 32  # samples per micro-step, over all processes\n"), script)
+        XCTAssertTrue(script.contains("\nPROCESSES = 2  #"), script)
+        XCTAssertTrue(script.contains("torch.optim.AdamW(groups, lr=LEARNING_RATE"), script)
+        // 400 blobs: 80 held out for testing, a tenth of the rest for validation; two features each.
+        let header = try Data(contentsOf: folder.appendingPathComponent("train_x.npy")).prefix(80)
+        XCTAssertTrue(String(decoding: header, as: UTF8.self).contains("'descr': '<f4', 'fortran_order': False, 'shape': (288, 2), }"))
+
+        let three = runAutotune(["export", "tiny", "--db", db, "--format", "deepspeed", "--devices", "3"], in: scratch)
+        XCTAssertEqual(three.status, 2)
+        XCTAssertEqual(three.stderr, "autotune: error: --devices 3 does not divide the trial's batch of 32 samples: "
+                       + "each process must take the same share (use a divisor of 32)\n")
+        let split = runAutotune(["export", "tiny", "--db", db, "--format", "deepspeed", "--devices", "4", "--out", "-"], in: scratch)
+        XCTAssertEqual(split.status, 0, split.stderr)
+        let four = try json(split.stdout)
+        XCTAssertEqual([four["train_batch_size"] as? Int, four["train_micro_batch_size_per_gpu"] as? Int], [32, 8])
+    }
+
+    /// A trial with compression steps: refused with the list of what the script would lose, and
+    /// written with --allow-loss, each dropped setting named on stderr.
+    func testPyTorchExportRefusesToLoseSettingsUnlessAllowed() throws {
+        let space = write("pruned.json", """
+        {"name": "pruned",
+         "architecture": {"family": "mlp", "widths": [8]},
+         "training": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}, "batch_size": 40, "epochs": 1, "seed": 1},
+         "precision": "tf32",
+         "compression": [{"method": "prune", "sparsity": 0.5, "epochs": 1}],
+         "evaluator": {"engine": {"data": {"dataset": "blobs", "samples": 200, "classes": 3}}},
+         "objectives": {"accuracy": "maximize", "params": "minimize"},
+         "strategy": "random", "budget": 1, "seed": 2}
+        """)
+        let search = runAutotune(["search", space, "--db", db, "--quiet", "--threads", "1"], in: scratch)
+        XCTAssertEqual(search.status, 0, search.stderr)
+        let out = scratch.appendingPathComponent("job").path
+        let refused = runAutotune(["export", "pruned", "--db", db, "--format", "pytorch", "--out", out], in: scratch)
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertEqual(refused.stderr, "autotune: error: the pytorch export of trial 0 of study 'pruned' would lose: compression step 1: prune; tf32 precision (the engine rounds "
+                       + "activations to TF32; torch's TF32 switch only changes CUDA matmuls) (write it anyway with --allow-loss)\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written")
+        let allowed = runAutotune(["export", "pruned", "--db", db, "--format", "pytorch", "--out", out, "--allow-loss"], in: scratch)
+        XCTAssertEqual(allowed.status, 0, allowed.stderr)
+        XCTAssertTrue(allowed.stderr.contains("autotune: warning: dropped: compression step 1: prune\n"), allowed.stderr)
+        XCTAssertTrue(allowed.stderr.contains("autotune: warning: dropped: tf32 precision"), allowed.stderr)
+        let script = try String(contentsOfFile: out + "/train.py", encoding: .utf8)
+        XCTAssertTrue(script.contains("torch.optim.SGD(groups, lr=LEARNING_RATE, momentum=0.9, nesterov=False)"), script)
     }
 }
 
@@ -365,4 +439,5 @@ final class CommandExportEndToEndTests: ScratchTestCase {
         XCTAssertEqual(parameter.status, 2)
         XCTAssertTrue(parameter.stderr.hasSuffix("export.deepspeed.map.micro_bach: 'micro_bach' names no parameter of the space. Did you mean 'micro_batch'?\n"), parameter.stderr)
     }
+
 }

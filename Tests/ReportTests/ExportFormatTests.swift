@@ -239,7 +239,7 @@ final class ExportFormatTests: XCTestCase {
         XCTAssertEqual(try ExportFormat.named("DeepSpeed"), .deepspeed)
         XCTAssertEqual(try ExportFormat.named("onnx"), .onnx)
         XCTAssertThrowsError(try ExportFormat.named("acelerate")) { error in
-            XCTAssertEqual("\(error)", "unknown export format 'acelerate' (formats: deepspeed, accelerate, recipe, onnx). Did you mean 'accelerate'?")
+            XCTAssertEqual("\(error)", "unknown export format 'acelerate' (formats: deepspeed, accelerate, recipe, onnx, pytorch). Did you mean 'accelerate'?")
         }
     }
 }

@@ -28,15 +28,17 @@ final class KeptWeightsTests: XCTestCase {
         FileManager.default.createFile(atPath: (folder as NSString).appendingPathComponent(name), contents: Data(count: bytes))
     }
 
-    func testPruningDeletesFilesOffTheFrontAndNeverARunningTrials() throws {
+    func testPruningDeletesFilesOffTheFrontAndJudgesOnlyTrialsItSawFinish() throws {
         let kept = KeptWeights(folder: directory, limit: 1 << 20)
         for n in 0..<5 { try kept.write(Array(repeating: UInt8(n), count: 10), trial: n) }
         put(directory, "trial-5.weights.77.123.tmp", bytes: 4)     // being written by trial 5's worker
         put(directory, "trial-1.weights.78.9.tmp", bytes: 4)       // left by a worker killed while trial 1 ran
         put(directory, "notes.txt", bytes: 1)
-        let deleted = kept.prune(front: [0, 3], running: [4, 5])
+        try kept.write([7], trial: 7)   // claimed and finished by another worker after the trials were read
+        let deleted = kept.prune(front: [0, 3], finished: [0, 1, 2, 3])
         XCTAssertEqual(deleted, [1, 2])
-        XCTAssertEqual(files(directory), ["notes.txt", "trial-0.weights", "trial-3.weights", "trial-4.weights", "trial-5.weights.77.123.tmp"])
+        XCTAssertEqual(files(directory), ["notes.txt", "trial-0.weights", "trial-3.weights", "trial-4.weights", "trial-5.weights.77.123.tmp",
+                                          "trial-7.weights"], "only trials this view saw finish are judged")
         XCTAssertEqual(kept.read(trial: 3), Array(repeating: 3, count: 10))
         XCTAssertNil(kept.read(trial: 1))
     }
@@ -45,7 +47,7 @@ final class KeptWeightsTests: XCTestCase {
         let kept = KeptWeights(folder: directory, limit: 100)
         XCTAssertFalse(try kept.write([UInt8](repeating: 0, count: 101), trial: 9), "a file over the whole bound is not written")
         for (n, size) in [(0, 60), (1, 30), (2, 30), (3, 50)] { try kept.write([UInt8](repeating: 1, count: size), trial: n) }
-        XCTAssertEqual(kept.prune(front: [0, 1, 2, 3], running: []), [0, 3], "30 + 30 fit, then 50 and 60 do not")
+        XCTAssertEqual(kept.prune(front: [0, 1, 2, 3], finished: [0, 1, 2, 3]), [0, 3], "30 + 30 fit, then 50 and 60 do not")
         XCTAssertEqual(files(directory), ["trial-1.weights", "trial-2.weights"])
     }
 

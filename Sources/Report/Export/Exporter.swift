@@ -4,7 +4,7 @@ import Search
 
 /// What `autotune export` can write.
 public enum ExportFormat: String, CaseIterable, Sendable {
-    case deepspeed, accelerate, recipe, onnx
+    case deepspeed, accelerate, recipe, onnx, pytorch
 
     /// The format called `name`; an unknown name throws a `ReportError` listing the formats.
     public static func named(_ name: String) throws -> ExportFormat {
@@ -22,6 +22,7 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         case .accelerate: return "accelerate.yaml (and its ds_config under DeepSpeed)"
         case .recipe: return "recipe.json, which 'autotune eval' or 'autotune estimate' reruns"
         case .onnx: return "model.onnx, the engine trial's model"
+        case .pytorch: return "pytorch/: train.py with the trial's data, ds_config.json and accelerate.yaml"
         }
     }
 
@@ -33,18 +34,19 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         case (.deepspeed, .engine), (.deepspeed, .meta), (.accelerate, .engine), (.accelerate, .meta): return true
         case (.deepspeed, .command): return spec.export?.deepspeed != nil
         case (.accelerate, .command): return spec.export?.accelerate != nil
-        case (.onnx, .engine): return true
+        case (.onnx, .engine), (.pytorch, .engine): return true
         default: return false
         }
     }
 
-    /// The main file's name under `results/<study>/`.
+    /// The main file's name under `results/<study>/` (for pytorch, inside its folder `pytorch/`).
     public var fileName: String {
         switch self {
         case .deepspeed: return "ds_config.json"
         case .accelerate: return "accelerate.yaml"
         case .recipe: return "recipe.json"
         case .onnx: return "model.onnx"
+        case .pytorch: return "train.py"
         }
     }
 }
@@ -84,6 +86,8 @@ public enum Exporter {
     /// that runs under DeepSpeed).
     /// - Throws: `ReportError` when the study has nothing of that format to export (a benchmark
     ///   study has no training job), or when a generated DeepSpeed config breaks the schema.
+    /// For pytorch, `path` is `train.py` inside the folder that gets the data, ds_config.json,
+    /// accelerate.yaml and README.txt too.
     /// - Parameters:
     ///   - stack: the training stack a ZeRO plan runs on under Accelerate.
     ///   - progress: receives a line per epoch when the format trains the model again (onnx).
@@ -132,6 +136,8 @@ public enum Exporter {
             return ExportOutput(files: [ExportFile(path: path, binary: trained.model)], warnings: [],
                                 commands: ["python3 -c \"import onnxruntime as ort; print(ort.InferenceSession('\(path)').get_inputs()[0])\""],
                                 notes: [trained.summary])
+        case .pytorch:
+            return try PyTorchExport.export(picked, scriptPath: path)
         }
     }
 
@@ -147,7 +153,7 @@ public enum Exporter {
         return setup
     }
 
-    private static func deepSpeedJob(_ setup: TrainingSetup) throws -> DeepSpeedExport.Job {
+    static func deepSpeedJob(_ setup: TrainingSetup) throws -> DeepSpeedExport.Job {
         let job = DeepSpeedExport.config(setup)
         let problems = DeepSpeedSchema.violations(job.config)
         guard problems.isEmpty else {

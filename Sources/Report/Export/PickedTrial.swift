@@ -21,19 +21,27 @@ public struct PickedTrial {
 
     public var spec: StudySpec { study.spec }
 
-    /// `trial` of `study`, with its recipe and training setup.
-    public init(study: Study, trial: TrialRecord, choice: String) throws {
+    /// `trial` of `study`, with its recipe and training setup; an engine trial's job is split over
+    /// `devices` data-parallel processes (see `TrainingSetup(engine:trainSamples:devices:)`).
+    /// - Throws: `ReportError` when the trial has no recipe, or `devices` does not fit its job.
+    public init(study: Study, trial: TrialRecord, choice: String, devices: Int = 1) throws {
         self.study = study; self.trial = trial; self.choice = choice
         do { recipe = try study.recipe(of: trial) } catch let e as StudyError { throw ReportError(e.reason) }
         switch recipe {
         case .engine(_, let r):
-            setup = TrainingSetup(engine: r, trainSamples: r.candidate.data.trainingSamples)
+            setup = try TrainingSetup(engine: r, trainSamples: r.candidate.data.trainingSamples, devices: devices)
         case .meta(let m):
+            guard devices == 1 else {
+                throw ReportError("--devices is for engine trials: the plan of trial \(trial.number) of study '\(study.name)' already sets its \(m.evaluator.cluster.nodes * m.evaluator.cluster.devicesPerNode) devices")
+            }
             let cluster = m.evaluator.cluster
             setup = TrainingSetup(meta: m.plan, model: m.evaluator.model, nodes: cluster.nodes, gpusPerNode: cluster.devicesPerNode,
                                   globalBatch: m.evaluator.globalBatch,
                                   flashAttention: m.plan.usesFlashAttention(stackDefault: cluster.profile.flashAttention))
         case .parameters:
+            guard devices == 1 else {
+                throw ReportError("--devices is for engine trials: study '\(study.name)' is a \(study.spec.evaluator.name) study with no training job")
+            }
             setup = nil
         }
     }
@@ -68,15 +76,17 @@ public struct PickedTrial {
 public enum ExportSource {
     /// The trial numbered `number`, or else the one `rule` picks (the knee by default), with its
     /// recipe and training setup.
-    public static func pick(_ study: Study, trial number: Int?, rule: PickRule?) throws -> PickedTrial {
+    /// `devices` splits an engine trial's job over that many data-parallel processes.
+    public static func pick(_ study: Study, trial number: Int?, rule: PickRule?, devices: Int = 1) throws -> PickedTrial {
         let trials = try study.trials()
         var picked: PickedTrial
         if let number {
-            picked = try PickedTrial(study: study, trial: try TrialPicker.trial(number, in: trials, study: study.name), choice: "trial \(number)")
+            picked = try PickedTrial(study: study, trial: try TrialPicker.trial(number, in: trials, study: study.name), choice: "trial \(number)",
+                                 devices: devices)
         } else {
             let rule = rule ?? .knee
             let trial = try TrialPicker.pick(rule, trials: trials, objectives: study.objectives, study: study.name)
-            picked = try PickedTrial(study: study, trial: trial, choice: rule.text)
+            picked = try PickedTrial(study: study, trial: trial, choice: rule.text, devices: devices)
         }
         picked.offFront = TrialPicker.offFront(picked.trial, trials: trials, objectives: study.objectives)
             .map { "trial \(picked.trial.number) is not on the Pareto front of study '\(study.name)': " + $0 }

@@ -62,11 +62,13 @@ public struct TrainingSetup: Equatable, Sendable {
     /// Samples per optimizer step: micro-batch × accumulation × data-parallel ranks.
     public var globalBatch: Int { microBatch * accumulation * dp }
 
-    /// An engine trial: one device, the recipe's batch, accumulation, optimizer, schedule,
-    /// clipping and precision. `trainSamples` (after the validation split) gives the run's length
-    /// in steps when the recipe counts epochs, as the `Trainer` counts them (a batch is at most
-    /// the training set).
-    public init(engine recipe: Recipe, trainSamples: Int?) {
+    /// An engine trial, run on `devices` data-parallel processes (the engine used one) with the
+    /// same global batch: the recipe's batch split into micro-batches of batch / `devices`, its
+    /// accumulation, optimizer, schedule, clipping and precision. `trainSamples` (after the
+    /// validation split) gives the run's length in steps when the recipe counts epochs, as the
+    /// `Trainer` counts them (a batch is at most the training set).
+    /// - Throws: `ReportError` when `devices` is not positive or does not divide the batch.
+    public init(engine recipe: Recipe, trainSamples: Int?, devices: Int = 1) throws {
         let t = recipe.candidate.training
         var batch = t.batchSize, steps = t.steps
         if let n = trainSamples, n > 0 {
@@ -74,13 +76,19 @@ public struct TrainingSetup: Equatable, Sendable {
             let batches = (n + batch - 1) / batch
             steps = steps ?? t.epochs * ((batches + t.accumulation - 1) / t.accumulation)
         }
+        guard devices >= 1 else { throw ReportError("--devices must be at least 1, got \(devices)") }
+        guard batch % devices == 0 else {
+            throw ReportError("--devices \(devices) does not divide the trial's batch of \(batch) samples: "
+                              + "each process must take the same share (use a divisor of \(batch))")
+        }
         let p = recipe.precision
         let scaling = p.lossScale.map {
             LossScaling(scale: decimal($0), initialScalePower: p.initialScalePower, window: p.lossScaleWindow,
                         hysteresis: p.hysteresis, minimumScale: decimal(p.minLossScale))
         }
-        self.init(microBatch: batch, accumulation: t.accumulation, precision: MixedPrecision(p.format, lossScaling: scaling),
-                  optimizer: t.optimizer, schedule: t.schedule, totalSteps: steps, gradientClip: t.gradientClip.map(decimal))
+        self.init(gpusPerNode: devices, dp: devices, microBatch: batch / devices, accumulation: t.accumulation,
+                  precision: MixedPrecision(p.format, lossScaling: scaling), optimizer: t.optimizer, schedule: t.schedule,
+                  totalSteps: steps, gradientClip: t.gradientClip.map(decimal))
         compression = recipe.compression
     }
 

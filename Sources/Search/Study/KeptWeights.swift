@@ -19,7 +19,7 @@ import Foundation
 ///
 ///     let kept = KeptWeights(folder: "results/q/weights", limit: 256 << 20)
 ///     try kept.write(bytes, trial: 12)
-///     kept.prune(front: [3, 12], running: [14])
+///     kept.prune(front: [3, 12], finished: [0, 1, 2, 3, 12])
 public struct KeptWeights: Equatable, Sendable {
     public let folder: String
     /// Bytes of kept files at most.
@@ -55,13 +55,14 @@ public struct KeptWeights: Equatable, Sendable {
         FileManager.default.contents(atPath: path(of: number)).map { [UInt8]($0) }
     }
 
-    /// Delete the files of finished trials that are not in `front`, then the largest of the
-    /// front's files until the rest fit in `limit`, and temporary files of trials no longer
-    /// running. Files of `running` trials are never touched; files deleted meanwhile by another
-    /// worker are no error.
+    /// Delete the files of `finished` trials that are not in `front`, then the largest of the
+    /// front's files until the rest fit in `limit`, and temporary files of finished trials.
+    /// Only the trials `finished` names are judged: a trial still running, or one another worker
+    /// claimed and finished after the caller read the trials (its file is newer than the caller's
+    /// view of the front), is left alone. Files deleted meanwhile by another worker are no error.
     /// - Returns: the trial numbers whose kept file was deleted, ascending.
     @discardableResult
-    public func prune(front: Set<Int>, running: Set<Int>) -> [Int] {
+    public func prune(front: Set<Int>, finished: Set<Int>) -> [Int] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
         var deleted: [Int] = []
         var kept: [(number: Int, bytes: Int)] = []
@@ -69,7 +70,7 @@ public struct KeptWeights: Equatable, Sendable {
             (try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))) != nil
         }
         for name in names {
-            guard let (number, temporary) = Self.trialFile(name), !running.contains(number) else { continue }
+            guard let (number, temporary) = Self.trialFile(name), finished.contains(number) else { continue }
             if temporary {
                 _ = remove(name)
             } else if !front.contains(number) {

@@ -256,7 +256,9 @@ public final class Study {
             _ = try? kept.write(try model.file(owner: owner(of: trial)), trial: number)
         }
         try storage.finishTrial(study: id, number: number, state: state, metrics: metrics, violation: violation, message: message)
-        kept.prune(front: front, running: Set(all.filter { $0.state == .running }.map(\.number)))
+        // Judged on this view of the trials only: one claimed and finished since it was read
+        // is for its own worker's pruning to judge.
+        kept.prune(front: front, finished: Set(all.filter(\.state.isFinished).map(\.number)))
     }
 
     private func runningTrial(_ number: Int) throws -> TrialRecord {

@@ -8,17 +8,19 @@ import Store
 struct ExportCommand: Command {
     static let configuration = CommandConfiguration(
         name: "export",
-        abstract: "Write a study's chosen trial as a DeepSpeed config, an Accelerate config, a recipe to rerun, or its model as ONNX.",
-        usage: "STUDY [--format deepspeed|accelerate|recipe|onnx] [--trial N | --pick RULE] [--stack deepspeed|fsdp] [--allow-loss] [--out PATH] [--db PATH] [--json]",
+        abstract: "Write a study's chosen trial as a DeepSpeed config, an Accelerate config, a recipe to rerun, its model as ONNX, or a PyTorch training script.",
+        usage: "STUDY [--format deepspeed|accelerate|recipe|onnx|pytorch] [--trial N | --pick RULE] [--stack deepspeed|fsdp] [--devices N] [--allow-loss] [--out PATH] [--db PATH] [--json]",
         arguments: [.study],
         options: [
-            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx (model.onnx: an engine trial's model from the weights its study kept, else its recipe trained again). Without it, the formats are listed.",
+            .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns), onnx (model.onnx: an engine trial's model from the weights its study kept, else its recipe trained again) or pytorch (a folder: train.py, the trial's data as .npy, ds_config.json, accelerate.yaml, README.txt). Without it, the formats are listed.",
                    defaultDescription: "list the formats"),
             .value("trial", valueName: "N", help: "Export trial N (it must be COMPLETE)."),
             .value("pick", valueName: "RULE", help: "Choose the trial: knee, best:METRIC or best:METRIC:min|max, then constraints such as ,params<=100000.",
                    defaultDescription: "knee"),
-            .value("out", valueName: "PATH", help: "The main file to write, or a directory to write it in ('-' prints it on stdout); companions go beside it.",
-                   defaultDescription: "the study's folder beside the store (results/STUDY/) and the format's file name"),
+            .value("devices", valueName: "N", help: "Run an engine trial's job on N data-parallel processes with the same global batch (micro-batch = batch / N).",
+                   defaultDescription: "1"),
+            .value("out", valueName: "PATH", help: "The main file to write, or a directory to write it in ('-' prints it on stdout); companions go beside it. For pytorch, the folder.",
+                   defaultDescription: "the study's folder beside the store (results/STUDY/, for pytorch results/STUDY/pytorch/) and the format's file name"),
             .value("stack", valueName: "STACK", help: "Where an Accelerate export runs a ZeRO plan: deepspeed, or fsdp (PyTorch's FSDP).",
                    defaultDescription: "deepspeed"),
             .flag("allow-loss", help: "Write an export that cannot carry every setting of the trial, naming each dropped setting on stderr (without it, such an export fails and lists them)."),
@@ -33,6 +35,7 @@ struct ExportCommand: Command {
     var trial: Int?
     var rule: PickRule?
     var out: String?
+    var devices: Int
     var json: Bool
 
     init(_ values: ParsedValues) throws {
@@ -55,11 +58,16 @@ struct ExportCommand: Command {
         trial = try values.optionalValue("trial")
         rule = try values.optionalValue("pick", as: String.self).map(PickRule.parse)
         out = try values.optionalValue("out")
+        devices = try values.optionalValue("devices") ?? 1
         json = values.flag("json")
     }
 
     func validate() throws {
         if let trial { try requireAtLeast(0, trial, for: "--trial") }
+        try requireAtLeast(1, devices, for: "--devices")
+        if format == .pytorch, out == "-" {
+            throw CLIError.invalidValue(name: "--out", value: "-", reason: "a pytorch export is a folder of files: give a directory")
+        }
         if trial != nil, let rule { throw CLIError.invalidValue(name: "--pick", value: rule.text, reason: "give --trial or --pick, not both") }
         if json, out == "-" { throw CLIError.invalidValue(name: "--out", value: "-", reason: "--json prints its own document on stdout") }
         if out?.isEmpty == true { throw CLIError.invalidValue(name: "--out", value: "", reason: "give a file path or '-'") }
@@ -72,7 +80,7 @@ struct ExportCommand: Command {
             print(formatList(study))
             return 0
         }
-        let picked = try ExportSource.pick(study, trial: trial, rule: rule)
+        let picked = try ExportSource.pick(study, trial: trial, rule: rule, devices: devices)
         let toStdout = out == "-"
         if toStdout, format == .onnx { throw CLIError.invalidValue(name: "--out", value: "-", reason: "an ONNX model is binary: give a file path") }
         var output = try Exporter.export(picked, as: format, to: toStdout ? format.fileName : mainPath(study: picked.study.name, format: format),
@@ -106,6 +114,7 @@ struct ExportCommand: Command {
                 ("commands", .array(output.commands.map { .string($0) })), ("warnings", .array(output.warnings.map { .string($0) })),
                 ("lost", .array(output.lost.map { .string($0) })),
                 ("notes", .array(output.notes.map { .string($0) })),
+                ("lost", .array(output.lost.map { .string($0) })),
             ]).prettyText)
             return 0
         }
@@ -121,8 +130,13 @@ struct ExportCommand: Command {
     }
 
     /// Where the main file goes: `--out`, inside it when it names a directory, else
-    /// `results/STUDY/` and the format's file name.
+    /// `results/STUDY/` and the format's file name. A pytorch export is a folder: `--out` or
+    /// `results/STUDY/pytorch/`, with train.py inside.
     private func mainPath(study: String, format: ExportFormat) -> String {
+        if format == .pytorch {
+            let folder = out ?? (StudyStore.folder(study, database: target.database) as NSString).appendingPathComponent("pytorch")
+            return (folder as NSString).appendingPathComponent(format.fileName)
+        }
         guard let out else {
             return (StudyStore.folder(study, database: target.database) as NSString).appendingPathComponent(format.fileName)
         }
