@@ -2,14 +2,12 @@ import Foundation
 import XCTest
 @testable import Store
 
-final class SQLiteStorageTests: XCTestCase {
+final class SQLiteStorageTests: StudyStorageContractCase {
     private static var made = 0
     private var directory: URL!
     private var path: String { directory.appendingPathComponent("store.sqlite").path }
-    private var contract: StudyStorageContract {
-        let path = self.path
-        return StudyStorageContract { try SQLiteStorage(path: path) }
-    }
+
+    override func connect() throws -> StudyStorage { try SQLiteStorage(path: path) }
 
     override func setUpWithError() throws {
         Self.made += 1
