@@ -13,7 +13,7 @@ extension PostgreSQLStorage {
         try transaction(readOnly: true) { _ in try loadTrials(study: study, .number(number)).first }
     }
 
-    private enum TrialSelection {
+    enum TrialSelection {
         case all
         case finishedAfter(Int64)
         case number(Int)
@@ -21,7 +21,7 @@ extension PostgreSQLStorage {
 
     /// Trials of `study` chosen by `selection`, in number order, with parameters, metrics and
     /// learning curves (inside a transaction, so the four queries see one state).
-    private func loadTrials(study: Int64, _ selection: TrialSelection) throws -> [TrialRecord] {
+    func loadTrials(study: Int64, _ selection: TrialSelection) throws -> [TrialRecord] {
         let trialCondition: String, childCondition: String, values: [any PostgreSQLBindable]
         switch selection {
         case .all:

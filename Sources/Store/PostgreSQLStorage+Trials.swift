@@ -8,7 +8,14 @@ import Foundation
 extension PostgreSQLStorage {
     public func claimTrial(study: Int64, worker: String, limit: Int?,
                            propose: (Int) throws -> [ParameterRecord]) throws -> TrialRecord? {
-        try transaction { _ in
+        // The number the last attempt claimed: if the connection dropped while that attempt
+        // committed, the retry finds the trial stored and returns it rather than claim another.
+        var claimed: Int?
+        return try transaction { attempt in
+            if attempt > 0, let number = claimed, let stored = try loadTrials(study: study, .number(number)).first,
+               stored.state == .running, stored.worker == worker {
+                return stored
+            }
             // The study's row lock makes claims of one study take turns; the counts are read in a
             // statement that starts after the lock is held, so they include every earlier claim.
             guard !(try connection.execute("SELECT id FROM studies WHERE id = $1::bigint FOR UPDATE", [study]).rows.isEmpty) else {
@@ -24,6 +31,7 @@ extension PostgreSQLStorage {
             let next = (counts.optionalInt(0) ?? -1) + 1, rerun = counts.int(1), queued = counts.int(2)
             if let limit, next - rerun - queued >= limit { return nil }
 
+            claimed = next
             let parameters: [ParameterRecord], retryOf: Int?
             if queued > 0, let entry = try dequeueRetry(study: study) {
                 (parameters, retryOf) = (entry.parameters, entry.retryOf)

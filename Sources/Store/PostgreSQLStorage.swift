@@ -53,8 +53,9 @@ public final class PostgreSQLStorage: StudyStorage, @unchecked Sendable {
     /// - Parameters:
     ///   - url: `postgresql://user[:password]@host[:port]/database[?parameters]` (or `postgres://`).
     ///   - reconnectPatience: seconds to keep trying to reconnect when the connection drops later.
-    /// - Throws: `StoreError` (`.cannotOpen`) naming the URL without its password when the server
-    ///   refuses or cannot be reached, or the database is not an autotune store.
+    /// - Throws: `StoreError` naming the URL without its password: `.cannotConnect` when the
+    ///   server refuses or cannot be reached, `.cannotOpen` when the database is not an autotune
+    ///   store, `.schemaTooNew` when a newer autotune made it.
     public init(url: String, reconnectPatience: TimeInterval = 60) throws {
         location = Self.redacted(url)
         self.reconnectPatience = reconnectPatience
@@ -65,7 +66,7 @@ public final class PostgreSQLStorage: StudyStorage, @unchecked Sendable {
         do {
             connection = try PostgreSQLConnection(url: url)
         } catch let failure as PostgreSQLFailure {
-            throw StoreError(file: location, kind: .cannotOpen, reason: "cannot connect: \(Self.shortened(failure.message))")
+            throw StoreError(file: location, kind: .cannotConnect, reason: "cannot connect: \(Self.shortened(failure.message))")
         }
         do {
             try PostgreSQLSchema.open(connection, location: location)

@@ -159,7 +159,7 @@ final class PostgreSQLStorageTests: StudyStorageContractCase {
     private func assertRefused(_ url: String, mentioning reason: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try PostgreSQLStorage(url: url, reconnectPatience: 1), file: file, line: line) { error in
             guard let error = error as? StoreError else { return XCTFail("not a StoreError: \(error)", file: file, line: line) }
-            XCTAssertEqual(error.kind, .cannotOpen, file: file, line: line)
+            XCTAssertEqual(error.kind, .cannotConnect, file: file, line: line)
             let text = error.description
             XCTAssertTrue(text.hasPrefix(PostgreSQLStorage.redacted(url) + ": cannot connect: "), text, file: file, line: line)
             XCTAssertTrue(text.contains(reason), text, file: file, line: line)

@@ -9,7 +9,7 @@ struct ExportCommand: Command {
     static let configuration = CommandConfiguration(
         name: "export",
         abstract: "Write a study's chosen trial as a DeepSpeed config, an Accelerate config, a recipe to rerun, or its model as ONNX.",
-        usage: "STUDY --format deepspeed|accelerate|recipe|onnx [--trial N | --pick RULE] [--out PATH] [--db PATH] [--json]",
+        usage: "STUDY --format deepspeed|accelerate|recipe|onnx [--trial N | --pick RULE] [--out PATH] [--db PATH | --storage URL] [--json]",
         arguments: [.study],
         options: [
             .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns) or onnx (model.onnx: an engine trial's recipe trained again and exported)."),
@@ -18,7 +18,7 @@ struct ExportCommand: Command {
                    defaultDescription: "knee"),
             .value("out", valueName: "PATH", help: "The main file to write, or a directory to write it in ('-' prints it on stdout); companions go beside it.",
                    defaultDescription: "the study's folder beside the store (results/STUDY/) and the format's file name"),
-            .database, .json,
+            .database, .storage, .json,
         ])
 
     var target: StudyArgument
@@ -95,7 +95,7 @@ struct ExportCommand: Command {
     /// `results/STUDY/` and the format's file name.
     private func mainPath(study: String) -> String {
         guard let out else {
-            return (StudyStore.folder(study, database: target.database) as NSString).appendingPathComponent(format.fileName)
+            return (target.store.folder(study) as NSString).appendingPathComponent(format.fileName)
         }
         var isDirectory: ObjCBool = false
         if out.hasSuffix("/") || (FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && isDirectory.boolValue) {
