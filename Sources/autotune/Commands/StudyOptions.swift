@@ -40,8 +40,7 @@ enum StudyStore: CustomStringConvertible {
         let path: String? = try values.optionalValue("db"), url: String? = try values.optionalValue("storage")
         switch (path, url) {
         case (.some, .some):
-            throw CLIError.invalidValue(name: "--storage", value: PostgreSQLStorage.redacted(url ?? ""),
-                                        reason: "--db and --storage both name a store; give one")
+            throw CLIError.conflictingOptions("--db", "--storage", reason: "both name the store; give one")
         case (let path?, nil):
             self = .sqlite(path: path)
         case (nil, let url?):
