@@ -13,6 +13,7 @@ struct AutotuneCommand: Command {
         ExportCommand.self,
         AskCommand.self,
         TellCommand.self,
+        WorkerCommand.self,
         EvalCommand.self,
         HardwareCommand.self,
         EstimateCommand.self,
