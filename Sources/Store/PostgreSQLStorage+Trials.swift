@@ -113,7 +113,7 @@ extension PostgreSQLStorage {
 
     /// Gives a finished trial the next store-wide finish sequence number. The counter's row stays
     /// locked until the transaction commits, so numbers become visible in the order given.
-    private func stampFinishSequence(study: Int64, number: Int) throws {
+    func stampFinishSequence(study: Int64, number: Int) throws {
         try connection.execute("""
             WITH next AS (UPDATE finish_counter SET value = value + 1 RETURNING value)
             UPDATE trials SET finish_seq = next.value FROM next WHERE study_id = $1::bigint AND number = $2::integer

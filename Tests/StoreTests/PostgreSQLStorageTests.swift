@@ -33,6 +33,8 @@ final class PostgreSQLStorageTests: StudyStorageContractCase {
     func testHeartbeatsKeepTrialsAlive() throws { try contract.heartbeatsKeepTrialsAlive() }
     func testCursorReturnsOnlyNewResults() throws { try contract.cursorReturnsOnlyNewResults() }
     func testConcurrentClaims() throws { try contract.concurrentClaims() }
+    func testCopyKeepsEverything() throws { try contract.copyKeepsEverything() }
+    func testDeleteRemovesOnlyThatStudy() throws { try contract.deleteRemovesOnlyThatStudy() }
 
     // MARK: The server
 
