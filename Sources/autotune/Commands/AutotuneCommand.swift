@@ -14,6 +14,8 @@ struct AutotuneCommand: Command {
         AskCommand.self,
         TellCommand.self,
         WorkerCommand.self,
+        CopyStudyCommand.self,
+        DeleteStudyCommand.self,
         EvalCommand.self,
         HardwareCommand.self,
         EstimateCommand.self,
