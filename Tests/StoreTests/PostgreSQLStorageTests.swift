@@ -124,8 +124,21 @@ final class PostgreSQLStorageTests: StudyStorageContractCase {
         let base = String(server[..<server.lastIndex(of: "/")!])
         let unknownDatabase = base + "/no_such_database_here"
         assertRefused(unknownDatabase, mentioning: "does not exist")
-        let unknownRole = unknownDatabase.replacingOccurrences(of: "://autotune@", with: "://nobody_here:hunter2@")
+        let unknownRole = withUser(unknownDatabase, "nobody_here:hunter2")
         assertRefused(unknownRole, mentioning: "nobody_here")
+    }
+
+    /// A role allowed no connections meets the server's "too many connections" refusal.
+    func testTooManyConnectionsIsARefusal() throws {
+        let server = try PostgreSQLTestServer.url()
+        let role = "autotune_full_\(getpid())"
+        do {
+            try PostgreSQLTestServer.run("CREATE ROLE \(role) LOGIN CONNECTION LIMIT 0", on: server)
+        } catch {
+            throw XCTSkip("cannot make a role on the test server to fill its connection limit: \(error)")
+        }
+        defer { _ = try? PostgreSQLTestServer.run("DROP ROLE \(role)", on: server) }
+        assertRefused(withUser(server, "\(role):s3cret"), mentioning: "too many connections")
     }
 
     // MARK: Without a server
@@ -156,6 +169,14 @@ final class PostgreSQLStorageTests: StudyStorageContractCase {
     func testArrayParametersKeepEveryCharacter() {
         XCTAssertEqual(PostgreSQLArray(["a,b", "{\"x\": \\1}", ""]).postgresText, #"{"a,b","{\"x\": \\1}",""}"#)
         XCTAssertEqual(PostgreSQLArray([1.5, .nan, -.infinity]).postgresText, #"{"1.5","NaN","-Infinity"}"#)
+    }
+
+    /// `url` with `userinfo` (`user[:password]`) in place of its own.
+    private func withUser(_ url: String, _ userinfo: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let host = rest.lastIndex(of: "@").map { rest.index(after: $0) } ?? rest.startIndex
+        return String(url[..<scheme.upperBound]) + userinfo + "@" + String(rest[host...])
     }
 
     private func assertRefused(_ url: String, mentioning reason: String, file: StaticString = #filePath, line: UInt = #line) {
