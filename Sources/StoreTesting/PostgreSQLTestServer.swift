@@ -19,6 +19,8 @@ public enum PostgreSQLTestServer {
     nonisolated(unsafe) private static var unusable: String?
     nonisolated(unsafe) private static var cluster: ThrowawayCluster?
     nonisolated(unsafe) private static var schemas = 0
+    /// The schemas this process made on a server it did not start, dropped when it exits.
+    nonisolated(unsafe) private static var made: [String] = []
 
     private struct SkipReason: Error, CustomStringConvertible {
         let text: String
@@ -49,11 +51,21 @@ public enum PostgreSQLTestServer {
             lock.lock(); defer { lock.unlock() }
             schemas += 1
             let clean = label.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(30)
-            return "t\(getpid())_\(schemas)_\(clean)"
+            let schema = "t\(getpid())_\(schemas)_\(clean)"
+            if cluster == nil {
+                if made.isEmpty { atexit { PostgreSQLTestServer.dropSchemas() } }
+                made.append(schema)
+            }
+            return schema
         }()
         try run("DROP SCHEMA IF EXISTS \(schema) CASCADE; CREATE SCHEMA \(schema)", on: base)
         let separator = base.contains("?") ? "&" : "?"
         return base + separator + "options=-csearch_path%3D\(schema)"
+    }
+
+    private static func dropSchemas() {
+        guard case .success(let url)? = started, !made.isEmpty else { return }
+        _ = try? run(made.map { "DROP SCHEMA IF EXISTS \($0) CASCADE" }.joined(separator: "; "), on: url)
     }
 
     /// Ends every connection to the test server whose `application_name` is `application`
