@@ -75,11 +75,16 @@ public final class PostgreSQLStorage: StudyStorage, @unchecked Sendable {
         }
     }
 
-    /// libpq's connection failure without the part that repeats the address
-    /// ("connection to server at "127.0.0.1", port 5999 failed: Connection refused" → "Connection refused").
-    private static func shortened(_ message: String) -> String {
-        guard message.hasPrefix("connection to server"), let failed = message.range(of: "failed: ") else { return message }
-        return String(message[failed.upperBound...])
+    /// libpq's connection failure without the part that repeats the address and the severity
+    /// ("connection to server at "127.0.0.1", port 5999 failed: Connection refused" → "Connection refused",
+    /// "… failed: FATAL:  database "x" does not exist" → "database "x" does not exist").
+    static func shortened(_ message: String) -> String {
+        var text = message
+        if text.hasPrefix("connection to server"), let failed = text.range(of: "failed: ") {
+            text = String(text[failed.upperBound...])
+        }
+        if text.hasPrefix("FATAL:") { text = String(text.dropFirst("FATAL:".count)) }
+        return text.trimmingCharacters(in: .whitespaces)
     }
 
     func error(_ kind: StoreError.Kind, _ reason: String) -> StoreError {
