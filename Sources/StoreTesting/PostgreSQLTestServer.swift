@@ -63,6 +63,17 @@ public enum PostgreSQLTestServer {
         return base + separator + "options=-csearch_path%3D\(schema)"
     }
 
+    /// Stops the throwaway server (every connection drops), runs `whileDown`, then starts it
+    /// again: what a server restart does to workers.
+    /// - Throws: `XCTSkip` when the server is not one these tests started.
+    public static func restart(whileDown: () throws -> Void) throws {
+        _ = try url()
+        guard let cluster else { throw XCTSkip("the server \(environmentVariable) names is not restarted by tests") }
+        guard cluster.halt() else { throw SkipReason(text: "pg_ctl could not stop the server") }
+        defer { _ = cluster.start() }
+        try whileDown()
+    }
+
     private static func dropSchemas() {
         guard case .success(let url)? = started, !made.isEmpty else { return }
         _ = try? run(made.map { "DROP SCHEMA IF EXISTS \($0) CASCADE" }.joined(separator: "; "), on: url)
@@ -145,14 +156,27 @@ public enum PostgreSQLTestServer {
             guard Self.shell(as: user, [bin + "/initdb", "-D", data, "-U", "autotune", "--auth=trust", "-E", "UTF8", "--no-sync"]) == 0 else {
                 throw SkipReason(text: "initdb failed (see \(directory))")
             }
-            let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
                 + "-c full_page_writes=off -c max_connections=60"
-            guard Self.shell(as: user, [pgCtl, "-D", data, "-l", directory + "/server.log", "-w", "-t", "60", "-o", options, "start"]) == 0 else {
-                throw SkipReason(text: "pg_ctl could not start the server (see \(directory)/server.log)")
-            }
             url = "postgresql://autotune@127.0.0.1:\(port)/postgres"
+            guard start() else { throw SkipReason(text: "pg_ctl could not start the server (see \(directory)/server.log)") }
         }
 
+        private let options: String
+
+        /// Starts the server and waits until it accepts connections.
+        func start() -> Bool {
+            Self.shell(as: user, [pgCtl, "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60",
+                                  "-o", options, "start"]) == 0
+        }
+
+        /// Stops the server as an administrator restarting it would: every connection is ended,
+        /// and what was committed is kept.
+        func halt() -> Bool {
+            Self.shell(as: user, [pgCtl, "-D", directory + "/data", "-m", "fast", "-w", "stop"]) == 0
+        }
+
+        /// Stops the server at once and removes its files.
         func stop() {
             _ = Self.shell(as: user, [pgCtl, "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
             try? FileManager.default.removeItem(atPath: directory)

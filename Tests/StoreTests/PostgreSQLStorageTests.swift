@@ -85,6 +85,30 @@ final class PostgreSQLStorageTests: StudyStorageContractCase {
         XCTAssertEqual(Set(trials.map(\.state)), [.complete])
     }
 
+    /// A claim made while the server is down waits, reconnecting with backoff, and succeeds once
+    /// the server is back; nothing is lost or claimed twice.
+    func testAServerRestartIsWaitedOut() throws {
+        let storage = try PostgreSQLStorage(url: try storeURL())
+        let study = try contract.makeStudy(storage)
+        XCTAssertEqual(try contract.claim(storage, study)?.number, 0)
+        final class Outcome: @unchecked Sendable {
+            var claimed: Result<TrialRecord?, Error>?
+            let done = DispatchSemaphore(value: 0)
+        }
+        let outcome = Outcome(), contract = self.contract
+        try PostgreSQLTestServer.restart {
+            DispatchQueue.global().async {
+                outcome.claimed = Result { try contract.claim(storage, study) }
+                outcome.done.signal()
+            }
+            XCTAssertEqual(outcome.done.wait(timeout: .now() + 1.5), .timedOut, "the claim waits while the server is down")
+        }
+        XCTAssertEqual(outcome.done.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(try outcome.claimed?.get()?.number, 1)
+        try contract.finish(storage, study, 0)
+        XCTAssertEqual(try storage.trials(study: study.id, finishedAfter: nil).map(\.state), [.complete, .running])
+    }
+
     /// Claims, heartbeats and stale checks read the server's clock, not this machine's.
     func testTimesComeFromTheServer() throws {
         let url = try storeURL()
