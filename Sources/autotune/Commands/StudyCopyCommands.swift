@@ -34,6 +34,9 @@ struct CopyStudyCommand: Command {
     }
 
     func validate() throws {
+        if case .sqlite(let path) = destination, path.isEmpty {
+            throw CLIError.invalidValue(name: "--to", value: path, reason: "name an SQLite file or a postgresql:// URL")
+        }
         if let newName {
             do { try StudySpec.checkName(newName) } catch let e as ConfigError {
                 throw CLIError.invalidValue(name: "--as", value: newName, reason: e.reason)
