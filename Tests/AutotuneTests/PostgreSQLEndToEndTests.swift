@@ -104,6 +104,22 @@ final class PostgreSQLEndToEndTests: ScratchTestCase {
                       "a PostgreSQL study's files go to results/<study>")
     }
 
+    func testAskAndTellThroughTheServer() throws {
+        let url = try PostgreSQLTestServer.freshSchema(name)
+        let space = zdtSpace(budget: 2)
+        let asked = runAutotune(["ask", space, "--storage", url, "--study", "at"], in: scratch)
+        XCTAssertEqual(asked.status, 0, asked.stderr)
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(asked.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(document["trial"] as? Int, 0)
+        let told = runAutotune(["tell", "at", "0", "--storage", url, "--metrics", #"{"f1": 0.5, "f2": 3}"#], in: scratch)
+        XCTAssertEqual(told.status, 0, told.stderr)
+        XCTAssertEqual(told.stdout, "trial 0: COMPLETE\n")
+        let again = runAutotune(["tell", "at", "0", "--storage", url, "--metrics", #"{"f1": 0.5, "f2": 3}"#], in: scratch)
+        XCTAssertEqual(again.status, 2)
+        XCTAssertTrue(again.stderr.contains("trial 0 of study 'at' is already COMPLETE"), again.stderr)
+        XCTAssertEqual(try storedTrials(url, study: "at").map(\.state), ["COMPLETE"])
+    }
+
     // MARK: Refusals (no server needed)
 
     func testDbAndStorageTogetherAreAUsageError() {
