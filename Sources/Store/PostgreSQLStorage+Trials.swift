@@ -3,8 +3,8 @@ import Foundation
 /// A trial's life in the PostgreSQL store: claim, heartbeat, learning-curve points, finish, and
 /// the re-run of trials whose worker went silent or gave up.
 ///
-/// Locks are always taken in one order — the study's row, then trial rows, then the finish
-/// counter last — so two workers never wait on each other in a circle.
+/// Locks are always taken in one order — the study's row (claims and re-queues), then trial rows,
+/// then the finish counter last — so two workers never wait on each other in a circle.
 extension PostgreSQLStorage {
     public func claimTrial(study: Int64, worker: String, limit: Int?,
                            propose: (Int) throws -> [ParameterRecord]) throws -> TrialRecord? {
@@ -18,9 +18,7 @@ extension PostgreSQLStorage {
             }
             // The study's row lock makes claims of one study take turns; the counts are read in a
             // statement that starts after the lock is held, so they include every earlier claim.
-            guard !(try connection.execute("SELECT id FROM studies WHERE id = $1::bigint FOR UPDATE", [study]).rows.isEmpty) else {
-                throw error(.notFound, "no study with id \(study)")
-            }
+            guard try lockStudy(study) else { throw error(.notFound, "no study with id \(study)") }
             // Trials are numbered densely from 0, so the last number + 1 is both the next number and
             // the count; re-run trials (retry_of set) and queued re-runs do not count.
             guard let counts = try connection.execute("""
@@ -53,6 +51,15 @@ extension PostgreSQLStorage {
             return TrialRecord(study: study, number: next, state: .running, parameters: parameters,
                                started: date, heartbeat: date, worker: worker, retryOf: retryOf)
         }
+    }
+
+    /// Locks the study's row until the transaction ends. Claims, and the failing of trials that
+    /// queues re-runs, take it first, so a claim never counts the budget from a state that a
+    /// failing trial is changing under it.
+    /// - Returns: false when there is no such study.
+    @discardableResult
+    private func lockStudy(_ study: Int64) throws -> Bool {
+        !(try connection.execute("SELECT id FROM studies WHERE id = $1::bigint FOR UPDATE", [study]).rows.isEmpty)
     }
 
     /// Removes the oldest queued re-run of `study` that no other transaction holds and returns it.
@@ -150,7 +157,8 @@ extension PostgreSQLStorage {
             throw error(.invalidArgument, "heartbeat timeout must be a non-negative number of seconds, got \(timeout)")
         }
         return try transaction { _ in
-            // SKIP LOCKED: a trial another worker is finishing or failing right now is its business.
+            try lockStudy(study)
+            // SKIP LOCKED: a trial another worker is finishing right now is its business.
             let stale = try connection.execute("""
                 SELECT number, \(PostgreSQLSchema.now) - heartbeat, worker FROM trials
                 WHERE study_id = $1::bigint AND state = 'RUNNING' AND heartbeat < \(PostgreSQLSchema.now) - $2::float8
@@ -166,6 +174,7 @@ extension PostgreSQLStorage {
 
     public func abandonTrial(study: Int64, number: Int, reason: String) throws {
         try transaction { _ in
+            try lockStudy(study)
             guard let state = try connection.execute("""
                 SELECT state FROM trials WHERE study_id = $1::bigint AND number = $2::integer FOR UPDATE
                 """, [study, number]).rows.first?.text(0) else {
