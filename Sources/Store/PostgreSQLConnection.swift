@@ -106,6 +106,16 @@ final class PostgreSQLConnection {
         }
         // Quiet notices ("relation already exists, skipping") instead of libpq printing them on stderr.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // Floats as the shortest text that reads back exactly (PostgreSQL 12+), whatever the server's default.
+        if let result = PQexec(connection, "SET extra_float_digits = 1") {
+            let status = PQresultStatus(result)
+            PQclear(result)
+            guard status == PGRES_COMMAND_OK else {
+                let message = oneLine(String(cString: PQerrorMessage(connection)))
+                PQfinish(connection)
+                throw PostgreSQLFailure(sqlState: nil, message: message, connectionLost: true)
+            }
+        }
         return connection
     }
 
