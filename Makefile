@@ -3,7 +3,7 @@
 #   make test    set everything up, then run the test suite
 SWIFT        ?= swift
 PYTHON       ?= python3
-APT_PACKAGES ?= libopenblas-dev libsqlite3-dev zlib1g-dev libmicrohttpd-dev libjs-d3 pkg-config libgnuplot-iostream-dev gnuplot-nox dataset-fashion-mnist python3
+APT_PACKAGES ?= libopenblas-dev libsqlite3-dev libpq-dev postgresql zlib1g-dev libmicrohttpd-dev libjs-d3 pkg-config libgnuplot-iostream-dev gnuplot-nox dataset-fashion-mnist python3
 BIN          := .build/release/autotune
 PEERS        := Sources/Bench/peers
 ONNX_CHECK   := Sources/Report/ONNX/check/check_onnx.py

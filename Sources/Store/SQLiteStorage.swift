@@ -81,7 +81,7 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
 
     private static func now() -> Double { Date().timeIntervalSince1970 }
 
-    private func error(_ kind: StoreError.Kind, _ reason: String) -> StoreError {
+    func error(_ kind: StoreError.Kind, _ reason: String) -> StoreError {
         StoreError(file: path, kind: kind, reason: reason)
     }
 
@@ -256,7 +256,7 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
     }
 
     /// The store-wide finish sequence's next value, as an SQL expression (an indexed MAX).
-    private static let nextFinishSequence = """
+    static let nextFinishSequence = """
         (IFNULL((SELECT finish_seq FROM trials WHERE finish_seq IS NOT NULL ORDER BY finish_seq DESC LIMIT 1), 0) + 1)
         """
 

@@ -10,6 +10,9 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
         /// The file cannot be opened or created as a store (missing permissions, a directory,
         /// not an SQLite database, an SQLite database of another program).
         case cannotOpen
+        /// The store's server refused the connection or could not be reached (nothing listening,
+        /// a wrong password, an unknown database, too many clients).
+        case cannotConnect
         /// The store was written by a newer autotune whose schema this one does not understand.
         case schemaTooNew
         /// No study or trial with that id, name or number.

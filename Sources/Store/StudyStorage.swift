@@ -87,8 +87,8 @@ public struct StudySummary: Equatable, Sendable {
     }
 }
 
-/// Storage of studies and trials, backend-neutral: SQLite now (`SQLiteStorage`), a server
-/// database later. Every method that changes state is one transaction; every method is safe to
+/// Storage of studies and trials, backend-neutral: an SQLite file (`SQLiteStorage`) or a
+/// PostgreSQL database (`PostgreSQLStorage`). Every method that changes state is one transaction; every method is safe to
 /// call from several processes sharing the store.
 public protocol StudyStorage: AnyObject {
     /// Create a study, or return the existing one of that name (a resumed study).
@@ -124,6 +124,23 @@ public protocol StudyStorage: AnyObject {
     /// Fail one RUNNING trial with `reason` and queue its parameters to run again, as
     /// `failStaleTrials` does for a dead worker's: what an interrupted worker does on its way out.
     func abandonTrial(study: Int64, number: Int, reason: String) throws
+
+    /// The trials of `study` that failed and are queued to run again (see `failStaleTrials`),
+    /// oldest first.
+    func queuedReruns(study: Int64) throws -> [Int]
+
+    /// Store a copy of a study from another store (or under another name): the study as
+    /// `study` describes it (its id is ignored), its trials exactly as given — numbers, states,
+    /// times, workers, parameters, metrics, learning curves, re-run links — and the re-runs
+    /// `queued` names (trial numbers, whose parameters are queued again). Finished trials get new
+    /// finish sequence numbers of this store, in the order of their old ones.
+    /// - Returns: the stored study.
+    /// - Throws: `StoreError` `.invalidArgument` when a study of that name exists already.
+    func importStudy(_ study: StudyRecord, trials: [TrialRecord], queued: [Int]) throws -> StudyRecord
+
+    /// Delete a study with all its trials and queued re-runs.
+    /// - Returns: false when there is no study of that name.
+    func deleteStudy(named name: String) throws -> Bool
 
     /// Trials of a study in number order; with `finishedAfter`, only those whose finish sequence
     /// is greater (the new results since the last call).

@@ -64,7 +64,10 @@ func runAutotune(_ args: [String], in directory: URL? = nil,
         process.executableURL = executable
         process.arguments = args
         if let directory { process.currentDirectoryURL = directory }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // A store named in the caller's environment would replace every test's own --db.
+        var inherited = ProcessInfo.processInfo.environment
+        inherited["AUTOTUNE_STORAGE"] = nil
+        process.environment = inherited.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = out
         process.standardError = err

@@ -11,7 +11,7 @@ final class HelpTests: XCTestCase {
                        "autotune bench engine [--json] [--epochs N] [--threads N] [--data-dir DIR] [--only mlp,cnn] [--quiet]")
         XCTAssertEqual(Help.usage(BenchCommand.configuration, path: ["autotune", "bench"]), "autotune bench SUBCOMMAND")
         XCTAssertEqual(Help.usage(ExportCommand.configuration, path: ["autotune", "export"]),
-                       "autotune export STUDY [--format deepspeed|accelerate|recipe|onnx|pytorch] [--trial N | --pick RULE] [--stack deepspeed|fsdp] [--devices N] [--allow-loss] [--out PATH] [--db PATH] [--json]")
+                       "autotune export STUDY [--format deepspeed|accelerate|recipe|onnx|pytorch] [--trial N | --pick RULE] [--stack deepspeed|fsdp] [--devices N] [--allow-loss] [--out PATH] [--db PATH | --storage URL] [--json]")
     }
 
     func testSectionsComeInOrderAndEmptyOnesAreLeftOut() {

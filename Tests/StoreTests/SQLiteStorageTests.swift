@@ -2,14 +2,12 @@ import Foundation
 import XCTest
 @testable import Store
 
-final class SQLiteStorageTests: XCTestCase {
+final class SQLiteStorageTests: StudyStorageContractCase {
     private static var made = 0
     private var directory: URL!
     private var path: String { directory.appendingPathComponent("store.sqlite").path }
-    private var contract: StudyStorageContract {
-        let path = self.path
-        return StudyStorageContract { try SQLiteStorage(path: path) }
-    }
+
+    override func connect() throws -> StudyStorage { try SQLiteStorage(path: path) }
 
     override func setUpWithError() throws {
         Self.made += 1
@@ -42,6 +40,8 @@ final class SQLiteStorageTests: XCTestCase {
     func testHeartbeatsKeepTrialsAlive() throws { try contract.heartbeatsKeepTrialsAlive() }
     func testCursorReturnsOnlyNewResults() throws { try contract.cursorReturnsOnlyNewResults() }
     func testConcurrentClaims() throws { try contract.concurrentClaims() }
+    func testCopyKeepsEverything() throws { try contract.copyKeepsEverything() }
+    func testDeleteRemovesOnlyThatStudy() throws { try contract.deleteRemovesOnlyThatStudy() }
 
     // MARK: The file
 

@@ -31,6 +31,8 @@ enum CLIError: Error, Equatable, ExitCoded, CustomStringConvertible {
     case flagWithValue(option: String)
     /// A value that does not convert or is out of range; `name` is `--threads` or `CANDIDATE.json`.
     case invalidValue(name: String, value: String, reason: String, suggestion: String? = nil)
+    /// Two options that cannot be given together (`--db` and `--storage`), and why.
+    case conflictingOptions(String, String, reason: String)
     /// A bad input file or document (exit 2, no usage hint).
     case badInput(String)
     /// The command was used correctly but failed (exit 1).
@@ -61,6 +63,8 @@ enum CLIError: Error, Equatable, ExitCoded, CustomStringConvertible {
         case .flagWithValue(let option): return "'\(option)' is a flag and takes no value"
         case .invalidValue(let name, let value, let reason, _):
             return "invalid value '\(value)' for '\(name)': \(reason)"
+        case .conflictingOptions(let first, let second, let reason):
+            return "'\(first)' and '\(second)' cannot be given together: \(reason)"
         case .badInput(let reason), .runtime(let reason): return reason
         }
     }

@@ -11,15 +11,15 @@ struct AskCommand: Command {
         name: "ask",
         abstract: "Claim the next trial of a study and print it as JSON (trial number, parameters, candidate).",
         arguments: [Argument("space", valueName: "SPACE.json", help: "The study's search space file.")],
-        options: [.database, .studyName])
+        options: Option.store + [.studyName])
 
     var spacePath: String
-    var database: String
+    var store: StudyStore
     var studyName: String?
 
     init(_ values: ParsedValues) throws {
         spacePath = try values.argument("space")
-        database = try values.value("db")
+        store = try StudyStore(values)
         studyName = try values.optionalValue("study")
     }
 
@@ -32,8 +32,7 @@ struct AskCommand: Command {
         try StudyStore.validateName(name)
         // Checked before the store is opened, so bad input never leaves a store or study behind.
         try spec.checkParts()
-        let (study, _) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database,
-                                          folder: StudyStore.folder(name, database: database))
+        let (study, _) = try Study.create(spec, named: name, in: try store.open(), location: store.description, folder: store.folder(name))
         let asked = try study.ask(worker: "ask:\(ProcessInfo.processInfo.processIdentifier)")
         print(JSONValue.object([
             ("study", .string(name)), ("trial", .number(Double(asked.trial.number))),
@@ -51,7 +50,7 @@ struct TellCommand: Command {
         abstract: "Finish a trial claimed with 'autotune ask': store its metrics (a JSON object) or its failure.",
         arguments: [.study,
                     Argument("trial", valueName: "TRIAL", help: "The trial number 'autotune ask' printed.")],
-        options: [.database,
+        options: [.database, .storage,
                   .value("metrics", valueName: "JSON", help: "The metrics as a JSON object, e.g. '{\"loss\": 0.31}'; '-' reads stdin.",
                          defaultDescription: "required unless --fail"),
                   .value("fail", valueName: "REASON", help: "Mark the trial failed, with this reason."), .json])

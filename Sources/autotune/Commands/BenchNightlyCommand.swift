@@ -18,7 +18,7 @@ struct BenchNightlyCommand: Command {
             .value("only", valueName: "LIST", help: "Comma-separated parts: " + NightlySuite.Part.allCases.map(\.rawValue).joined(separator: ", ") + ".",
                    default: NightlySuite.Part.allCases.map(\.rawValue).joined(separator: ",")),
             .flag("quick", help: "The short version (about 25 s on 2 cores), compared only with quick runs."),
-            .database,
+            .value("db", valueName: "PATH", help: "SQLite file keeping the benchmark history.", default: StudyStore.defaultPath),
             .value("window", valueName: "K", help: "Compare with the last K complete runs of the same selection on this host.", default: "5"),
             .value("threshold", valueName: "PCT", help: "Smallest change, in percent of the baseline, that counts.", default: "5"),
             .value("mads", valueName: "Z", help: "A change must also exceed Z noise deviations (1.4826 × MAD of the window).", default: "3"),
@@ -81,7 +81,7 @@ struct BenchNightlyCommand: Command {
 
     func run() throws -> Int32 {
         let progress = Output.progress(quiet: quiet || json)
-        let storage = try StudyStore.open(database)
+        let storage = try SQLiteStorage(path: database, createDirectory: database == StudyStore.defaultPath)
         let host = HostInfo.current(threads: threads)
         let hostJSON = String(decoding: (try? JSONEncoder().encode(host)) ?? Data(), as: UTF8.self)
         let run = try storage.beginRun(BenchRunRecord(suite: suiteName, commit: Self.gitCommit(), hostFingerprint: host.fingerprint,
@@ -143,7 +143,7 @@ struct BenchNightlyCommand: Command {
     /// this host and this run) and the page holding them with the summary. Returns the page's path.
     private func writePage(_ storage: SQLiteStorage, run: BenchRunRecord, host: HostInfo, baselineRuns: [BenchRunRecord],
                            comparisons: [MetricComparison]) throws -> String {
-        let directory = outDirectory ?? StudyStore.folder("nightly", database: database)
+        let directory = outDirectory ?? StudyStore.sqlite(path: database).folder("nightly")
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

@@ -7,22 +7,22 @@ struct DashboardCommand: Command {
     static let configuration = CommandConfiguration(
         name: "dashboard",
         abstract: "Serve the store's studies as a live web page and a read-only JSON API (until Ctrl-C).",
-        usage: "[--db PATH] [--host 127.0.0.1] [--port 8080] [--d3 PATH]",
+        usage: "[--db PATH | --storage URL] [--host 127.0.0.1] [--port 8080] [--d3 PATH]",
         options: [
-            .database,
+            .database, .storage,
             .value("host", valueName: "ADDRESS", help: "The address to listen on. Anything but loopback serves the store to the network, with a warning.",
                    defaultDescription: "127.0.0.1"),
             .value("port", valueName: "N", help: "The port to listen on (0: any free port, printed).", defaultDescription: "8080"),
             .value("d3", valueName: "PATH", help: "d3 (version 3) to serve to the page.", defaultDescription: DashboardAPI.defaultD3Path),
         ])
 
-    var database: String
+    var store: StudyStore
     var host: String
     var port: Int
     var d3: String
 
     init(_ values: ParsedValues) throws {
-        database = try values.value("db")
+        store = try StudyStore(values)
         host = try values.optionalValue("host") ?? "127.0.0.1"
         port = try values.optionalValue("port") ?? 8080
         d3 = try values.optionalValue("d3") ?? DashboardAPI.defaultD3Path
@@ -33,11 +33,10 @@ struct DashboardCommand: Command {
     }
 
     func run() throws -> Int32 {
-        guard FileManager.default.fileExists(atPath: database) else {
-            throw CLIError.badInput("\(database): no such store (run 'autotune search SPACE.json' first)")
-        }
-        let storage = try StudyStore.open(database)
-        let api = DashboardAPI(storage: storage, location: database, history: storage, d3Path: d3)
+        let storage = try store.openExisting()
+        let database = store.description
+        // The nightly history lives in an SQLite store only.
+        let api = DashboardAPI(storage: storage, location: database, history: storage as? SQLiteStorage, d3Path: d3)
         let server: HTTPServer
         do { server = try HTTPServer(host: host, port: port, handler: api.respond) } catch let e as DashboardError {
             throw e.usage ? CLIError.invalidValue(name: "--host", value: host, reason: e.reason) : CLIError.runtime(e.reason)

@@ -11,7 +11,8 @@ extension DataError: ExitCoded { var exitCode: Int32 { 2 } }
 extension ShapeError: ExitCoded { var exitCode: Int32 { 2 } }
 
 extension StoreError: ExitCoded {
-    /// A store that cannot be opened or is too new is bad input; a failure while using it is not.
+    /// A store that cannot be opened or is too new is bad input; a server that refuses the
+    /// connection, or a failure while using a store, is not.
     var exitCode: Int32 { kind == .cannotOpen || kind == .schemaTooNew ? 2 : 1 }
 }
 

@@ -9,7 +9,7 @@ struct ExportCommand: Command {
     static let configuration = CommandConfiguration(
         name: "export",
         abstract: "Write a study's chosen trial as a DeepSpeed config, an Accelerate config, a recipe to rerun, its model as ONNX, or a PyTorch training script.",
-        usage: "STUDY [--format deepspeed|accelerate|recipe|onnx|pytorch] [--trial N | --pick RULE] [--stack deepspeed|fsdp] [--devices N] [--allow-loss] [--out PATH] [--db PATH] [--json]",
+        usage: "STUDY [--format deepspeed|accelerate|recipe|onnx|pytorch] [--trial N | --pick RULE] [--stack deepspeed|fsdp] [--devices N] [--allow-loss] [--out PATH] [--db PATH | --storage URL] [--json]",
         arguments: [.study],
         options: [
             .value("format", valueName: "FORMAT", help: "deepspeed (ds_config.json and launch.sh), accelerate (accelerate.yaml, and accelerate_ds_config.json under DeepSpeed), recipe (recipe.json, which 'autotune eval' reruns), onnx (model.onnx: an engine trial's model from the weights its study kept, else its recipe trained again) or pytorch (a folder: train.py, the trial's data as .npy, ds_config.json, accelerate.yaml, README.txt). Without it, the formats are listed.",
@@ -24,7 +24,7 @@ struct ExportCommand: Command {
             .value("stack", valueName: "STACK", help: "Where an Accelerate export runs a ZeRO plan: deepspeed, or fsdp (PyTorch's FSDP).",
                    defaultDescription: "deepspeed"),
             .flag("allow-loss", help: "Write an export that cannot carry every setting of the trial, naming each dropped setting on stderr (without it, such an export fails and lists them)."),
-            .database, .json,
+            .database, .storage, .json,
         ])
 
     var target: StudyArgument
@@ -134,11 +134,11 @@ struct ExportCommand: Command {
     /// `results/STUDY/pytorch/`, with train.py inside.
     private func mainPath(study: String, format: ExportFormat) -> String {
         if format == .pytorch {
-            let folder = out ?? (StudyStore.folder(study, database: target.database) as NSString).appendingPathComponent("pytorch")
+            let folder = out ?? (target.store.folder(study) as NSString).appendingPathComponent("pytorch")
             return (folder as NSString).appendingPathComponent(format.fileName)
         }
         guard let out else {
-            return (StudyStore.folder(study, database: target.database) as NSString).appendingPathComponent(format.fileName)
+            return (target.store.folder(study) as NSString).appendingPathComponent(format.fileName)
         }
         var isDirectory: ObjCBool = false
         if out.hasSuffix("/") || (FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && isDirectory.boolValue) {

@@ -33,7 +33,7 @@ struct PlotCommand: Command {
         name: "plot",
         abstract: "Draw a study's Pareto front, hypervolume over trials, learning curves and parallel coordinates (gnuplot).",
         arguments: [.study],
-        options: [.database, .plotFormat] + Option.plotScales + [
+        options: [.database, .storage, .plotFormat] + Option.plotScales + [
                   .value("out", valueName: "DIR", help: "Directory for the images and their gnuplot scripts.",
                          defaultDescription: "<study> beside the store: results/<study> for the default --db")])
 
@@ -62,7 +62,7 @@ struct PlotCommand: Command {
         let opened = try target.open()
         let study = opened.record, spec = opened.spec
         let trials = try opened.trials()
-        let directory = outDirectory ?? StudyStore.folder(study.name, database: target.database)
+        let directory = outDirectory ?? target.store.folder(study.name)
         let paths = try StudyPlots(study: study, spec: spec, trials: trials, scale: scale).draw(format: format, directory: directory, gnuplot: try .locate())
         for p in paths { print(p) }
         return 0

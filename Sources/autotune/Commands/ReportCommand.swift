@@ -10,7 +10,7 @@ struct ReportCommand: Command {
         name: "report",
         abstract: "Write one self-contained HTML page about a study: plots, the front, every member's configuration, the space.",
         arguments: [.study],
-        options: [.database,
+        options: [.database, .storage,
                   .value("out", valueName: "PATH", help: "The HTML file to write.",
                          defaultDescription: "report.html in the study's folder beside the store")] + Option.plotScales)
 
@@ -35,7 +35,7 @@ struct ReportCommand: Command {
         guard trials.contains(where: { $0.state.isFinished }) else {
             throw ReportError("study '\(study.name)' has no finished trials to report yet")
         }
-        let folder = StudyStore.folder(study.name, database: target.database)
+        let folder = target.store.folder(study.name)
         let path = outPath ?? (folder as NSString).appendingPathComponent("report.html")
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {

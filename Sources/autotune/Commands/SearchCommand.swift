@@ -18,7 +18,7 @@ struct SearchCommand: Command {
             .value("workers", valueName: "K", help: "Evaluate K candidates at once, in K processes sharing the store.",
                    defaultDescription: "the space file's, else 1"),
             .value("seed", valueName: "N", help: "Seed every random choice flows from.", defaultDescription: "the space file's, else 0"),
-            .database, .studyName,
+            .database, .storage, .studyName,
             .value("threads", valueName: "N", help: "Threads each training run may use.", defaultDescription: "cores / workers"),
             .dataDirectory, .quiet, .full, .json,
             .value("heartbeat", valueName: "SECONDS",
@@ -32,7 +32,7 @@ struct SearchCommand: Command {
     var budget: Int?
     var workers: Int?
     var seed: UInt64?
-    var database: String
+    var store: StudyStore
     var studyName: String?
     var threads: Int?
     var dataDirectory: String?
@@ -53,7 +53,7 @@ struct SearchCommand: Command {
         if let s = try values.optionalValue("seed", as: Int.self), s < 0 {
             throw CLIError.invalidValue(name: "--seed", value: String(s), reason: "must be at least 0")
         }
-        database = try values.value("db")
+        store = try StudyStore(values)
         studyName = try values.optionalValue("study")
         threads = try values.optionalValue("threads")
         dataDirectory = try values.optionalValue("data-dir")
@@ -93,8 +93,8 @@ struct SearchCommand: Command {
         try StudyStore.validateName(name)
         // Checked before the store is opened, so bad input never leaves a store or study behind.
         try spec.checkParts()
-        let (study, created) = try Study.create(spec, named: name, in: try StudyStore.open(database), location: database, joining: isWorker,
-                                                folder: StudyStore.folder(name, database: database))
+        let (study, created) = try Study.create(spec, named: name, in: try store.open(), location: store.description, joining: isWorker,
+                                                folder: store.folder(name))
         let workerCount = study.spec.workers
         let threadsPerRun = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workerCount)
         let deadline = study.spec.budget.seconds.map { Date().addingTimeInterval($0) }
@@ -128,7 +128,7 @@ struct SearchCommand: Command {
         }
         guard !isWorker else { return 0 }
         // Read again: the run chose the reference point.
-        let finished = try Study.open(name, in: study.storage, location: database)
+        let finished = try Study.open(name, in: study.storage, location: store.description)
         var summary = try StudySummaryView(study: finished)
         summary.fullParameters = full
         if json { print(summary.json.prettyText) } else { print(summary.text) }
@@ -140,7 +140,7 @@ struct SearchCommand: Command {
     /// Draw the study's plots beside the store; a study with nothing to draw yet, or a machine
     /// without gnuplot, gets a note on stderr and leaves the exit status alone.
     private func drawPlots(_ study: Study) {
-        let directory = StudyStore.folder(study.name, database: database)
+        let directory = store.folder(study.name)
         do {
             _ = try StudyPlots(study: study.record, spec: study.spec, trials: try study.trials(), scale: plotScale)
                 .draw(format: .png, directory: directory, gnuplot: try .locate())
@@ -152,8 +152,9 @@ struct SearchCommand: Command {
 
     private func startWorkers(count: Int, study: String, threads: Int) throws -> [Process] {
         guard count > 0 else { return [] }
-        var arguments = ["search", spacePath, "--worker", "--quiet", "--study", study, "--db", database,
-                         "--threads", String(threads), "--heartbeat", String(heartbeat)]
+        let (storeArguments, storeEnvironment) = store.workerArguments
+        var arguments = ["search", spacePath, "--worker", "--quiet", "--study", study] + storeArguments
+            + ["--threads", String(threads), "--heartbeat", String(heartbeat)]
         if let strategy { arguments += ["--strategy", strategy] }
         if let budget { arguments += ["--budget", String(budget)] }
         if let seed { arguments += ["--seed", String(seed)] }
@@ -163,6 +164,9 @@ struct SearchCommand: Command {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
             p.arguments = arguments
+            if !storeEnvironment.isEmpty {
+                p.environment = ProcessInfo.processInfo.environment.merging(storeEnvironment) { _, new in new }
+            }
             p.standardOutput = FileHandle.nullDevice
             try p.run()
             return p

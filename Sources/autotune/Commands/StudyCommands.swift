@@ -7,21 +7,18 @@ import Store
 struct StudiesCommand: Command {
     static let configuration = CommandConfiguration(
         name: "studies", abstract: "List the studies in the store with their trial counts.",
-        options: [.database, .json])
+        options: [.database, .storage, .json])
 
-    var database: String
+    var store: StudyStore
     var json: Bool
 
     init(_ values: ParsedValues) throws {
-        database = try values.value("db")
+        store = try StudyStore(values)
         json = values.flag("json")
     }
 
     func run() throws -> Int32 {
-        guard FileManager.default.fileExists(atPath: database) else {
-            throw CLIError.badInput("\(database): no such store (run 'autotune search SPACE.json' first)")
-        }
-        let summaries = try StudyStore.open(database).studies()
+        let summaries = try store.openExisting().studies()
         if json {
             print(JSONValue.array(summaries.map { s in
                 var m: [(String, JSONValue)] = [("name", .string(s.study.name)), ("strategy", .string(s.study.strategy)),
@@ -34,7 +31,7 @@ struct StudiesCommand: Command {
             }).prettyText)
             return 0
         }
-        guard !summaries.isEmpty else { print("no studies in \(database)"); return 0 }
+        guard !summaries.isEmpty else { print("no studies in \(store)"); return 0 }
         let rows = summaries.map { s -> [String] in
             let total = s.counts.values.reduce(0, +)
             return [s.study.name, String(total), String(s.counts[.complete] ?? 0), String(s.counts[.pruned] ?? 0),
@@ -51,7 +48,7 @@ struct StudiesCommand: Command {
 struct ShowCommand: Command {
     static let configuration = CommandConfiguration(
         name: "show", abstract: "Show a study's trials: state, objectives, constraint metrics, wall time and parameters.",
-        arguments: [.study], options: [.database, .full, .json])
+        arguments: [.study], options: [.database, .storage, .full, .json])
 
     var target: StudyArgument
     var full: Bool
@@ -91,7 +88,7 @@ struct ShowCommand: Command {
 struct FrontCommand: Command {
     static let configuration = CommandConfiguration(
         name: "front", abstract: "Print a study's Pareto front (its best trial for one objective) and hypervolume.",
-        arguments: [.study], options: [.database, .full, .json])
+        arguments: [.study], options: [.database, .storage, .full, .json])
 
     var target: StudyArgument
     var full: Bool
@@ -117,26 +114,18 @@ extension Argument {
     static let study = Argument("study", valueName: "STUDY", help: "The study's name.")
 }
 
-/// The `STUDY` argument with `--db`: commands that read one existing study.
+/// The `STUDY` argument with `--db` or `--storage`: commands that read one existing study.
 struct StudyArgument {
     var name: String
-    var database: String
+    var store: StudyStore
 
     init(_ values: ParsedValues) throws {
         name = try values.argument("study")
-        database = try values.value("db")
+        store = try StudyStore(values)
     }
 
     /// The study, in a store which must exist (or an error listing the studies there are).
     func open() throws -> Study {
-        try Study.open(name, in: try openExisting(database), location: database, folder: StudyStore.folder(name, database: database))
+        try Study.open(name, in: try store.openExisting(), location: store.description, folder: store.folder(name))
     }
-}
-
-/// The store at `path`, which must already exist (listing commands never create one).
-func openExisting(_ path: String) throws -> SQLiteStorage {
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw CLIError.badInput("\(path): no such store (run 'autotune search SPACE.json' first)")
-    }
-    return try StudyStore.open(path)
 }

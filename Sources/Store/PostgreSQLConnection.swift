@@ -1,0 +1,201 @@
+import CPostgres
+import Foundation
+
+// The only file of the store that touches libpq: one connection, parameterised statements with
+// every value sent and read as text, and the failures sorted into the ones worth retrying.
+// Reference: https://www.postgresql.org/docs/current/libpq.html
+
+/// A value that can be sent as a `$n` parameter (in PostgreSQL's text format; nil is NULL).
+protocol PostgreSQLBindable {
+    var postgresText: String? { get }
+}
+
+extension Int: PostgreSQLBindable { var postgresText: String? { String(self) } }
+extension Int64: PostgreSQLBindable { var postgresText: String? { String(self) } }
+extension String: PostgreSQLBindable { var postgresText: String? { self } }
+extension Double: PostgreSQLBindable {
+    /// `float8` input accepts "NaN", "Infinity" and "-Infinity"; finite values are written in
+    /// Swift's shortest form, which reads back exactly.
+    var postgresText: String? {
+        if isNaN { return "NaN" }
+        if isInfinite { return self > 0 ? "Infinity" : "-Infinity" }
+        return "\(self)"
+    }
+}
+extension Optional: PostgreSQLBindable where Wrapped: PostgreSQLBindable {
+    var postgresText: String? { flatMap(\.postgresText) }
+}
+
+/// A list sent as one array parameter (`$3::text[]`, `$4::float8[]`): every element quoted, so
+/// any text (commas, braces, quotes) survives.
+struct PostgreSQLArray: PostgreSQLBindable {
+    let elements: [String?]
+    init(_ strings: [String]) { elements = strings }
+    init(_ numbers: [Double]) { elements = numbers.map(\.postgresText) }
+
+    var postgresText: String? {
+        let quoted = elements.map { element -> String in
+            guard let element else { return "NULL" }
+            return "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        return "{" + quoted.joined(separator: ",") + "}"
+    }
+}
+
+/// One result row, copied out of libpq's result (NULL is nil).
+struct PostgreSQLRow {
+    let values: [String?]
+
+    func isNull(_ column: Int) -> Bool { values[column] == nil }
+    func text(_ column: Int) -> String { values[column] ?? "" }
+    func optionalText(_ column: Int) -> String? { values[column] }
+    func int64(_ column: Int) -> Int64 { values[column].flatMap { Int64($0) } ?? 0 }
+    func int(_ column: Int) -> Int { Int(int64(column)) }
+    func optionalInt(_ column: Int) -> Int? { values[column].flatMap { Int($0) } }
+    func optionalInt64(_ column: Int) -> Int64? { values[column].flatMap { Int64($0) } }
+    /// A `float8` column: "NaN", "Infinity" and "-Infinity" read as themselves; NULL as NaN.
+    func real(_ column: Int) -> Double { optionalReal(column) ?? .nan }
+    func optionalReal(_ column: Int) -> Double? { values[column].flatMap { Double($0) } }
+}
+
+/// A statement the server refused or could not run, with its SQLSTATE when it sent one.
+struct PostgreSQLFailure: Error, CustomStringConvertible {
+    /// The five-character error code (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+    let sqlState: String?
+    let message: String
+    /// The connection is gone (the server restarted, the backend was terminated, the network failed).
+    let connectionLost: Bool
+
+    /// A serialization failure or a deadlock: the transaction was rolled back and may simply run again.
+    var isConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
+    var description: String { message }
+}
+
+/// One libpq connection, used by one thread at a time.
+///
+///     let connection = try PostgreSQLConnection(url: "postgresql://autotune@db.lan/studies")
+///     let rows = try connection.execute("SELECT name FROM studies WHERE id = $1", [Int64(1)])
+final class PostgreSQLConnection {
+    /// The URL as given (it may hold a password), used to reconnect.
+    private let url: String
+    private var handle: OpaquePointer?
+
+    /// Connects to `url`; waits at most `timeout` seconds unless the URL sets `connect_timeout`.
+    /// - Throws: `PostgreSQLFailure` with libpq's reason on one line.
+    init(url: String, timeout: Int = 10) throws {
+        self.url = url
+        handle = try Self.connect(url, timeout: timeout)
+    }
+
+    deinit { PQfinish(handle) }
+
+    private static func connect(_ url: String, timeout: Int) throws -> OpaquePointer {
+        // Later keywords override earlier ones, so the URL (expanded from dbname) wins over these defaults.
+        let keywords = ["connect_timeout", "application_name", "dbname"]
+        let values = [String(timeout), "autotune", url]
+        let connection = withCStrings(keywords) { keywordPointers in
+            withCStrings(values) { valuePointers in PQconnectdbParams(keywordPointers, valuePointers, 1) }
+        }
+        guard let connection else {
+            throw PostgreSQLFailure(sqlState: nil, message: "out of memory", connectionLost: true)
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = oneLine(String(cString: PQerrorMessage(connection)))
+            PQfinish(connection)
+            throw PostgreSQLFailure(sqlState: nil, message: message, connectionLost: true)
+        }
+        // Quiet notices ("relation already exists, skipping") instead of libpq printing them on stderr.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // Floats as the shortest text that reads back exactly (PostgreSQL 12+), whatever the server's default.
+        if let result = PQexec(connection, "SET extra_float_digits = 1") {
+            let status = PQresultStatus(result)
+            PQclear(result)
+            guard status == PGRES_COMMAND_OK else {
+                let message = oneLine(String(cString: PQerrorMessage(connection)))
+                PQfinish(connection)
+                throw PostgreSQLFailure(sqlState: nil, message: message, connectionLost: true)
+            }
+        }
+        return connection
+    }
+
+    /// Whether the connection is known to be gone.
+    var isBroken: Bool { handle == nil || PQstatus(handle) != CONNECTION_OK }
+
+    /// Whether a transaction is open (or failed and not yet rolled back) on this connection.
+    var inTransaction: Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    /// Closes the connection and opens a new one to the same URL.
+    func reconnect(timeout: Int = 10) throws {
+        PQfinish(handle)
+        handle = nil
+        handle = try Self.connect(url, timeout: timeout)
+    }
+
+    /// The server process serving this connection (what `pg_terminate_backend` takes).
+    var backendPID: Int32 { handle.map(PQbackendPID) ?? 0 }
+
+    /// Runs one statement with `$1, $2...` bound to `values`.
+    /// - Returns: the rows it returned and the number of rows it inserted, updated or deleted.
+    @discardableResult
+    func execute(_ sql: String, _ values: [any PostgreSQLBindable] = []) throws -> (rows: [PostgreSQLRow], changed: Int) {
+        guard let handle else {
+            throw PostgreSQLFailure(sqlState: nil, message: "not connected", connectionLost: true)
+        }
+        let texts = values.map(\.postgresText)
+        let result = withOptionalCStrings(texts) { pointers in
+            PQexecParams(handle, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        let status = result.map(PQresultStatus) ?? PGRES_FATAL_ERROR
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            let code = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }
+            let lost = PQstatus(handle) != CONNECTION_OK || code?.hasPrefix("08") == true || code?.hasPrefix("57P") == true
+            var message = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "M"))) }.map { String(cString: $0) }
+                ?? String(cString: PQerrorMessage(handle))
+            if message.isEmpty { message = "the server closed the connection" }
+            throw PostgreSQLFailure(sqlState: code, message: Self.oneLine(message), connectionLost: lost)
+        }
+        guard let result else { return ([], 0) }
+        let rowCount = Int(PQntuples(result)), columnCount = Int(PQnfields(result))
+        var rows: [PostgreSQLRow] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<Int32(rowCount) {
+            rows.append(PostgreSQLRow(values: (0..<Int32(columnCount)).map { column in
+                PQgetisnull(result, row, column) != 0 ? nil : String(cString: PQgetvalue(result, row, column))
+            }))
+        }
+        return (rows, Int(String(cString: PQcmdTuples(result))) ?? 0)
+    }
+
+    /// A libpq message on one line: its lines joined with "; ", severity labels dropped.
+    static func oneLine(_ message: String) -> String {
+        message.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { line in
+                var line = line
+                for label in ["FATAL:", "ERROR:"] where line.hasPrefix(label) {
+                    line = String(line.dropFirst(label.count)).trimmingCharacters(in: .whitespaces)
+                }
+                return line
+            }
+            .filter { !$0.isEmpty }
+            .joined(separator: "; ")
+    }
+}
+
+/// Calls `body` with C strings for `strings`, followed by a NULL entry.
+private func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> T) -> T {
+    withOptionalCStrings(strings.map { Optional($0) } + [nil], body)
+}
+
+private func withOptionalCStrings<T>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> T) -> T {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { copies.forEach { free($0) } }
+    let pointers = copies.map { $0.map { UnsafePointer($0) } }
+    return pointers.withUnsafeBufferPointer { body(pointers.isEmpty ? nil : $0.baseAddress) }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// Reading trials back from the PostgreSQL store: four indexed queries in one read-only
+/// snapshot, whatever the number of trials.
+extension PostgreSQLStorage {
+    public func trials(study: Int64, finishedAfter: Int64?) throws -> [TrialRecord] {
+        try transaction(readOnly: true) { _ in
+            try loadTrials(study: study, finishedAfter.map(TrialSelection.finishedAfter) ?? .all)
+        }
+    }
+
+    public func trial(study: Int64, number: Int) throws -> TrialRecord? {
+        try transaction(readOnly: true) { _ in try loadTrials(study: study, .number(number)).first }
+    }
+
+    enum TrialSelection {
+        case all
+        case finishedAfter(Int64)
+        case number(Int)
+    }
+
+    /// Trials of `study` chosen by `selection`, in number order, with parameters, metrics and
+    /// learning curves (inside a transaction, so the four queries see one state).
+    func loadTrials(study: Int64, _ selection: TrialSelection) throws -> [TrialRecord] {
+        let trialCondition: String, childCondition: String, values: [any PostgreSQLBindable]
+        switch selection {
+        case .all:
+            (trialCondition, childCondition, values) = ("study_id = $1::bigint", "", [study])
+        case .finishedAfter(let sequence):
+            trialCondition = "study_id = $1::bigint AND finish_seq > $2::bigint"
+            childCondition = "AND number IN (SELECT number FROM trials WHERE study_id = $1::bigint AND finish_seq > $2::bigint)"
+            values = [study, sequence]
+        case .number(let number):
+            (trialCondition, childCondition, values) = ("study_id = $1::bigint AND number = $2::integer", "AND number = $2::integer",
+                                                        [study, number])
+        }
+
+        var records: [TrialRecord] = []
+        var index: [Int: Int] = [:]
+        for row in try connection.execute("""
+            SELECT number, state, started, finished, heartbeat, worker, message, violation, retry_of, finish_seq
+            FROM trials WHERE \(trialCondition) ORDER BY number
+            """, values).rows {
+            guard let state = TrialState(rawValue: row.text(1)) else {
+                throw error(.corrupt, "study \(study) has a trial in the unknown state '\(row.text(1))'")
+            }
+            index[row.int(0)] = records.count
+            records.append(TrialRecord(
+                study: study, number: row.int(0), state: state, parameters: [], violation: row.real(7),
+                started: Date(timeIntervalSince1970: row.real(2)),
+                finished: row.optionalReal(3).map(Date.init(timeIntervalSince1970:)),
+                heartbeat: Date(timeIntervalSince1970: row.real(4)), worker: row.text(5), message: row.optionalText(6),
+                retryOf: row.optionalInt(8), finishSequence: row.optionalInt64(9)))
+        }
+        guard !records.isEmpty else { return [] }
+
+        for row in try connection.execute("""
+            SELECT number, name, value, json FROM trial_params
+            WHERE study_id = $1::bigint \(childCondition) ORDER BY number, position
+            """, values).rows {
+            guard let i = index[row.int(0)] else { continue }
+            records[i].parameters.append(ParameterRecord(name: row.text(1), value: row.real(2), json: row.text(3)))
+        }
+        for row in try connection.execute("""
+            SELECT number, name, value FROM trial_metrics WHERE study_id = $1::bigint \(childCondition)
+            """, values).rows {
+            guard let i = index[row.int(0)] else { continue }
+            records[i].metrics[row.text(1)] = row.real(2)
+        }
+        for row in try connection.execute("""
+            SELECT number, step, name, value FROM trial_intermediate WHERE study_id = $1::bigint \(childCondition)
+            """, values).rows {
+            guard let i = index[row.int(0)] else { continue }
+            records[i].intermediate[row.int(1), default: [:]][row.text(2)] = row.real(3)
+        }
+        return records
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+
+/// A trial's life in the PostgreSQL store: claim, heartbeat, learning-curve points, finish, and
+/// the re-run of trials whose worker went silent or gave up.
+///
+/// Locks are always taken in one order — the study's row (claims and re-queues), then trial rows,
+/// then the finish counter last — so two workers never wait on each other in a circle.
+extension PostgreSQLStorage {
+    public func claimTrial(study: Int64, worker: String, limit: Int?,
+                           propose: (Int) throws -> [ParameterRecord]) throws -> TrialRecord? {
+        // The number the last attempt claimed: if the connection dropped while that attempt
+        // committed, the retry finds the trial stored and returns it rather than claim another.
+        var claimed: Int?
+        return try transaction { attempt in
+            if attempt > 0, let number = claimed, let stored = try loadTrials(study: study, .number(number)).first,
+               stored.state == .running, stored.worker == worker {
+                return stored
+            }
+            // The study's row lock makes claims of one study take turns; the counts are read in a
+            // statement that starts after the lock is held, so they include every earlier claim.
+            guard try lockStudy(study) else { throw error(.notFound, "no study with id \(study)") }
+            // Trials are numbered densely from 0, so the last number + 1 is both the next number and
+            // the count; re-run trials (retry_of set) and queued re-runs do not count.
+            guard let counts = try connection.execute("""
+                SELECT (SELECT max(number) FROM trials WHERE study_id = $1::bigint),
+                       (SELECT count(*) FROM trials WHERE study_id = $1::bigint AND retry_of IS NOT NULL),
+                       (SELECT count(*) FROM retry_queue WHERE study_id = $1::bigint)
+                """, [study]).rows.first else { throw error(.database, "the budget query returned no row") }
+            let next = (counts.optionalInt(0) ?? -1) + 1, rerun = counts.int(1), queued = counts.int(2)
+            if let limit, next - rerun - queued >= limit { return nil }
+
+            claimed = next
+            let parameters: [ParameterRecord], retryOf: Int?
+            if queued > 0, let entry = try dequeueRetry(study: study) {
+                (parameters, retryOf) = (entry.parameters, entry.retryOf)
+            } else {
+                (parameters, retryOf) = (try propose(next), nil)
+            }
+            guard let row = try connection.execute("""
+                INSERT INTO trials (study_id, number, state, started, heartbeat, worker, violation, retry_of)
+                VALUES ($1::bigint, $2::integer, 'RUNNING', \(PostgreSQLSchema.now), \(PostgreSQLSchema.now), $3, 0, $4::integer)
+                RETURNING started
+                """, [study, next, worker, retryOf]).rows.first else { throw error(.database, "the claimed trial was not stored") }
+            try connection.execute("""
+                INSERT INTO trial_params (study_id, number, position, name, value, json)
+                SELECT $1::bigint, $2::integer, p.position - 1, p.name, p.value, p.json
+                FROM unnest($3::text[], $4::float8[], $5::text[]) WITH ORDINALITY AS p (name, value, json, position)
+                """, [study, next, PostgreSQLArray(parameters.map(\.name)), PostgreSQLArray(parameters.map(\.value)),
+                      PostgreSQLArray(parameters.map(\.json))])
+            let date = Date(timeIntervalSince1970: row.real(0))
+            return TrialRecord(study: study, number: next, state: .running, parameters: parameters,
+                               started: date, heartbeat: date, worker: worker, retryOf: retryOf)
+        }
+    }
+
+    /// Locks the study's row until the transaction ends. Claims, and the failing of trials that
+    /// queues re-runs, take it first, so a claim never counts the budget from a state that a
+    /// failing trial is changing under it.
+    /// - Returns: false when there is no such study.
+    @discardableResult
+    private func lockStudy(_ study: Int64) throws -> Bool {
+        !(try connection.execute("SELECT id FROM studies WHERE id = $1::bigint FOR UPDATE", [study]).rows.isEmpty)
+    }
+
+    /// Removes the oldest queued re-run of `study` that no other transaction holds and returns it.
+    private func dequeueRetry(study: Int64) throws -> (parameters: [ParameterRecord], retryOf: Int)? {
+        guard let row = try connection.execute("""
+            DELETE FROM retry_queue WHERE id = (
+                SELECT id FROM retry_queue WHERE study_id = $1::bigint ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING retry_of, params
+            """, [study]).rows.first else { return nil }
+        let queued = try ColumnJSON.decode([QueuedParameter].self, from: row.text(1),
+                                           what: "queued re-run of trial \(row.int(0))", file: location)
+        return (queued.map(\.record), row.int(0))
+    }
+
+    /// The error for a trial that an update expecting it RUNNING did not change.
+    private func notRunning(study: Int64, number: Int, action: String) throws -> StoreError {
+        guard let state = try state(study: study, number: number) else {
+            return error(.notFound, "study \(study) has no trial \(number)")
+        }
+        return error(.notRunning, "trial \(number) of study \(study) is \(state), not RUNNING: cannot \(action)")
+    }
+
+    private func state(study: Int64, number: Int) throws -> String? {
+        try connection.execute("SELECT state FROM trials WHERE study_id = $1::bigint AND number = $2::integer",
+                               [study, number]).rows.first?.text(0)
+    }
+
+    /// Sets a RUNNING trial's heartbeat to the server's clock; false when it is not RUNNING.
+    private func touch(study: Int64, number: Int) throws -> Bool {
+        try connection.execute("""
+            UPDATE trials SET heartbeat = \(PostgreSQLSchema.now)
+            WHERE study_id = $1::bigint AND number = $2::integer AND state = 'RUNNING'
+            """, [study, number]).changed == 1
+    }
+
+    public func heartbeat(study: Int64, number: Int) throws {
+        try transaction { _ in
+            guard try touch(study: study, number: number) else {
+                throw try notRunning(study: study, number: number, action: "store its heartbeat")
+            }
+        }
+    }
+
+    /// Stores one learning-curve point; it also counts as a heartbeat.
+    public func reportIntermediate(study: Int64, number: Int, step: Int, metrics: [String: Double]) throws {
+        let sorted = metrics.sorted(by: { $0.key < $1.key })
+        try transaction { _ in
+            guard try touch(study: study, number: number) else {
+                throw try notRunning(study: study, number: number, action: "report step \(step)")
+            }
+            try connection.execute("""
+                INSERT INTO trial_intermediate (study_id, number, step, name, value)
+                SELECT $1::bigint, $2::integer, $3::integer, m.name, m.value FROM unnest($4::text[], $5::float8[]) AS m (name, value)
+                ON CONFLICT (study_id, number, step, name) DO UPDATE SET value = excluded.value
+                """, [study, number, step, PostgreSQLArray(sorted.map(\.key)), PostgreSQLArray(sorted.map(\.value))])
+        }
+    }
+
+    /// Gives a finished trial the next store-wide finish sequence number. The counter's row stays
+    /// locked until the transaction commits, so numbers become visible in the order given.
+    func stampFinishSequence(study: Int64, number: Int) throws {
+        try connection.execute("""
+            WITH next AS (UPDATE finish_counter SET value = value + 1 RETURNING value)
+            UPDATE trials SET finish_seq = next.value FROM next WHERE study_id = $1::bigint AND number = $2::integer
+            """, [study, number])
+    }
+
+    public func finishTrial(study: Int64, number: Int, state: TrialState, metrics: [String: Double], violation: Double,
+                            message: String?) throws {
+        guard state.isFinished else {
+            throw error(.invalidArgument, "cannot finish trial \(number) of study \(study) as RUNNING")
+        }
+        let sorted = metrics.sorted(by: { $0.key < $1.key })
+        try transaction { attempt in
+            let changed = try connection.execute("""
+                UPDATE trials SET state = $3, finished = \(PostgreSQLSchema.now), violation = $4::float8, message = $5
+                WHERE study_id = $1::bigint AND number = $2::integer AND state = 'RUNNING'
+                """, [study, number, state.rawValue, violation, message]).changed
+            guard changed == 1 else {
+                // A retry after a dropped connection finds the first attempt's commit: done.
+                if attempt > 0, try self.state(study: study, number: number) == state.rawValue { return }
+                throw try notRunning(study: study, number: number, action: "finish it")
+            }
+            try connection.execute("""
+                INSERT INTO trial_metrics (study_id, number, name, value)
+                SELECT $1::bigint, $2::integer, m.name, m.value FROM unnest($3::text[], $4::float8[]) AS m (name, value)
+                ON CONFLICT (study_id, number, name) DO UPDATE SET value = excluded.value
+                """, [study, number, PostgreSQLArray(sorted.map(\.key)), PostgreSQLArray(sorted.map(\.value))])
+            try stampFinishSequence(study: study, number: number)
+        }
+    }
+
+    public func failStaleTrials(study: Int64, timeout: TimeInterval) throws -> [Int] {
+        guard timeout >= 0 else {
+            throw error(.invalidArgument, "heartbeat timeout must be a non-negative number of seconds, got \(timeout)")
+        }
+        return try transaction { _ in
+            try lockStudy(study)
+            // SKIP LOCKED: a trial another worker is finishing right now is its business.
+            let stale = try connection.execute("""
+                SELECT number, \(PostgreSQLSchema.now) - heartbeat, worker FROM trials
+                WHERE study_id = $1::bigint AND state = 'RUNNING' AND heartbeat < \(PostgreSQLSchema.now) - $2::float8
+                ORDER BY number FOR UPDATE SKIP LOCKED
+                """, [study, timeout]).rows.map { (number: $0.int(0), silence: $0.real(1), worker: $0.text(2)) }
+            for trial in stale {
+                try requeue(study: study, number: trial.number,
+                            message: "worker \(trial.worker) stopped: no heartbeat for \(Int(trial.silence.rounded())) s")
+            }
+            return stale.map(\.number)
+        }
+    }
+
+    public func abandonTrial(study: Int64, number: Int, reason: String) throws {
+        try transaction { _ in
+            try lockStudy(study)
+            guard let state = try connection.execute("""
+                SELECT state FROM trials WHERE study_id = $1::bigint AND number = $2::integer FOR UPDATE
+                """, [study, number]).rows.first?.text(0) else {
+                throw error(.notFound, "study \(study) has no trial \(number)")
+            }
+            guard state == TrialState.running.rawValue else {
+                throw error(.notRunning, "trial \(number) of study \(study) is \(state), not RUNNING")
+            }
+            try requeue(study: study, number: number, message: reason)
+        }
+    }
+
+    /// Fails a RUNNING trial (its row locked by the caller) with `message` and queues its
+    /// parameters to run again.
+    private func requeue(study: Int64, number: Int, message: String) throws {
+        try connection.execute("""
+            UPDATE trials SET state = 'FAIL', finished = \(PostgreSQLSchema.now), message = $3
+            WHERE study_id = $1::bigint AND number = $2::integer
+            """, [study, number, message])
+        let parameters = try connection.execute("""
+            SELECT name, value, json FROM trial_params WHERE study_id = $1::bigint AND number = $2::integer ORDER BY position
+            """, [study, number]).rows.map { QueuedParameter(ParameterRecord(name: $0.text(0), value: $0.real(1), json: $0.text(2))) }
+        try connection.execute("INSERT INTO retry_queue (study_id, retry_of, params) VALUES ($1::bigint, $2::integer, $3)",
+                               [study, number, try ColumnJSON.encode(parameters, file: location)])
+        try stampFinishSequence(study: study, number: number)
+    }
+}
