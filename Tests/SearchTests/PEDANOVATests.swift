@@ -142,6 +142,16 @@ final class PEDANOVATests: XCTestCase {
         }
     }
 
+    /// A space without decisions has nothing to rank: one clear error.
+    func testSpaceWithoutParametersIsOneClearError() throws {
+        let fixed = try space(#"{"lr": 0.1}"#)
+        XCTAssertTrue(fixed.isEmpty)
+        XCTAssertThrowsError(try StudyImportance.compute(trials: trials(fixed, count: 30) { _ in ["loss": 1] }, space: fixed,
+                                                         objectives: [Objective("loss", .minimize)], study: "study 'q'")) {
+            XCTAssertEqual("\($0)", "study 'q' searches no parameters: there is nothing to rank")
+        }
+    }
+
     /// An objective every trial ties on says nothing: all importances are 0, not a division by 0.
     func testTiedObjectiveGivesZeros() throws {
         let space = try space(synthetic)

@@ -31,12 +31,12 @@ import Foundation
 public struct PEDANOVA: Sendable {
     public struct Options: Hashable, Sendable {
         /// γ': the fraction of trials whose membership is explained.
-        public var targetQuantile: Double
+        public let targetQuantile: Double
         /// γ: the fraction of trials the importance is local to (1: the whole study).
-        public var regionQuantile: Double
+        public let regionQuantile: Double
         /// Grid points a continuous parameter's density is held at (a domain with at most this
         /// many values uses its values).
-        public var gridPoints: Int
+        public let gridPoints: Int
 
         public init(targetQuantile: Double = 0.1, regionQuantile: Double = 1, gridPoints: Int = 100) {
             precondition(targetQuantile > 0 && targetQuantile < regionQuantile && regionQuantile <= 1,
@@ -88,18 +88,18 @@ public struct PEDANOVA: Sendable {
 
         return columns.map { column in
             precondition(column.values.count == n, "\(column.values.count) values for \(n) trials")
-            var region: [Double] = [], target: [Double] = []
-            region.reserveCapacity(regionCount)
+            // Both ascending, so that the sums are the same whatever order the trials came in.
+            var target: [Double] = [], region = regionCount == n ? column.sortedCoordinates : []
             for (i, value) in column.values.enumerated() {
                 guard let value, rank[i] < regionCount else { continue }
                 let x = column.coordinate(value)
-                region.append(x)
+                if regionCount < n { region.append(x) }
                 if rank[i] < targetCount { target.append(x) }
             }
+            if regionCount < n { region.sort() }
+            target.sort()
             // Where every region trial is a target one, nothing separates them.
             guard target.count >= Self.minimumTarget, target.count < region.count else { return 0 }
-            // Ascending, so that the sums are the same whatever order the trials came in.
-            region.sort(); target.sort()
             let support = column.support(gridPoints: options.gridPoints)
             let bandwidth = support.bandwidth(for: target)
             let p = MarginalDensity(support, observations: target, bandwidth: bandwidth)
@@ -125,12 +125,19 @@ public struct ImportanceColumn: Sendable {
     public let domain: Domain
     /// Per trial: the option index, integer or real the trial took; nil where it is inactive.
     public let values: [Double?]
+    /// The coordinates of every active value, ascending: the region when it is every trial.
+    let sortedCoordinates: [Double]
 
-    public init(domain: Domain, values: [Double?]) { self.domain = domain; self.values = values }
+    public init(domain: Domain, values: [Double?]) {
+        self.domain = domain; self.values = values
+        sortedCoordinates = values.compactMap { $0.map { Self.coordinate($0, in: domain) } }.sorted()
+    }
 
     /// Where a value sits in its estimator: its option index, or its unit coordinate (the
     /// transformed space: log for a log-uniform prior).
-    func coordinate(_ value: Double) -> Double {
+    func coordinate(_ value: Double) -> Double { Self.coordinate(value, in: domain) }
+
+    static func coordinate(_ value: Double, in domain: Domain) -> Double {
         domain.isCategorical ? value : domain.unit(of: value)
     }
 

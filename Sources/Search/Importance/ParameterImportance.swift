@@ -36,17 +36,25 @@ public struct ObjectiveImportance: Equatable, Sendable {
 public enum StudyImportance {
     /// The importances for `objectives` (all of a study's, or the one asked for).
     /// - Throws: `StudyError(.input)` naming how many trials count and how many are needed when
-    ///   there are fewer than `PEDANOVA.minimumTrials`.
+    ///   there are fewer than `PEDANOVA.minimumTrials`, or when the space has no parameters.
     public static func compute(trials: [TrialRecord], space: SearchSpace, objectives: [Objective],
                                options: PEDANOVA.Options = .init(), study: String = "the study") throws -> [ObjectiveImportance] {
+        guard !space.isEmpty else { throw StudyError(.input, "\(study) searches no parameters: there is nothing to rank") }
         let ped = PEDANOVA(options)
         let names = space.uniqueNames
+        // Each COMPLETE trial's configuration and each parameter's column, read once for all objectives.
+        let complete = trials.compactMap { t -> (trial: TrialRecord, configuration: Configuration)? in
+            guard t.state == .complete, let c = try? space.configuration(from: t.parameters) else { return nil }
+            return (t, c)
+        }
+        let all = space.dimensions.indices.map { d in
+            ImportanceColumn(domain: space.dimensions[d].domain, values: complete.map { space.isActive(d, in: $0.configuration) ? $0.configuration.values[d] : nil })
+        }
         return try objectives.map { objective in
-            var configurations: [Configuration] = [], losses: [Double] = []
-            for t in trials where t.state == .complete {
-                guard let v = t.metrics[objective.metric], v.isFinite,
-                      let c = try? space.configuration(from: t.parameters) else { continue }
-                configurations.append(c)
+            var rows: [Int] = [], losses: [Double] = []
+            for (i, t) in complete.enumerated() {
+                guard let v = t.trial.metrics[objective.metric], v.isFinite else { continue }
+                rows.append(i)
                 losses.append(objective.minimized(v))
             }
             guard losses.count >= ped.minimumTrials else {
@@ -54,11 +62,8 @@ public enum StudyImportance {
                                          + "parameter importance needs at least \(ped.minimumTrials) (the best "
                                          + "\(percent(options.targetQuantile)) must hold \(PEDANOVA.minimumTarget))")
             }
-            let columns = space.dimensions.indices.map { d in
-                ImportanceColumn(domain: space.dimensions[d].domain, values: configurations.map { c in
-                    space.isActive(d, in: c) ? c.values[d] : nil
-                })
-            }
+            let columns = rows.count == complete.count ? all
+                : all.map { column in ImportanceColumn(domain: column.domain, values: rows.map { column.values[$0] }) }
             let variances = ped.variances(columns, losses: losses)
             let shares = PEDANOVA.normalized(variances)
             let parameters = names.indices.map { ParameterImportance(name: names[$0], importance: shares[$0], variance: variances[$0]) }
