@@ -11,6 +11,10 @@ public struct ParameterImportance: Equatable, Sendable {
     public var importance: Double
     /// PED-ANOVA's v_d before normalising: the variance of the top-set indicator it explains.
     public var variance: Double
+
+    public init(name: String, importance: Double, variance: Double) {
+        self.name = name; self.importance = importance; self.variance = variance
+    }
 }
 
 /// The parameter importances of one objective of a study, most important first.
@@ -25,6 +29,10 @@ public struct ObjectiveImportance: Equatable, Sendable {
     public var topTrials: Int
     /// Every parameter of the space, by importance (ties by name).
     public var parameters: [ParameterImportance]
+
+    public init(objective: Objective, trials: Int, topTrials: Int, parameters: [ParameterImportance]) {
+        self.objective = objective; self.trials = trials; self.topTrials = topTrials; self.parameters = parameters
+    }
 }
 
 /// Parameter importance for a study's trials: which parameters decide whether a trial is among
