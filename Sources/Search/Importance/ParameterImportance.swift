@@ -56,7 +56,8 @@ public enum StudyImportance {
             return (t, c)
         }
         let all = space.dimensions.indices.map { d in
-            ImportanceColumn(domain: space.dimensions[d].domain, values: complete.map { space.isActive(d, in: $0.configuration) ? $0.configuration.values[d] : nil })
+            ImportanceColumn(domain: space.dimensions[d].domain,
+                             values: complete.map { space.isActive(d, in: $0.configuration) ? $0.configuration.values[d] : nil })
         }
         return try objectives.map { objective in
             var rows: [Int] = [], losses: [Double] = []
