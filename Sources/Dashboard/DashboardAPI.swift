@@ -15,6 +15,7 @@ import Store
 /// | `/api/studies/NAME` | one study: evaluator, strategy, objectives, constraints, parameters, budget, counts |
 /// | `/api/studies/NAME/trials?since=SEQ` | finished trials (all, or those finished after cursor SEQ) and the new cursor (running trials are counted in `/api/studies`) |
 /// | `/api/studies/NAME/front` | the Pareto front's members and the hypervolume over trials |
+/// | `/api/studies/NAME/importance?objective=M` | each parameter's PED-ANOVA importance per objective (or for M) |
 /// | `/api/nightly` | the nightly benchmark runs, newest first, each metric with its verdict |
 ///
 /// A study name in a URL is looked up in the store, never used as a path.
@@ -76,6 +77,8 @@ public final class DashboardAPI {
                 return try trials(study, since: since)
             case "front" where parts.count == 3:
                 return .json(try front(study))
+            case "importance" where parts.count == 3:
+                return .json(try importance(study, objective: query["objective"]))
             default: break
             }
         case "nightly" where parts.count == 1:
@@ -210,6 +213,21 @@ public final class DashboardAPI {
             out += "null"
         }
         return out + "}\n"
+    }
+
+    /// Each objective's parameter importances; too few trials is an answer (`"note"`), not an error.
+    private func importance(_ study: Study, objective: String?) throws -> String {
+        let results: [ObjectiveImportance]
+        do { results = try study.importance(of: objective) } catch let e as StudyError {
+            if let objective, !study.spec.objectives.contains(where: { $0.metric == objective }) { throw DashboardError(e.reason, usage: true) }
+            return "{\"study\":\(JSONText.quoted(study.name)),\"objectives\":[],\"note\":\(JSONText.quoted(e.reason))}\n"
+        }
+        let items = results.map { r in
+            "{\"metric\":\(JSONText.quoted(r.objective.metric)),\"direction\":\"\(r.objective.direction.rawValue)\",\"trials\":\(r.trials),"
+                + "\"top_trials\":\(r.topTrials),\"parameters\":["
+                + r.parameters.map { "{\"name\":\(JSONText.quoted($0.name)),\"importance\":\(Self.number($0.importance))}" }.joined(separator: ",") + "]}"
+        }
+        return "{\"study\":\(JSONText.quoted(study.name)),\"method\":\"PED-ANOVA\",\"objectives\":[\(items.joined(separator: ","))]}\n"
     }
 
     /// The nightly runs (newest first, at most 60), each metric judged against the runs before

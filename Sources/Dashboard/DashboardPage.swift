@@ -101,6 +101,7 @@ enum DashboardPage {
         panels.append("div").attr("class", "panel").html("<h2>Hypervolume over trials</h2><div id='hv'></div>");
         panels.append("div").attr("class", "panel").html("<h2>Learning curves <small>(pruned dashed)</small></h2><div id='curves'></div>");
         panels.append("div").attr("class", "panel").html("<h2>Selected trial</h2><div id='selected'>Click a point or a row.</div>");
+        panels.append("div").attr("class", "panel").html("<h2>Parameter importance <small>(PED-ANOVA)</small></h2><div id='importance'></div>");
         panels.append("div").attr("class", "panel wide").html("<h2>Parallel coordinates <small>(drag on an axis to filter)</small></h2><div id='pc'></div>");
         panels.append("div").attr("class", "panel wide").html("<h2>Trials <input id='filter' placeholder='filter: text, or metric>0.8'></h2><div id='table'></div>");
         panels.append("div").attr("class", "panel wide").html("<h2>Nightly benchmarks</h2><div id='nightly'></div>");
@@ -124,6 +125,9 @@ enum DashboardPage {
             if (name !== state.study) return;
             state.front = front.front.map(function (t) { return t.number; }); state.hv = front.hypervolume;
             drawAll();
+          });
+          get("/api/studies/" + encodeURIComponent(name) + "/importance", function (importance) {
+            if (name === state.study) drawImportance(importance);
           });
         } else { drawSummary(); }
       });
@@ -333,6 +337,23 @@ enum DashboardPage {
       var formats = state.info.evaluator === "engine" ? ["deepspeed", "accelerate", "recipe", "onnx"] : state.info.evaluator === "benchmark" ? ["recipe"] : ["deepspeed", "accelerate", "recipe"];
       div.html("<pre>" + esc(describe(t)) + (t.message ? "\\n" + esc(t.message) : "") + "</pre><b>Export</b>" +
         formats.map(function (f) { return "<code>autotune export " + esc(state.study) + " --trial " + t.number + " --format " + f + "</code>"; }).join(""));
+    }
+
+    // ---- parameter importance: one bar chart per objective
+    function drawImportance(data) {
+      var div = d3.select("#importance").html("");
+      if (!data.objectives.length) { div.append("p").text(data.note || "not enough trials yet"); return; }
+      data.objectives.forEach(function (o) {
+        div.append("p").html("<b>" + esc(o.metric) + "</b> (" + o.direction + "; best " + o.top_trials + " of " + o.trials + " trials)");
+        var rows = o.parameters.slice(0, 12), w = 420, bar = 16, left = 150;
+        var svg = div.append("svg").attr("width", w).attr("height", rows.length * bar + 4);
+        var x = d3.scale.linear().domain([0, 1]).range([0, w - left - 50]);
+        var g = svg.selectAll("g").data(rows).enter().append("g").attr("transform", function (p, i) { return "translate(0," + (i * bar + 2) + ")"; });
+        g.append("text").attr("x", left - 6).attr("y", bar - 4).attr("text-anchor", "end").attr("font-size", 11).text(function (p) { return p.name.split(".").pop(); })
+          .append("title").text(function (p) { return p.name; });
+        g.append("rect").attr("x", left).attr("height", bar - 4).attr("width", function (p) { return x(p.importance); }).attr("fill", "#4682b4");
+        g.append("text").attr("x", function (p) { return left + x(p.importance) + 4; }).attr("y", bar - 4).attr("font-size", 10).text(function (p) { return fmt(p.importance); });
+      });
     }
 
     // ---- nightly history

@@ -104,6 +104,25 @@ final class DashboardAPITests: XCTestCase {
         XCTAssertEqual(hv.map { $0[1] }, hv.map { $0[1] }.sorted(), "the hypervolume never falls")
     }
 
+    func testImportanceOfEachObjectiveOrANoteWhenTooFewTrials() throws {
+        let study = try study(10)
+        let few = try json("/api/studies/z/importance")
+        XCTAssertEqual((few["objectives"] as? [Any])?.count, 0)
+        XCTAssertNotNil(few["note"] as? String)
+        let evaluator = try study.makeEvaluator()
+        for _ in 0 ..< 50 {
+            let asked = try study.ask(worker: "w")
+            let result = try evaluator.evaluate(asked.candidate, parameters: asked.parameters) { _, _ in true }
+            _ = try study.tell(asked.trial.number, metrics: result.metrics)
+        }
+        let objectives = try XCTUnwrap(try json("/api/studies/z/importance")["objectives"] as? [[String: Any]])
+        XCTAssertEqual(objectives.compactMap { $0["metric"] as? String }, ["f1", "f2"])
+        let f1 = try XCTUnwrap(objectives[0]["parameters"] as? [[String: Any]])
+        XCTAssertEqual(f1.first?["name"] as? String, "x0", "ZDT1's first objective is x0 itself")
+        XCTAssertEqual(f1.compactMap { $0["importance"] as? Double }.reduce(0, +), 1, accuracy: 1e-9)
+        XCTAssertEqual(try get("/api/studies/z/importance?objective=f3").status, 400)
+    }
+
     func testThePageAndD3AreServedAndNothingElseIs() throws {
         let page = try get("/")
         XCTAssertEqual(page.status, 200)

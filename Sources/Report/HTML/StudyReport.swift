@@ -4,8 +4,9 @@ import Search
 import Store
 
 /// One self-contained HTML page about a study: its settings, the plots (inline SVG), the Pareto
-/// front as an ordered table, every front member's full configuration, the space it was searched
-/// over, and how to export a member. No outside files, scripts or fonts: the page can be mailed.
+/// front as an ordered table, each parameter's importance per objective (with enough complete
+/// trials), every front member's full configuration, the space it was searched over, and how to
+/// export a member. No outside files, scripts or fonts: the page can be mailed.
 ///
 ///     let page = StudyReport(study: record, spec: spec, trials: trials, plots: [("front", svgText)])
 ///     try page.html.write(toFile: "results/quickstart/report.html", atomically: true, encoding: .utf8)
@@ -44,6 +45,9 @@ public struct StudyReport {
         body.append(HTML.element("section", HTML.element("h2", "Study") + settings, [("id", "study")]))
         body.append(HTML.element("section", HTML.element("h2", "Plots") + plotsHTML, [("id", "plots")]))
         body.append(HTML.element("section", HTML.element("h2", "Pareto front") + frontHTML, [("id", "front")]))
+        if let importance = importanceHTML {
+            body.append(HTML.element("section", HTML.element("h2", "Parameter importance") + importance, [("id", "importance")]))
+        }
         body.append(HTML.element("section", HTML.element("h2", "Front members' configurations") + membersHTML, [("id", "members")]))
         for (i, s) in extraSections.enumerated() {
             body.append(HTML.element("section", HTML.element("h2", HTML.escape(s.title)) + s.html, [("id", "extra\(i)")]))

@@ -49,21 +49,13 @@ public struct ParallelCoordinates: Equatable, Sendable {
         s.count <= labelLength ? s : String(s.prefix(labelLength - 1)) + "…"
     }
 
-    /// How one option of a choice reads: a string as itself, an object by its `name` or `_name`,
-    /// anything else as compact JSON.
-    static func optionLabel(_ v: JSONValue) -> String {
-        if case .string(let s) = v { return s }
-        for key in ["name", "_name"] { if case .string(let s)? = v[key] { return s } }
-        return v.compactText
-    }
-
     /// The labelled places of a parameter's axis: every option (or integer) of a small discrete
     /// domain, every k-th of a larger one (first and last always), the two ends of a continuous one.
     static func ticks(_ domain: Domain) -> [Tick] {
         func label(_ u: Double) -> String {
             let v = domain.json(domain.value(atUnit: u))
             if case .number(let x) = v { return fit(short(x)) }
-            return fit(optionLabel(v))
+            return fit(SearchSpace.optionLabel(v))
         }
         guard let count = domain.cardinality, count > 1, domain.isCategorical || count <= labelsPerAxis,
               let values = domain.allValues else {
@@ -81,23 +73,6 @@ public struct ParallelCoordinates: Equatable, Sendable {
         }
     }
 
-    /// Dimension names made unique: a name two dimensions share gets the option it lives under
-    /// inserted after its parent's key path (`training.optimizer[sgd].lr`).
-    static func uniqueNames(_ space: SearchSpace) -> [String] {
-        let names = space.dimensions.map(\.name)
-        let counts = Dictionary(names.map { ($0, 1) }, uniquingKeysWith: +)
-        return space.dimensions.map { d in
-            guard counts[d.name, default: 0] > 1, let c = d.condition else { return d.name }
-            let parent = space.dimensions[c.parent]
-            var option = "\(c.option)"
-            if case .choice(let options) = parent.domain, c.option < options.count { option = optionLabel(options[c.option]) }
-            if d.name.hasPrefix(parent.name + ".") {
-                return parent.name + "[\(option)]" + d.name.dropFirst(parent.name.count)
-            }
-            return d.name + "[\(option)]"
-        }
-    }
-
     /// - Parameter limit: at most this many lines besides the front's: the others are thinned
     ///   to every k-th trial, so a study of 100,000 trials still draws in seconds.
     public init(_ trials: [TrialRecord], space: SearchSpace, objectives: StudyObjectives, limit: Int = 1000) {
@@ -110,7 +85,7 @@ public struct ParallelCoordinates: Equatable, Sendable {
             seen += 1
             return (seen - 1) % stride == 0
         }
-        var axes = zip(Self.uniqueNames(space), space.dimensions).map { name, d in
+        var axes = zip(space.uniqueNames, space.dimensions).map { name, d in
             Axis(name: name, ticks: Self.ticks(d.domain), isParameter: true)
         }
         let ranges = objectives.objectives.map { o -> ClosedRange<Double> in

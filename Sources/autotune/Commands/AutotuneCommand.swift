@@ -10,6 +10,7 @@ struct AutotuneCommand: Command {
         FrontCommand.self,
         PlotCommand.self,
         ReportCommand.self,
+        ImportanceCommand.self,
         ExportCommand.self,
         DashboardCommand.self,
         AskCommand.self,
