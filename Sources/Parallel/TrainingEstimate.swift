@@ -19,9 +19,12 @@ public struct TrainingJob: Sendable {
 public struct TrainingEstimate: Codable, Sendable {
     public struct Memory: Codable, Sendable {
         public var parameters = 0.0, gradients = 0.0, optimizerStates = 0.0, activations = 0.0, buffers = 0.0
+        /// ZeRO-3's largest layer gathered whole, its 16-bit parameters and gradient.
+        public var gatheredLayer = 0.0
         /// Optimizer states held in host memory per node (offload).
         public var host = 0.0
-        public var total: Double { parameters + gradients + optimizerStates + activations + buffers }
+        public var modelStates: Double { parameters + gradients + optimizerStates + gatheredLayer }
+        public var total: Double { modelStates + activations + buffers }
     }
 
     public struct Time: Codable, Sendable {
@@ -215,12 +218,13 @@ extension TrainingJob {
 
         // Memory on the fullest device.
         var memory = TrainingEstimate.Memory()
-        let states = ModelStateMemory(parameterCount: psi, zero: p.zero, dataParallel: p.dp, weightBytes: bytes,
-                                      gradientBytes: bytes, optimizerBytes: p.precision.keepsMasterWeights ? 12 : 8,
-                                      offloaded: p.offload)
+        let states = ModelStateMemory(parameterCount: psi, largestLayerParameters: trace.largestLayerParameters(tensorParallel: t),
+                                      zero: p.zero, dataParallel: p.dp, weightBytes: bytes, gradientBytes: bytes,
+                                      optimizerBytes: p.precision.keepsMasterWeights ? 12 : 8, offload: p.offload ? .optimizer : .none)
         memory.parameters = states.parameters
         memory.gradients = states.gradients
         memory.optimizerStates = states.optimizerStates
+        memory.gatheredLayer = states.gatheredLayer
         let perLayer = transformerLayerActivationBytes(sequence: model.sequenceLength, microBatch: p.microBatch, hidden: model.hidden,
                                                        heads: model.heads, tensorParallel: t, sequenceParallel: p.sequenceParallel,
                                                        checkpointing: p.checkpointing, flashAttention: flash)
@@ -236,12 +240,11 @@ extension TrainingJob {
         }
         // The logits in FP32 for the loss, split over the vocabulary.
         memory.activations += 4 * Double(p.microBatch * model.sequenceLength * model.vocabulary) / Double(t)
-        let layerBytes = blockShard * bytes
-        memory.buffers = (p.zero >= 1 ? min(psi, 5e8) * bytes : 0) + (p.zero >= 3 ? 2 * layerBytes : 0)
-        if p.offload {
-            let perNode = Double(cluster.devicesPerNode)
-            memory.host = 16 * psi / Double(p.dp) * perNode
-        }
+        // DeepSpeed's buffers: the reduce bucket (`reduce_bucket_size`, 5·10⁸ elements) from stage
+        // 1, and under ZeRO-3 the parameters prefetched ahead of the layer that runs
+        // (`stage3_prefetch_bucket_size`, 5·10⁷ elements, at most one layer's shard).
+        memory.buffers = (p.zero >= 1 ? min(psi, 5e8) * bytes : 0) + (p.zero >= 3 ? min(blockShard, 5e7) * bytes : 0)
+        memory.host = states.host * Double(cluster.devicesPerNode)
 
         // Throughput, utilisation, energy.
         let perMicroBatchModel = (trace.block.reduce(0) { $0 + $1.flops }) * Double(model.layers)

@@ -163,7 +163,7 @@ final class EstimateCommandTests: ScratchTestCase {
     }
 
     func testCostModelBenchmarkRecordsItsError() throws {
-        let r = runAutotune(["bench", "costmodel", "--no-calibrate", "--json"])
+        let r = runAutotune(["bench", "costmodel", "--no-calibrate", "--no-deepspeed", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         let results = doc?["results"] as? [[String: Any]] ?? []
@@ -171,5 +171,23 @@ final class EstimateCommandTests: ScratchTestCase {
         let mape = results.first?["value"] as? Double ?? -1
         XCTAssertGreaterThan(mape, 0)
         XCTAssertEqual(results.first?["unit"] as? String, "%")
+    }
+
+    /// With DeepSpeed's environment the table's worst row is within 1% of DeepSpeed's estimators;
+    /// without it the table is skipped with a note.
+    func testCostModelBenchmarkComparesMemoryWithDeepSpeed() throws {
+        let r = runAutotune(["bench", "costmodel", "--no-calibrate", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let results = doc?["results"] as? [[String: Any]] ?? []
+        let worst = results.first { $0["name"] as? String == "deepspeed.memory.max_error" }?["value"] as? Double
+        if let worst {
+            XCTAssertLessThanOrEqual(worst, 1)
+        } else {
+            XCTAssertTrue(r.stderr.contains("DeepSpeed memory table skipped"), r.stderr)
+        }
+        let skipped = runAutotune(["bench", "costmodel", "--no-calibrate", "--json"], environment: ["AUTOTUNE_DEEPSPEED_VENV": "/nonexistent"])
+        XCTAssertEqual(skipped.status, 0, skipped.stderr)
+        XCTAssertTrue(skipped.stderr.contains("DeepSpeed memory table skipped"), skipped.stderr)
     }
 }

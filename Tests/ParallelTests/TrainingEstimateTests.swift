@@ -113,3 +113,24 @@ final class TrainingEstimateTests: XCTestCase {
         XCTAssertEqual(trace.optimizerParameters, trace.totalParameters - 4 * trace.blockParameters)
     }
 }
+
+/// ZeRO-3's gathered layer in a whole estimate.
+final class GatheredLayerTests: XCTestCase {
+    /// A GPT of vocabulary 1000 and hidden 64: its largest layer is the token embedding,
+    /// 1000 × 64 = 64,000 parameters (the MLP's first matrix has 64 × 256 + 256 = 16,640), so
+    /// ZeRO-3 gathers 2 + 2 bytes × 64,000 = 256,000 bytes in BF16; split over tp = 2 by the
+    /// vocabulary, 128,000. Stages 0–2 gather nothing.
+    func testZeRO3GathersTheLargestLayer() throws {
+        let model = GPTSpec(layers: 2, hidden: 64, heads: 4, sequenceLength: 32, vocabulary: 1000)
+        var profile = try ProfileLibrary.profile(named: "A100-SXM-80GB")
+        profile.interconnect.devicesPerNode = 4
+        let cluster = try Cluster(profile: profile, nodes: 1, devicesPerNode: 4)
+        func gathered(tp: Int, zero: Int) throws -> Double {
+            let plan = ParallelPlan(dp: 4 / tp, tp: tp, zero: zero, precision: .bf16)
+            return try TrainingJob(model: model, globalBatch: 4 / tp, cluster: cluster, plan: plan).estimate().memory.gatheredLayer
+        }
+        XCTAssertEqual(try gathered(tp: 1, zero: 3), 256_000)
+        XCTAssertEqual(try gathered(tp: 2, zero: 3), 128_000)
+        XCTAssertEqual(try gathered(tp: 1, zero: 2), 0)
+    }
+}
