@@ -1,4 +1,5 @@
 import Engine
+import Hardware
 
 /// How one training step of a model is spread over devices: data, tensor and pipeline degrees
 /// (world size = dp × tp × pp), the ZeRO stage, micro-batching, activation checkpointing, CPU
@@ -144,3 +145,18 @@ extension ParallelPlan {
     }
 }
 
+extension ParallelPlan {
+    /// Refuse a plan in a format the device has no units for: a device without FP8 units (an
+    /// A100, a V100) or without BF16 units (a V100, a T4) would run the work in a wider format,
+    /// never faster, so such a plan would promise more than the hardware gives.
+    /// - Throws: `PlanError("precision", …)` naming the device, the format and the formats it has.
+    public func checkPrecision(on profile: HardwareProfile) throws {
+        guard !profile.hasUnits(for: precision) else { return }
+        throw PlanError("precision", Self.lacking(precision, on: profile))
+    }
+
+    /// "A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16".
+    public static func lacking(_ format: FloatFormat, on profile: HardwareProfile) -> String {
+        "\(profile.name) has no \(format.rawValue) units; it trains in \(profile.trainingFormats.map(\.rawValue).joined(separator: ", "))"
+    }
+}

@@ -112,10 +112,12 @@ extension TrainingJob {
     /// Cost one training step: trace a micro-step through the engine in meta mode, place the layers
     /// on the slowest pipeline stage, split what tensor parallelism splits, add the collectives the
     /// plan runs, and price everything on the cluster's profile.
-    /// - Throws: `PlanError` when the plan breaks a constraint (see `ParallelPlan.validate`).
+    /// - Throws: `PlanError` when the plan breaks a constraint (see `ParallelPlan.validate`) or is in
+    /// a format the device has no units for (`ParallelPlan.checkPrecision(on:)`).
     public func estimate() throws -> TrainingEstimate {
         try model.checkCostable(microBatch: plan.microBatch)
         let m = try plan.validate(model, devices: cluster.devices, globalBatch: globalBatch)
+        try plan.checkPrecision(on: cluster.profile)
         let trace = try TransformerTrace(model: model, microBatch: plan.microBatch, precision: plan.precision)
         return estimate(trace: trace, microBatches: m)
     }

@@ -34,7 +34,7 @@ final class EstimateCommandTests: ScratchTestCase {
         let crammed = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
         XCTAssertTrue(crammed.stdout.contains("INFEASIBLE  needs "), crammed.stdout)
         XCTAssertFalse(crammed.stdout.contains("\ncost "), crammed.stdout)
-        let rented = runAutotune(["estimate"] + small + ["--hardware", "T4", "--gpus-per-node", "1"])
+        let rented = runAutotune(["estimate"] + small + ["--hardware", "T4", "--gpus-per-node", "1", "--precision", "fp16"])
         XCTAssertTrue(rented.stdout.contains("per step, at $0.526 per device-hour (AWS g4dn.xlarge (1 T4) on-demand list price, us-east-1, 2024)\n"), rented.stdout)
     }
 
@@ -189,5 +189,17 @@ final class EstimateCommandTests: ScratchTestCase {
         let skipped = runAutotune(["bench", "costmodel", "--no-calibrate", "--json"], environment: ["AUTOTUNE_DEEPSPEED_VENV": "/nonexistent"])
         XCTAssertEqual(skipped.status, 0, skipped.stderr)
         XCTAssertTrue(skipped.stderr.contains("DeepSpeed memory table skipped"), skipped.stderr)
+    }
+
+    /// FP8 on an A100, BF16 on a V100: exit 2 with one line naming the device, the format and the
+    /// formats it has.
+    func testPrecisionTheDeviceLacksIsBadInput() {
+        let small = ["--layers", "2", "--hidden", "64", "--heads", "4", "--seq", "16", "--vocab", "100"]
+        let fp8 = runAutotune(["estimate"] + small + ["--hardware", "A100-SXM-80GB", "--precision", "fp8"])
+        XCTAssertEqual(fp8.status, 2)
+        XCTAssertEqual(fp8.stderr, "autotune: error: --precision fp8: A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16\n")
+        let bf16 = runAutotune(["estimate"] + small + ["--hardware", "V100-SXM2-32GB"])
+        XCTAssertEqual(bf16.status, 2)
+        XCTAssertEqual(bf16.stderr, "autotune: error: --precision bf16: V100-SXM2-32GB has no bf16 units; it trains in fp32, fp16\n")
     }
 }

@@ -134,3 +134,23 @@ final class GatheredLayerTests: XCTestCase {
         XCTAssertEqual(try gathered(tp: 1, zero: 2), 0)
     }
 }
+
+/// A plan in a format the device has no units for is refused, not priced at another format's rate.
+final class PrecisionUnitsTests: XCTestCase {
+    func testFormatsTheDeviceLacksAreRefused() throws {
+        let model = GPTSpec(layers: 2, hidden: 64, heads: 4, sequenceLength: 32, vocabulary: 1000)
+        func estimate(_ name: String, _ precision: FloatFormat) throws -> TrainingEstimate {
+            let cluster = try Cluster(profile: try ProfileLibrary.profile(named: name), nodes: 1, devicesPerNode: 1)
+            return try TrainingJob(model: model, globalBatch: 1, cluster: cluster, plan: ParallelPlan(precision: precision)).estimate()
+        }
+        XCTAssertThrowsError(try estimate("A100-SXM-80GB", .fp8)) { e in
+            XCTAssertEqual(e as? PlanError, PlanError("precision", "A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16"))
+        }
+        XCTAssertThrowsError(try estimate("V100-SXM2-32GB", .bf16)) { e in
+            XCTAssertEqual(e as? PlanError, PlanError("precision", "V100-SXM2-32GB has no bf16 units; it trains in fp32, fp16"))
+        }
+        // On an H100 FP8 runs on its own units, at twice the BF16 peak.
+        XCTAssertEqual(try estimate("H100-SXM-80GB", .fp8).plan.precision, .fp8)
+        XCTAssertNoThrow(try estimate("V100-SXM2-32GB", .fp16))
+    }
+}

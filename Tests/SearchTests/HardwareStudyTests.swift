@@ -124,3 +124,20 @@ import Hardware
 enum ProfileLibraryLookup {
     static func a100() throws -> HardwareProfile { try ProfileLibrary.profile(named: "A100-SXM-80GB") }
 }
+
+extension HardwareStudyTests {
+    /// A meta study on A100s leaves FP8 out of its precision choice with a note, and refuses a
+    /// precision section with no format the device has.
+    func testMetaPrecisionKeepsTheFormatsTheDeviceHas() throws {
+        let objectives = #""objectives": {"tokens_per_second": "maximize"}}"#
+        let spec = try parse(Self.meta() + #""precision": {"_type": "choice", "_value": ["bf16", "fp8", "fp16"]}, "# + objectives)
+        XCTAssertEqual(spec.notes, ["precision: fp8 left out of the search: A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16"])
+        XCTAssertEqual(try parse(Self.meta() + #""precision": {"_type": "choice", "_value": ["bf16", "fp16"]}, "# + objectives).space,
+                       spec.space)
+        XCTAssertEqual(reason(Self.meta() + #""precision": "fp8", "# + objectives),
+                       "precision: A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16")
+        XCTAssertEqual(reason(Self.meta() + #""precision": {"format": {"_type": "choice", "_value": ["fp8"]}}, "# + objectives),
+                       "precision.format: A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16")
+        XCTAssertEqual(try parse(Self.meta() + #""precision": "bf16", "# + objectives).notes, [])
+    }
+}

@@ -160,7 +160,11 @@ struct EstimateCommand: Command {
             throw CLIError.invalidValue(name: "--" + e.key, value: String(tp), reason: e.reason)
         }
         let batch = globalBatch ?? plan.dp * microBatch * (gradAccum ?? 1)
-        let estimate = try TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan).estimate()
+        let estimate: TrainingEstimate
+        do { estimate = try TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan).estimate() }
+        catch let e as PlanError where e.key == "precision" {
+            throw CLIError.badInput("--precision \(precision.rawValue): \(e.reason)")
+        }
         for warning in estimate.warnings { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
         if json {
             try Output.printJSON(EstimateReport(model: model, hardware: profile.name, nodes: cluster.nodes,
