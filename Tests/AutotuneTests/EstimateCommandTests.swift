@@ -31,7 +31,7 @@ final class EstimateCommandTests: ScratchTestCase {
         let bought = runAutotune(["estimate"] + small + ["--hardware", "RTX-4090"])
         XCTAssertEqual(bought.status, 0, bought.stderr)
         XCTAssertFalse(bought.stdout.contains("\ncost "), bought.stdout)
-        let crammed = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
+        let crammed = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1", "--allow-infeasible"])
         XCTAssertTrue(crammed.stdout.contains("INFEASIBLE  needs "), crammed.stdout)
         XCTAssertFalse(crammed.stdout.contains("\ncost "), crammed.stdout)
         let rented = runAutotune(["estimate"] + small + ["--hardware", "T4", "--gpus-per-node", "1", "--precision", "fp16"])
@@ -40,7 +40,7 @@ final class EstimateCommandTests: ScratchTestCase {
 
     func testJSONIsOneDocument() throws {
         let r = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "H100-SXM-80GB", "--nodes", "64", "--tp", "8", "--pp", "4",
-                                                        "--global-batch", "512", "--micro-batch", "1", "--json"])
+                                                        "--global-batch", "512", "--micro-batch", "1", "--json", "--allow-infeasible"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stderr, "")
         let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
@@ -53,6 +53,11 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertEqual(doc?["price_per_hour_usd"] as? Double, 12.29)
         XCTAssertEqual(doc?["price_source"] as? String, "AWS p5.48xlarge on-demand list price, us-east-1, 2024: $98.32/h ÷ 8 H100-SXM-80GB")
         XCTAssertNotNil(estimate?["infeasible"])
+        XCTAssertEqual(doc?["device_memory_gib"] as? Double, 80)
+        XCTAssertGreaterThan(doc?["memory_needed_gib"] as? Double ?? 0, 80)
+        // ZeRO-1 shards the 12 bytes of optimizer state per parameter over the 16 data ranks.
+        XCTAssertEqual((doc?["fits_with"] as? [String: Any])?["option"] as? String, "--zero 1")
+        XCTAssertLessThanOrEqual((doc?["fits_with"] as? [String: Any])?["memory"] as? Double ?? .infinity, 80 * 1_073_741_824)
         XCTAssertNil(estimate?["dollars_per_million_tokens"])
         XCTAssertNil(estimate?["dollars_per_step"])
     }
@@ -72,10 +77,22 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertEqual(estimate?["dollars_per_step"] as? Double ?? 0, 12.29 * 512 / 3600 * step, accuracy: 1e-9 * perMillion)
     }
 
+    /// A plan that does not fit exits 1 with one line: needed against available memory and the
+    /// first single change that fits; `--allow-infeasible` prints the estimate and exits 0.
     func testAPlanThatDoesNotFitSaysSo() {
-        let r = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("INFEASIBLE  needs "), r.stdout)
+        let plan = Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--nodes", "16", "--tp", "8", "--global-batch", "16"]
+        let r = runAutotune(["estimate"] + plan)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertEqual(r.stderr, "autotune: error: the plan does not fit: needs 355 GiB per device, A100-SXM-80GB has 80 GiB; "
+                       + "it fits with --zero 3 (54 GiB per device); --allow-infeasible prints the estimate anyway\n")
+        let allowed = runAutotune(["estimate"] + plan + ["--allow-infeasible"])
+        XCTAssertEqual(allowed.status, 0, allowed.stderr)
+        XCTAssertTrue(allowed.stdout.contains("INFEASIBLE  needs 355 GiB per device, A100-SXM-80GB has 80 GiB; it fits with --zero 3"), allowed.stdout)
+        let hopeless = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
+        XCTAssertEqual(hopeless.status, 1)
+        XCTAssertTrue(hopeless.stderr.contains("; no single change (a higher ZeRO stage, recomputation, twice the tp or pp, half the micro-batch, offload) makes it fit;"),
+                      hopeless.stderr)
     }
 
     /// Sizes past any real model are refused at once, naming the flag; the depth costs nothing to
@@ -100,7 +117,7 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("for '--nodes': 9223372036854775807 nodes is more than any cluster has"), r.stderr)
 
-        r = run(["--layers", "100000", "--hidden", "4096", "--heads", "32", "--seq", "2048", "--vocab", "50000"])
+        r = run(["--layers", "100000", "--hidden", "4096", "--heads", "32", "--seq", "2048", "--vocab", "50000", "--allow-infeasible"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("100000 layers"), r.stdout)
         XCTAssertLessThan(r.seconds, 10, "one traced layer, multiplied")

@@ -154,3 +154,40 @@ final class PrecisionUnitsTests: XCTestCase {
         XCTAssertNoThrow(try estimate("V100-SXM2-32GB", .fp16))
     }
 }
+
+/// The single changes tried on a plan that does not fit, and the first that fits.
+final class PlanFittingTests: XCTestCase {
+    let model = GPTSpec(layers: 4, hidden: 256, heads: 8, sequenceLength: 128, vocabulary: 1000)
+
+    func job(memoryGiB: Double, _ plan: ParallelPlan) throws -> TrainingJob {
+        var profile = try ProfileLibrary.profile(named: "A100-SXM-80GB")
+        profile.memoryGiB = memoryGiB
+        return TrainingJob(model: model, globalBatch: 16, cluster: try Cluster(profile: profile, nodes: 1, devicesPerNode: 8), plan: plan)
+    }
+
+    /// From dp 8, ZeRO 0, no recomputation, micro-batch 2: ZeRO 1, 2, 3, selective and full
+    /// recomputation, tp 2 (dp 4), pp 2 (dp 4), micro-batch 1, and offload (which needs ZeRO ≥ 1,
+    /// so this plan's offload neighbour breaks a constraint and is never chosen).
+    func testNeighboursInTheDocumentedOrder() throws {
+        let n = try job(memoryGiB: 80, ParallelPlan(dp: 8, microBatch: 2)).neighbours()
+        XCTAssertEqual(n.map(\.option), ["--zero 1", "--zero 2", "--zero 3", "--checkpointing selective", "--checkpointing full",
+                                         "--tp 2 --dp 4", "--pp 2 --dp 4", "--micro-batch 1", "--offload"])
+    }
+
+    /// With the device's memory set to what the ZeRO-2 plan needs, ZeRO-1 is 2Ψ(1 − 1/8) bytes
+    /// too big (its 16-bit gradients whole, not an eighth each) and ZeRO-2 fits exactly: the first
+    /// change that fits is `--zero 2`.
+    func testTheFirstChangeThatFits() throws {
+        let zero1 = try job(memoryGiB: 80, ParallelPlan(dp: 8, zero: 1)).estimate()
+        let zero2 = try job(memoryGiB: 80, ParallelPlan(dp: 8, zero: 2)).estimate()
+        let psi = zero1.parametersPerDevice
+        XCTAssertEqual(zero1.memory.total - zero2.memory.total, 2 * psi * (1 - 1.0 / 8), accuracy: 1)
+        let tight = try job(memoryGiB: zero2.memory.total / 1_073_741_824, ParallelPlan(dp: 8))
+        XCTAssertNotNil(try tight.estimate().infeasible)
+        let change = try XCTUnwrap(tight.fittingChange())
+        XCTAssertEqual(change.option, "--zero 2")
+        XCTAssertEqual(change.memory, zero2.memory.total, accuracy: 1)
+        // Nothing fits in a kilobyte.
+        XCTAssertNil(try job(memoryGiB: 1e-6, ParallelPlan(dp: 8)).fittingChange())
+    }
+}

@@ -45,6 +45,7 @@ struct EstimateCommand: Command {
             .flag("overlap-grad-reduce", help: "Reduce data-parallel gradients in buckets during the backward pass; only the exposed part adds to the step."),
             .flag("flash-attention", help: "FlashAttention: no sequence² attention activations kept (default: the profile's flash_attention)."),
             .flag("no-flash-attention", help: "Attention that keeps its sequence² scores for the backward pass."),
+            .flag("allow-infeasible", help: "Print the estimate of a plan that does not fit in memory and exit 0 (without it such a plan exits 1)."),
             .json,
         ])
 
@@ -64,6 +65,7 @@ struct EstimateCommand: Command {
     var virtualStages: Int
     var scatterGather: Bool, overlapGradientReduction: Bool
     var flashAttention: Bool?
+    var allowInfeasible: Bool
     var json: Bool
 
     init(_ values: ParsedValues) throws {
@@ -90,6 +92,7 @@ struct EstimateCommand: Command {
             throw CLIError.badInput("--flash-attention and --no-flash-attention: give one of them")
         }
         flashAttention = values.flag("flash-attention") ? true : values.flag("no-flash-attention") ? false : nil
+        allowInfeasible = values.flag("allow-infeasible")
         json = values.flag("json")
     }
 
@@ -166,18 +169,38 @@ struct EstimateCommand: Command {
             throw CLIError.badInput("--precision \(precision.rawValue): \(e.reason)")
         }
         for warning in estimate.warnings { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
+        let job = TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan)
+        let fits = estimate.infeasible == nil ? nil : job.fittingChange()
         if json {
             try Output.printJSON(EstimateReport(model: model, hardware: profile.name, nodes: cluster.nodes,
                                                 devicesPerNode: cluster.devicesPerNode, globalBatch: batch,
                                                 pricePerHourUSD: profile.pricePerHourUSD, priceSource: profile.priceSource,
-                                                estimate: estimate))
-        } else {
-            print(Self.table(model, cluster, batch, estimate))
+                                                memoryNeededGiB: estimate.memory.total / 1_073_741_824, deviceMemoryGiB: profile.memoryGiB,
+                                                fitsWith: fits, estimate: estimate))
+        } else if estimate.infeasible == nil || allowInfeasible {
+            print(Self.table(model, cluster, batch, estimate, fitsWith: fits))
+        }
+        if let why = estimate.infeasible, !allowInfeasible {
+            throw CLIError.runtime("the plan does not fit: \(why); " + Self.remedy(fits) + "; --allow-infeasible prints the estimate anyway")
         }
         return 0
     }
 
-    static func table(_ g: GPTSpec, _ c: Cluster, _ batch: Int, _ e: TrainingEstimate) -> String {
+    /// "it fits with --zero 2 (61 GiB per device)", or that no single change makes it fit.
+    static func remedy(_ fits: PlanChange?) -> String {
+        guard let fits else {
+            return "no single change (a higher ZeRO stage, recomputation, twice the tp or pp, half the micro-batch, offload) makes it fit"
+        }
+        return "it fits with \(fits.option) (\(gibibytes(fits.memory)) GiB per device)"
+    }
+
+    /// Bytes as GiB: one decimal below 10, whole above.
+    static func gibibytes(_ bytes: Double) -> String {
+        let v = bytes / 1_073_741_824
+        return v >= 10 ? String(Int(v.rounded())) : String(format: "%.1f", v)
+    }
+
+    static func table(_ g: GPTSpec, _ c: Cluster, _ batch: Int, _ e: TrainingEstimate, fitsWith fits: PlanChange? = nil) -> String {
         let p = e.plan
         func gb(_ b: Double) -> String { String(format: "%.2f GiB", b / 1_073_741_824) }
         func s(_ t: Double) -> String { t >= 1 ? String(format: "%.3f s", t) : String(format: "%.2f ms", t * 1000) }
@@ -205,7 +228,7 @@ struct EstimateCommand: Command {
             lines.append("cost        \(dollars(perMillion)) per million tokens, \(dollars(perStep)) per step, at $\(figure(price)) per device-hour"
                          + (c.profile.priceSource.map { " (\($0))" } ?? ""))
         }
-        if let why = e.infeasible { lines.append("INFEASIBLE  \(why)") }
+        if let why = e.infeasible { lines.append("INFEASIBLE  \(why); \(remedy(fits))") }
         return lines.joined(separator: "\n")
     }
 }
@@ -242,5 +265,18 @@ struct EstimateReport: Encodable {
     /// absent without one.
     let pricePerHourUSD: Double?
     let priceSource: String?
+    /// What the plan needs per device and what the device has, GiB.
+    let memoryNeededGiB: Double
+    let deviceMemoryGiB: Double
+    /// For a plan that does not fit: the first single change that makes it fit (see
+    /// `TrainingJob.neighbours()` for the order); absent when the plan fits or none does.
+    let fitsWith: PlanChange?
     let estimate: TrainingEstimate
+
+    /// Spelled out so that a snake-case encoder writes `memory_needed_gib`, not `memory_needed_gi_b`.
+    enum CodingKeys: String, CodingKey {
+        case model, hardware, nodes, devicesPerNode, globalBatch, pricePerHourUSD, priceSource, fitsWith, estimate
+        case memoryNeededGiB = "memoryNeededGib"
+        case deviceMemoryGiB = "deviceMemoryGib"
+    }
 }
