@@ -4,7 +4,8 @@ import Engine
 ///
 ///     {"dp": 8, "tp": 2, "pp": 1, "zero": 1, "micro_batch": 4, "grad_accum": 16,
 ///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "schedule": "1f1b",
-///      "virtual_stages": 1, "scatter_gather": true, "overlap_grad_reduce": false, "flash_attention": true}
+///      "virtual_stages": 1, "scatter_gather": true, "overlap_grad_reduce": false,
+///      "overlap_param_gather": false, "flash_attention": true}
 ///
 /// Every key is optional (the defaults of `init`; an absent `flash_attention` follows the hardware
 /// profile); an absent `dp` is 0 until `resolved(devices:)`
@@ -21,6 +22,7 @@ extension ParallelPlan {
         case virtualStages = "virtual_stages"
         case scatterGather = "scatter_gather"
         case overlapGradientReduction = "overlap_grad_reduce"
+        case overlapParameterGather = "overlap_param_gather"
         case flashAttention = "flash_attention"
     }
 
@@ -47,7 +49,8 @@ extension ParallelPlan {
                   precision: try name(.precision, FloatFormat.self) ?? .bf16,
                   schedule: try name(.schedule, PipelineSchedule.self) ?? .oneForwardOneBackward,
                   virtualStages: try int(.virtualStages) ?? 1, scatterGather: try bool(.scatterGather) ?? true,
-                  overlapGradientReduction: try bool(.overlapGradientReduction) ?? false, flashAttention: try bool(.flashAttention))
+                  overlapGradientReduction: try bool(.overlapGradientReduction) ?? false,
+                  overlapParameterGather: try bool(.overlapParameterGather) ?? false, flashAttention: try bool(.flashAttention))
         for key in [CodingKeys.tp, .pp, .microBatch, .virtualStages] where (try int(key) ?? 1) < 1 {
             throw ConfigError(keyPath: ConfigError.keyPath(c.codingPath + [key]), reason: "must be at least 1, got \(try int(key)!)")
         }
@@ -61,6 +64,7 @@ extension ParallelPlan {
         try c.encode(offload, forKey: .offload); try c.encode(schedule, forKey: .schedule); try c.encode(precision, forKey: .precision)
         try c.encode(virtualStages, forKey: .virtualStages); try c.encode(scatterGather, forKey: .scatterGather)
         try c.encode(overlapGradientReduction, forKey: .overlapGradientReduction)
+        try c.encode(overlapParameterGather, forKey: .overlapParameterGather)
         try c.encodeIfPresent(flashAttention, forKey: .flashAttention)
     }
 
@@ -86,6 +90,7 @@ extension ParallelPlan {
         if virtualStages != 1 { words += ["--virtual-stages", String(virtualStages)] }
         if !scatterGather { words.append("--no-scatter-gather") }
         if overlapGradientReduction { words.append("--overlap-grad-reduce") }
+        if overlapParameterGather { words.append("--overlap-param-gather") }
         if let flash = flashAttention { words.append(flash ? "--flash-attention" : "--no-flash-attention") }
         return words + ["--precision", precision.rawValue]
     }

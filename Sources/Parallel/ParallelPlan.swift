@@ -42,6 +42,10 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     /// (PyTorch DDP, Li et al. 2020, §3.2.3; DeepSpeed's `overlap_comm`): only the part the backward
     /// cannot hide costs step time.
     public var overlapGradientReduction: Bool
+    /// ZeRO-3 prefetch: all-gather the next layer's parameters while the current layer computes
+    /// (DeepSpeed's `stage3_prefetch_bucket_size`, Megatron-LM's `--overlap-param-gather`), in the
+    /// forward and the backward pass; only the part the compute cannot hide costs step time.
+    public var overlapParameterGather: Bool
     /// FlashAttention (Dao et al. 2022): attention in tiles, no s × s score matrix kept for the
     /// backward pass. Nil: whatever the hardware profile's software stack does (`flash_attention`).
     public var flashAttention: Bool?
@@ -49,12 +53,14 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     public init(dp: Int = 1, tp: Int = 1, pp: Int = 1, zero: Int = 0, microBatch: Int = 1, gradientAccumulation: Int? = nil,
                 checkpointing: Checkpointing = .none, sequenceParallel: Bool = false, offload: Bool = false,
                 precision: FloatFormat = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward, virtualStages: Int = 1,
-                scatterGather: Bool = true, overlapGradientReduction: Bool = false, flashAttention: Bool? = nil) {
+                scatterGather: Bool = true, overlapGradientReduction: Bool = false, overlapParameterGather: Bool = false,
+                flashAttention: Bool? = nil) {
         self.dp = dp; self.tp = tp; self.pp = pp; self.zero = zero; self.microBatch = microBatch
         self.gradientAccumulation = gradientAccumulation; self.checkpointing = checkpointing
         self.sequenceParallel = sequenceParallel; self.offload = offload; self.precision = precision; self.schedule = schedule
         self.virtualStages = virtualStages; self.scatterGather = scatterGather
-        self.overlapGradientReduction = overlapGradientReduction; self.flashAttention = flashAttention
+        self.overlapGradientReduction = overlapGradientReduction; self.overlapParameterGather = overlapParameterGather
+        self.flashAttention = flashAttention
     }
 
     public var worldSize: Int { dp * tp * pp }

@@ -34,8 +34,8 @@ public struct TrainingEstimate: Codable, Sendable {
         /// pipeline sends (with their tensor-parallel gathers) and data-parallel gradient / ZeRO
         /// traffic.
         public var tensorCommunication = 0.0, pipelineCommunication = 0.0, dataCommunication = 0.0
-        /// Communication that runs while the backward pass computes (overlapped gradient
-        /// reduction) and so costs no step time.
+        /// Communication that runs while the passes compute (overlapped gradient reduction,
+        /// prefetched ZeRO-3 parameter gathers) and so costs no step time.
         public var hiddenCommunication = 0.0
         /// Idle time of the pipeline's fill and drain: p − 1 slots of one model chunk's work on
         /// one micro-batch ((p − 1)/(v·m) of the compute with v chunks per device).
@@ -187,9 +187,19 @@ extension TrainingJob {
         // under ZeRO-2/3); parameter gathers and the tied embedding's sum stay exposed.
         let backward = roofline.cost(onRank(trace.block.filter { $0.phase == .backward }) + onRank(trace.recomputed(p.checkpointing)))
             .scaled(by: Double(layersPerStage)).seconds
+        let forward = roofline.cost(onRank(trace.block.filter { $0.phase == .forward })).scaled(by: Double(layersPerStage)).seconds
         var dpSeconds = 0.0, hiddenSeconds = 0.0
         for e in dpEvents {
             let total = comm.seconds(e)
+            // ZeRO-3 prefetch: each layer's parameters gathered while the layer before computes,
+            // in the forward pass and again in the backward pass (with its recomputation).
+            if p.overlapParameterGather, e.name == "parameters.forward" || e.name == "parameters.backward" {
+                let exposed = Self.exposedGather(seconds: total, layers: layersPerStage,
+                                                 computeSeconds: e.name == "parameters.forward" ? forward : backward)
+                dpSeconds += exposed * e.count
+                hiddenSeconds += (total - exposed) * e.count
+                continue
+            }
             guard p.overlapGradientReduction, e.name == "gradients" else { dpSeconds += total * e.count; continue }
             let buckets = max(1, (e.bytes / Self.gradientBucketBytes).rounded(.up))
             let exposed = Self.exposedReduction(seconds: total, buckets: Int(buckets), backwardSeconds: backward)
@@ -303,6 +313,21 @@ extension TrainingJob {
     public static func exposedReduction(seconds total: Double, buckets k: Int, backwardSeconds w: Double) -> Double {
         let k = Double(max(k, 1))
         return min(total, max(total / k, total - w * (k - 1) / k))
+    }
+}
+
+extension TrainingJob {
+    /// The part of a pass's parameter all-gathers of `seconds` in all that its compute of
+    /// `computeSeconds` does not hide, when the parameters are gathered layer by layer (`layers`
+    /// equal gathers of g = T/k) and each layer's gather runs while the layer before it computes
+    /// (ZeRO-3 prefetch; Rajbhandari et al. 2019, §7.2 — the gathers "pipelined" with the
+    /// forward and backward passes). The first gather has nothing to hide behind; layer i
+    /// starts when both its gather and layer i − 1 are done, so each later layer waits
+    /// max(0, g − w) with w = W/k of compute per layer. In all g + (k − 1)·max(0, g − w) =
+    /// max(T/k, T − W·(k − 1)/k): the bucketed gradient reduction's formula mirrored in time (the
+    /// first gather exposed instead of the last bucket).
+    public static func exposedGather(seconds total: Double, layers k: Int, computeSeconds w: Double) -> Double {
+        exposedReduction(seconds: total, buckets: k, backwardSeconds: w)
     }
 }
 

@@ -43,6 +43,7 @@ struct EstimateCommand: Command {
             .value("virtual-stages", valueName: "V", help: "Model chunks per device: V > 1 is the interleaved 1F1B schedule (bubble (pp − 1)/(V·m), V× the pipeline sends).", default: "1"),
             .flag("no-scatter-gather", help: "Send whole activations between stages from every tensor-parallel rank, not 1/tp each gathered over the node."),
             .flag("overlap-grad-reduce", help: "Reduce data-parallel gradients in buckets during the backward pass; only the exposed part adds to the step."),
+            .flag("overlap-param-gather", help: "ZeRO-3: gather the next layer's parameters while the current one computes; only the exposed part adds to the step."),
             .flag("flash-attention", help: "FlashAttention: no sequence² attention activations kept (default: the profile's flash_attention)."),
             .flag("no-flash-attention", help: "Attention that keeps its sequence² scores for the backward pass."),
             .flag("allow-infeasible", help: "Print the estimate of a plan that does not fit in memory and exit 0 (without it such a plan exits 1)."),
@@ -63,7 +64,7 @@ struct EstimateCommand: Command {
     var precision: FloatFormat
     var schedule: ParallelPlan.PipelineSchedule
     var virtualStages: Int
-    var scatterGather: Bool, overlapGradientReduction: Bool
+    var scatterGather: Bool, overlapGradientReduction: Bool, overlapParameterGather: Bool
     var flashAttention: Bool?
     var allowInfeasible: Bool
     var json: Bool
@@ -88,6 +89,7 @@ struct EstimateCommand: Command {
         virtualStages = try values.value("virtual-stages")
         scatterGather = !values.flag("no-scatter-gather")
         overlapGradientReduction = values.flag("overlap-grad-reduce")
+        overlapParameterGather = values.flag("overlap-param-gather")
         if values.flag("flash-attention"), values.flag("no-flash-attention") {
             throw CLIError.badInput("--flash-attention and --no-flash-attention: give one of them")
         }
@@ -158,6 +160,7 @@ struct EstimateCommand: Command {
                                     checkpointing: checkpointing, sequenceParallel: sequenceParallel, offload: offload,
                                     precision: precision, schedule: schedule, virtualStages: virtualStages,
                                     scatterGather: scatterGather, overlapGradientReduction: overlapGradientReduction,
+                                    overlapParameterGather: overlapParameterGather,
                                     flashAttention: flashAttention).resolved(devices: cluster.devices)
         } catch let e as PlanError {
             throw CLIError.invalidValue(name: "--" + e.key, value: String(tp), reason: e.reason)
@@ -211,7 +214,8 @@ struct EstimateCommand: Command {
             "plan        dp \(p.dp) × tp \(p.tp) × pp \(p.pp), ZeRO \(p.zero), micro-batch \(p.microBatch) × \(e.microBatches) per step, global batch \(batch), \(p.precision.rawValue), checkpointing \(p.checkpointing.rawValue)"
                 + (p.sequenceParallel ? ", sequence parallel" : "") + (p.offload ? ", optimizer offload" : "")
                 + (p.pp > 1 ? ", \(p.schedule.rawValue)" + (p.virtualStages > 1 ? " interleaved, \(p.virtualStages) chunks per device" : "") : "")
-                + (p.flashAttention == true ? ", FlashAttention" : "") + (p.overlapGradientReduction ? ", gradient reduction overlapped" : ""),
+                + (p.flashAttention == true ? ", FlashAttention" : "") + (p.overlapGradientReduction ? ", gradient reduction overlapped" : "")
+                + (p.overlapParameterGather && p.zero >= 3 ? ", parameter gathers prefetched" : ""),
             "FLOPs       \(String(format: "%.3e", e.modelFLOPsPerStep)) per iteration (model), \(String(format: "%.3e", e.executedFLOPsPerStep)) executed",
             "parameters  \(humanNumber(e.parametersPerDevice)) on the fullest device",
             "memory      \(gb(m.total)) per device of \(gb(c.profile.memoryBytes)): parameters \(gb(m.parameters)), gradients \(gb(m.gradients)), "
