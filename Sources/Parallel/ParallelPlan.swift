@@ -161,6 +161,12 @@ extension ParallelPlan {
         throw PlanError("precision", Self.lacking(precision, on: profile))
     }
 
+    /// The format a plan that names none trains in on `profile`: BF16 where the device has BF16
+    /// units, else FP16 (a V100, a T4), else FP32.
+    public static func defaultPrecision(on profile: HardwareProfile) -> FloatFormat {
+        [FloatFormat.bf16, .fp16].first(where: profile.hasUnits(for:)) ?? .fp32
+    }
+
     /// "A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16".
     public static func lacking(_ format: FloatFormat, on profile: HardwareProfile) -> String {
         "\(profile.name) has no \(format.rawValue) units; it trains in \(profile.trainingFormats.map(\.rawValue).joined(separator: ", "))"

@@ -215,8 +215,12 @@ final class EstimateCommandTests: ScratchTestCase {
         let fp8 = runAutotune(["estimate"] + small + ["--hardware", "A100-SXM-80GB", "--precision", "fp8"])
         XCTAssertEqual(fp8.status, 2)
         XCTAssertEqual(fp8.stderr, "autotune: error: --precision fp8: A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16\n")
-        let bf16 = runAutotune(["estimate"] + small + ["--hardware", "V100-SXM2-32GB"])
+        let bf16 = runAutotune(["estimate"] + small + ["--hardware", "V100-SXM2-32GB", "--precision", "bf16"])
         XCTAssertEqual(bf16.status, 2)
         XCTAssertEqual(bf16.stderr, "autotune: error: --precision bf16: V100-SXM2-32GB has no bf16 units; it trains in fp32, fp16\n")
+        // Without --precision a V100 trains in FP16, its fastest format.
+        let unnamed = runAutotune(["estimate"] + small + ["--hardware", "V100-SXM2-32GB"])
+        XCTAssertEqual(unnamed.status, 0, unnamed.stderr)
+        XCTAssertTrue(unnamed.stdout.contains(", fp16, checkpointing"), unnamed.stdout)
     }
 }

@@ -153,6 +153,15 @@ final class PrecisionUnitsTests: XCTestCase {
         XCTAssertEqual(try estimate("H100-SXM-80GB", .fp8).plan.precision, .fp8)
         XCTAssertNoThrow(try estimate("V100-SXM2-32GB", .fp16))
     }
+
+    /// A plan that names no format trains in BF16 where the device has BF16 units, else FP16.
+    func testDefaultPrecisionIsOneTheDeviceHas() throws {
+        func format(_ name: String) throws -> FloatFormat { ParallelPlan.defaultPrecision(on: try ProfileLibrary.profile(named: name)) }
+        XCTAssertEqual(try format("A100-SXM-80GB"), .bf16)
+        XCTAssertEqual(try format("TPU-v4"), .bf16)
+        XCTAssertEqual(try format("V100-SXM2-32GB"), .fp16)
+        XCTAssertEqual(try format("T4"), .fp16)
+    }
 }
 
 /// The single changes tried on a plan that does not fit, and the first that fits.

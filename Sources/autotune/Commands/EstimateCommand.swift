@@ -38,7 +38,8 @@ struct EstimateCommand: Command {
             .value("checkpointing", valueName: "none|selective|full", help: "Activation recomputation.", default: "none"),
             .flag("sequence-parallel", help: "Split layer norms and dropout along the sequence over the tensor-parallel ranks."),
             .flag("offload", help: "Keep the optimizer states in host memory (ZeRO-Offload)."),
-            .value("precision", valueName: "FORMAT", help: "fp32, tf32, fp16, bf16 or fp8.", default: "bf16"),
+            .value("precision", valueName: "FORMAT", help: "fp32, tf32, fp16, bf16 or fp8, one the device has units for.",
+                   defaultDescription: "bf16, or fp16 on a device without BF16 units"),
             .value("schedule", valueName: "1f1b|gpipe", help: "Pipeline schedule.", default: "1f1b"),
             .value("virtual-stages", valueName: "V", help: "Model chunks per device: V > 1 is the interleaved 1F1B schedule (bubble (pp − 1)/(V·m), V× the pipeline sends).", default: "1"),
             .flag("no-scatter-gather", help: "Send whole activations between stages from every tensor-parallel rank, not 1/tp each gathered over the node."),
@@ -61,7 +62,7 @@ struct EstimateCommand: Command {
     var gradAccum: Int?
     var checkpointing: ParallelPlan.Checkpointing
     var sequenceParallel: Bool, offload: Bool
-    var precision: FloatFormat
+    var precision: FloatFormat?
     var schedule: ParallelPlan.PipelineSchedule
     var virtualStages: Int
     var scatterGather: Bool, overlapGradientReduction: Bool, overlapParameterGather: Bool
@@ -84,7 +85,7 @@ struct EstimateCommand: Command {
         checkpointing = try values.value("checkpointing")
         sequenceParallel = values.flag("sequence-parallel")
         offload = values.flag("offload")
-        precision = try values.value("precision")
+        precision = try values.optionalValue("precision")
         schedule = try values.value("schedule")
         virtualStages = try values.value("virtual-stages")
         scatterGather = !values.flag("no-scatter-gather")
@@ -154,6 +155,7 @@ struct EstimateCommand: Command {
             let value = e.keyPath == "nodes" ? String(nodes) : gpusPerNode.map(String.init) ?? ""
             throw CLIError.invalidValue(name: "--" + e.keyPath.replacingOccurrences(of: "_", with: "-"), value: value, reason: e.reason)
         }
+        let precision = self.precision ?? ParallelPlan.defaultPrecision(on: profile)
         let plan: ParallelPlan
         do {
             plan = try ParallelPlan(dp: dp ?? 0, tp: tp, pp: pp, zero: zero, microBatch: microBatch, gradientAccumulation: gradAccum,
