@@ -89,6 +89,14 @@ final class EstimateCommandTests: ScratchTestCase {
         let allowed = runAutotune(["estimate"] + plan + ["--allow-infeasible"])
         XCTAssertEqual(allowed.status, 0, allowed.stderr)
         XCTAssertTrue(allowed.stdout.contains("INFEASIBLE  needs 355 GiB per device, A100-SXM-80GB has 80 GiB; it fits with --zero 3"), allowed.stdout)
+        // --json prints the document, with the same information as keys, and still exits 1.
+        let json = runAutotune(["estimate"] + plan + ["--json"])
+        XCTAssertEqual(json.status, 1)
+        let doc = (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) as? [String: Any]
+        XCTAssertEqual((doc?["fits_with"] as? [String: Any])?["option"] as? String, "--zero 3")
+        XCTAssertEqual(((doc?["fits_with"] as? [String: Any])?["plan"] as? [String: Any])?["zero"] as? Int, 3)
+        XCTAssertEqual(doc?["memory_needed_gib"] as? Double ?? 0, 355, accuracy: 0.5)
+        XCTAssertEqual(json.stderr.split(separator: "\n").count, 1, json.stderr)
         let hopeless = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
         XCTAssertEqual(hopeless.status, 1)
         XCTAssertTrue(hopeless.stderr.contains("; no single change (a higher ZeRO stage, recomputation, twice the tp or pp, half the micro-batch, offload) makes it fit;"),
