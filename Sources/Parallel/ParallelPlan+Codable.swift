@@ -3,7 +3,7 @@ import Engine
 /// A plan as a space's `parallelism` section, a recipe and `estimate --json` write it:
 ///
 ///     {"dp": 8, "tp": 2, "pp": 1, "zero": 1, "micro_batch": 4, "grad_accum": 16,
-///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "schedule": "1f1b",
+///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "offload_parameters": false, "schedule": "1f1b",
 ///      "virtual_stages": 1, "scatter_gather": true, "overlap_grad_reduce": false,
 ///      "overlap_param_gather": false, "flash_attention": true}
 ///
@@ -18,7 +18,9 @@ extension ParallelPlan {
         case gradientAccumulation = "grad_accum"
         case checkpointing
         case sequenceParallel = "sequence_parallel"
-        case offload, schedule, precision
+        case offload
+        case offloadParameters = "offload_parameters"
+        case schedule, precision
         case virtualStages = "virtual_stages"
         case scatterGather = "scatter_gather"
         case overlapGradientReduction = "overlap_grad_reduce"
@@ -46,6 +48,7 @@ extension ParallelPlan {
                   microBatch: try int(.microBatch) ?? 1, gradientAccumulation: try int(.gradientAccumulation),
                   checkpointing: try name(.checkpointing, Checkpointing.self) ?? .none,
                   sequenceParallel: try bool(.sequenceParallel) ?? false, offload: try bool(.offload) ?? false,
+                  offloadParameters: try bool(.offloadParameters) ?? false,
                   precision: try name(.precision, FloatFormat.self) ?? .bf16,
                   schedule: try name(.schedule, PipelineSchedule.self) ?? .oneForwardOneBackward,
                   virtualStages: try int(.virtualStages) ?? 1, scatterGather: try bool(.scatterGather) ?? true,
@@ -61,7 +64,7 @@ extension ParallelPlan {
         try c.encode(dp, forKey: .dp); try c.encode(tp, forKey: .tp); try c.encode(pp, forKey: .pp); try c.encode(zero, forKey: .zero)
         try c.encode(microBatch, forKey: .microBatch); try c.encodeIfPresent(gradientAccumulation, forKey: .gradientAccumulation)
         try c.encode(checkpointing, forKey: .checkpointing); try c.encode(sequenceParallel, forKey: .sequenceParallel)
-        try c.encode(offload, forKey: .offload); try c.encode(schedule, forKey: .schedule); try c.encode(precision, forKey: .precision)
+        try c.encode(offload, forKey: .offload); try c.encode(offloadParameters, forKey: .offloadParameters); try c.encode(schedule, forKey: .schedule); try c.encode(precision, forKey: .precision)
         try c.encode(virtualStages, forKey: .virtualStages); try c.encode(scatterGather, forKey: .scatterGather)
         try c.encode(overlapGradientReduction, forKey: .overlapGradientReduction)
         try c.encode(overlapParameterGather, forKey: .overlapParameterGather)
@@ -87,6 +90,7 @@ extension ParallelPlan {
         words += ["--checkpointing", checkpointing.rawValue, "--schedule", schedule.rawValue]
         if sequenceParallel { words.append("--sequence-parallel") }
         if offload { words.append("--offload") }
+        if offloadParameters { words.append("--offload-params") }
         if virtualStages != 1 { words += ["--virtual-stages", String(virtualStages)] }
         if !scatterGather { words.append("--no-scatter-gather") }
         if overlapGradientReduction { words.append("--overlap-grad-reduce") }

@@ -24,7 +24,8 @@ extension TrainingJob {
     /// 3. twice the tensor-parallel degree, then twice the pipeline stages (fewer data ranks:
     ///    more communication, a longer bubble);
     /// 4. half the micro-batch (more micro-batches per step);
-    /// 5. the optimizer offloaded to the host (the update over PCIe is the slowest).
+    /// 5. the optimizer offloaded to the host (the update over PCIe is the slowest), or, under
+    ///    ZeRO-3 with the optimizer offloaded already, the parameters too.
     /// Plans that break a constraint (ZeRO-2/3 with pipeline stages, tp not dividing the heads,
     /// dp not halving) are left out.
     public func neighbours() -> [(key: String, value: String, option: String, plan: ParallelPlan)] {
@@ -52,6 +53,9 @@ extension TrainingJob {
         if !p.offload {
             var q = p; q.offload = true
             out.append(("offload", "true", "--offload", q))
+        } else if p.zero >= 3, !p.offloadParameters {
+            var q = p; q.offloadParameters = true
+            out.append(("offload_parameters", "true", "--offload-params", q))
         }
         return out.map { (key: $0.0, value: $0.1, option: $0.2, plan: $0.3) }
     }

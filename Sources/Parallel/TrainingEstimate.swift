@@ -218,6 +218,13 @@ extension TrainingJob {
             optimizerSeconds = (2 * bytes * shard + 16 * shard) / (link * 1e9)
         }
 
+        // ZeRO-Infinity: each rank's parameter partition comes over the host link before every
+        // micro-batch's forward and backward gathers.
+        if p.offloadParameters {
+            let link = profile.interconnect.hostLink?.bandwidthGBs ?? profile.memoryBandwidthGBs
+            dpSeconds += 2 * Double(m) * bytes * psi / Double(p.dp) / (link * 1e9)
+        }
+
         var time = TrainingEstimate.Time()
         time.compute = Double(m) * stage.seconds
         time.tensorCommunication = Double(m) * tpPerMicroBatch
@@ -232,7 +239,7 @@ extension TrainingJob {
         var memory = TrainingEstimate.Memory()
         let states = ModelStateMemory(parameterCount: psi, largestLayerParameters: trace.largestLayerParameters(tensorParallel: t),
                                       zero: p.zero, dataParallel: p.dp, weightBytes: bytes, gradientBytes: bytes,
-                                      optimizerBytes: p.precision.keepsMasterWeights ? 12 : 8, offload: p.offload ? .optimizer : .none)
+                                      optimizerBytes: p.precision.keepsMasterWeights ? 12 : 8, offload: p.stateOffload)
         memory.parameters = states.parameters
         memory.gradients = states.gradients
         memory.optimizerStates = states.optimizerStates

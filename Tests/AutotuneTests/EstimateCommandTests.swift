@@ -138,7 +138,7 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertEqual(r.stderr, "autotune: error: invalid value '3' for '--tp': tp × pp = 3 does not divide the cluster's 8 devices\nSee 'autotune estimate --help'.\n")
         r = runAutotune(["estimate"] + small + ["--hardware", "L4", "--tp", "8"])
         XCTAssertEqual(r.status, 2)
-        XCTAssertEqual(r.stderr, "autotune: error: tp: 8 does not divide the 4 attention heads\n")
+        XCTAssertEqual(r.stderr, "autotune: error: --tp: 8 does not divide the 4 attention heads\n")
         r = runAutotune(["estimate"] + small + ["--hardware", "a100"])
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.hasSuffix("Did you mean 'A100-SXM-40GB'?\n"), r.stderr)

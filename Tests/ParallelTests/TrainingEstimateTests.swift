@@ -133,6 +133,31 @@ final class GatheredLayerTests: XCTestCase {
         XCTAssertEqual(try gathered(tp: 2, zero: 3), 128_000)
         XCTAssertEqual(try gathered(tp: 1, zero: 2), 0)
     }
+
+    /// ZeRO-3 on 4 ranks with the optimizer, then the parameters, offloaded: the device keeps
+    /// 2Ψ/4 of 16-bit parameters, then none; the host per node (4 devices) holds 16Ψ/4 per rank,
+    /// then 18Ψ/4; fetching the parameter partition for the forward and the backward adds
+    /// 2 × 2Ψ/4 bytes over the 32 GB/s PCIe link to the step.
+    func testParameterOffloadMovesThePartitionToTheHost() throws {
+        let model = GPTSpec(layers: 2, hidden: 64, heads: 4, sequenceLength: 32, vocabulary: 1000)
+        let cluster = try Cluster(profile: try ProfileLibrary.profile(named: "A100-SXM-80GB"), nodes: 1, devicesPerNode: 4)
+        func estimate(_ parameters: Bool) throws -> TrainingEstimate {
+            let plan = ParallelPlan(dp: 4, zero: 3, offload: true, offloadParameters: parameters, precision: .bf16)
+            return try TrainingJob(model: model, globalBatch: 4, cluster: cluster, plan: plan).estimate()
+        }
+        let optimizer = try estimate(false), both = try estimate(true)
+        let psi = both.parametersPerDevice
+        XCTAssertEqual(optimizer.memory.parameters, 2 * psi / 4)
+        XCTAssertEqual(both.memory.parameters, 0)
+        XCTAssertEqual(both.memory.gatheredLayer, 256_000)
+        XCTAssertEqual(optimizer.memory.host, 4 * 16 * psi / 4, accuracy: 1e-6)
+        XCTAssertEqual(both.memory.host, 4 * 18 * psi / 4, accuracy: 1e-6)
+        XCTAssertEqual(both.time.dataCommunication - optimizer.time.dataCommunication, 2 * 2 * psi / 4 / 32e9, accuracy: 1e-15)
+        XCTAssertThrowsError(try TrainingJob(model: model, globalBatch: 4, cluster: cluster,
+                                             plan: ParallelPlan(dp: 4, zero: 2, offload: true, offloadParameters: true)).estimate()) {
+            XCTAssertEqual($0 as? PlanError, PlanError("offload_parameters", "parameter offload needs ZeRO stage 3 with the optimizer offloaded too"))
+        }
+    }
 }
 
 /// A plan in a format the device has no units for is refused, not priced at another format's rate.

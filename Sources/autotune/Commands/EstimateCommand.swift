@@ -38,6 +38,7 @@ struct EstimateCommand: Command {
             .value("checkpointing", valueName: "none|selective|full", help: "Activation recomputation.", default: "none"),
             .flag("sequence-parallel", help: "Split layer norms and dropout along the sequence over the tensor-parallel ranks."),
             .flag("offload", help: "Keep the optimizer states in host memory (ZeRO-Offload)."),
+            .flag("offload-params", help: "ZeRO-3 with --offload: keep the parameter partition in host memory too (ZeRO-Infinity)."),
             .value("precision", valueName: "FORMAT", help: "fp32, tf32, fp16, bf16 or fp8, one the device has units for.",
                    defaultDescription: "bf16, or fp16 on a device without BF16 units"),
             .value("schedule", valueName: "1f1b|gpipe", help: "Pipeline schedule.", default: "1f1b"),
@@ -61,7 +62,7 @@ struct EstimateCommand: Command {
     var tp: Int, pp: Int, zero: Int, microBatch: Int
     var gradAccum: Int?
     var checkpointing: ParallelPlan.Checkpointing
-    var sequenceParallel: Bool, offload: Bool
+    var sequenceParallel: Bool, offload: Bool, offloadParameters: Bool
     var precision: FloatFormat?
     var schedule: ParallelPlan.PipelineSchedule
     var virtualStages: Int
@@ -85,6 +86,7 @@ struct EstimateCommand: Command {
         checkpointing = try values.value("checkpointing")
         sequenceParallel = values.flag("sequence-parallel")
         offload = values.flag("offload")
+        offloadParameters = values.flag("offload-params")
         precision = try values.optionalValue("precision")
         schedule = try values.value("schedule")
         virtualStages = try values.value("virtual-stages")
@@ -160,6 +162,7 @@ struct EstimateCommand: Command {
         do {
             plan = try ParallelPlan(dp: dp ?? 0, tp: tp, pp: pp, zero: zero, microBatch: microBatch, gradientAccumulation: gradAccum,
                                     checkpointing: checkpointing, sequenceParallel: sequenceParallel, offload: offload,
+                                    offloadParameters: offloadParameters,
                                     precision: precision, schedule: schedule, virtualStages: virtualStages,
                                     scatterGather: scatterGather, overlapGradientReduction: overlapGradientReduction,
                                     overlapParameterGather: overlapParameterGather,
@@ -172,6 +175,9 @@ struct EstimateCommand: Command {
         do { estimate = try TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan).estimate() }
         catch let e as PlanError where e.key == "precision" {
             throw CLIError.badInput("--precision \(precision.rawValue): \(e.reason)")
+        } catch let e as PlanError {
+            let option = e.key == "offload_parameters" ? "offload-params" : e.key.replacingOccurrences(of: "_", with: "-")
+            throw CLIError.badInput("--\(option): \(e.reason)")
         }
         for warning in estimate.warnings { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
         let job = TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan)
@@ -214,14 +220,15 @@ struct EstimateCommand: Command {
             "model       GPT, \(humanNumber(Double(e.parameters))) parameters (\(g.layers) layers, hidden \(g.hidden), \(g.heads) heads, sequence \(g.sequenceLength), vocabulary \(g.vocabulary))",
             "cluster     \(c.nodes) × \(c.devicesPerNode) \(c.profile.name) (\(c.devices) device\(c.devices == 1 ? "" : "s"))",
             "plan        dp \(p.dp) × tp \(p.tp) × pp \(p.pp), ZeRO \(p.zero), micro-batch \(p.microBatch) × \(e.microBatches) per step, global batch \(batch), \(p.precision.rawValue), checkpointing \(p.checkpointing.rawValue)"
-                + (p.sequenceParallel ? ", sequence parallel" : "") + (p.offload ? ", optimizer offload" : "")
+                + (p.sequenceParallel ? ", sequence parallel" : "") + (p.offload ? (p.offloadParameters ? ", optimizer and parameter offload" : ", optimizer offload") : "")
                 + (p.pp > 1 ? ", \(p.schedule.rawValue)" + (p.virtualStages > 1 ? " interleaved, \(p.virtualStages) chunks per device" : "") : "")
                 + (p.flashAttention == true ? ", FlashAttention" : "") + (p.overlapGradientReduction ? ", gradient reduction overlapped" : "")
                 + (p.overlapParameterGather && p.zero >= 3 ? ", parameter gathers prefetched" : ""),
             "FLOPs       \(String(format: "%.3e", e.modelFLOPsPerStep)) per iteration (model), \(String(format: "%.3e", e.executedFLOPsPerStep)) executed",
             "parameters  \(humanNumber(e.parametersPerDevice)) on the fullest device",
             "memory      \(gb(m.total)) per device of \(gb(c.profile.memoryBytes)): parameters \(gb(m.parameters)), gradients \(gb(m.gradients)), "
-                + "optimizer states \(gb(m.optimizerStates)), activations \(gb(m.activations)), buffers \(gb(m.buffers))"
+                + "optimizer states \(gb(m.optimizerStates)), " + (p.zero >= 3 ? "gathered layer \(gb(m.gatheredLayer)), " : "")
+                + "activations \(gb(m.activations)), buffers \(gb(m.buffers))"
                 + (p.offload ? "; host \(gb(m.host)) per node" : ""),
             "step time   \(s(t.step)): compute \(s(t.compute)), communication \(s(t.communication)) exposed (tensor \(s(t.tensorCommunication)), "
                 + "pipeline \(s(t.pipelineCommunication)), data \(s(t.dataCommunication))) and \(s(t.hiddenCommunication)) hidden behind the backward pass, "
