@@ -19,7 +19,8 @@ import Parallel
 /// factors, and — when `calibrate` is on — `megatron.calibrated.matmul_efficiency` (the single
 /// matmul efficiency that minimises the error over all rows), the error it gives, and the
 /// leave-one-out error (each row predicted with the factor fitted on the other rows), which says
-/// how much of the fit is real.
+/// how much of the fit is real. With `deepSpeedPython`, also `deepspeed.memory.max_error` and
+/// `.mean_error`: model-state memory against DeepSpeed's estimators (`DeepSpeedMemoryComparison`).
 public struct CostModelBenchmark: Sendable {
     /// One row of Table 1.
     public struct Row: Sendable {
@@ -46,6 +47,9 @@ public struct CostModelBenchmark: Sendable {
     public var profileName = "A100-SXM-80GB"
     public var calibrate = true
     public var microBatches = [1, 2, 4, 8]
+    /// The Python of an environment with DeepSpeed: when given, the "DeepSpeed memory" table
+    /// (`DeepSpeedMemoryComparison`) is added.
+    public var deepSpeedPython: String?
 
     public init() {}
 
@@ -115,6 +119,12 @@ public struct CostModelBenchmark: Sendable {
                    p.row.tflopsPerGPU, p.tflopsPerGPU, p.errorPercent)
         }
         progress?("profile factors: MAPE \(String(format: "%.1f", Self.mape(plain)))%")
+        if let python = deepSpeedPython {
+            progress?("DeepSpeed memory: running DeepSpeed's estimators")
+            let deepSpeed = try DeepSpeedMemoryComparison.run(python: python)
+            records += deepSpeed.records
+            lines += [""] + deepSpeed.lines + [""]
+        }
         guard calibrate else { return (records, lines) }
 
         let all = Set(Self.megatronTable1.map(\.parameters))

@@ -31,7 +31,8 @@ public struct HardwareProfile: Codable, Equatable, Sendable {
     public var kind: Kind
     /// The datasheets and papers the figures come from.
     public var sources: [String]
-    /// Dense peak TFLOP/s (TOPS for integer formats) by format.
+    /// Dense peak TFLOP/s (TOPS for integer formats) by format, for the formats the device has
+    /// units for — the list of its native formats: a format left out is one it lacks.
     public var peakTFLOPS: [DType: Double]
     /// Device memory (for a SoC: the memory the accelerator shares with the CPU).
     public var memoryGiB: Double
@@ -139,6 +140,15 @@ extension HardwareProfile {
         for d in Self.fallbacks[dtype] ?? [] { if let p = peakTFLOPS[d] { return p * 1e12 } }
         return (peakTFLOPS[.fp32] ?? 0) * 1e12
     }
+
+    /// The training formats the device has units for: those `peak_tflops` gives a peak for. A
+    /// format without a peak has no units of its own (FP8 before Hopper and Ada, BF16 and TF32 on
+    /// a V100 or T4, FP16 on a TPU): the device would run it in another format, no faster, so a
+    /// training plan in it is refused (`ParallelPlan.checkPrecision(on:)`).
+    public var trainingFormats: [FloatFormat] { FloatFormat.allCases.filter { peakTFLOPS[$0.dtype] != nil } }
+
+    /// Whether the device has units for training in `format`.
+    public func hasUnits(for format: FloatFormat) -> Bool { peakTFLOPS[format.dtype] != nil }
 
     /// The format a peak for `dtype` is really read from (itself, or its fallback).
     public func executedDType(_ dtype: DType) -> DType {

@@ -1,69 +1,85 @@
-/// Bytes of model states per rank under ZeRO (Rajbhandari et al. 2019, §5 and Table 1): with Ψ
-/// parameters, mixed-precision Adam (K = 12: FP32 master weights, momentum and variance) and Nd
-/// data-parallel ranks,
+/// Where ZeRO-Offload (Ren et al. 2021) keeps model states: on the device, the optimizer's
+/// states in host memory, or (ZeRO-3 only, ZeRO-Infinity's `offload_param`) the parameters too.
+public enum StateOffload: String, Codable, Sendable, CaseIterable {
+    case none
+    /// The FP32 master weights, optimizer states and FP32 gradient partition live on the host;
+    /// the update runs there.
+    case optimizer
+    /// As `optimizer`, and ZeRO-3's 16-bit parameter partition too.
+    case optimizerAndParameters = "optimizer_and_parameters"
+}
+
+/// Bytes of model states per rank under ZeRO (Rajbhandari et al. 2019, §5 and Table 1), counted
+/// as DeepSpeed's own estimators count them (`estimate_zero2_model_states_mem_needs` in
+/// `deepspeed.runtime.zero.stage_1_and_2` and `estimate_zero3_model_states_mem_needs` in
+/// `deepspeed.runtime.zero.stage3`, DeepSpeed 0.19). With Ψ parameters, mixed-precision Adam
+/// (K = 12: FP32 master weights, momentum and variance) and Nd data-parallel ranks the paper gives
 ///
 ///     stage 0  (2 + 2 + K)Ψ        stage 2  2Ψ + (2 + K)Ψ/Nd
 ///     stage 1  2Ψ + 2Ψ + KΨ/Nd     stage 3  (2 + 2 + K)Ψ/Nd
 ///
-/// Generalised to any weight/gradient width and optimizer-state size, so FP32 training (4-byte
-/// weights and gradients, K = 8: momentum and variance) is priced the same way.
+/// DeepSpeed's estimators count the gradients differently from the paper and add a term:
+/// - an FP32 gradient partition (4Ψ/Nd), which the update reads: stages 1 and 2 convert the
+///   reduced 16-bit gradients into it (stage 2: 2Ψ + (2 + 4 + 12)Ψ/Nd = 2Ψ + 18Ψ/Nd); stage 3
+///   accumulates the reduced partition in FP32 directly and keeps no 16-bit gradient partition
+///   ((2 + 4 + 12)Ψ/Nd = 18Ψ/Nd);
+/// - under ZeRO-3, the largest layer's parameters gathered whole and its gradient computed whole
+///   (2 + 2 bytes per parameter of the largest layer L: 4L).
+/// Offloading the optimizer moves the FP32 master weights, the optimizer states and the FP32
+/// gradient partition to the host, and under stage 2 the 16-bit gradient partition too (each
+/// bucket is copied down as it is reduced): stage 2 keeps 2Ψ, stage 3 2Ψ/Nd + 4L; offloading the
+/// parameters as well leaves ZeRO-3 only 4L. Stage 1 has no estimator of its own (DeepSpeed's
+/// `stage_1_and_2` estimate is stage 2's); it is stage 2 with the 16-bit gradients whole (they
+/// accumulate over the micro-batches and are reduced at the step's end), 2Ψ more, offloaded or not.
+/// DeepSpeed's 1.5 "buffer factor" multiplies only its host figures; the device figures are these.
+///
+/// Generalised to any weight/gradient width and optimizer-state size: FP32 training (4-byte
+/// weights and gradients, K = 8: momentum and variance) keeps no FP32 gradient copy, its gradients
+/// being FP32 already.
+///
+///     ModelStateMemory(parameterCount: 1e9, zero: 2, dataParallel: 8).total   // 2e9 + 18e9/8 = 4.25e9 bytes
 public struct ModelStateMemory: Codable, Equatable, Sendable {
     public var parameters: Double
+    /// The working-precision gradients (or their partition) and the FP32 gradient partition.
     public var gradients: Double
     public var optimizerStates: Double
-    public var total: Double { parameters + gradients + optimizerStates }
+    /// ZeRO-3's gathered largest layer: its 16-bit parameters and gradient, whole.
+    public var gatheredLayer: Double = 0
+    /// Bytes this rank's offloaded states take in host memory.
+    public var host: Double = 0
+    public var total: Double { parameters + gradients + optimizerStates + gatheredLayer }
 
     /// - Parameters:
     ///   - parameterCount: Ψ, the parameters this rank's model-parallel shard holds.
+    ///   - largestLayerParameters: L, the parameters of the largest layer (one module's own
+    ///     weight and bias) of the shard; ZeRO-3 gathers it whole.
     ///   - weightBytes, gradientBytes: bytes of a working weight and of a gradient (2 in mixed precision).
-    ///   - optimizerBytes: K, bytes of optimizer state per parameter (12 for mixed-precision Adam).
-    ///   - offloaded: optimizer states live in host memory (ZeRO-Offload), not on the device.
-    public init(parameterCount psi: Double, zero: Int, dataParallel nd: Int, weightBytes: Double = 2,
-                gradientBytes: Double = 2, optimizerBytes: Double = 12, offloaded: Bool = false) {
+    ///   - optimizerBytes: K, bytes of optimizer state per parameter (12 for mixed-precision Adam,
+    ///     the FP32 master weights included).
+    ///   - offload: what lives in host memory rather than on the device.
+    public init(parameterCount psi: Double, largestLayerParameters largest: Double = 0, zero: Int, dataParallel nd: Int,
+                weightBytes: Double = 2, gradientBytes: Double = 2, optimizerBytes: Double = 12,
+                offload: StateOffload = .none) {
         let n = Double(max(nd, 1))
-        parameters = weightBytes * psi / (zero >= 3 ? n : 1)
-        gradients = gradientBytes * psi / (zero >= 2 ? n : 1)
-        optimizerStates = offloaded ? 0 : optimizerBytes * psi / (zero >= 1 ? n : 1)
-    }
-}
-
-/// DeepSpeed's own estimators of model-state memory (`estimate_zero2_model_states_mem_needs` in
-/// `deepspeed.runtime.zero.stage_1_and_2` and `estimate_zero3_model_states_mem_needs` in
-/// `deepspeed.runtime.zero.stage3`, DeepSpeed's "Memory Requirements" page), as bytes per GPU and
-/// per CPU (node). They assume mixed-precision Adam and multiply host figures by a buffer factor
-/// (1.5 by default).
-public enum DeepSpeedEstimate {
-    /// ZeRO-2. With offload: GPU 2Ψ; CPU Ψ·max(4·gpus, 16)·factor. Without: GPU 4Ψ + 16Ψ/gpus;
-    /// CPU 4Ψ·gpus-per-node·factor.
-    public static func zero2(totalParameters psi: Double, gpusPerNode: Int, nodes: Int, offload: Bool,
-                             bufferFactor: Double = 1.5) -> (cpu: Double, gpu: Double) {
-        let gpus = Double(gpusPerNode * nodes)
-        if offload {
-            return (psi * max(4 * gpus, 16) * bufferFactor, 2 * psi)
+        let partition = max(gradientBytes, 4)                  // the FP32 gradient partition
+        let offloadsOptimizer = offload != .none && zero >= 1
+        let offloadsParameters = offload == .optimizerAndParameters && zero >= 3
+        let weights = weightBytes * psi / (zero >= 3 ? n : 1)
+        let narrow: Double             // the working-precision gradients kept beside the partition
+        let fp32: Double               // the FP32 gradient partition
+        switch zero {
+        case 0: (narrow, fp32) = (gradientBytes * psi, 0)
+        case 1, 2:
+            narrow = zero == 2 && offloadsOptimizer ? 0 : gradientBytes * psi / (zero == 2 ? n : 1)
+            fp32 = gradientBytes < 4 ? partition * psi / n : 0
+        default: (narrow, fp32) = (0, partition * psi / n)
         }
-        return (psi * 4 * Double(gpusPerNode) * bufferFactor, 4 * psi + (16 * psi / gpus).rounded(.towardZero))
-    }
-
-    /// ZeRO-3, with the largest layer's parameters gathered whole on the GPU (4 bytes each).
-    /// Offloading parameters and optimizer: GPU 4·largest; CPU 18Ψ/nodes·factor (zero.Init) or
-    /// Ψ·max(4·gpus-per-node, 18/nodes)·factor. Optimizer only: GPU 4·largest + 2Ψ/gpus; CPU 16 in
-    /// place of 18. Nothing offloaded: GPU 4·largest + 18Ψ/gpus; CPU 4·largest·gpus-per-node·factor
-    /// (zero.Init) or 4Ψ·gpus-per-node·factor.
-    public static func zero3(totalParameters psi: Double, largestLayerParameters largest: Double, gpusPerNode: Int,
-                             nodes: Int, offloadOptimizer: Bool, offloadParameters: Bool, zeroInit: Bool,
-                             bufferFactor: Double = 1.5) -> (cpu: Double, gpu: Double) {
-        let gpus = Double(gpusPerNode * nodes), perNode = Double(gpusPerNode), nodeShare = 1 / Double(nodes)
-        let largestBytes = 4 * largest
-        if offloadOptimizer {
-            let states = offloadParameters ? 18.0 : 16.0
-            let gpu = offloadParameters ? largestBytes : largestBytes + (2 * psi / gpus).rounded(.towardZero)
-            let cpu = zeroInit ? psi * states * nodeShare * bufferFactor
-                               : psi * max(4 * perNode, states * nodeShare) * bufferFactor
-            return (cpu, gpu)
-        }
-        let gpu = largestBytes + (18 * psi / gpus).rounded(.towardZero)
-        let cpu = zeroInit ? largest * 4 * perNode * bufferFactor : psi * 4 * perNode * bufferFactor
-        return (cpu, gpu)
+        parameters = offloadsParameters ? 0 : weights
+        gradients = narrow + (offloadsOptimizer ? 0 : fp32)
+        optimizerStates = offloadsOptimizer ? 0 : optimizerBytes * psi / (zero >= 1 ? n : 1)
+        gatheredLayer = zero >= 3 ? (weightBytes + gradientBytes) * largest : 0
+        host = (offloadsOptimizer ? optimizerBytes * psi / n + fp32 : 0)
+            + (offloadsParameters ? weights : 0)
     }
 }
 

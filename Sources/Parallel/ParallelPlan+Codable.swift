@@ -3,8 +3,9 @@ import Engine
 /// A plan as a space's `parallelism` section, a recipe and `estimate --json` write it:
 ///
 ///     {"dp": 8, "tp": 2, "pp": 1, "zero": 1, "micro_batch": 4, "grad_accum": 16,
-///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "schedule": "1f1b",
-///      "virtual_stages": 1, "scatter_gather": true, "overlap_grad_reduce": false, "flash_attention": true}
+///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "offload_parameters": false, "schedule": "1f1b",
+///      "virtual_stages": 1, "scatter_gather": true, "overlap_grad_reduce": false,
+///      "overlap_param_gather": false, "flash_attention": true}
 ///
 /// Every key is optional (the defaults of `init`; an absent `flash_attention` follows the hardware
 /// profile); an absent `dp` is 0 until `resolved(devices:)`
@@ -17,10 +18,13 @@ extension ParallelPlan {
         case gradientAccumulation = "grad_accum"
         case checkpointing
         case sequenceParallel = "sequence_parallel"
-        case offload, schedule, precision
+        case offload
+        case offloadParameters = "offload_parameters"
+        case schedule, precision
         case virtualStages = "virtual_stages"
         case scatterGather = "scatter_gather"
         case overlapGradientReduction = "overlap_grad_reduce"
+        case overlapParameterGather = "overlap_param_gather"
         case flashAttention = "flash_attention"
     }
 
@@ -44,10 +48,12 @@ extension ParallelPlan {
                   microBatch: try int(.microBatch) ?? 1, gradientAccumulation: try int(.gradientAccumulation),
                   checkpointing: try name(.checkpointing, Checkpointing.self) ?? .none,
                   sequenceParallel: try bool(.sequenceParallel) ?? false, offload: try bool(.offload) ?? false,
+                  offloadParameters: try bool(.offloadParameters) ?? false,
                   precision: try name(.precision, FloatFormat.self) ?? .bf16,
                   schedule: try name(.schedule, PipelineSchedule.self) ?? .oneForwardOneBackward,
                   virtualStages: try int(.virtualStages) ?? 1, scatterGather: try bool(.scatterGather) ?? true,
-                  overlapGradientReduction: try bool(.overlapGradientReduction) ?? false, flashAttention: try bool(.flashAttention))
+                  overlapGradientReduction: try bool(.overlapGradientReduction) ?? false,
+                  overlapParameterGather: try bool(.overlapParameterGather) ?? false, flashAttention: try bool(.flashAttention))
         for key in [CodingKeys.tp, .pp, .microBatch, .virtualStages] where (try int(key) ?? 1) < 1 {
             throw ConfigError(keyPath: ConfigError.keyPath(c.codingPath + [key]), reason: "must be at least 1, got \(try int(key)!)")
         }
@@ -58,9 +64,10 @@ extension ParallelPlan {
         try c.encode(dp, forKey: .dp); try c.encode(tp, forKey: .tp); try c.encode(pp, forKey: .pp); try c.encode(zero, forKey: .zero)
         try c.encode(microBatch, forKey: .microBatch); try c.encodeIfPresent(gradientAccumulation, forKey: .gradientAccumulation)
         try c.encode(checkpointing, forKey: .checkpointing); try c.encode(sequenceParallel, forKey: .sequenceParallel)
-        try c.encode(offload, forKey: .offload); try c.encode(schedule, forKey: .schedule); try c.encode(precision, forKey: .precision)
+        try c.encode(offload, forKey: .offload); try c.encode(offloadParameters, forKey: .offloadParameters); try c.encode(schedule, forKey: .schedule); try c.encode(precision, forKey: .precision)
         try c.encode(virtualStages, forKey: .virtualStages); try c.encode(scatterGather, forKey: .scatterGather)
         try c.encode(overlapGradientReduction, forKey: .overlapGradientReduction)
+        try c.encode(overlapParameterGather, forKey: .overlapParameterGather)
         try c.encodeIfPresent(flashAttention, forKey: .flashAttention)
     }
 
@@ -83,9 +90,11 @@ extension ParallelPlan {
         words += ["--checkpointing", checkpointing.rawValue, "--schedule", schedule.rawValue]
         if sequenceParallel { words.append("--sequence-parallel") }
         if offload { words.append("--offload") }
+        if offloadParameters { words.append("--offload-params") }
         if virtualStages != 1 { words += ["--virtual-stages", String(virtualStages)] }
         if !scatterGather { words.append("--no-scatter-gather") }
         if overlapGradientReduction { words.append("--overlap-grad-reduce") }
+        if overlapParameterGather { words.append("--overlap-param-gather") }
         if let flash = flashAttention { words.append(flash ? "--flash-attention" : "--no-flash-attention") }
         return words + ["--precision", precision.rawValue]
     }

@@ -1,4 +1,5 @@
 import Engine
+import Hardware
 
 /// How one training step of a model is spread over devices: data, tensor and pipeline degrees
 /// (world size = dp × tp × pp), the ZeRO stage, micro-batching, activation checkpointing, CPU
@@ -25,6 +26,10 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     public var sequenceParallel: Bool
     /// Keep the optimizer states (and the update) in host memory, as ZeRO-Offload does.
     public var offload: Bool
+    /// ZeRO-3 only, with `offload`: keep the 16-bit parameter partition in host memory too
+    /// (ZeRO-Infinity, Rajbhandari et al. 2021; DeepSpeed's `offload_param`), fetched over the
+    /// host link before every gather.
+    public var offloadParameters: Bool
     /// The format of weights, activations and gradients in forward and backward; the update is
     /// always applied to FP32 master weights (FP32 training keeps no separate copy).
     public var precision: FloatFormat
@@ -41,19 +46,25 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     /// (PyTorch DDP, Li et al. 2020, §3.2.3; DeepSpeed's `overlap_comm`): only the part the backward
     /// cannot hide costs step time.
     public var overlapGradientReduction: Bool
+    /// ZeRO-3 prefetch: all-gather the next layer's parameters while the current layer computes
+    /// (DeepSpeed's `stage3_prefetch_bucket_size`, Megatron-LM's `--overlap-param-gather`), in the
+    /// forward and the backward pass; only the part the compute cannot hide costs step time.
+    public var overlapParameterGather: Bool
     /// FlashAttention (Dao et al. 2022): attention in tiles, no s × s score matrix kept for the
     /// backward pass. Nil: whatever the hardware profile's software stack does (`flash_attention`).
     public var flashAttention: Bool?
 
     public init(dp: Int = 1, tp: Int = 1, pp: Int = 1, zero: Int = 0, microBatch: Int = 1, gradientAccumulation: Int? = nil,
-                checkpointing: Checkpointing = .none, sequenceParallel: Bool = false, offload: Bool = false,
+                checkpointing: Checkpointing = .none, sequenceParallel: Bool = false, offload: Bool = false, offloadParameters: Bool = false,
                 precision: FloatFormat = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward, virtualStages: Int = 1,
-                scatterGather: Bool = true, overlapGradientReduction: Bool = false, flashAttention: Bool? = nil) {
+                scatterGather: Bool = true, overlapGradientReduction: Bool = false, overlapParameterGather: Bool = false,
+                flashAttention: Bool? = nil) {
         self.dp = dp; self.tp = tp; self.pp = pp; self.zero = zero; self.microBatch = microBatch
         self.gradientAccumulation = gradientAccumulation; self.checkpointing = checkpointing
-        self.sequenceParallel = sequenceParallel; self.offload = offload; self.precision = precision; self.schedule = schedule
+        self.sequenceParallel = sequenceParallel; self.offload = offload; self.offloadParameters = offloadParameters; self.precision = precision; self.schedule = schedule
         self.virtualStages = virtualStages; self.scatterGather = scatterGather
-        self.overlapGradientReduction = overlapGradientReduction; self.flashAttention = flashAttention
+        self.overlapGradientReduction = overlapGradientReduction; self.overlapParameterGather = overlapParameterGather
+        self.flashAttention = flashAttention
     }
 
     public var worldSize: Int { dp * tp * pp }
@@ -118,6 +129,9 @@ extension ParallelPlan {
             throw PlanError("zero", "ZeRO stage \(zero) shards gradients, which pipeline parallelism (pp = \(pp)) does not support; use stage 0 or 1")
         }
         guard !offload || zero >= 1 else { throw PlanError("offload", "optimizer offload needs ZeRO stage 1 or more") }
+        guard !offloadParameters || (zero >= 3 && offload) else {
+            throw PlanError("offload_parameters", "parameter offload needs ZeRO stage 3 with the optimizer offloaded too")
+        }
         guard virtualStages >= 1 else { throw PlanError("virtual_stages", "must be at least 1, got \(virtualStages)") }
         if virtualStages > 1 {
             guard pp > 1 else { throw PlanError("virtual_stages", "\(virtualStages) model chunks per device need pipeline stages (pp > 1)") }
@@ -144,3 +158,27 @@ extension ParallelPlan {
     }
 }
 
+extension ParallelPlan {
+    /// What the plan keeps in host memory.
+    public var stateOffload: StateOffload { offloadParameters ? .optimizerAndParameters : offload ? .optimizer : .none }
+
+    /// Refuse a plan in a format the device has no units for: a device without FP8 units (an
+    /// A100, a V100) or without BF16 units (a V100, a T4) would run the work in a wider format,
+    /// never faster, so such a plan would promise more than the hardware gives.
+    /// - Throws: `PlanError("precision", …)` naming the device, the format and the formats it has.
+    public func checkPrecision(on profile: HardwareProfile) throws {
+        guard !profile.hasUnits(for: precision) else { return }
+        throw PlanError("precision", Self.lacking(precision, on: profile))
+    }
+
+    /// The format a plan that names none trains in on `profile`: BF16 where the device has BF16
+    /// units, else FP16 (a V100, a T4), else FP32.
+    public static func defaultPrecision(on profile: HardwareProfile) -> FloatFormat {
+        [FloatFormat.bf16, .fp16].first(where: profile.hasUnits(for:)) ?? .fp32
+    }
+
+    /// "A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16".
+    public static func lacking(_ format: FloatFormat, on profile: HardwareProfile) -> String {
+        "\(profile.name) has no \(format.rawValue) units; it trains in \(profile.trainingFormats.map(\.rawValue).joined(separator: ", "))"
+    }
+}

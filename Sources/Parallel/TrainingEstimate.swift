@@ -19,9 +19,12 @@ public struct TrainingJob: Sendable {
 public struct TrainingEstimate: Codable, Sendable {
     public struct Memory: Codable, Sendable {
         public var parameters = 0.0, gradients = 0.0, optimizerStates = 0.0, activations = 0.0, buffers = 0.0
+        /// ZeRO-3's largest layer gathered whole, its 16-bit parameters and gradient.
+        public var gatheredLayer = 0.0
         /// Optimizer states held in host memory per node (offload).
         public var host = 0.0
-        public var total: Double { parameters + gradients + optimizerStates + activations + buffers }
+        public var modelStates: Double { parameters + gradients + optimizerStates + gatheredLayer }
+        public var total: Double { modelStates + activations + buffers }
     }
 
     public struct Time: Codable, Sendable {
@@ -31,8 +34,8 @@ public struct TrainingEstimate: Codable, Sendable {
         /// pipeline sends (with their tensor-parallel gathers) and data-parallel gradient / ZeRO
         /// traffic.
         public var tensorCommunication = 0.0, pipelineCommunication = 0.0, dataCommunication = 0.0
-        /// Communication that runs while the backward pass computes (overlapped gradient
-        /// reduction) and so costs no step time.
+        /// Communication that runs while the passes compute (overlapped gradient reduction,
+        /// prefetched ZeRO-3 parameter gathers) and so costs no step time.
         public var hiddenCommunication = 0.0
         /// Idle time of the pipeline's fill and drain: p − 1 slots of one model chunk's work on
         /// one micro-batch ((p − 1)/(v·m) of the compute with v chunks per device).
@@ -109,10 +112,12 @@ extension TrainingJob {
     /// Cost one training step: trace a micro-step through the engine in meta mode, place the layers
     /// on the slowest pipeline stage, split what tensor parallelism splits, add the collectives the
     /// plan runs, and price everything on the cluster's profile.
-    /// - Throws: `PlanError` when the plan breaks a constraint (see `ParallelPlan.validate`).
+    /// - Throws: `PlanError` when the plan breaks a constraint (see `ParallelPlan.validate`) or is in
+    /// a format the device has no units for (`ParallelPlan.checkPrecision(on:)`).
     public func estimate() throws -> TrainingEstimate {
         try model.checkCostable(microBatch: plan.microBatch)
         let m = try plan.validate(model, devices: cluster.devices, globalBatch: globalBatch)
+        try plan.checkPrecision(on: cluster.profile)
         let trace = try TransformerTrace(model: model, microBatch: plan.microBatch, precision: plan.precision)
         return estimate(trace: trace, microBatches: m)
     }
@@ -182,9 +187,19 @@ extension TrainingJob {
         // under ZeRO-2/3); parameter gathers and the tied embedding's sum stay exposed.
         let backward = roofline.cost(onRank(trace.block.filter { $0.phase == .backward }) + onRank(trace.recomputed(p.checkpointing)))
             .scaled(by: Double(layersPerStage)).seconds
+        let forward = roofline.cost(onRank(trace.block.filter { $0.phase == .forward })).scaled(by: Double(layersPerStage)).seconds
         var dpSeconds = 0.0, hiddenSeconds = 0.0
         for e in dpEvents {
             let total = comm.seconds(e)
+            // ZeRO-3 prefetch: each layer's parameters gathered while the layer before computes,
+            // in the forward pass and again in the backward pass (with its recomputation).
+            if p.overlapParameterGather, e.name == "parameters.forward" || e.name == "parameters.backward" {
+                let exposed = Self.exposedGather(seconds: total, layers: layersPerStage,
+                                                 computeSeconds: e.name == "parameters.forward" ? forward : backward)
+                dpSeconds += exposed * e.count
+                hiddenSeconds += (total - exposed) * e.count
+                continue
+            }
             guard p.overlapGradientReduction, e.name == "gradients" else { dpSeconds += total * e.count; continue }
             let buckets = max(1, (e.bytes / Self.gradientBucketBytes).rounded(.up))
             let exposed = Self.exposedReduction(seconds: total, buckets: Int(buckets), backwardSeconds: backward)
@@ -203,6 +218,13 @@ extension TrainingJob {
             optimizerSeconds = (2 * bytes * shard + 16 * shard) / (link * 1e9)
         }
 
+        // ZeRO-Infinity: each rank's parameter partition comes over the host link before every
+        // micro-batch's forward and backward gathers.
+        if p.offloadParameters {
+            let link = profile.interconnect.hostLink?.bandwidthGBs ?? profile.memoryBandwidthGBs
+            dpSeconds += 2 * Double(m) * bytes * psi / Double(p.dp) / (link * 1e9)
+        }
+
         var time = TrainingEstimate.Time()
         time.compute = Double(m) * stage.seconds
         time.tensorCommunication = Double(m) * tpPerMicroBatch
@@ -215,12 +237,13 @@ extension TrainingJob {
 
         // Memory on the fullest device.
         var memory = TrainingEstimate.Memory()
-        let states = ModelStateMemory(parameterCount: psi, zero: p.zero, dataParallel: p.dp, weightBytes: bytes,
-                                      gradientBytes: bytes, optimizerBytes: p.precision.keepsMasterWeights ? 12 : 8,
-                                      offloaded: p.offload)
+        let states = ModelStateMemory(parameterCount: psi, largestLayerParameters: trace.largestLayerParameters(tensorParallel: t),
+                                      zero: p.zero, dataParallel: p.dp, weightBytes: bytes, gradientBytes: bytes,
+                                      optimizerBytes: p.precision.keepsMasterWeights ? 12 : 8, offload: p.stateOffload)
         memory.parameters = states.parameters
         memory.gradients = states.gradients
         memory.optimizerStates = states.optimizerStates
+        memory.gatheredLayer = states.gatheredLayer
         let perLayer = transformerLayerActivationBytes(sequence: model.sequenceLength, microBatch: p.microBatch, hidden: model.hidden,
                                                        heads: model.heads, tensorParallel: t, sequenceParallel: p.sequenceParallel,
                                                        checkpointing: p.checkpointing, flashAttention: flash)
@@ -236,12 +259,11 @@ extension TrainingJob {
         }
         // The logits in FP32 for the loss, split over the vocabulary.
         memory.activations += 4 * Double(p.microBatch * model.sequenceLength * model.vocabulary) / Double(t)
-        let layerBytes = blockShard * bytes
-        memory.buffers = (p.zero >= 1 ? min(psi, 5e8) * bytes : 0) + (p.zero >= 3 ? 2 * layerBytes : 0)
-        if p.offload {
-            let perNode = Double(cluster.devicesPerNode)
-            memory.host = 16 * psi / Double(p.dp) * perNode
-        }
+        // DeepSpeed's buffers: the reduce bucket (`reduce_bucket_size`, 5·10⁸ elements) from stage
+        // 1, and under ZeRO-3 the parameters prefetched ahead of the layer that runs
+        // (`stage3_prefetch_bucket_size`, 5·10⁷ elements, at most one layer's shard).
+        memory.buffers = (p.zero >= 1 ? min(psi, 5e8) * bytes : 0) + (p.zero >= 3 ? min(blockShard, 5e7) * bytes : 0)
+        memory.host = states.host * Double(cluster.devicesPerNode)
 
         // Throughput, utilisation, energy.
         let perMicroBatchModel = (trace.block.reduce(0) { $0 + $1.flops }) * Double(model.layers)
@@ -298,6 +320,21 @@ extension TrainingJob {
     public static func exposedReduction(seconds total: Double, buckets k: Int, backwardSeconds w: Double) -> Double {
         let k = Double(max(k, 1))
         return min(total, max(total / k, total - w * (k - 1) / k))
+    }
+}
+
+extension TrainingJob {
+    /// The part of a pass's parameter all-gathers of `seconds` in all that its compute of
+    /// `computeSeconds` does not hide, when the parameters are gathered layer by layer (`layers`
+    /// equal gathers of g = T/k) and each layer's gather runs while the layer before it computes
+    /// (ZeRO-3 prefetch; Rajbhandari et al. 2019, §7.2 — the gathers "pipelined" with the
+    /// forward and backward passes). The first gather has nothing to hide behind; layer i
+    /// starts when both its gather and layer i − 1 are done, so each later layer waits
+    /// max(0, g − w) with w = W/k of compute per layer. In all g + (k − 1)·max(0, g − w) =
+    /// max(T/k, T − W·(k − 1)/k): the bucketed gradient reduction's formula mirrored in time (the
+    /// first gather exposed instead of the last bucket).
+    public static func exposedGather(seconds total: Double, layers k: Int, computeSeconds w: Double) -> Double {
+        exposedReduction(seconds: total, buckets: k, backwardSeconds: w)
     }
 }
 

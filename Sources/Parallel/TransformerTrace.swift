@@ -33,6 +33,10 @@ public struct TransformerTrace: Sendable {
     public let finalNormParameters: Int
     /// Every parameter (the LM head is tied to the token embedding).
     public let totalParameters: Int
+    /// Each layer's parameters — a module's own weight and bias, as DeepSpeed's estimator counts
+    /// `model.modules()` — and how many of them tensor parallelism splits (the token embedding
+    /// by the vocabulary).
+    public let layerParameters: [String: (whole: Int, split: Int)]
 
     public init(model: GPTSpec, microBatch: Int, precision: FloatFormat) throws {
         self.model = model
@@ -62,7 +66,12 @@ public struct TransformerTrace: Sendable {
         self.block = block; self.embedding = embedding; self.head = head
 
         var blockParameters = 0, split = 0, tokens = 0, positions = 0, finalNorm = 0
+        var layers: [String: (whole: Int, split: Int)] = [:]
         for p in net.store.parameters {
+            let module = p.name.hasPrefix("embed.") ? p.name : String(p.name[..<(p.name.lastIndex(of: ".") ?? p.name.endIndex)])
+            let splits = Self.isSplit(p.name) || p.name == "embed.tokens"
+            layers[module, default: (0, 0)].whole += p.count
+            if splits { layers[module, default: (0, 0)].split += p.count }
             if p.name.hasPrefix("block0.") {
                 blockParameters += p.count
                 if Self.isSplit(p.name) { split += p.count }
@@ -73,7 +82,14 @@ public struct TransformerTrace: Sendable {
         self.blockParameters = blockParameters; self.blockSplitParameters = split
         tokenParameters = tokens; positionParameters = positions; finalNormParameters = finalNorm
         optimizerParameters = net.parameterCount
+        layerParameters = layers
         totalParameters = tokens + positions + finalNorm + blockParameters * model.layers
+    }
+
+    /// The parameters of the largest layer one of `t` tensor-parallel ranks holds (ZeRO-3 gathers
+    /// it whole: DeepSpeed's `largest_layer_params`).
+    public func largestLayerParameters(tensorParallel t: Int) -> Double {
+        layerParameters.values.map { Double($0.whole - $0.split) + Double($0.split) / Double(max(t, 1)) }.max() ?? 0
     }
 
     /// Whether Megatron's tensor parallelism cuts an operation or parameter of a layer: the QKV,

@@ -31,16 +31,16 @@ final class EstimateCommandTests: ScratchTestCase {
         let bought = runAutotune(["estimate"] + small + ["--hardware", "RTX-4090"])
         XCTAssertEqual(bought.status, 0, bought.stderr)
         XCTAssertFalse(bought.stdout.contains("\ncost "), bought.stdout)
-        let crammed = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
+        let crammed = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1", "--allow-infeasible"])
         XCTAssertTrue(crammed.stdout.contains("INFEASIBLE  needs "), crammed.stdout)
         XCTAssertFalse(crammed.stdout.contains("\ncost "), crammed.stdout)
-        let rented = runAutotune(["estimate"] + small + ["--hardware", "T4", "--gpus-per-node", "1"])
+        let rented = runAutotune(["estimate"] + small + ["--hardware", "T4", "--gpus-per-node", "1", "--precision", "fp16"])
         XCTAssertTrue(rented.stdout.contains("per step, at $0.526 per device-hour (AWS g4dn.xlarge (1 T4) on-demand list price, us-east-1, 2024)\n"), rented.stdout)
     }
 
     func testJSONIsOneDocument() throws {
         let r = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "H100-SXM-80GB", "--nodes", "64", "--tp", "8", "--pp", "4",
-                                                        "--global-batch", "512", "--micro-batch", "1", "--json"])
+                                                        "--global-batch", "512", "--micro-batch", "1", "--json", "--allow-infeasible"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stderr, "")
         let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
@@ -53,6 +53,11 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertEqual(doc?["price_per_hour_usd"] as? Double, 12.29)
         XCTAssertEqual(doc?["price_source"] as? String, "AWS p5.48xlarge on-demand list price, us-east-1, 2024: $98.32/h ÷ 8 H100-SXM-80GB")
         XCTAssertNotNil(estimate?["infeasible"])
+        XCTAssertEqual(doc?["device_memory_gib"] as? Double, 80)
+        XCTAssertGreaterThan(doc?["memory_needed_gib"] as? Double ?? 0, 80)
+        // ZeRO-1 shards the 12 bytes of optimizer state per parameter over the 16 data ranks.
+        XCTAssertEqual((doc?["fits_with"] as? [String: Any])?["option"] as? String, "--zero 1")
+        XCTAssertLessThanOrEqual((doc?["fits_with"] as? [String: Any])?["memory"] as? Double ?? .infinity, 80 * 1_073_741_824)
         XCTAssertNil(estimate?["dollars_per_million_tokens"])
         XCTAssertNil(estimate?["dollars_per_step"])
     }
@@ -72,10 +77,30 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertEqual(estimate?["dollars_per_step"] as? Double ?? 0, 12.29 * 512 / 3600 * step, accuracy: 1e-9 * perMillion)
     }
 
+    /// A plan that does not fit exits 1 with one line: needed against available memory and the
+    /// first single change that fits; `--allow-infeasible` prints the estimate and exits 0.
     func testAPlanThatDoesNotFitSaysSo() {
-        let r = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("INFEASIBLE  needs "), r.stdout)
+        let plan = Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--nodes", "16", "--tp", "8", "--global-batch", "16"]
+        let r = runAutotune(["estimate"] + plan)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertEqual(r.stderr, "autotune: error: the plan does not fit: needs 355 GiB per device, A100-SXM-80GB has 80 GiB; "
+                       + "it fits with --zero 3 (54 GiB per device); --allow-infeasible prints the estimate anyway\n")
+        let allowed = runAutotune(["estimate"] + plan + ["--allow-infeasible"])
+        XCTAssertEqual(allowed.status, 0, allowed.stderr)
+        XCTAssertTrue(allowed.stdout.contains("INFEASIBLE  needs 355 GiB per device, A100-SXM-80GB has 80 GiB; it fits with --zero 3"), allowed.stdout)
+        // --json prints the document, with the same information as keys, and still exits 1.
+        let json = runAutotune(["estimate"] + plan + ["--json"])
+        XCTAssertEqual(json.status, 1)
+        let doc = (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) as? [String: Any]
+        XCTAssertEqual((doc?["fits_with"] as? [String: Any])?["option"] as? String, "--zero 3")
+        XCTAssertEqual(((doc?["fits_with"] as? [String: Any])?["plan"] as? [String: Any])?["zero"] as? Int, 3)
+        XCTAssertEqual(doc?["memory_needed_gib"] as? Double ?? 0, 355, accuracy: 0.5)
+        XCTAssertEqual(json.stderr.split(separator: "\n").count, 1, json.stderr)
+        let hopeless = runAutotune(["estimate"] + Self.gpt3 + ["--hardware", "A100-SXM-80GB", "--gpus-per-node", "1"])
+        XCTAssertEqual(hopeless.status, 1)
+        XCTAssertTrue(hopeless.stderr.contains("; no single change (a higher ZeRO stage, recomputation, twice the tp or pp, half the micro-batch, offload) makes it fit;"),
+                      hopeless.stderr)
     }
 
     /// Sizes past any real model are refused at once, naming the flag; the depth costs nothing to
@@ -100,7 +125,7 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("for '--nodes': 9223372036854775807 nodes is more than any cluster has"), r.stderr)
 
-        r = run(["--layers", "100000", "--hidden", "4096", "--heads", "32", "--seq", "2048", "--vocab", "50000"])
+        r = run(["--layers", "100000", "--hidden", "4096", "--heads", "32", "--seq", "2048", "--vocab", "50000", "--allow-infeasible"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("100000 layers"), r.stdout)
         XCTAssertLessThan(r.seconds, 10, "one traced layer, multiplied")
@@ -113,7 +138,7 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertEqual(r.stderr, "autotune: error: invalid value '3' for '--tp': tp × pp = 3 does not divide the cluster's 8 devices\nSee 'autotune estimate --help'.\n")
         r = runAutotune(["estimate"] + small + ["--hardware", "L4", "--tp", "8"])
         XCTAssertEqual(r.status, 2)
-        XCTAssertEqual(r.stderr, "autotune: error: tp: 8 does not divide the 4 attention heads\n")
+        XCTAssertEqual(r.stderr, "autotune: error: --tp: 8 does not divide the 4 attention heads\n")
         r = runAutotune(["estimate"] + small + ["--hardware", "a100"])
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.hasSuffix("Did you mean 'A100-SXM-40GB'?\n"), r.stderr)
@@ -163,7 +188,7 @@ final class EstimateCommandTests: ScratchTestCase {
     }
 
     func testCostModelBenchmarkRecordsItsError() throws {
-        let r = runAutotune(["bench", "costmodel", "--no-calibrate", "--json"])
+        let r = runAutotune(["bench", "costmodel", "--no-calibrate", "--no-deepspeed", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         let results = doc?["results"] as? [[String: Any]] ?? []
@@ -171,5 +196,39 @@ final class EstimateCommandTests: ScratchTestCase {
         let mape = results.first?["value"] as? Double ?? -1
         XCTAssertGreaterThan(mape, 0)
         XCTAssertEqual(results.first?["unit"] as? String, "%")
+    }
+
+    /// With DeepSpeed's environment the table's worst row is within 1% of DeepSpeed's estimators;
+    /// without it the table is skipped with a note.
+    func testCostModelBenchmarkComparesMemoryWithDeepSpeed() throws {
+        let r = runAutotune(["bench", "costmodel", "--no-calibrate", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let results = doc?["results"] as? [[String: Any]] ?? []
+        let worst = results.first { $0["name"] as? String == "deepspeed.memory.max_error" }?["value"] as? Double
+        if let worst {
+            XCTAssertLessThanOrEqual(worst, 1)
+        } else {
+            XCTAssertTrue(r.stderr.contains("DeepSpeed memory table skipped"), r.stderr)
+        }
+        let skipped = runAutotune(["bench", "costmodel", "--no-calibrate", "--json"], environment: ["AUTOTUNE_DEEPSPEED_VENV": "/nonexistent"])
+        XCTAssertEqual(skipped.status, 0, skipped.stderr)
+        XCTAssertTrue(skipped.stderr.contains("DeepSpeed memory table skipped"), skipped.stderr)
+    }
+
+    /// FP8 on an A100, BF16 on a V100: exit 2 with one line naming the device, the format and the
+    /// formats it has.
+    func testPrecisionTheDeviceLacksIsBadInput() {
+        let small = ["--layers", "2", "--hidden", "64", "--heads", "4", "--seq", "16", "--vocab", "100"]
+        let fp8 = runAutotune(["estimate"] + small + ["--hardware", "A100-SXM-80GB", "--precision", "fp8"])
+        XCTAssertEqual(fp8.status, 2)
+        XCTAssertEqual(fp8.stderr, "autotune: error: --precision fp8: A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16\n")
+        let bf16 = runAutotune(["estimate"] + small + ["--hardware", "V100-SXM2-32GB", "--precision", "bf16"])
+        XCTAssertEqual(bf16.status, 2)
+        XCTAssertEqual(bf16.stderr, "autotune: error: --precision bf16: V100-SXM2-32GB has no bf16 units; it trains in fp32, fp16\n")
+        // Without --precision a V100 trains in FP16, its fastest format.
+        let unnamed = runAutotune(["estimate"] + small + ["--hardware", "V100-SXM2-32GB"])
+        XCTAssertEqual(unnamed.status, 0, unnamed.stderr)
+        XCTAssertTrue(unnamed.stdout.contains(", fp16, checkpointing"), unnamed.stdout)
     }
 }

@@ -117,6 +117,24 @@ final class HardwareProfileTests: XCTestCase {
 
     // MARK: Peaks and their fallbacks
 
+    /// The training formats each built-in device has units for, from the vendors' datasheets:
+    /// FP8 only from Hopper and Ada (H100, H200, L4, RTX 4090); no BF16 or TF32 on Volta (V100) or
+    /// Turing (T4); TPUs multiply in BF16, not FP16.
+    func testTrainingFormatsAreTheDatasheets() throws {
+        func formats(_ name: String) throws -> [String] {
+            try ProfileLibrary.profile(named: name, calibrateHost: Self.noCalibration).trainingFormats.map(\.rawValue)
+        }
+        XCTAssertEqual(try formats("V100-SXM2-32GB"), ["fp32", "fp16"])
+        XCTAssertEqual(try formats("T4"), ["fp32", "fp16"])
+        XCTAssertEqual(try formats("A100-SXM-80GB"), ["fp32", "tf32", "fp16", "bf16"])
+        XCTAssertEqual(try formats("A100-SXM-40GB"), ["fp32", "tf32", "fp16", "bf16"])
+        for name in ["H100-SXM-80GB", "H200", "L4", "RTX-4090"] {
+            XCTAssertEqual(try formats(name), ["fp32", "tf32", "fp16", "bf16", "fp8"], name)
+        }
+        XCTAssertEqual(try formats("TPU-v4"), ["fp32", "bf16"])
+        XCTAssertEqual(try formats("Jetson-AGX-Orin"), ["fp32", "tf32", "fp16", "bf16"])
+    }
+
     func testPeakFallbacks() throws {
         let a100 = try ProfileLibrary.profile(named: "A100-SXM-80GB", calibrateHost: Self.noCalibration)
         XCTAssertEqual(a100.executedDType(.fp8), .fp16)

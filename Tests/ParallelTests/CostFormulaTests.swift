@@ -6,34 +6,18 @@ import Hardware
 /// The cost model's formulas against worked examples from their sources.
 final class CostFormulaTests: XCTestCase {
     /// DeepSpeed's "Memory Requirements" page prints, for t5-small (60,506,624 parameters, its
-    /// largest layer the 32,128 × 512 shared embedding = 16,449,536) on 1 node with 1 GPU:
-    /// ZeRO-3 with parameters and optimizer offloaded 1.52 GB CPU / 0.06 GB GPU; optimizer only
-    /// 1.35 / 0.17; nothing offloaded 0.09 (zero.Init) or 0.34 CPU / 1.08 GPU (GiB, two decimals).
-    func testDeepSpeedZeRO3EstimatorMatchesItsPublishedExample() {
+    /// largest layer the 32,128 × 512 shared embedding = 16,449,536) on 1 node with 1 GPU, ZeRO-3
+    /// GPU memory of 0.06 GB with parameters and optimizer offloaded (4L), 0.17 with the optimizer
+    /// only (4L + 2Ψ) and 1.08 with nothing offloaded (4L + 18Ψ) (GiB, two decimals).
+    func testZeRO3ModelStatesMatchDeepSpeedsPublishedExample() {
         let psi = 60_506_624.0, largest = 16_449_536.0
-        func gib(_ b: Double) -> Double { (b / 1_073_741_824 * 100).rounded() / 100 }
-        let both = DeepSpeedEstimate.zero3(totalParameters: psi, largestLayerParameters: largest, gpusPerNode: 1, nodes: 1,
-                                           offloadOptimizer: true, offloadParameters: true, zeroInit: true)
-        XCTAssertEqual(gib(both.cpu), 1.52); XCTAssertEqual(gib(both.gpu), 0.06)
-        let optimizer = DeepSpeedEstimate.zero3(totalParameters: psi, largestLayerParameters: largest, gpusPerNode: 1, nodes: 1,
-                                                offloadOptimizer: true, offloadParameters: false, zeroInit: true)
-        XCTAssertEqual(gib(optimizer.cpu), 1.35); XCTAssertEqual(gib(optimizer.gpu), 0.17)
-        let none = DeepSpeedEstimate.zero3(totalParameters: psi, largestLayerParameters: largest, gpusPerNode: 1, nodes: 1,
-                                           offloadOptimizer: false, offloadParameters: false, zeroInit: true)
-        XCTAssertEqual(gib(none.cpu), 0.09); XCTAssertEqual(gib(none.gpu), 1.08)
-        let cold = DeepSpeedEstimate.zero3(totalParameters: psi, largestLayerParameters: largest, gpusPerNode: 1, nodes: 1,
-                                           offloadOptimizer: false, offloadParameters: false, zeroInit: false)
-        XCTAssertEqual(gib(cold.cpu), 0.34)
-    }
-
-    /// ZeRO-2 by DeepSpeed's formula, worked by hand: Ψ = 1B on 2 nodes × 8 GPUs.
-    /// Offload: GPU 2Ψ = 2e9 B; CPU Ψ·max(4·16, 16)·1.5 = 96e9 B. No offload: GPU 4Ψ + 16Ψ/16 = 5e9 B;
-    /// CPU 4Ψ·8·1.5 = 48e9 B.
-    func testDeepSpeedZeRO2Estimator() {
-        let offload = DeepSpeedEstimate.zero2(totalParameters: 1e9, gpusPerNode: 8, nodes: 2, offload: true)
-        XCTAssertEqual(offload.gpu, 2e9); XCTAssertEqual(offload.cpu, 96e9)
-        let plain = DeepSpeedEstimate.zero2(totalParameters: 1e9, gpusPerNode: 8, nodes: 2, offload: false)
-        XCTAssertEqual(plain.gpu, 5e9); XCTAssertEqual(plain.cpu, 48e9)
+        func gib(_ offload: StateOffload) -> Double {
+            let b = ModelStateMemory(parameterCount: psi, largestLayerParameters: largest, zero: 3, dataParallel: 1, offload: offload).total
+            return (b / 1_073_741_824 * 100).rounded() / 100
+        }
+        XCTAssertEqual(gib(.optimizerAndParameters), 0.06)
+        XCTAssertEqual(gib(.optimizer), 0.17)
+        XCTAssertEqual(gib(.none), 1.08)
     }
 
     /// nccl-tests' bus-bandwidth factors (PERFORMANCE.md): all-reduce 2(n − 1)/n, reduce-scatter

@@ -45,6 +45,39 @@ final class OverlapAndAttentionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(overlapped.time.dataCommunication, bucketShare * (1 - 1e-12), "at least the last bucket")
     }
 
+    /// ZeRO-3 prefetch, worked by hand: a 10 ms gather in 4 layers (2.5 ms each) before an 8 ms
+    /// forward (2 ms a layer). Gather 1 runs 0–2.5 ms and layer 1 waits for it; gather 2 runs
+    /// 2.5–5 while layer 1 computes 2.5–4.5, so layer 2 runs 5–7; gather 3 5–7.5, layer 3
+    /// 7.5–9.5; gather 4 7.5–10, layer 4 10–12. The pass ends at 12 ms: 4 ms exposed. Behind a
+    /// 20 ms forward (5 ms a layer) only the first gather shows, 2.5 ms.
+    func testExposedParameterGatherWorkedByHand() {
+        XCTAssertEqual(TrainingJob.exposedGather(seconds: 10e-3, layers: 4, computeSeconds: 8e-3), 4e-3, accuracy: 1e-15)
+        XCTAssertEqual(TrainingJob.exposedGather(seconds: 10e-3, layers: 4, computeSeconds: 20e-3), 2.5e-3, accuracy: 1e-15)
+        XCTAssertEqual(TrainingJob.exposedGather(seconds: 10e-3, layers: 1, computeSeconds: 20e-3), 10e-3, accuracy: 1e-15)
+    }
+
+    /// In a ZeRO-3 estimate prefetch moves gather time from exposed to hidden and leaves the
+    /// reduce-scatter of the gradients and the total alone; without ZeRO-3 it changes nothing.
+    func testPrefetchHidesZeRO3Gathers() throws {
+        let model = GPTSpec(layers: 8, hidden: 1024, heads: 16, sequenceLength: 1024, vocabulary: 1000)
+        let cluster = try Cluster(profile: dgxA100, nodes: 2)
+        func estimate(zero: Int, _ prefetch: Bool) throws -> TrainingEstimate {
+            try TrainingJob(model: model, globalBatch: 16, cluster: cluster,
+                            plan: ParallelPlan(dp: 16, zero: zero, microBatch: 1, overlapParameterGather: prefetch)).estimate()
+        }
+        let serial = try estimate(zero: 3, false), prefetched = try estimate(zero: 3, true)
+        XCTAssertGreaterThan(prefetched.time.hiddenCommunication, 0)
+        XCTAssertEqual(prefetched.time.dataCommunication + prefetched.time.hiddenCommunication, serial.time.dataCommunication, accuracy: 1e-12)
+        XCTAssertEqual(prefetched.time.step, serial.time.step - prefetched.time.hiddenCommunication, accuracy: 1e-12)
+        // Each pass's gathers are Ψ·2 bytes over the 16 ranks in 8 layer-sized pieces: at least
+        // one piece of each pass stays exposed.
+        let comm = CollectiveCost(cluster: cluster)
+        let gather = comm.seconds(CollectiveEvent(name: "parameters.forward", kind: .allGather, phase: .forward,
+                                                  group: ParallelPlan(dp: 16).dataGroup, bytes: 2 * prefetched.parametersPerDevice))
+        XCTAssertGreaterThanOrEqual(serial.time.dataCommunication - prefetched.time.hiddenCommunication, 2 * gather / 8 * (1 - 1e-12))
+        XCTAssertEqual(try estimate(zero: 1, true).time.hiddenCommunication, 0)
+    }
+
     /// Korthikanti et al. 2022's per-layer bytes without and with FlashAttention (Dao et al. 2022),
     /// s = b·1024, h = 1024, a = 16 (5as/h = 80): sbh(34 + 80) = 119,537,664 against sbh·34 =
     /// 35,651,584; over t = 2, sbh(10 + 12 + 40) = 65,011,712 against sbh·22 = 23,068,672.

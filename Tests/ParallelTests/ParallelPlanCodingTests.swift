@@ -58,6 +58,14 @@ final class ParallelPlanCodingTests: XCTestCase {
         off.flashAttention = false
         XCTAssertTrue(off.estimateFlags.contains("--no-flash-attention"))
         XCTAssertTrue(Set(ParallelPlan.sectionKeys).isSuperset(of: ["virtual_stages", "scatter_gather", "overlap_grad_reduce", "flash_attention"]))
+        let infinity = try decode(#"{"zero": 3, "offload": true, "offload_parameters": true}"#)
+        XCTAssertEqual(infinity.stateOffload, .optimizerAndParameters); XCTAssertEqual(defaults.stateOffload, StateOffload.none)
+        XCTAssertTrue(infinity.estimateFlags.contains("--offload-params"))
+        XCTAssertEqual(try decode(String(decoding: try JSONEncoder().encode(infinity), as: UTF8.self)), infinity)
+        let prefetch = try decode(#"{"zero": 3, "overlap_param_gather": true}"#)
+        XCTAssertTrue(prefetch.overlapParameterGather); XCTAssertFalse(defaults.overlapParameterGather)
+        XCTAssertTrue(prefetch.estimateFlags.contains("--overlap-param-gather"))
+        XCTAssertEqual(try decode(String(decoding: try JSONEncoder().encode(prefetch), as: UTF8.self)), prefetch)
         XCTAssertThrowsError(try decode(#"{"virtual_stages": 0}"#)) { XCTAssertEqual("\($0)", "virtual_stages: must be at least 1, got 0") }
         XCTAssertThrowsError(try decode(#"{"flash_attention": "yes"}"#)) { XCTAssertEqual("\($0)", "flash_attention: expected true or false") }
     }

@@ -113,3 +113,115 @@ final class TrainingEstimateTests: XCTestCase {
         XCTAssertEqual(trace.optimizerParameters, trace.totalParameters - 4 * trace.blockParameters)
     }
 }
+
+/// ZeRO-3's gathered layer in a whole estimate.
+final class GatheredLayerTests: XCTestCase {
+    /// A GPT of vocabulary 1000 and hidden 64: its largest layer is the token embedding,
+    /// 1000 × 64 = 64,000 parameters (the MLP's first matrix has 64 × 256 + 256 = 16,640), so
+    /// ZeRO-3 gathers 2 + 2 bytes × 64,000 = 256,000 bytes in BF16; split over tp = 2 by the
+    /// vocabulary, 128,000. Stages 0–2 gather nothing.
+    func testZeRO3GathersTheLargestLayer() throws {
+        let model = GPTSpec(layers: 2, hidden: 64, heads: 4, sequenceLength: 32, vocabulary: 1000)
+        var profile = try ProfileLibrary.profile(named: "A100-SXM-80GB")
+        profile.interconnect.devicesPerNode = 4
+        let cluster = try Cluster(profile: profile, nodes: 1, devicesPerNode: 4)
+        func gathered(tp: Int, zero: Int) throws -> Double {
+            let plan = ParallelPlan(dp: 4 / tp, tp: tp, zero: zero, precision: .bf16)
+            return try TrainingJob(model: model, globalBatch: 4 / tp, cluster: cluster, plan: plan).estimate().memory.gatheredLayer
+        }
+        XCTAssertEqual(try gathered(tp: 1, zero: 3), 256_000)
+        XCTAssertEqual(try gathered(tp: 2, zero: 3), 128_000)
+        XCTAssertEqual(try gathered(tp: 1, zero: 2), 0)
+    }
+
+    /// ZeRO-3 on 4 ranks with the optimizer, then the parameters, offloaded: the device keeps
+    /// 2Ψ/4 of 16-bit parameters, then none; the host per node (4 devices) holds 16Ψ/4 per rank,
+    /// then 18Ψ/4; fetching the parameter partition for the forward and the backward adds
+    /// 2 × 2Ψ/4 bytes over the 32 GB/s PCIe link to the step.
+    func testParameterOffloadMovesThePartitionToTheHost() throws {
+        let model = GPTSpec(layers: 2, hidden: 64, heads: 4, sequenceLength: 32, vocabulary: 1000)
+        let cluster = try Cluster(profile: try ProfileLibrary.profile(named: "A100-SXM-80GB"), nodes: 1, devicesPerNode: 4)
+        func estimate(_ parameters: Bool) throws -> TrainingEstimate {
+            let plan = ParallelPlan(dp: 4, zero: 3, offload: true, offloadParameters: parameters, precision: .bf16)
+            return try TrainingJob(model: model, globalBatch: 4, cluster: cluster, plan: plan).estimate()
+        }
+        let optimizer = try estimate(false), both = try estimate(true)
+        let psi = both.parametersPerDevice
+        XCTAssertEqual(optimizer.memory.parameters, 2 * psi / 4)
+        XCTAssertEqual(both.memory.parameters, 0)
+        XCTAssertEqual(both.memory.gatheredLayer, 256_000)
+        XCTAssertEqual(optimizer.memory.host, 4 * 16 * psi / 4, accuracy: 1e-6)
+        XCTAssertEqual(both.memory.host, 4 * 18 * psi / 4, accuracy: 1e-6)
+        XCTAssertEqual(both.time.dataCommunication - optimizer.time.dataCommunication, 2 * 2 * psi / 4 / 32e9, accuracy: 1e-15)
+        XCTAssertThrowsError(try TrainingJob(model: model, globalBatch: 4, cluster: cluster,
+                                             plan: ParallelPlan(dp: 4, zero: 2, offload: true, offloadParameters: true)).estimate()) {
+            XCTAssertEqual($0 as? PlanError, PlanError("offload_parameters", "parameter offload needs ZeRO stage 3 with the optimizer offloaded too"))
+        }
+    }
+}
+
+/// A plan in a format the device has no units for is refused, not priced at another format's rate.
+final class PrecisionUnitsTests: XCTestCase {
+    func testFormatsTheDeviceLacksAreRefused() throws {
+        let model = GPTSpec(layers: 2, hidden: 64, heads: 4, sequenceLength: 32, vocabulary: 1000)
+        func estimate(_ name: String, _ precision: FloatFormat) throws -> TrainingEstimate {
+            let cluster = try Cluster(profile: try ProfileLibrary.profile(named: name), nodes: 1, devicesPerNode: 1)
+            return try TrainingJob(model: model, globalBatch: 1, cluster: cluster, plan: ParallelPlan(precision: precision)).estimate()
+        }
+        XCTAssertThrowsError(try estimate("A100-SXM-80GB", .fp8)) { e in
+            XCTAssertEqual(e as? PlanError, PlanError("precision", "A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16"))
+        }
+        XCTAssertThrowsError(try estimate("V100-SXM2-32GB", .bf16)) { e in
+            XCTAssertEqual(e as? PlanError, PlanError("precision", "V100-SXM2-32GB has no bf16 units; it trains in fp32, fp16"))
+        }
+        // On an H100 FP8 runs on its own units, at twice the BF16 peak.
+        XCTAssertEqual(try estimate("H100-SXM-80GB", .fp8).plan.precision, .fp8)
+        XCTAssertNoThrow(try estimate("V100-SXM2-32GB", .fp16))
+    }
+
+    /// A plan that names no format trains in BF16 where the device has BF16 units, else FP16.
+    func testDefaultPrecisionIsOneTheDeviceHas() throws {
+        func format(_ name: String) throws -> FloatFormat { ParallelPlan.defaultPrecision(on: try ProfileLibrary.profile(named: name)) }
+        XCTAssertEqual(try format("A100-SXM-80GB"), .bf16)
+        XCTAssertEqual(try format("TPU-v4"), .bf16)
+        XCTAssertEqual(try format("V100-SXM2-32GB"), .fp16)
+        XCTAssertEqual(try format("T4"), .fp16)
+    }
+}
+
+/// The single changes tried on a plan that does not fit, and the first that fits.
+final class PlanFittingTests: XCTestCase {
+    let model = GPTSpec(layers: 4, hidden: 256, heads: 8, sequenceLength: 128, vocabulary: 1000)
+
+    func job(memoryGiB: Double, _ plan: ParallelPlan) throws -> TrainingJob {
+        var profile = try ProfileLibrary.profile(named: "A100-SXM-80GB")
+        profile.memoryGiB = memoryGiB
+        return TrainingJob(model: model, globalBatch: 16, cluster: try Cluster(profile: profile, nodes: 1, devicesPerNode: 8), plan: plan)
+    }
+
+    /// From dp 8, ZeRO 0, no recomputation, micro-batch 2: ZeRO 1, 2, 3, selective and full
+    /// recomputation, tp 2 (dp 4), pp 2 (dp 4), micro-batch 1, and offload (which needs ZeRO ≥ 1,
+    /// so this plan's offload neighbour breaks a constraint and is never chosen).
+    func testNeighboursInTheDocumentedOrder() throws {
+        let n = try job(memoryGiB: 80, ParallelPlan(dp: 8, microBatch: 2)).neighbours()
+        XCTAssertEqual(n.map(\.option), ["--zero 1", "--zero 2", "--zero 3", "--checkpointing selective", "--checkpointing full",
+                                         "--tp 2 --dp 4", "--pp 2 --dp 4", "--micro-batch 1", "--offload"])
+    }
+
+    /// With the device's memory set to what the ZeRO-2 plan needs, ZeRO-1 is 2Ψ(1 − 1/8) bytes
+    /// too big (its 16-bit gradients whole, not an eighth each) and ZeRO-2 fits exactly: the first
+    /// change that fits is `--zero 2`.
+    func testTheFirstChangeThatFits() throws {
+        let zero1 = try job(memoryGiB: 80, ParallelPlan(dp: 8, zero: 1)).estimate()
+        let zero2 = try job(memoryGiB: 80, ParallelPlan(dp: 8, zero: 2)).estimate()
+        let psi = zero1.parametersPerDevice
+        XCTAssertEqual(zero1.memory.total - zero2.memory.total, 2 * psi * (1 - 1.0 / 8), accuracy: 1)
+        let tight = try job(memoryGiB: zero2.memory.total / 1_073_741_824, ParallelPlan(dp: 8))
+        XCTAssertNotNil(try tight.estimate().infeasible)
+        let change = try XCTUnwrap(tight.fittingChange())
+        XCTAssertEqual(change.option, "--zero 2")
+        XCTAssertEqual(change.memory, zero2.memory.total, accuracy: 1)
+        // Nothing fits in a kilobyte.
+        XCTAssertNil(try job(memoryGiB: 1e-6, ParallelPlan(dp: 8)).fittingChange())
+    }
+}

@@ -102,6 +102,12 @@ final class ExportDeepSpeedTests: XCTestCase {
         XCTAssertEqual(zero(3, offload: true), #"{"stage":3,"overlap_comm":true,"contiguous_gradients":true,"reduce_scatter":true,"#
                        + #""reduce_bucket_size":500000000,"offload_optimizer":{"device":"cpu","pin_memory":true},"#
                        + #""stage3_gather_16bit_weights_on_model_save":true}"#)
+        // A meta plan with the parameters offloaded too writes DeepSpeed's offload_param.
+        let plan = ParallelPlan(dp: 64, zero: 3, microBatch: 2, offload: true, offloadParameters: true)
+        let model = GPTSpec(layers: 32, hidden: 4096, heads: 32, sequenceLength: 4096, vocabulary: 32000)
+        let both = DeepSpeedExport.config(TrainingSetup(meta: plan, model: model, nodes: 8, gpusPerNode: 8, globalBatch: 512, flashAttention: true))
+        XCTAssertEqual(both.config["zero_optimization"]?["offload_param"]?.compactText, #"{"device":"cpu","pin_memory":true}"#)
+        XCTAssertEqual(both.lost, [])
     }
 
     func testAccelerateDistributedTypeFollowsThePlan() {

@@ -106,7 +106,7 @@ final class HardwareStudyTests: XCTestCase {
         XCTAssertEqual(reason(Self.meta() + #""architecture": {"family": "mlp", "widths": [8]}, "# + objectives),
                        "architecture: the meta evaluator searches only parallelism and precision")
         XCTAssertEqual(reason(Self.meta() + #""parallelism": {"tensor": 2}, "# + objectives),
-                       "parallelism.tensor: unknown parallelism setting 'tensor' (valid: dp, tp, pp, zero, micro_batch, grad_accum, checkpointing, sequence_parallel, offload, schedule, virtual_stages, scatter_gather, overlap_grad_reduce, flash_attention)")
+                       "parallelism.tensor: unknown parallelism setting 'tensor' (valid: dp, tp, pp, zero, micro_batch, grad_accum, checkpointing, sequence_parallel, offload, offload_parameters, schedule, virtual_stages, scatter_gather, overlap_grad_reduce, overlap_param_gather, flash_attention)")
         XCTAssertTrue(reason(Self.meta() + #""objectives": {"throughput": "maximize"}}"#)
             .hasPrefix("objectives.throughput: unknown metric 'throughput' (valid: tokens_per_second, "))
         XCTAssertEqual(reason(#"{"evaluator": {"meta": {"model": {"family": "gpt", "layers": 2, "hidden": 30, "heads": 4, "sequence_length": 8, "vocabulary": 10}, "hardware": "L4", "global_batch": 8}}, "# + objectives),
@@ -123,4 +123,21 @@ import Hardware
 /// The built-in A100 profile, for tests.
 enum ProfileLibraryLookup {
     static func a100() throws -> HardwareProfile { try ProfileLibrary.profile(named: "A100-SXM-80GB") }
+}
+
+extension HardwareStudyTests {
+    /// A meta study on A100s leaves FP8 out of its precision choice with a note, and refuses a
+    /// precision section with no format the device has.
+    func testMetaPrecisionKeepsTheFormatsTheDeviceHas() throws {
+        let objectives = #""objectives": {"tokens_per_second": "maximize"}}"#
+        let spec = try parse(Self.meta() + #""precision": {"_type": "choice", "_value": ["bf16", "fp8", "fp16"]}, "# + objectives)
+        XCTAssertEqual(spec.notes, ["precision: fp8 left out of the search: A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16"])
+        XCTAssertEqual(try parse(Self.meta() + #""precision": {"_type": "choice", "_value": ["bf16", "fp16"]}, "# + objectives).space,
+                       spec.space)
+        XCTAssertEqual(reason(Self.meta() + #""precision": "fp8", "# + objectives),
+                       "precision: A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16")
+        XCTAssertEqual(reason(Self.meta() + #""precision": {"format": {"_type": "choice", "_value": ["fp8"]}}, "# + objectives),
+                       "precision.format: A100-SXM-80GB has no fp8 units; it trains in fp32, tf32, fp16, bf16")
+        XCTAssertEqual(try parse(Self.meta() + #""precision": "bf16", "# + objectives).notes, [])
+    }
 }

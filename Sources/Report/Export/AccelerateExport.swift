@@ -127,6 +127,7 @@ public enum AccelerateExport {
             lost.append("ZeRO stage 3 (parameters sharded over the data-parallel ranks): Megatron under Accelerate shards optimizer states and gradients only")
         }
         if s.offloadOptimizer { c.append("  megatron_lm_optimizer_cpu_offload: true") }
+        if s.offloadParameters { lost.append("parameter offload: Megatron under Accelerate offloads optimizer states only") }
         if let clip = s.gradientClip { c.append("  megatron_lm_gradient_clipping: \(JSONValue.format(clip))") }
         if s.pp > 1 && s.virtualStages > 1 {
             lost.append("the interleaved 1F1B schedule (\(s.virtualStages) model chunks per device): Accelerate passes no virtual-pipeline setting to Megatron")

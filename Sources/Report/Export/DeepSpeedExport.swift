@@ -198,6 +198,7 @@ public enum DeepSpeedExport {
               ("reduce_bucket_size", .number(bucketElements))]
         if s.zeroStage < 3 { z.append(("allgather_bucket_size", .number(bucketElements))) }
         if s.offloadOptimizer { z.append(("offload_optimizer", .object([("device", .string("cpu")), ("pin_memory", .bool(true))]))) }
+        if s.offloadParameters && s.zeroStage == 3 { z.append(("offload_param", .object([("device", .string("cpu")), ("pin_memory", .bool(true))]))) }
         if s.zeroStage == 3 { z.append(("stage3_gather_16bit_weights_on_model_save", .bool(true))) }
         return .object(z)
     }

@@ -15,6 +15,8 @@ public struct TrainingSetup: Equatable, Sendable {
     public var zeroStage: Int
     /// Optimizer states (and the update) in host memory, as ZeRO-Offload does.
     public var offloadOptimizer: Bool
+    /// ZeRO-3's parameter partition in host memory too (DeepSpeed's `offload_param`).
+    public var offloadParameters: Bool = false
     /// Samples per forward/backward on one data-parallel rank.
     public var microBatch: Int
     /// Micro-batches per optimizer step on each data-parallel rank.
@@ -103,6 +105,7 @@ public struct TrainingSetup: Equatable, Sendable {
                   offloadOptimizer: plan.offload, microBatch: plan.microBatch, accumulation: accumulation,
                   precision: MixedPrecision(format, lossScaling: format == .fp16 ? .dynamic : nil),
                   checkpointing: plan.checkpointing, sequenceParallel: plan.sequenceParallel, layers: model.layers)
+        offloadParameters = plan.offloadParameters
         pipelineSchedule = plan.schedule; virtualStages = plan.virtualStages; scatterGather = plan.scatterGather
         overlapGradientReduction = plan.overlapGradientReduction; self.flashAttention = flashAttention
         transformer = model

@@ -11,9 +11,10 @@ import Parallel
 /// 1), `dp` (default devices / (tp·pp)), `zero` (0), `micro_batch` (1), `grad_accum`,
 /// `checkpointing` (none, selective, full), `sequence_parallel`, `offload` (false), `schedule`
 /// (1f1b, gpipe)) and `precision` is a format
-/// name (bf16 by default) or an object with one under `format`. A plan that breaks a derived
+/// name (by default bf16, or fp16 on a device without BF16 units) or an object with one under `format`. A plan that breaks a derived
 /// constraint (tp must divide the heads, tp·pp the devices, pp ≤ layers, dp × micro-batch the
-/// global batch) fails with the reason. Metrics: `tokens_per_second`, `samples_per_second`,
+/// global batch) fails with the reason, as does one in a format the device has no units for (the
+/// space file leaves such formats out of the search beforehand). Metrics: `tokens_per_second`, `samples_per_second`,
 /// `step_seconds`, `compute_seconds`, `communication_seconds`, `bubble_seconds`, `memory_gib` (per
 /// device), `memory_excess_gib` (over the device's capacity; 0 when it fits), `mfu`,
 /// `tflops_per_device`, `joules_per_token`, `parameters_per_device`, and `usd_per_mtoken` (US
@@ -93,7 +94,8 @@ public final class MetaEvaluator: Evaluator {
             throw EvaluationError("\(Self.costMetric): hardware profile '\(cluster.profile.name)' has no price_per_hour_usd "
                                   + "(give one in a profile file named by evaluator.meta.hardware, or leave \(Self.costMetric) out of the objectives and constraints)")
         }
-        let plan = try Self.plan(candidate, devices: cluster.devices)
+        var plan = try Self.plan(candidate, devices: cluster.devices)
+        if candidate["precision"] == nil { plan.precision = ParallelPlan.defaultPrecision(on: cluster.profile) }
         let job = TrainingJob(model: model, globalBatch: globalBatch, cluster: cluster, plan: plan)
         let m: Int
         do {
@@ -101,6 +103,7 @@ public final class MetaEvaluator: Evaluator {
             m = try plan.validate(model, devices: cluster.devices, globalBatch: globalBatch)
         }
         catch let e as PlanError { throw EvaluationError("parallelism.\(e.key): \(e.reason)") }
+        do { try plan.checkPrecision(on: cluster.profile) } catch let e as PlanError { throw EvaluationError("precision: \(e.reason)") }
         let key = "\(plan.microBatch)/\(plan.precision.rawValue)"
         let trace = try traces[key] ?? TransformerTrace(model: model, microBatch: plan.microBatch, precision: plan.precision)
         traces[key] = trace

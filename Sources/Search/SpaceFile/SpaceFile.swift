@@ -58,7 +58,8 @@ public enum SpaceFile {
         }
 
         let evaluator = try evaluator(try required(members, "evaluator", at: ""))
-        let sections = members.filter { candidateSections.contains($0.key) }
+        var sections = members.filter { candidateSections.contains($0.key) }
+        var notes: [String] = []
         let space: SearchSpace
         var metrics: [String]?
         var defaultObjectives: [Objective]?
@@ -83,7 +84,7 @@ public enum SpaceFile {
             var builder = SpaceTemplateBuilder()
             space = try builder.build(sections: sections)
             try checkPlaceholders(command, space: space)
-        case .meta:
+        case .meta(let meta):
             if let section = sections.first(where: { $0.key != "parallelism" && $0.key != "precision" }) {
                 throw ConfigError(keyPath: section.key, reason: "the meta evaluator searches only parallelism and precision")
             }
@@ -93,6 +94,11 @@ public enum SpaceFile {
                 }
             }
             metrics = MetricCatalogue.meta.map(\.name)
+            if let i = sections.firstIndex(where: { $0.key == "precision" }) {
+                let (kept, left) = try metaPrecision(sections[i].value, profile: meta.cluster.profile)
+                if let kept { sections[i].value = kept }
+                notes = left
+            }
             var builder = SpaceTemplateBuilder()
             space = try builder.build(sections: sections)
         }
@@ -137,6 +143,7 @@ public enum SpaceFile {
         spec.export = export
         if let keeping = try optional(members, "keep_weights").map(Self.keepWeights) { spec.keepWeights = keeping }
         spec.document = document
+        spec.notes = notes
         return spec
     }
 

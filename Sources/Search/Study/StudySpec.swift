@@ -169,6 +169,9 @@ public struct StudySpec: Hashable, Sendable {
     /// The space document as read, with the settings changed on the command line written into
     /// it: what a study stores, and what later commands read its spec from.
     public var document: JSONValue = .null
+    /// What reading the file changed that the user should hear of (a meta study's precision
+    /// options the device has no units for, left out).
+    public var notes: [String] = []
     /// Where the spec was read from (the space file's path), for error messages.
     public var source: String = "space"
     /// A command study's mapping of its parameters onto DeepSpeed and Accelerate settings.

@@ -5,23 +5,26 @@ import Foundation
 struct BenchCostModelCommand: Command {
     static let configuration = CommandConfiguration(
         name: "costmodel",
-        abstract: "Compare the training cost model with the per-GPU throughput Megatron-LM published (Narayanan et al. 2021, Table 1).",
+        abstract: "Compare the training cost model with the per-GPU throughput Megatron-LM published (Narayanan et al. 2021, Table 1), and its model-state memory with DeepSpeed's estimators.",
         options: [
             .json,
             .value("hardware", valueName: "NAME", help: "The profile the rows are estimated on.", default: "A100-SXM-80GB"),
             .flag("no-calibrate", help: "Only the profile's own efficiency factors: skip the fitted and leave-one-out errors."),
+            .flag("no-deepspeed", help: "Skip the DeepSpeed memory table (model states per GPU against DeepSpeed's estimators, run in $AUTOTUNE_DEEPSPEED_VENV or $HOME/.cache/autotune/export-venv)."),
             .quiet,
         ])
 
     var json: Bool
     var hardware: String
     var calibrate: Bool
+    var deepSpeed: Bool
     var quiet: Bool
 
     init(_ values: ParsedValues) throws {
         json = values.flag("json")
         hardware = try values.value("hardware")
         calibrate = !values.flag("no-calibrate")
+        deepSpeed = !values.flag("no-deepspeed")
         quiet = values.flag("quiet")
     }
 
@@ -29,6 +32,13 @@ struct BenchCostModelCommand: Command {
         var bench = CostModelBenchmark()
         bench.profileName = hardware
         bench.calibrate = calibrate
+        if deepSpeed {
+            bench.deepSpeedPython = DeepSpeedMemoryComparison.python()
+            if bench.deepSpeedPython == nil {
+                FileHandle.standardError.write(Data(("autotune: note: DeepSpeed memory table skipped: no Python environment with DeepSpeed "
+                    + "at $AUTOTUNE_DEEPSPEED_VENV or $HOME/.cache/autotune/export-venv\n").utf8))
+            }
+        }
         let (records, rows) = try bench.run(progress: Output.progress(quiet: quiet || json))
         let report = BenchReport(results: records, host: HostInfo.current(threads: 1))
         if json {

@@ -38,13 +38,17 @@ struct EstimateCommand: Command {
             .value("checkpointing", valueName: "none|selective|full", help: "Activation recomputation.", default: "none"),
             .flag("sequence-parallel", help: "Split layer norms and dropout along the sequence over the tensor-parallel ranks."),
             .flag("offload", help: "Keep the optimizer states in host memory (ZeRO-Offload)."),
-            .value("precision", valueName: "FORMAT", help: "fp32, tf32, fp16, bf16 or fp8.", default: "bf16"),
+            .flag("offload-params", help: "ZeRO-3 with --offload: keep the parameter partition in host memory too (ZeRO-Infinity)."),
+            .value("precision", valueName: "FORMAT", help: "fp32, tf32, fp16, bf16 or fp8, one the device has units for.",
+                   defaultDescription: "bf16, or fp16 on a device without BF16 units"),
             .value("schedule", valueName: "1f1b|gpipe", help: "Pipeline schedule.", default: "1f1b"),
             .value("virtual-stages", valueName: "V", help: "Model chunks per device: V > 1 is the interleaved 1F1B schedule (bubble (pp − 1)/(V·m), V× the pipeline sends).", default: "1"),
             .flag("no-scatter-gather", help: "Send whole activations between stages from every tensor-parallel rank, not 1/tp each gathered over the node."),
             .flag("overlap-grad-reduce", help: "Reduce data-parallel gradients in buckets during the backward pass; only the exposed part adds to the step."),
+            .flag("overlap-param-gather", help: "ZeRO-3: gather the next layer's parameters while the current one computes; only the exposed part adds to the step."),
             .flag("flash-attention", help: "FlashAttention: no sequence² attention activations kept (default: the profile's flash_attention)."),
             .flag("no-flash-attention", help: "Attention that keeps its sequence² scores for the backward pass."),
+            .flag("allow-infeasible", help: "Print the estimate of a plan that does not fit in memory and exit 0 (without it such a plan exits 1)."),
             .json,
         ])
 
@@ -58,12 +62,13 @@ struct EstimateCommand: Command {
     var tp: Int, pp: Int, zero: Int, microBatch: Int
     var gradAccum: Int?
     var checkpointing: ParallelPlan.Checkpointing
-    var sequenceParallel: Bool, offload: Bool
-    var precision: FloatFormat
+    var sequenceParallel: Bool, offload: Bool, offloadParameters: Bool
+    var precision: FloatFormat?
     var schedule: ParallelPlan.PipelineSchedule
     var virtualStages: Int
-    var scatterGather: Bool, overlapGradientReduction: Bool
+    var scatterGather: Bool, overlapGradientReduction: Bool, overlapParameterGather: Bool
     var flashAttention: Bool?
+    var allowInfeasible: Bool
     var json: Bool
 
     init(_ values: ParsedValues) throws {
@@ -81,15 +86,18 @@ struct EstimateCommand: Command {
         checkpointing = try values.value("checkpointing")
         sequenceParallel = values.flag("sequence-parallel")
         offload = values.flag("offload")
-        precision = try values.value("precision")
+        offloadParameters = values.flag("offload-params")
+        precision = try values.optionalValue("precision")
         schedule = try values.value("schedule")
         virtualStages = try values.value("virtual-stages")
         scatterGather = !values.flag("no-scatter-gather")
         overlapGradientReduction = values.flag("overlap-grad-reduce")
+        overlapParameterGather = values.flag("overlap-param-gather")
         if values.flag("flash-attention"), values.flag("no-flash-attention") {
             throw CLIError.badInput("--flash-attention and --no-flash-attention: give one of them")
         }
         flashAttention = values.flag("flash-attention") ? true : values.flag("no-flash-attention") ? false : nil
+        allowInfeasible = values.flag("allow-infeasible")
         json = values.flag("json")
     }
 
@@ -149,31 +157,61 @@ struct EstimateCommand: Command {
             let value = e.keyPath == "nodes" ? String(nodes) : gpusPerNode.map(String.init) ?? ""
             throw CLIError.invalidValue(name: "--" + e.keyPath.replacingOccurrences(of: "_", with: "-"), value: value, reason: e.reason)
         }
+        let precision = self.precision ?? ParallelPlan.defaultPrecision(on: profile)
         let plan: ParallelPlan
         do {
             plan = try ParallelPlan(dp: dp ?? 0, tp: tp, pp: pp, zero: zero, microBatch: microBatch, gradientAccumulation: gradAccum,
                                     checkpointing: checkpointing, sequenceParallel: sequenceParallel, offload: offload,
+                                    offloadParameters: offloadParameters,
                                     precision: precision, schedule: schedule, virtualStages: virtualStages,
                                     scatterGather: scatterGather, overlapGradientReduction: overlapGradientReduction,
+                                    overlapParameterGather: overlapParameterGather,
                                     flashAttention: flashAttention).resolved(devices: cluster.devices)
         } catch let e as PlanError {
             throw CLIError.invalidValue(name: "--" + e.key, value: String(tp), reason: e.reason)
         }
         let batch = globalBatch ?? plan.dp * microBatch * (gradAccum ?? 1)
-        let estimate = try TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan).estimate()
+        let estimate: TrainingEstimate
+        do { estimate = try TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan).estimate() }
+        catch let e as PlanError where e.key == "precision" {
+            throw CLIError.badInput("--precision \(precision.rawValue): \(e.reason)")
+        } catch let e as PlanError {
+            let option = e.key == "offload_parameters" ? "offload-params" : e.key.replacingOccurrences(of: "_", with: "-")
+            throw CLIError.badInput("--\(option): \(e.reason)")
+        }
         for warning in estimate.warnings { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
+        let job = TrainingJob(model: model, globalBatch: batch, cluster: cluster, plan: plan)
+        let fits = estimate.infeasible == nil ? nil : job.fittingChange()
         if json {
             try Output.printJSON(EstimateReport(model: model, hardware: profile.name, nodes: cluster.nodes,
                                                 devicesPerNode: cluster.devicesPerNode, globalBatch: batch,
                                                 pricePerHourUSD: profile.pricePerHourUSD, priceSource: profile.priceSource,
-                                                estimate: estimate))
-        } else {
-            print(Self.table(model, cluster, batch, estimate))
+                                                memoryNeededGiB: estimate.memory.total / 1_073_741_824, deviceMemoryGiB: profile.memoryGiB,
+                                                fitsWith: fits, estimate: estimate))
+        } else if estimate.infeasible == nil || allowInfeasible {
+            print(Self.table(model, cluster, batch, estimate, fitsWith: fits))
+        }
+        if let why = estimate.infeasible, !allowInfeasible {
+            throw CLIError.runtime("the plan does not fit: \(why); " + Self.remedy(fits) + "; --allow-infeasible prints the estimate anyway")
         }
         return 0
     }
 
-    static func table(_ g: GPTSpec, _ c: Cluster, _ batch: Int, _ e: TrainingEstimate) -> String {
+    /// "it fits with --zero 2 (61 GiB per device)", or that no single change makes it fit.
+    static func remedy(_ fits: PlanChange?) -> String {
+        guard let fits else {
+            return "no single change (a higher ZeRO stage, recomputation, twice the tp or pp, half the micro-batch, offload) makes it fit"
+        }
+        return "it fits with \(fits.option) (\(gibibytes(fits.memory)) GiB per device)"
+    }
+
+    /// Bytes as GiB: one decimal below 10, whole above.
+    static func gibibytes(_ bytes: Double) -> String {
+        let v = bytes / 1_073_741_824
+        return v >= 10 ? String(Int(v.rounded())) : String(format: "%.1f", v)
+    }
+
+    static func table(_ g: GPTSpec, _ c: Cluster, _ batch: Int, _ e: TrainingEstimate, fitsWith fits: PlanChange? = nil) -> String {
         let p = e.plan
         func gb(_ b: Double) -> String { String(format: "%.2f GiB", b / 1_073_741_824) }
         func s(_ t: Double) -> String { t >= 1 ? String(format: "%.3f s", t) : String(format: "%.2f ms", t * 1000) }
@@ -182,13 +220,15 @@ struct EstimateCommand: Command {
             "model       GPT, \(humanNumber(Double(e.parameters))) parameters (\(g.layers) layers, hidden \(g.hidden), \(g.heads) heads, sequence \(g.sequenceLength), vocabulary \(g.vocabulary))",
             "cluster     \(c.nodes) × \(c.devicesPerNode) \(c.profile.name) (\(c.devices) device\(c.devices == 1 ? "" : "s"))",
             "plan        dp \(p.dp) × tp \(p.tp) × pp \(p.pp), ZeRO \(p.zero), micro-batch \(p.microBatch) × \(e.microBatches) per step, global batch \(batch), \(p.precision.rawValue), checkpointing \(p.checkpointing.rawValue)"
-                + (p.sequenceParallel ? ", sequence parallel" : "") + (p.offload ? ", optimizer offload" : "")
+                + (p.sequenceParallel ? ", sequence parallel" : "") + (p.offload ? (p.offloadParameters ? ", optimizer and parameter offload" : ", optimizer offload") : "")
                 + (p.pp > 1 ? ", \(p.schedule.rawValue)" + (p.virtualStages > 1 ? " interleaved, \(p.virtualStages) chunks per device" : "") : "")
-                + (p.flashAttention == true ? ", FlashAttention" : "") + (p.overlapGradientReduction ? ", gradient reduction overlapped" : ""),
+                + (p.flashAttention == true ? ", FlashAttention" : "") + (p.overlapGradientReduction ? ", gradient reduction overlapped" : "")
+                + (p.overlapParameterGather && p.zero >= 3 ? ", parameter gathers prefetched" : ""),
             "FLOPs       \(String(format: "%.3e", e.modelFLOPsPerStep)) per iteration (model), \(String(format: "%.3e", e.executedFLOPsPerStep)) executed",
             "parameters  \(humanNumber(e.parametersPerDevice)) on the fullest device",
             "memory      \(gb(m.total)) per device of \(gb(c.profile.memoryBytes)): parameters \(gb(m.parameters)), gradients \(gb(m.gradients)), "
-                + "optimizer states \(gb(m.optimizerStates)), activations \(gb(m.activations)), buffers \(gb(m.buffers))"
+                + "optimizer states \(gb(m.optimizerStates)), " + (p.zero >= 3 ? "gathered layer \(gb(m.gatheredLayer)), " : "")
+                + "activations \(gb(m.activations)), buffers \(gb(m.buffers))"
                 + (p.offload ? "; host \(gb(m.host)) per node" : ""),
             "step time   \(s(t.step)): compute \(s(t.compute)), communication \(s(t.communication)) exposed (tensor \(s(t.tensorCommunication)), "
                 + "pipeline \(s(t.pipelineCommunication)), data \(s(t.dataCommunication))) and \(s(t.hiddenCommunication)) hidden behind the backward pass, "
@@ -201,7 +241,7 @@ struct EstimateCommand: Command {
             lines.append("cost        \(dollars(perMillion)) per million tokens, \(dollars(perStep)) per step, at $\(figure(price)) per device-hour"
                          + (c.profile.priceSource.map { " (\($0))" } ?? ""))
         }
-        if let why = e.infeasible { lines.append("INFEASIBLE  \(why)") }
+        if let why = e.infeasible { lines.append("INFEASIBLE  \(why); \(remedy(fits))") }
         return lines.joined(separator: "\n")
     }
 }
@@ -238,5 +278,18 @@ struct EstimateReport: Encodable {
     /// absent without one.
     let pricePerHourUSD: Double?
     let priceSource: String?
+    /// What the plan needs per device and what the device has, GiB.
+    let memoryNeededGiB: Double
+    let deviceMemoryGiB: Double
+    /// For a plan that does not fit: the first single change that makes it fit (see
+    /// `TrainingJob.neighbours()` for the order); absent when the plan fits or none does.
+    let fitsWith: PlanChange?
     let estimate: TrainingEstimate
+
+    /// Spelled out so that a snake-case encoder writes `memory_needed_gib`, not `memory_needed_gi_b`.
+    enum CodingKeys: String, CodingKey {
+        case model, hardware, nodes, devicesPerNode, globalBatch, pricePerHourUSD, priceSource, fitsWith, estimate
+        case memoryNeededGiB = "memoryNeededGib"
+        case deviceMemoryGiB = "deviceMemoryGib"
+    }
 }

@@ -89,6 +89,7 @@ struct SearchCommand: Command {
         } catch let e as ConfigError {
             throw InputFileError(file: spacePath, reason: e.description)
         }
+        for note in spec.notes { FileHandle.standardError.write(Data("autotune: note: \(spacePath): \(note)\n".utf8)) }
         let name = studyName ?? spec.name ?? URL(fileURLWithPath: spacePath).deletingPathExtension().lastPathComponent
         try StudyStore.validateName(name)
         // Checked before the store is opened, so bad input never leaves a store or study behind.
