@@ -104,29 +104,29 @@ public final class DashboardAPI {
     private func studies() throws -> String {
         let formatter = ISO8601DateFormatter()
         let items = try storage.studies().map { s -> String in
-            let objectives = zip(s.study.objectives, s.study.directions).map { "{\"metric\":\(JSONText.quoted($0)),\"direction\":\(JSONText.quoted($1))}" }
-            let counts = TrialState.allCases.map { "\(JSONText.quoted($0.rawValue)):\(s.counts[$0] ?? 0)" }
-            return "{\"name\":\(JSONText.quoted(s.study.name)),\"strategy\":\(JSONText.quoted(s.study.strategy)),"
+            let objectives = zip(s.study.objectives, s.study.directions).map { "{\"metric\":\(JSONValue.quoted($0)),\"direction\":\(JSONValue.quoted($1))}" }
+            let counts = TrialState.allCases.map { "\(JSONValue.quoted($0.rawValue)):\(s.counts[$0] ?? 0)" }
+            return "{\"name\":\(JSONValue.quoted(s.study.name)),\"strategy\":\(JSONValue.quoted(s.study.strategy)),"
                 + "\"objectives\":[\(objectives.joined(separator: ","))],\"counts\":{\(counts.joined(separator: ","))},"
-                + "\"trials\":\(s.counts.values.reduce(0, +)),\"created\":\(JSONText.quoted(formatter.string(from: s.study.created))),"
-                + "\"last_activity\":\(s.lastActivity.map { JSONText.quoted(formatter.string(from: $0)) } ?? "null")}"
+                + "\"trials\":\(s.counts.values.reduce(0, +)),\"created\":\(JSONValue.quoted(formatter.string(from: s.study.created))),"
+                + "\"last_activity\":\(s.lastActivity.map { JSONValue.quoted(formatter.string(from: $0)) } ?? "null")}"
         }
-        return "{\"store\":\(JSONText.quoted(location)),\"studies\":[\(items.joined(separator: ","))]}\n"
+        return "{\"store\":\(JSONValue.quoted(location)),\"studies\":[\(items.joined(separator: ","))]}\n"
     }
 
     static func describe(_ study: Study) -> String {
         let spec = study.spec
-        let objectives = spec.objectives.map { "{\"metric\":\(JSONText.quoted($0.metric)),\"direction\":\(JSONText.quoted($0.direction.rawValue))}" }
+        let objectives = spec.objectives.map { "{\"metric\":\(JSONValue.quoted($0.metric)),\"direction\":\(JSONValue.quoted($0.direction.rawValue))}" }
         let constraints = spec.constraints.map {
-            "{\"metric\":\(JSONText.quoted($0.metric)),\"relation\":\(JSONText.quoted($0.relation.rawValue)),\"bound\":\(number($0.bound))}"
+            "{\"metric\":\(JSONValue.quoted($0.metric)),\"relation\":\(JSONValue.quoted($0.relation.rawValue)),\"bound\":\(number($0.bound))}"
         }
         var names: [String] = []
         for d in spec.space.dimensions where !names.contains(d.name) { names.append(d.name) }
-        return "{\"name\":\(JSONText.quoted(study.name)),\"evaluator\":\(JSONText.quoted(spec.evaluator.name)),"
-            + "\"strategy\":\(JSONText.quoted(study.record.strategy)),\"seed\":\(spec.seed),"
+        return "{\"name\":\(JSONValue.quoted(study.name)),\"evaluator\":\(JSONValue.quoted(spec.evaluator.name)),"
+            + "\"strategy\":\(JSONValue.quoted(study.record.strategy)),\"seed\":\(spec.seed),"
             + "\"budget\":\(spec.budget.trials.map(String.init) ?? "null"),"
             + "\"objectives\":[\(objectives.joined(separator: ","))],\"constraints\":[\(constraints.joined(separator: ","))],"
-            + "\"parameters\":[\(names.map(JSONText.quoted).joined(separator: ","))],"
+            + "\"parameters\":[\(names.map(JSONValue.quoted).joined(separator: ","))],"
             + "\"reference_point\":\(study.record.referencePoint.map { "[" + $0.map(number).joined(separator: ",") + "]" } ?? "null")}\n"
     }
 
@@ -136,7 +136,7 @@ public final class DashboardAPI {
     private func trials(_ study: Study, since: Int64?) throws -> HTTPResponse {
         if let sqlite = storage as? SQLiteStorage {
             let (json, cursor) = try sqlite.finishedTrialsJSON(study: study.id, finishedAfter: since)
-            var body = Data("{\"study\":\(JSONText.quoted(study.name)),\"trials\":".utf8)
+            var body = Data("{\"study\":\(JSONValue.quoted(study.name)),\"trials\":".utf8)
             body.reserveCapacity(json.count + 64)
             body.append(json)
             body.append(contentsOf: ",\"cursor\":\(cursor ?? since ?? 0)}\n".utf8)
@@ -147,7 +147,7 @@ public final class DashboardAPI {
 
     func genericTrials(_ study: Study, since: Int64?) throws -> String {
         let records = try storage.trials(study: study.id, finishedAfter: since)
-        var out = "{\"study\":\(JSONText.quoted(study.name)),\"trials\":["
+        var out = "{\"study\":\(JSONValue.quoted(study.name)),\"trials\":["
         out.reserveCapacity(200 * records.count + 64)
         var cursor = since ?? 0
         for (i, t) in records.enumerated() where t.state.isFinished {
@@ -163,12 +163,12 @@ public final class DashboardAPI {
         out += "{\"number\":\(t.number),\"state\":\"\(t.state.rawValue)\",\"parameters\":{"
         for (k, p) in t.parameters.enumerated() {
             if k > 0 { out += "," }
-            out += JSONText.quoted(p.name) + ":" + p.json
+            out += JSONValue.quoted(p.name) + ":" + p.json
         }
         out += "},\"metrics\":{"
         for (k, m) in t.metrics.sorted(by: { $0.key < $1.key }).enumerated() {
             if k > 0 { out += "," }
-            out += JSONText.quoted(m.key) + ":" + number(m.value)
+            out += JSONValue.quoted(m.key) + ":" + number(m.value)
         }
         out += "},\"violation\":\(number(t.violation))"
         if !t.intermediate.isEmpty {
@@ -178,13 +178,13 @@ public final class DashboardAPI {
                 out += "[\(step),{"
                 for (j, m) in (t.intermediate[step] ?? [:]).sorted(by: { $0.key < $1.key }).enumerated() {
                     if j > 0 { out += "," }
-                    out += JSONText.quoted(m.key) + ":" + number(m.value)
+                    out += JSONValue.quoted(m.key) + ":" + number(m.value)
                 }
                 out += "}]"
             }
             out += "]"
         }
-        if let message = t.message { out += ",\"message\":" + JSONText.quoted(message) }
+        if let message = t.message { out += ",\"message\":" + JSONValue.quoted(message) }
         out += ",\"seq\":\(t.finishSequence.map(String.init) ?? "null")}"
     }
 
@@ -193,7 +193,7 @@ public final class DashboardAPI {
     private func front(_ study: Study) throws -> String {
         let all = try study.trials()
         let members = study.objectives.front(all)
-        var out = "{\"study\":\(JSONText.quoted(study.name)),\"front\":["
+        var out = "{\"study\":\(JSONValue.quoted(study.name)),\"front\":["
         for (i, t) in members.enumerated() {
             if i > 0 { out += "," }
             Self.write(t, into: &out)
@@ -220,14 +220,14 @@ public final class DashboardAPI {
         let results: [ObjectiveImportance]
         do { results = try study.importance(of: objective) } catch let e as StudyError {
             if let objective, !study.spec.objectives.contains(where: { $0.metric == objective }) { throw DashboardError(e.reason, usage: true) }
-            return "{\"study\":\(JSONText.quoted(study.name)),\"objectives\":[],\"note\":\(JSONText.quoted(e.reason))}\n"
+            return "{\"study\":\(JSONValue.quoted(study.name)),\"objectives\":[],\"note\":\(JSONValue.quoted(e.reason))}\n"
         }
         let items = results.map { r in
-            "{\"metric\":\(JSONText.quoted(r.objective.metric)),\"direction\":\"\(r.objective.direction.rawValue)\",\"trials\":\(r.trials),"
+            "{\"metric\":\(JSONValue.quoted(r.objective.metric)),\"direction\":\"\(r.objective.direction.rawValue)\",\"trials\":\(r.trials),"
                 + "\"top_trials\":\(r.topTrials),\"parameters\":["
-                + r.parameters.map { "{\"name\":\(JSONText.quoted($0.name)),\"importance\":\(Self.number($0.importance))}" }.joined(separator: ",") + "]}"
+                + r.parameters.map { "{\"name\":\(JSONValue.quoted($0.name)),\"importance\":\(Self.number($0.importance))}" }.joined(separator: ",") + "]}"
         }
-        return "{\"study\":\(JSONText.quoted(study.name)),\"method\":\"PED-ANOVA\",\"objectives\":[\(items.joined(separator: ","))]}\n"
+        return "{\"study\":\(JSONValue.quoted(study.name)),\"method\":\"PED-ANOVA\",\"objectives\":[\(items.joined(separator: ","))]}\n"
     }
 
     /// The nightly runs (newest first, at most 60), each metric judged against the runs before
@@ -248,11 +248,11 @@ public final class DashboardAPI {
             let earlier = runs[(i + 1)...].filter { $0.hostFingerprint == run.hostFingerprint && $0.state == .complete }
             let comparisons = MetricComparison.compare(results[run.id] ?? [], history: earlier.map { results[$0.id] ?? [] }, rule: rule)
             let metrics = comparisons.map {
-                "{\"suite\":\(JSONText.quoted($0.suite)),\"name\":\(JSONText.quoted($0.name)),\"value\":\(Self.number($0.now)),"
-                    + "\"unit\":\(JSONText.quoted($0.unit)),\"better\":\"\($0.better.rawValue)\",\"verdict\":\"\($0.verdict.rawValue)\"}"
+                "{\"suite\":\(JSONValue.quoted($0.suite)),\"name\":\(JSONValue.quoted($0.name)),\"value\":\(Self.number($0.now)),"
+                    + "\"unit\":\(JSONValue.quoted($0.unit)),\"better\":\"\($0.better.rawValue)\",\"verdict\":\"\($0.verdict.rawValue)\"}"
             }
-            items.append("{\"id\":\(run.id),\"suite\":\(JSONText.quoted(run.suite)),\"started\":\(JSONText.quoted(formatter.string(from: run.started))),"
-                         + "\"state\":\"\(run.state.rawValue)\",\"commit\":\(JSONText.quoted(run.commit)),\"metrics\":[\(metrics.joined(separator: ","))]}")
+            items.append("{\"id\":\(run.id),\"suite\":\(JSONValue.quoted(run.suite)),\"started\":\(JSONValue.quoted(formatter.string(from: run.started))),"
+                         + "\"state\":\"\(run.state.rawValue)\",\"commit\":\(JSONValue.quoted(run.commit)),\"metrics\":[\(metrics.joined(separator: ","))]}")
         }
         return "{\"runs\":[\(items.joined(separator: ","))]}\n"
     }

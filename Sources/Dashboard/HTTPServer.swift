@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import Engine
 import Foundation
 
 /// One HTTP request as the dashboard sees it: GET or HEAD, a path and its query.
@@ -23,7 +24,7 @@ public struct HTTPResponse: Sendable {
 
     /// `{"error": reason}` with `status`.
     public static func error(_ status: Int, _ reason: String) -> HTTPResponse {
-        .json("{\"error\":\(JSONText.quoted(reason))}\n", status: status)
+        .json("{\"error\":\(JSONValue.quoted(reason))}\n", status: status)
     }
 }
 
@@ -151,24 +152,4 @@ public struct DashboardError: Error, CustomStringConvertible {
     public let usage: Bool
     public init(_ reason: String, usage: Bool = false) { self.reason = reason; self.usage = usage }
     public var description: String { reason }
-}
-
-/// JSON text helpers for the API's hand-built documents.
-enum JSONText {
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<": out += "\\u003c"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
 }

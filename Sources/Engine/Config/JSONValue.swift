@@ -134,7 +134,8 @@ extension JSONValue {
         }
     }
 
-    static func quoted(_ s: String) -> String {
+    /// `s` as a JSON string literal, quotes and control characters escaped.
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
