@@ -140,6 +140,25 @@ final class SearchEndToEndTests: ScratchTestCase {
         XCTAssertEqual(after.filter { $0["retry_of"] as? Int == interrupted.first?["trial"] as? Int }.count, 1)
     }
 
+    /// Interrupted while the engine trains (inside OpenBLAS): exit 130 with the trial handed back,
+    /// never a crash of the library's clean-up under the training thread.
+    func testAnInterruptedEngineTrialExitsCleanly() throws {
+        let space = write("train.json", """
+        {"architecture": {"family": "mlp", "widths": {"_type": "choice", "_value": [[64, 32], [128, 64]]}},
+         "training": {"optimizer": {"name": "adam", "lr": 0.01}, "batch_size": 16, "epochs": 200},
+         "evaluator": {"engine": {"data": {"dataset": "spirals", "samples": 1500, "classes": 3}}},
+         "objectives": {"accuracy": "maximize"}, "budget": 50, "seed": 1}
+        """)
+        guard let process = startAutotune(["search", space, "--db", db, "--study", "t", "--quiet", "--threads", "2"]) else { return }
+        waitUntil(timeout: 30) { trialsSoFar("t").contains { $0["state"] as? String == "RUNNING" } }
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit, "a signal ended it: it crashed")
+        XCTAssertEqual(process.terminationStatus, 128 + SIGINT)
+        XCTAssertEqual(try trials("t").filter { $0["state"] as? String == "FAIL" }.first?["message"] as? String, "interrupted by SIGINT")
+    }
+
     func testTwoWorkersShareOneStoreWithoutLosingOrDuplicatingTrials() throws {
         let space = commandSpace(sleep: 0.2, budget: 12)
         let r = runAutotune(["search", space, "--db", db, "--study", "w", "--workers", "2", "--threads", "1"])

@@ -176,8 +176,8 @@ struct SearchCommand: Command {
 }
 
 /// SIGINT and SIGTERM during a search: hand the running trial back (failed and queued to run
-/// again) and stop the workers, then exit with 128 + the signal — so a resumed study does not
-/// wait for the trial's heartbeat to go stale.
+/// again) and stop the workers, then exit at once with 128 + the signal — so a resumed study does
+/// not wait for the trial's heartbeat to go stale.
 final class Interruption {
     private var sources: [DispatchSourceSignal] = []
 
@@ -188,7 +188,11 @@ final class Interruption {
             source.setEventHandler {
                 handler(sig)
                 FileHandle.standardError.write(Data("\nautotune: interrupted; the running trial will be run again on resume\n".utf8))
-                exit(128 + sig)
+                // _exit, not exit: the main thread may be inside OpenBLAS, training the trial, and
+                // exit's library destructors free OpenBLAS's buffers under it (a crash on every
+                // interrupted engine trial). The store needs no clean-up: every change is committed.
+                fflush(stdout)
+                _exit(128 + sig)
             }
             source.resume()
             sources.append(source)
