@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Parallel", dependencies: ["Engine", "Hardware"], swiftSettings: optimize),
         .target(name: "Store", dependencies: ["CSQLite", "CPostgres"], swiftSettings: optimize),
         .target(name: "Search", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Store"], swiftSettings: optimize),
-        .target(name: "Report", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["ONNX/check", "Export/check"], swiftSettings: optimize),
+        .target(name: "Report", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "CZlib"], exclude: ["ONNX/check", "Export/check"], swiftSettings: optimize),
         .target(name: "Dashboard", dependencies: ["CMicroHTTPD", "Engine", "Search", "Store", "Bench"], swiftSettings: optimize),
         .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["peers"], swiftSettings: optimize),
 

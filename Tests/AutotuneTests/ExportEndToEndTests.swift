@@ -345,6 +345,11 @@ final class ExportEndToEndTests: ScratchTestCase {
         XCTAssertEqual(allowed.status, 0, allowed.stderr)
         XCTAssertTrue(allowed.stderr.contains("autotune: warning: dropped: compression step 1: prune\n"), allowed.stderr)
         XCTAssertTrue(allowed.stderr.contains("autotune: warning: dropped: tf32 precision"), allowed.stderr)
+        let notKept = "trial 0's weights are not kept (its final model is compressed (prune), not the model train.py builds): "
+            + "no kept_weights.npz, so --evaluate-kept and --init-kept have nothing to load\n"
+        XCTAssertTrue(allowed.stdout.contains("\n" + notKept), allowed.stdout)
+        XCTAssertTrue(try String(contentsOfFile: out + "/README.txt", encoding: .utf8).contains("\n" + notKept))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/kept_weights.npz"))
         let script = try String(contentsOfFile: out + "/train.py", encoding: .utf8)
         XCTAssertTrue(script.contains("torch.optim.SGD(groups, lr=LEARNING_RATE, momentum=0.9, nesterov=False)"), script)
     }

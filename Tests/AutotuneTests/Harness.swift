@@ -50,38 +50,45 @@ func runAutotune(_ args: [String], in directory: URL? = nil,
         XCTFail("autotune executable not found next to the test bundle", file: file, line: line)
         return (-1, "", "")
     }
-    let fileManager = FileManager.default
-    let scratch = fileManager.temporaryDirectory.appendingPathComponent("autotune-run-\(UUID().uuidString)")
     do {
-        try fileManager.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? fileManager.removeItem(at: scratch) }
-        let outURL = scratch.appendingPathComponent("stdout"), errURL = scratch.appendingPathComponent("stderr")
-        try Data().write(to: outURL)
-        try Data().write(to: errURL)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = args
-        if let directory { process.currentDirectoryURL = directory }
-        // A store named in the caller's environment would replace every test's own --db.
-        var inherited = ProcessInfo.processInfo.environment
-        inherited["AUTOTUNE_STORAGE"] = nil
-        process.environment = inherited.merging(environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        process.waitUntilExit()
-        try out.close()
-        try err.close()
-        let stdout = String(decoding: try Data(contentsOf: outURL), as: UTF8.self)
-        let stderr = String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
-        return (process.terminationStatus, stdout, stderr)
+        return try runProgram(executable, args, in: directory, environment: environment)
     } catch {
         XCTFail("could not run \(executable.path): \(error)", file: file, line: line)
         return (-1, "", "")
     }
+}
+
+/// Runs `executable` with `args` as `runAutotune` does (output through temporary files, no store
+/// named in the environment); throws when it cannot be started.
+func runProgram(_ executable: URL, _ args: [String], in directory: URL? = nil,
+                environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let fileManager = FileManager.default
+    let scratch = fileManager.temporaryDirectory.appendingPathComponent("autotune-run-\(UUID().uuidString)")
+    try fileManager.createDirectory(at: scratch, withIntermediateDirectories: true)
+    defer { try? fileManager.removeItem(at: scratch) }
+    let outURL = scratch.appendingPathComponent("stdout"), errURL = scratch.appendingPathComponent("stderr")
+    try Data().write(to: outURL)
+    try Data().write(to: errURL)
+    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = args
+    if let directory { process.currentDirectoryURL = directory }
+    // A store named in the caller's environment would replace every test's own --db.
+    var inherited = ProcessInfo.processInfo.environment
+    inherited["AUTOTUNE_STORAGE"] = nil
+    process.environment = inherited.merging(environment) { $1 }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    process.waitUntilExit()
+    try out.close()
+    try err.close()
+    let stdout = String(decoding: try Data(contentsOf: outURL), as: UTF8.self)
+    let stderr = String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
+    return (process.terminationStatus, stdout, stderr)
 }
 
 /// A test case with its own temporary directory, created before each test and removed after.

@@ -3,7 +3,8 @@ import XCTest
 
 /// Kept weights through the built executable: a compressed study run by two workers keeps files
 /// for its front members only and exports them without training; `keep_weights` false keeps
-/// nothing; a bad `keep_weights` is one line with the file and key path, exit 2.
+/// nothing; a bad `keep_weights` is one line with the file and key path, exit 2; a pytorch export
+/// carries them, and its script tests them to the accuracy the study stored.
 final class KeptWeightsEndToEndTests: ScratchTestCase {
     private var db: String { scratch.appendingPathComponent("autotune.sqlite").path }
 
@@ -77,5 +78,58 @@ final class KeptWeightsEndToEndTests: ScratchTestCase {
         XCTAssertEqual(r.status, 2)
         XCTAssertEqual(r.stderr, "autotune: error: \(path): keep_weights.max_mib: must be ≥ 1, got 0\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: db), "bad input leaves no store behind")
+    }
+
+    /// A python that imports torch: python3 on PATH, or the check-export environment
+    /// (`$EXPORT_VENV`, by default ~/.cache/autotune/export-venv).
+    private func pythonWithTorch() -> (executable: URL, prefix: [String])? {
+        let venv = ProcessInfo.processInfo.environment["EXPORT_VENV"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/autotune/export-venv").path
+        for (executable, prefix) in [("/usr/bin/env", ["python3"]), (venv + "/bin/python", [])] {
+            let url = URL(fileURLWithPath: executable)
+            if let r = try? runProgram(url, prefix + ["-c", "import torch"]), r.status == 0 { return (url, prefix) }
+        }
+        return nil
+    }
+
+    /// A CNN with batch norm, a residual and a depthwise-separable stage, trained by a study and
+    /// exported as pytorch: `train.py --evaluate-kept` tests the kept weights in PyTorch to the
+    /// study's stored accuracy (the same weights and test data; only float rounding differs).
+    func testAPyTorchExportEvaluatesTheKeptWeightsToTheStoredAccuracy() throws {
+        guard let python = pythonWithTorch() else {
+            throw XCTSkip("PyTorch is not installed (neither python3 nor the check-export environment imports torch): train.py is not run")
+        }
+        try writeTinyFashionMNIST(to: scratch, train: 400, test: 300)
+        let space = write("convs.json", """
+        {"name": "convs",
+         "architecture": {"family": "cnn", "head": [16], "stages": [
+            {"channels": 4, "batchnorm": true, "pool": "max"},
+            {"channels": 6, "blocks": 2, "residual": true, "batchnorm": true, "pool": "max"},
+            {"channels": 8, "depthwise": true}]},
+         "training": {"optimizer": {"name": "adam", "lr": {"_type": "choice", "_value": [0.003]}}, "batch_size": 32, "epochs": 1, "seed": 1},
+         "evaluator": {"engine": {"data": {"dataset": "fashion-mnist", "dir": "\(scratch.path)"}}},
+         "objectives": {"accuracy": "maximize", "params": "minimize"},
+         "strategy": "random", "budget": 1, "seed": 2}
+        """)
+        let search = runAutotune(["search", space, "--db", db, "--quiet", "--threads", "1"], in: scratch)
+        XCTAssertEqual(search.status, 0, search.stderr)
+        let folder = scratch.appendingPathComponent("job")
+        let export = runAutotune(["export", "convs", "--db", db, "--format", "pytorch", "--out", folder.path, "--json"], in: scratch)
+        XCTAssertEqual(export.status, 0, export.stderr)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
+        let stored = try XCTUnwrap((doc["objectives"] as? [String: Any])?["accuracy"] as? Double)
+        XCTAssertEqual(doc["notes"] as? [String],
+                       ["kept_weights.npz holds trial 0's kept weights: 'python train.py --evaluate-kept' tests them, '--init-kept' trains from them"])
+        XCTAssertTrue((doc["files"] as? [String])?.contains(folder.appendingPathComponent("kept_weights.npz").path) == true, export.stdout)
+        let readme = try String(contentsOf: folder.appendingPathComponent("README.txt"), encoding: .utf8)
+        XCTAssertTrue(readme.contains("kept_weights.npz: the weights the study kept for trial 0, as Model's state_dict"), readme)
+
+        let run = try runProgram(python.executable, python.prefix + ["train.py", "--evaluate-kept"], in: folder)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2, "the parameter count and the test accuracy, no training: \(run.stdout)")
+        let accuracy = try XCTUnwrap(lines.last.flatMap { $0.hasPrefix("test_accuracy ") ? Double($0.dropFirst(14)) : nil }, run.stdout)
+        XCTAssertEqual(accuracy, stored, accuracy: 0.002, "PyTorch on the kept weights vs the study's stored test accuracy")
+        XCTAssertGreaterThan(stored, 0.2, "a trained model, not chance (10 classes)")
     }
 }

@@ -6,7 +6,8 @@ import Search
 /// An engine trial as a PyTorch training job in one folder: `train.py` (the model in `torch.nn`,
 /// the optimizer, schedule, precision, clipping, accumulation and length of the trial), the
 /// trial's data as `.npy` files, `ds_config.json` and `accelerate.yaml` for the same job on
-/// `setup.dp` processes, and `README.txt` with the launch lines.
+/// `setup.dp` processes, `README.txt` with the launch lines, and — when the study kept the trial's
+/// trained weights — `kept_weights.npz`, its final model as the script's `state_dict`.
 ///
 ///     let output = try PyTorchExport.export(picked, scriptPath: "out/train.py")
 ///     output.lost    // ["compression step 1: prune (...)"] — what the script cannot carry
@@ -51,14 +52,61 @@ enum PyTorchExport {
             "The data: the trial's own splits (same data set, subset, validation split and normalisation,",
             "from seed \(recipe.candidate.training.seed)), as NumPy arrays; images NCHW, standardised per channel:"]
         readme += data.listing + [""]
+        let weights = keptWeights(picked, recipe)
+        readme += weights.readme + [""]
         var files = [ExportFile(path: scriptPath, text: script + "\n"),
                      ExportFile(path: beside("README.txt"), text: readme.joined(separator: "\n")),
                      ExportFile(path: beside(ExportFormat.deepspeed.fileName), text: job.config.prettyText + "\n"),
                      ExportFile(path: beside(ExportFormat.accelerate.fileName), text: accelerate.text)]
         files += data.files(in: directory)
+        if let archive = weights.archive { files.append(ExportFile(path: beside(keptWeightsFile), binary: Data(archive))) }
         let cd = directory.isEmpty ? "" : "cd \(shellQuoted(directory)) && "
         return ExportOutput(files: files, warnings: job.warnings + accelerate.warnings, commands: launch.map { cd + $0 },
-                            lost: lostSettings(recipe))
+                            notes: [weights.note], lost: lostSettings(recipe))
+    }
+
+    /// The file of the kept weights, beside train.py.
+    static let keptWeightsFile = "kept_weights.npz"
+
+    /// The kept weights' archive when there is one, the line the export prints about them, and
+    /// README.txt's lines: what the archive is, or why there is none.
+    static func keptWeights(_ picked: PickedTrial, _ recipe: Recipe) -> (archive: [UInt8]?, note: String, readme: [String]) {
+        let trial = "trial \(picked.trial.number)"
+        switch keptArchive(picked, recipe) {
+        case .success(let archive):
+            return (archive,
+                    "\(keptWeightsFile) holds \(trial)'s kept weights: 'python train.py --evaluate-kept' tests them, '--init-kept' trains from them",
+                    ["\(keptWeightsFile): the weights the study kept for \(trial), as Model's state_dict (PyTorch's layouts, batch-norm",
+                     "running statistics included). 'python train.py --evaluate-kept' loads them, prints their test accuracy and",
+                     "stops; '--init-kept' added to any launch line trains from them."])
+        case .failure(let missing):
+            let line = "\(trial)'s weights are not kept (\(missing.reason)): no \(keptWeightsFile), so --evaluate-kept and --init-kept have nothing to load"
+            return (nil, line, [line])
+        }
+    }
+
+    /// The kept final model of `picked` as the script's state_dict in one .npz, or why there is none: the
+    /// study kept no weights for the trial (`PickedTrial.keptModel()`), or its final model is not
+    /// the plain float model of the recipe's architecture that train.py builds (compression
+    /// steps change it).
+    static func keptArchive(_ picked: PickedTrial, _ recipe: Recipe) -> Result<[UInt8], WeightsNotKept> {
+        guard recipe.compression.isEmpty else {
+            let steps = recipe.compression.map(\.method).joined(separator: ", ")
+            return .failure(WeightsNotKept("its final model is compressed (\(steps)), not the model train.py builds"))
+        }
+        do {
+            let kept = try picked.keptModel().model
+            guard kept.spec == recipe.candidate.architecture else {
+                return .failure(WeightsNotKept("the kept model is a \(kept.spec.family), not the recipe's architecture"))
+            }
+            return .success(try PyTorchStateDict.npzArchive(PyTorchStateDict.entries(of: kept)))
+        } catch let missing as WeightsNotKept {
+            return .failure(missing)
+        } catch let e as ReportError {
+            return .failure(WeightsNotKept(e.message))
+        } catch {
+            return .failure(WeightsNotKept("\(error)"))
+        }
     }
 
     /// The three launch lines, run in the script's folder.
@@ -101,7 +149,9 @@ enum PyTorchExport {
         Trains the trial's model as the autotune engine did: the same architecture, data (the .npy files
         beside this script), optimizer, learning-rate schedule, batch, accumulation, clipping, precision
         and length. Initial weights, the shuffling order and dropout masks are drawn by torch from SEED.
-        The last line printed is the test accuracy: "test_accuracy 0.8532".
+        The last line printed is the test accuracy: "test_accuracy 0.8532". With --evaluate-kept it loads
+        the weights the study kept (\(keptWeightsFile), when README.txt lists it) and only tests them;
+        --init-kept trains from them.
 
         Run it in this folder, one of three ways:
             \(launch[0])
@@ -127,6 +177,7 @@ enum PyTorchExport {
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         HERE = os.path.dirname(os.path.abspath(__file__))
+        KEPT_WEIGHTS = "\(keptWeightsFile)"  # the trained weights the study kept, when it kept them
         """
     }
 }

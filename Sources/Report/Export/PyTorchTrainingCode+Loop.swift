@@ -1,6 +1,6 @@
 extension PyTorchTrainingCode {
     /// The processes, the two ways of stepping (torch itself, or DeepSpeed from its config), the
-    /// epoch loop, the evaluation and `main`. The same text for every trial: what varies is in the
+    /// epoch loop, the evaluation, loading the kept weights and `main`. The same text for every trial: what varies is in the
     /// settings, the model and the optimizer above it.
     static let loopSource = #"""
     def start_processes(deepspeed_config):
@@ -142,11 +142,31 @@ extension PyTorchTrainingCode {
                 break
 
 
+    def load_kept_weights(model):
+        """The trained weights the study kept for this trial, from kept_weights.npz (keyed by
+        state_dict names, in PyTorch's layouts), into `model`."""
+        path = os.path.join(HERE, KEPT_WEIGHTS)
+        if not os.path.exists(path):
+            sys.exit(f"no {KEPT_WEIGHTS} beside train.py: the study kept no weights for this trial (README.txt says why)")
+        with np.load(path) as arrays:
+            state = {name: torch.from_numpy(arrays[name]) for name in arrays.files}
+        # Every parameter (a tied one once) and every buffer but the batch counters, which the engine does not keep.
+        needed = {n for n, _ in model.named_parameters()} | {n for n, _ in model.named_buffers() if not n.endswith("num_batches_tracked")}
+        missing, unknown = sorted(needed - state.keys()), sorted(state.keys() - model.state_dict().keys())
+        if missing or unknown:
+            sys.exit(f"{KEPT_WEIGHTS} does not fit Model: missing {missing}, unknown {unknown}")
+        model.load_state_dict(state, strict=False)
+
+
     def main():
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--deepspeed_config", metavar="FILE", help="train under DeepSpeed with this config (ds_config.json)")
         parser.add_argument("--deepspeed", action="store_true", help="accepted for DeepSpeed's launchers; --deepspeed_config decides")
         parser.add_argument("--local_rank", type=int, default=-1, help="set by the deepspeed launcher")
+        kept = parser.add_mutually_exclusive_group()
+        kept.add_argument("--evaluate-kept", action="store_true",
+                          help=f"load the trial's trained weights ({KEPT_WEIGHTS}), print their test accuracy and stop: no training")
+        kept.add_argument("--init-kept", action="store_true", help=f"start training from the trial's trained weights ({KEPT_WEIGHTS})")
         args = parser.parse_args()
 
         rank, world, device = start_processes(args.deepspeed_config)
@@ -154,20 +174,26 @@ extension PyTorchTrainingCode {
             sys.exit(f"{world} processes cannot share a batch of {BATCH} samples evenly")
         torch.manual_seed(SEED)
         model = Model().to(device)
+        if args.evaluate_kept or args.init_kept:
+            load_kept_weights(model)
         if world > 1 and device.type == "cuda":
             # Batch norm over the whole batch, as the engine computes it (SyncBatchNorm needs GPUs;
             # on CPUs each process normalises its own share).
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if rank == 0:
             print(f"parameters {sum(p.numel() for p in model.parameters())}", flush=True)
-        if args.deepspeed_config:
-            training = DeepSpeedTraining(model, args.deepspeed_config, world)
+        if args.evaluate_kept:
+            if rank == 0:
+                print(f"test_accuracy {accuracy(TorchTraining(model, device, 1), *load_split('test')):.4f}", flush=True)
         else:
-            training = TorchTraining(model, device, world)
-        validation = load_split("validation") if os.path.exists(os.path.join(HERE, "validation_x.npy")) else None
-        train(training, load_split("train"), validation, rank, world)
-        if rank == 0:
-            print(f"test_accuracy {accuracy(training, *load_split('test')):.4f}", flush=True)
+            if args.deepspeed_config:
+                training = DeepSpeedTraining(model, args.deepspeed_config, world)
+            else:
+                training = TorchTraining(model, device, world)
+            validation = load_split("validation") if os.path.exists(os.path.join(HERE, "validation_x.npy")) else None
+            train(training, load_split("train"), validation, rank, world)
+            if rank == 0:
+                print(f"test_accuracy {accuracy(training, *load_split('test')):.4f}", flush=True)
         if dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()

@@ -78,10 +78,3 @@ extension NetworkExport {
         return steps
     }
 }
-
-/// A row-major (rows, columns) matrix as (columns, rows).
-func transposed(_ m: [Float], rows: Int, columns: Int) -> [Float] {
-    var t = [Float](repeating: 0, count: m.count)
-    for r in 0..<rows { for c in 0..<columns { t[c * rows + r] = m[r * columns + c] } }
-    return t
-}

@@ -225,11 +225,8 @@ struct NetworkExport {
     /// The engine's (k, k, cin, cout) filter as OIHW (cout, cin, k, k).
     mutating func conv2d(_ c: Conv2d, _ x: Value) -> Value {
         let image = transpose(x, to: .nchw, at: c.name)
-        let k = c.kernel, cin = c.inChannels, cout = c.outChannels, w = c.weight.value.array
-        var oihw = [Float](repeating: 0, count: w.count)
-        for o in 0..<cout { for i in 0..<cin { for ky in 0..<k { for kx in 0..<k {
-            oihw[((o * cin + i) * k + ky) * k + kx] = w[((ky * k + kx) * cin + i) * cout + o]
-        } } } }
+        let k = c.kernel, cin = c.inChannels, cout = c.outChannels
+        let oihw = convolutionOIHW(c.weight.value.array, kernel: k, inChannels: cin, outChannels: cout)
         var inputs = [image.name, builder.constant(.float(c.weight.name, [cout, cin, k, k], oihw))]
         if let b = c.bias { inputs.append(builder.constant(.float(b.name, [cout], b.value.array))) }
         return Value(name: builder.node("Conv", inputs, name: c.name, attributes: window(kernel: k, stride: c.stride, padding: c.padding)),
@@ -239,9 +236,8 @@ struct NetworkExport {
     /// One k×k filter per channel: the engine's (k, k, C) weight as (C, 1, k, k), group = C.
     mutating func depthwise(_ d: DepthwiseConv2d, _ x: Value) -> Value {
         let image = transpose(x, to: .nchw, at: d.name)
-        let k = d.kernel, c = d.channels, w = d.weight.value.array
-        var weight = [Float](repeating: 0, count: w.count)
-        for ch in 0..<c { for ky in 0..<k { for kx in 0..<k { weight[(ch * k + ky) * k + kx] = w[(ky * k + kx) * c + ch] } } }
+        let k = d.kernel, c = d.channels
+        let weight = depthwiseOIHW(d.weight.value.array, kernel: k, channels: c)
         var inputs = [image.name, builder.constant(.float(d.weight.name, [c, 1, k, k], weight))]
         if let b = d.bias { inputs.append(builder.constant(.float(b.name, [c], b.value.array))) }
         let attributes = window(kernel: k, stride: d.stride, padding: d.padding) + [.int("group", c)]
@@ -264,8 +260,7 @@ struct NetworkExport {
     mutating func batchNorm(_ bn: BatchNorm, _ x: Value) -> Value {
         let input = x.layout == .nhwc ? transpose(x, to: .nchw, at: bn.name) : x
         let c = bn.channels
-        let mean = bn.runningMean?.array ?? [Float](repeating: 0, count: c)
-        let variance = bn.runningVariance?.array ?? [Float](repeating: 1, count: c)
+        let (mean, variance) = runningStatistics(bn)
         let inputs = [input.name,
                       builder.constant(.float(bn.scale.name, [c], bn.scale.value.array)),
                       builder.constant(.float(bn.shift.name, [c], bn.shift.value.array)),
