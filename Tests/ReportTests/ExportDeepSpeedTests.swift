@@ -101,7 +101,11 @@ final class ExportDeepSpeedTests: XCTestCase {
         XCTAssertEqual(zero(0), #"{"stage":0}"#)
         XCTAssertEqual(zero(3, offload: true), #"{"stage":3,"overlap_comm":true,"contiguous_gradients":true,"reduce_scatter":true,"#
                        + #""reduce_bucket_size":500000000,"offload_optimizer":{"device":"cpu","pin_memory":true},"#
-                       + #""stage3_gather_16bit_weights_on_model_save":true}"#)
+                       + #""stage3_prefetch_bucket_size":0,"stage3_gather_16bit_weights_on_model_save":true}"#)
+        // ZeRO-3 prefetch as the plan costs it: DeepSpeed's default bucket when it overlaps, none when not.
+        var prefetching = setup(zero: 3)
+        prefetching.overlapParameterGather = true
+        XCTAssertEqual(DeepSpeedExport.config(prefetching).config["zero_optimization"]?["stage3_prefetch_bucket_size"], .number(50_000_000))
         // A meta plan with the parameters offloaded too writes DeepSpeed's offload_param.
         let plan = ParallelPlan(dp: 64, zero: 3, microBatch: 2, offload: true, offloadParameters: true)
         let model = GPTSpec(layers: 32, hidden: 4096, heads: 32, sequenceLength: 4096, vocabulary: 32000)

@@ -16,6 +16,8 @@ import Search
 public enum DeepSpeedExport {
     /// ZeRO's reduce and all-gather bucket, in elements (DeepSpeed's documented default, 5e8).
     static let bucketElements = 500_000_000.0
+    /// ZeRO-3's prefetch bucket, in elements (DeepSpeed's default, 5e7).
+    static let prefetchBucketElements = 50_000_000.0
 
     /// A ds_config and what it does not carry.
     public struct Job: Equatable, Sendable {
@@ -199,7 +201,12 @@ public enum DeepSpeedExport {
         if s.zeroStage < 3 { z.append(("allgather_bucket_size", .number(bucketElements))) }
         if s.offloadOptimizer { z.append(("offload_optimizer", .object([("device", .string("cpu")), ("pin_memory", .bool(true))]))) }
         if s.offloadParameters && s.zeroStage == 3 { z.append(("offload_param", .object([("device", .string("cpu")), ("pin_memory", .bool(true))]))) }
-        if s.zeroStage == 3 { z.append(("stage3_gather_16bit_weights_on_model_save", .bool(true))) }
+        if s.zeroStage == 3 {
+            // Prefetch as costed: DeepSpeed's default bucket (5e7 elements) overlaps the next
+            // gather with compute; 0 gathers each layer when it is reached.
+            z.append(("stage3_prefetch_bucket_size", .number(s.overlapParameterGather ? prefetchBucketElements : 0)))
+            z.append(("stage3_gather_16bit_weights_on_model_save", .bool(true)))
+        }
         return .object(z)
     }
 }

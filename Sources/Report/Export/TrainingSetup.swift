@@ -17,6 +17,8 @@ public struct TrainingSetup: Equatable, Sendable {
     public var offloadOptimizer: Bool
     /// ZeRO-3's parameter partition in host memory too (DeepSpeed's `offload_param`).
     public var offloadParameters: Bool = false
+    /// ZeRO-3's next parameters gathered while the current layer computes (prefetch).
+    public var overlapParameterGather: Bool = false
     /// Samples per forward/backward on one data-parallel rank.
     public var microBatch: Int
     /// Micro-batches per optimizer step on each data-parallel rank.
@@ -106,6 +108,7 @@ public struct TrainingSetup: Equatable, Sendable {
                   precision: MixedPrecision(format, lossScaling: format == .fp16 ? .dynamic : nil),
                   checkpointing: plan.checkpointing, sequenceParallel: plan.sequenceParallel, layers: model.layers)
         offloadParameters = plan.offloadParameters
+        overlapParameterGather = plan.overlapParameterGather
         pipelineSchedule = plan.schedule; virtualStages = plan.virtualStages; scatterGather = plan.scatterGather
         overlapGradientReduction = plan.overlapGradientReduction; self.flashAttention = flashAttention
         transformer = model
