@@ -29,6 +29,7 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
     public init(path: String, busyTimeout: TimeInterval = 30, createDirectory: Bool = false) throws {
         self.path = path
         try Self.prepareLocation(path, createDirectory: createDirectory)
+        if path != ":memory:" { try NetworkFileSystem.check(path, fileSystem: NetworkFileSystem.name(of: path)) }
         db = try SQLiteConnection(path: path, busyTimeout: busyTimeout)
         do {
             try Schema.open(db)

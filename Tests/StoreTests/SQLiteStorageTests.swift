@@ -203,3 +203,27 @@ final class SQLiteStorageTests: StudyStorageContractCase {
         XCTAssertLessThan(abs(late - early), 20, "steps per trial: \(early) at trial 20, \(late) at trial 620")
     }
 }
+
+/// A store on a network file system is refused (SQLite's locking is unsafe there), unless the
+/// environment says to use it anyway; a local one is not.
+final class NetworkFileSystemTests: XCTestCase {
+    func testNetworkFileSystemsAreRecognisedByTheirMagicNumbers() {
+        XCTAssertEqual(NetworkFileSystem.name(ofMagic: 0x6969), "NFS")
+        XCTAssertEqual(NetworkFileSystem.name(ofMagic: 0xFF53_4D42), "CIFS")
+        XCTAssertEqual(NetworkFileSystem.name(ofMagic: 0xFE53_4D42), "SMB2")
+        XCTAssertNil(NetworkFileSystem.name(ofMagic: 0xEF53), "ext4 is local")
+        XCTAssertNil(NetworkFileSystem.name(ofMagic: 0x0102_1994), "tmpfs is local")
+        XCTAssertNil(NetworkFileSystem.name(of: FileManager.default.temporaryDirectory.appendingPathComponent("s.sqlite").path))
+    }
+
+    func testAStoreOnNFSIsRefusedWithTheWaysOutUnlessForced() throws {
+        XCTAssertThrowsError(try NetworkFileSystem.check("/mnt/shared/s.sqlite", fileSystem: "NFS", environment: [:])) { error in
+            let e = error as? StoreError
+            XCTAssertEqual(e?.kind, .cannotOpen)
+            XCTAssertEqual(e?.description, "/mnt/shared/s.sqlite: is on NFS, a network file system, where SQLite's file locking is unsafe and workers sharing "
+                           + "it can corrupt it; keep it on a local disk, use a PostgreSQL store (--storage), or set AUTOTUNE_SQLITE_ON_NETWORK_FS=1 to use it anyway")
+        }
+        XCTAssertNoThrow(try NetworkFileSystem.check("/mnt/shared/s.sqlite", fileSystem: "NFS", environment: ["AUTOTUNE_SQLITE_ON_NETWORK_FS": "1"]))
+        XCTAssertNoThrow(try NetworkFileSystem.check("/data/s.sqlite", fileSystem: nil, environment: [:]))
+    }
+}
