@@ -28,17 +28,30 @@ public final class DashboardAPI {
     let d3Path: String
     /// Studies opened so far, by name: a study's spec never changes, so it is read once.
     private var opened: [String: Study] = [:]
+    /// What is kept of each study between requests, by study id (see `StudyFeed`).
+    private var feeds: [Int64: StudyFeed] = [:]
+    /// Requests are answered one at a time.
+    private let lock = NSLock()
 
     /// Where Debian's libjs-d3 installs d3.
     public static let defaultD3Path = "/usr/share/javascript/d3/d3.min.js"
 
-    public init(storage: StudyStorage, location: String, history: SQLiteStorage?, d3Path: String = DashboardAPI.defaultD3Path) {
+    /// - Parameters:
+    ///   - derivedMaxAge: how long a study's front and importances may be served after new trials
+    ///     finished (seconds); see `derived`.
+    ///   - derivedShare: the share of one core that remaking each of them may take while a study
+    ///     runs (nil: no limit); see `derived`.
+    public init(storage: StudyStorage, location: String, history: SQLiteStorage?, d3Path: String = DashboardAPI.defaultD3Path,
+                derivedMaxAge: TimeInterval = 1, derivedShare: Double? = 0.05) {
         self.storage = storage; self.location = location; self.history = history; self.d3Path = d3Path
+        self.derivedMaxAge = derivedMaxAge; self.derivedShare = derivedShare
         d3 = FileManager.default.contents(atPath: d3Path)
     }
 
     /// The answer to `request`; failures become JSON errors with their status, never a crash.
     public func respond(_ request: HTTPRequest) -> HTTPResponse {
+        lock.lock()
+        defer { lock.unlock() }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         do {
             switch parts.first {
@@ -76,9 +89,10 @@ public final class DashboardAPI {
                 }
                 return try trials(study, since: since)
             case "front" where parts.count == 3:
-                return .json(try front(study))
+                return .json(try derived(study, key: "front") { try front(study) })
             case "importance" where parts.count == 3:
-                return .json(try importance(study, objective: query["objective"]))
+                let objective = query["objective"]
+                return .json(try derived(study, key: "importance?" + (objective ?? "")) { try importance(study, objective: objective) })
             default: break
             }
         case "nightly" where parts.count == 1:
@@ -86,6 +100,47 @@ public final class DashboardAPI {
         default: break
         }
         return .error(404, "no such API route: /api/" + parts.joined(separator: "/"))
+    }
+
+    /// Documents computed from all of a study's trials (its front, its importances), kept with the
+    /// finish cursor they saw, when they were made and what they cost to make.
+    private var derivedCache: [Int64: [String: (cursor: Int64?, made: Date, cost: TimeInterval, body: String)]] = [:]
+    let derivedMaxAge: TimeInterval
+    let derivedShare: Double?
+
+    /// `make()`'s document for `study`. The page asks for the front and the importances whenever
+    /// new trials arrive, so while a study runs every client would otherwise recompute them from
+    /// every trial on each poll. A kept document is served while no trial has finished since it
+    /// was made, or while it is younger than `derivedMaxAge`, or younger than its own cost divided
+    /// by `derivedShare`: so remaking it takes at most that share of one core however many
+    /// clients ask (at 5%, a front that takes 0.1 s to compute is remade at most every 2 s).
+    private func derived(_ study: Study, key: String, make: () throws -> String) throws -> String {
+        let cursor = try feed(study.record).cursor(storage)
+        if let cached = derivedCache[study.id]?[key] {
+            let age = Date().timeIntervalSince(cached.made)
+            if cached.cursor == cursor || age < derivedMaxAge || derivedShare.map({ age < cached.cost / $0 }) == true {
+                return cached.body
+            }
+        }
+        let start = Self.threadTime()
+        let body = try make()
+        derivedCache[study.id, default: [:]][key] = (cursor, Date(), Self.threadTime() - start, body)
+        return body
+    }
+
+    /// The processor time this thread has used, in seconds.
+    static func threadTime() -> TimeInterval {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return TimeInterval(time.tv_sec) + TimeInterval(time.tv_nsec) / 1e9
+    }
+
+    /// The feed of `record`, new when the study is new or was replaced by one of the same id.
+    private func feed(_ record: StudyRecord) -> StudyFeed {
+        if let feed = feeds[record.id], feed.record.name == record.name, feed.record.created == record.created { return feed }
+        let feed = StudyFeed(record: record)
+        feeds[record.id] = feed
+        return feed
     }
 
     private func open(_ name: String) throws -> Study {
@@ -103,12 +158,13 @@ public final class DashboardAPI {
 
     private func studies() throws -> String {
         let formatter = ISO8601DateFormatter()
-        let items = try storage.studies().map { s -> String in
-            let objectives = zip(s.study.objectives, s.study.directions).map { "{\"metric\":\(JSONValue.quoted($0)),\"direction\":\(JSONValue.quoted($1))}" }
+        let items = try storage.studyRecords().map { study -> String in
+            let s = try feed(study).summary(storage)
+            let objectives = zip(study.objectives, study.directions).map { "{\"metric\":\(JSONValue.quoted($0)),\"direction\":\(JSONValue.quoted($1))}" }
             let counts = TrialState.allCases.map { "\(JSONValue.quoted($0.rawValue)):\(s.counts[$0] ?? 0)" }
-            return "{\"name\":\(JSONValue.quoted(s.study.name)),\"strategy\":\(JSONValue.quoted(s.study.strategy)),"
+            return "{\"name\":\(JSONValue.quoted(study.name)),\"strategy\":\(JSONValue.quoted(study.strategy)),"
                 + "\"objectives\":[\(objectives.joined(separator: ","))],\"counts\":{\(counts.joined(separator: ","))},"
-                + "\"trials\":\(s.counts.values.reduce(0, +)),\"created\":\(JSONValue.quoted(formatter.string(from: s.study.created))),"
+                + "\"trials\":\(s.counts.values.reduce(0, +)),\"created\":\(JSONValue.quoted(formatter.string(from: study.created))),"
                 + "\"last_activity\":\(s.lastActivity.map { JSONValue.quoted(formatter.string(from: $0)) } ?? "null")}"
         }
         return "{\"store\":\(JSONValue.quoted(location)),\"studies\":[\(items.joined(separator: ","))]}\n"
@@ -130,19 +186,15 @@ public final class DashboardAPI {
             + "\"reference_point\":\(study.record.referencePoint.map { "[" + $0.map(number).joined(separator: ",") + "]" } ?? "null")}\n"
     }
 
-    /// Finished trials (after `since`), in number order, with the cursor to ask from next time.
-    /// An SQLite store writes the JSON straight from its rows (100,000 trials well within a
-    /// second); another store's records are written here.
+    /// Finished trials (after `since`), in number order, with the cursor to ask from next time,
+    /// from the study's feed: the store is asked only for what finished since the last request.
     private func trials(_ study: Study, since: Int64?) throws -> HTTPResponse {
-        if let sqlite = storage as? SQLiteStorage {
-            let (json, cursor) = try sqlite.finishedTrialsJSON(study: study.id, finishedAfter: since)
-            var body = Data("{\"study\":\(JSONValue.quoted(study.name)),\"trials\":".utf8)
-            body.reserveCapacity(json.count + 64)
-            body.append(json)
-            body.append(contentsOf: ",\"cursor\":\(cursor ?? since ?? 0)}\n".utf8)
-            return HTTPResponse(contentType: "application/json; charset=utf-8", body: body)
-        }
-        return .json(try genericTrials(study, since: since))
+        let (json, cursor) = try feed(study.record).trials(since: since, storage: storage)
+        var body = Data("{\"study\":\(JSONValue.quoted(study.name)),\"trials\":".utf8)
+        body.reserveCapacity(json.count + 64)
+        body.append(json)
+        body.append(contentsOf: ",\"cursor\":\(cursor)}\n".utf8)
+        return HTTPResponse(contentType: "application/json; charset=utf-8", body: body)
     }
 
     func genericTrials(_ study: Study, since: Int64?) throws -> String {

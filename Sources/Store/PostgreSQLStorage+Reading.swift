@@ -76,3 +76,29 @@ extension PostgreSQLStorage {
         return records
     }
 }
+
+/// A study's activity since a cursor, through the indexes on finish sequence and on running
+/// trials.
+extension PostgreSQLStorage {
+    public func studyRecords() throws -> [StudyRecord] {
+        try transaction(readOnly: true) { _ in try loadStudies(where: "ORDER BY id", []) }
+    }
+
+    public func activity(study: Int64, finishedAfter: Int64?) throws -> StudyActivity {
+        try transaction(readOnly: true) { _ in
+            let finished = try connection.execute("""
+                SELECT number, state, finished, finish_seq FROM trials
+                WHERE study_id = $1::bigint AND finish_seq > $2::bigint ORDER BY finish_seq
+                """, [study, finishedAfter ?? -1]).rows.compactMap { row -> StudyActivity.Finished? in
+                guard let state = TrialState(rawValue: row.text(1)) else { return nil }
+                return .init(number: row.int(0), state: state, finished: row.optionalReal(2).map(Date.init(timeIntervalSince1970:)),
+                             sequence: row.int64(3))
+            }
+            let running = try connection.execute("""
+                SELECT count(*), max(greatest(heartbeat, started)) FROM trials WHERE study_id = $1::bigint AND state = 'RUNNING'
+                """, [study]).rows.first
+            return StudyActivity(finished: finished, running: running?.int(0) ?? 0,
+                                 lastHeartbeat: running?.optionalReal(1).map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+}

@@ -166,7 +166,7 @@ public final class PostgreSQLStorage: StudyStorage, @unchecked Sendable {
 
     private static let studyColumns = "id, name, space, objectives, directions, reference_point, seed, strategy, created"
 
-    private func loadStudies(where condition: String, _ values: [any PostgreSQLBindable]) throws -> [StudyRecord] {
+    func loadStudies(where condition: String, _ values: [any PostgreSQLBindable]) throws -> [StudyRecord] {
         try connection.execute("SELECT \(Self.studyColumns) FROM studies \(condition)", values).rows.map { row in
             let name = row.text(1), what = "study '\(row.text(1))'"
             return StudyRecord(

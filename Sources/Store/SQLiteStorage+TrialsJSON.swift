@@ -10,6 +10,20 @@ extension SQLiteStorage {
     /// there are some), and the largest finish sequence among them (the next cursor).
     /// Numbers JSON cannot hold (NaN, infinities) are written as null.
     public func finishedTrialsJSON(study: Int64, finishedAfter: Int64?) throws -> (json: Data, cursor: Int64?) {
+        let objects = try finishedTrialObjects(study: study, finishedAfter: finishedAfter)
+        var json: [UInt8] = [UInt8(ascii: "[")]
+        json.reserveCapacity(objects.bytes.count + objects.trials.count + 2)
+        for (i, trial) in objects.trials.enumerated() {
+            if i > 0 { json.append(UInt8(ascii: ",")) }
+            json.append(contentsOf: objects.bytes[trial.range])
+        }
+        json.append(UInt8(ascii: "]"))
+        return (Data(json), objects.trials.map(\.sequence).max())
+    }
+
+    /// The same trials as `finishedTrialsJSON`, in number order, each as its own JSON object in
+    /// one buffer: what a live view keeps and tops up by cursor.
+    public func finishedTrialObjects(study: Int64, finishedAfter: Int64?) throws -> TrialObjects {
         try locked {
             try db.transaction(immediate: false) {
                 let condition: String, child: String, values: [any SQLiteBindable]
@@ -21,22 +35,22 @@ extension SQLiteStorage {
                     (condition, child, values) = ("WHERE study_id = ?1 AND finish_seq IS NOT NULL", "", [study])
                 }
                 // Each trial's parameters, metrics and curve as JSON object bodies in one buffer,
-                // found by trial number.
+                // found by trial number (every query goes in number order).
                 var parts: [UInt8] = []
-                var parameters: [Int: Range<Int>] = [:], metrics: [Int: Range<Int>] = [:], curves: [Int: Range<Int>] = [:]
-                func collect(_ sql: String, into ranges: inout [Int: Range<Int>], write: (SQLiteRow, inout [UInt8]) -> Void) throws {
+                var parameters = RangesByNumber(), metrics = RangesByNumber(), curves = RangesByNumber()
+                func collect(_ sql: String, into ranges: inout RangesByNumber, write: (SQLiteRow, inout [UInt8]) -> Void) throws {
                     var current: Int?, start = 0
                     try db.query(sql, values) { row in
                         let number = row.int(0)
                         if number != current {
-                            if let c = current { ranges[c] = start ..< parts.count }
+                            if let c = current { ranges.append(c, start ..< parts.count) }
                             current = number; start = parts.count
                         } else {
                             parts.append(UInt8(ascii: ","))
                         }
                         write(row, &parts)
                     }
-                    if let c = current { ranges[c] = start ..< parts.count }
+                    if let c = current { ranges.append(c, start ..< parts.count) }
                 }
                 try collect("SELECT number, name, json FROM trial_params WHERE study_id = ?1 \(child) ORDER BY number, position",
                             into: &parameters) { row, out in
@@ -63,35 +77,61 @@ extension SQLiteStorage {
                     JSONBytes.string(row.bytes(2), into: &out); out.append(UInt8(ascii: ":")); JSONBytes.number(row.real(3), into: &out)
                 }
 
-                var json: [UInt8] = [UInt8(ascii: "[")]
-                json.reserveCapacity(parts.count + 160 * parameters.count + 64)
-                var cursor: Int64?
+                var objects = TrialObjects(bytes: [], trials: [])
+                objects.bytes.reserveCapacity(parts.count + 120 * parameters.numbers.count)
+                var json: [UInt8] = []   // one trial's object, written then appended to the buffer
                 try db.query("""
                     SELECT number, state, violation, finish_seq, message FROM trials \(condition) ORDER BY number
                     """, values) { row in
                     let number = row.int(0)
-                    if json.count > 1 { json.append(UInt8(ascii: ",")) }
+                    json.removeAll(keepingCapacity: true)
                     json.append(contentsOf: "{\"number\":\(number),\"state\":".utf8)
                     JSONBytes.string(row.bytes(1), into: &json)
                     json.append(contentsOf: ",\"parameters\":{".utf8)
-                    if let r = parameters[number] { json.append(contentsOf: parts[r]) }
+                    if let r = parameters.take(number) { json.append(contentsOf: parts[r]) }
                     json.append(contentsOf: "},\"metrics\":{".utf8)
-                    if let r = metrics[number] { json.append(contentsOf: parts[r]) }
+                    if let r = metrics.take(number) { json.append(contentsOf: parts[r]) }
                     json.append(contentsOf: "},\"violation\":".utf8)
                     JSONBytes.number(row.isNull(2) ? 0 : row.real(2), into: &json)
-                    if let r = curves[number] {
+                    if let r = curves.take(number) {
                         json.append(contentsOf: ",\"curve\":[".utf8); json.append(contentsOf: parts[r]); json.append(contentsOf: "}]]".utf8)
                     }
                     if !row.isNull(4) { json.append(contentsOf: ",\"message\":".utf8); JSONBytes.string(row.bytes(4), into: &json) }
                     let sequence = row.int64(3)
                     json.append(contentsOf: ",\"seq\":\(sequence)}".utf8)
-                    cursor = max(cursor ?? sequence, sequence)
+                    objects.trials.append((number, sequence, objects.bytes.count ..< objects.bytes.count + json.count))
+                    objects.bytes.append(contentsOf: json)
                 }
-                json.append(UInt8(ascii: "]"))
-                return (Data(json), cursor)
+                return objects
             }
         }
     }
+}
+
+/// Ranges of a buffer by trial number, appended and taken in increasing number order, so a
+/// lookup costs a step forward rather than a hash.
+private struct RangesByNumber {
+    var numbers: [Int] = []
+    var ranges: [Range<Int>] = []
+    var next = 0
+
+    mutating func append(_ number: Int, _ range: Range<Int>) {
+        numbers.append(number); ranges.append(range)
+    }
+
+    /// The range of `number`, if it has one; numbers must be asked in increasing order.
+    mutating func take(_ number: Int) -> Range<Int>? {
+        while next < numbers.count, numbers[next] < number { next += 1 }
+        return next < numbers.count && numbers[next] == number ? ranges[next] : nil
+    }
+}
+
+/// Finished trials as JSON objects in one buffer: each trial's number, finish sequence and the
+/// range of its object in `bytes`.
+public struct TrialObjects: Sendable {
+    public var bytes: [UInt8]
+    public var trials: [(number: Int, sequence: Int64, range: Range<Int>)]
+    public init(bytes: [UInt8], trials: [(number: Int, sequence: Int64, range: Range<Int>)]) { self.bytes = bytes; self.trials = trials }
 }
 
 /// JSON text written byte by byte.

@@ -90,7 +90,7 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
 
     private static let studyColumns = "id, name, space, objectives, directions, reference_point, seed, strategy, created"
 
-    private func loadStudies(where condition: String, _ values: [any SQLiteBindable]) throws -> [StudyRecord] {
+    func loadStudies(where condition: String, _ values: [any SQLiteBindable]) throws -> [StudyRecord] {
         var rows: [(id: Int64, name: String, space: String, objectives: String, directions: String,
                     reference: String?, seed: Int64, strategy: String, created: Double)] = []
         try db.query("SELECT \(Self.studyColumns) FROM studies \(condition)", values) { row in

@@ -87,6 +87,31 @@ public struct StudySummary: Equatable, Sendable {
     }
 }
 
+/// What happened in a study since a cursor: the trials that finished after it and the trials
+/// running now. What a live view asks every few seconds; it costs what changed, not the study's
+/// size.
+public struct StudyActivity: Equatable, Sendable {
+    /// A trial that finished after the cursor: its number, state, finish time and sequence.
+    public struct Finished: Equatable, Sendable {
+        public var number: Int
+        public var state: TrialState
+        public var finished: Date?
+        public var sequence: Int64
+        public init(number: Int, state: TrialState, finished: Date?, sequence: Int64) {
+            self.number = number; self.state = state; self.finished = finished; self.sequence = sequence
+        }
+    }
+    /// Trials finished after the cursor, in finish order.
+    public var finished: [Finished]
+    /// Trials RUNNING now.
+    public var running: Int
+    /// The latest heartbeat (or start) among the running trials.
+    public var lastHeartbeat: Date?
+    public init(finished: [Finished], running: Int, lastHeartbeat: Date?) {
+        self.finished = finished; self.running = running; self.lastHeartbeat = lastHeartbeat
+    }
+}
+
 /// Storage of studies and trials, backend-neutral: an SQLite file (`SQLiteStorage`) or a
 /// PostgreSQL database (`PostgreSQLStorage`). Every method that changes state is one transaction; every method is safe to
 /// call from several processes sharing the store.
@@ -98,6 +123,12 @@ public protocol StudyStorage: AnyObject {
     /// Every study in creation order, with its number of trials in each state (every state
     /// listed, 0 when none) and the time of its latest trial event (nil without trials).
     func studies() throws -> [StudySummary]
+    /// Every study in creation order, without counting trials: cheap at any size.
+    func studyRecords() throws -> [StudyRecord]
+    /// The trials of `study` finished after cursor `finishedAfter` (all finished ones without it)
+    /// and those running now, read in one snapshot through the finish-sequence and running
+    /// indexes.
+    func activity(study: Int64, finishedAfter: Int64?) throws -> StudyActivity
     func setReferencePoint(_ point: [Double], study: Int64) throws
     /// Atomically reserve the next trial number and insert it as RUNNING, unless the study already
     /// has `limit` trials that count against its budget (every trial except those re-run under a

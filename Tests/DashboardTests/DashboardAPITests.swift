@@ -21,7 +21,8 @@ final class DashboardAPITests: XCTestCase {
         storage = try SQLiteStorage(path: directory.appendingPathComponent("s.sqlite").path)
         let d3 = directory.appendingPathComponent("d3.js")
         try Data("var d3 = {version: \"3.5.16\"};".utf8).write(to: d3)
-        let api = DashboardAPI(storage: storage, location: "s.sqlite", history: storage, d3Path: d3.path)
+        // Derived documents (front, importances) fresh on every request, so each answer can be checked.
+        let api = DashboardAPI(storage: storage, location: "s.sqlite", history: storage, d3Path: d3.path, derivedMaxAge: 0, derivedShare: nil)
         server = try HTTPServer(host: "127.0.0.1", port: 0, handler: api.respond)
     }
 
@@ -121,6 +122,66 @@ final class DashboardAPITests: XCTestCase {
         XCTAssertEqual(f1.first?["name"] as? String, "x0", "ZDT1's first objective is x0 itself")
         XCTAssertEqual(f1.compactMap { $0["importance"] as? Double }.reduce(0, +), 1, accuracy: 1e-9)
         XCTAssertEqual(try get("/api/studies/z/importance?objective=f3").status, 400)
+    }
+
+    /// The dashboard keeps each study's counts and trials between requests and tops them up by
+    /// cursor: after more trials (finished, failed, pruned, still running) every answer equals
+    /// what a fresh read of the store gives. The front is served from what was kept until it is
+    /// `derivedMaxAge` old.
+    func testWhatIsKeptBetweenRequestsIsToppedUpAndStaysRight() throws {
+        let study = try study(10)
+        let kept = DashboardAPI(storage: storage, location: "s.sqlite", history: nil, derivedMaxAge: 3600)
+        func answer(_ api: DashboardAPI, _ path: String, _ query: [String: String] = [:]) throws -> [String: Any] {
+            let r = api.respond(HTTPRequest(method: "GET", path: path, query: query))
+            XCTAssertEqual(r.status, 200, String(decoding: r.body, as: UTF8.self))
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: r.body) as? [String: Any])
+        }
+        func counts(_ api: DashboardAPI) throws -> [String: Int] {
+            try XCTUnwrap((try answer(api, "/api/studies")["studies"] as? [[String: Any]])?.first?["counts"] as? [String: Int])
+        }
+        func storeCounts() throws -> [String: Int] {
+            let summary = try XCTUnwrap(try storage.studies().first)
+            return Dictionary(uniqueKeysWithValues: summary.counts.map { ($0.key.rawValue, $0.value) })
+        }
+        XCTAssertEqual(try counts(kept), try storeCounts())
+        let first = try answer(kept, "/api/studies/z/trials")
+        let cursor = try XCTUnwrap(first["cursor"] as? Int)
+        let frontBefore = try answer(kept, "/api/studies/z/front")
+
+        let evaluator = try study.makeEvaluator()
+        for k in 0 ..< 12 {
+            let asked = try study.ask(worker: "w")
+            switch k {
+            case 3: try study.fail(asked.trial.number, reason: "boom")
+            case 7: continue   // left RUNNING
+            case 9: try storage.finishTrial(study: study.id, number: asked.trial.number, state: .pruned, metrics: ["f1": 1],
+                                            violation: 0, message: "pruned at step 1")
+            default:
+                let result = try evaluator.evaluate(asked.candidate, parameters: asked.parameters) { _, _ in true }
+                _ = try study.tell(asked.trial.number, metrics: result.metrics)
+            }
+            if k % 4 == 0 { XCTAssertEqual(try counts(kept), try storeCounts(), "after \(k + 1) more") }
+        }
+        XCTAssertEqual(try counts(kept), try storeCounts())
+        XCTAssertEqual(try counts(kept)["RUNNING"], 1)
+
+        let fresh = try XCTUnwrap(JSONSerialization.jsonObject(with: try storage.finishedTrialsJSON(study: study.id, finishedAfter: nil).json) as? NSArray)
+        XCTAssertEqual(try XCTUnwrap(try answer(kept, "/api/studies/z/trials")["trials"] as? NSArray), fresh)
+        XCTAssertEqual(fresh.count, 21)
+        let since = try answer(kept, "/api/studies/z/trials", ["since": "\(cursor)"])
+        let newer = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: try storage.finishedTrialsJSON(study: study.id, finishedAfter: Int64(cursor)).json) as? NSArray)
+        XCTAssertEqual(try XCTUnwrap(since["trials"] as? NSArray), newer)
+        XCTAssertEqual(newer.count, 11)
+        XCTAssertGreaterThan(try XCTUnwrap(since["cursor"] as? Int), cursor)
+
+        func lastCount(_ front: [String: Any]) throws -> Double {
+            try XCTUnwrap(((front["hypervolume"] as? [String: Any])?["points"] as? [[Double]])?.last?[0])
+        }
+        XCTAssertEqual(try lastCount(frontBefore), 10)
+        XCTAssertEqual(try lastCount(try answer(kept, "/api/studies/z/front")), 10, "kept: younger than derivedMaxAge")
+        let fresher = DashboardAPI(storage: storage, location: "s.sqlite", history: nil, derivedMaxAge: 0, derivedShare: nil)
+        XCTAssertEqual(try lastCount(try answer(fresher, "/api/studies/z/front")), 21)
     }
 
     func testThePageAndD3AreServedAndNothingElseIs() throws {

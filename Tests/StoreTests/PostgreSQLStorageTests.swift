@@ -24,6 +24,7 @@ final class PostgreSQLStorageTests: StudyStorageContractCase {
     func testStudyRoundTrip() throws { try contract.studyRoundTrip() }
     func testResume() throws { try contract.resume() }
     func testSummaries() throws { try contract.summaries() }
+    func testActivitySinceACursor() throws { try contract.activitySinceACursor() }
     func testTrialRoundTrip() throws { try contract.trialRoundTrip() }
     func testNumbering() throws { try contract.numbering() }
     func testBudgetLimit() throws { try contract.budgetLimit() }

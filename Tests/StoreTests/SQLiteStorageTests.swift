@@ -31,6 +31,7 @@ final class SQLiteStorageTests: StudyStorageContractCase {
     func testStudyRoundTrip() throws { try contract.studyRoundTrip() }
     func testResume() throws { try contract.resume() }
     func testSummaries() throws { try contract.summaries() }
+    func testActivitySinceACursor() throws { try contract.activitySinceACursor() }
     func testTrialRoundTrip() throws { try contract.trialRoundTrip() }
     func testNumbering() throws { try contract.numbering() }
     func testBudgetLimit() throws { try contract.budgetLimit() }

@@ -126,6 +126,36 @@ struct StudyStorageContract {
         assertClose(summaries[0].lastActivity, latest)
     }
 
+    /// `activity` gives what finished after a cursor, in finish order, and what runs now; the
+    /// cheap study list equals the summaries' studies.
+    func activitySinceACursor() throws {
+        let storage = try connect()
+        let study = try makeStudy(storage, name: "busy")
+        _ = try makeStudy(storage, name: "idle")
+        XCTAssertEqual(try storage.studyRecords(), try storage.studies().map(\.study))
+        let empty = try storage.activity(study: study.id, finishedAfter: nil)
+        XCTAssertEqual(empty, StudyActivity(finished: [], running: 0, lastHeartbeat: nil))
+        for _ in 0..<5 { _ = try claim(storage, study) }
+        try finish(storage, study, 3, state: .pruned)
+        try finish(storage, study, 1)
+        let first = try storage.activity(study: study.id, finishedAfter: nil)
+        XCTAssertEqual(first.finished.map(\.number), [3, 1], "finish order, not number order")
+        XCTAssertEqual(first.finished.map(\.state), [.pruned, .complete])
+        XCTAssertEqual(first.running, 3)
+        let running = try storage.trials(study: study.id, finishedAfter: nil).filter { $0.state == .running }
+        assertClose(first.lastHeartbeat, running.map { max($0.heartbeat, $0.started) }.max())
+        let cursor = try XCTUnwrap(first.finished.last?.sequence)
+        XCTAssertGreaterThan(cursor, first.finished[0].sequence)
+        try finish(storage, study, 0, state: .fail)
+        let next = try storage.activity(study: study.id, finishedAfter: cursor)
+        XCTAssertEqual(next.finished.map(\.number), [0])
+        XCTAssertEqual(next.running, 2)
+        let record = try XCTUnwrap(try storage.trial(study: study.id, number: 0))
+        assertClose(next.finished[0].finished, record.finished)
+        XCTAssertEqual(next.finished[0].sequence, record.finishSequence)
+        XCTAssertEqual(try storage.activity(study: study.id, finishedAfter: next.finished[0].sequence).finished, [])
+    }
+
     // MARK: Trials
 
     func trialRoundTrip() throws {
