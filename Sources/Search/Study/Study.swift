@@ -167,9 +167,10 @@ public final class Study {
         try? spec.space.configuration(from: trial.parameters)
     }
 
-    /// Tell `strategy` a finished trial (a trial whose parameters no longer fit is skipped).
+    /// Tell `strategy` a finished trial (a STALE trial, which has no outcome of its own, and a
+    /// trial whose parameters no longer fit are skipped).
     public func teach(_ strategy: Strategy, _ trial: TrialRecord) {
-        guard trial.state.isFinished, let c = configuration(of: trial) else { return }
+        guard trial.state.hasOutcome, let c = configuration(of: trial) else { return }
         strategy.tell(objectives.result(trial, configuration: c))
     }
 
