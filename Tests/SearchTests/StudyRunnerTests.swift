@@ -103,6 +103,48 @@ final class StudyRunnerTests: XCTestCase {
         XCTAssertEqual(last?.finished, 7, "never 8/7")
     }
 
+    /// A lost trial whose re-runs are spent stays STALE and counts once; the runner fills the
+    /// rest of the budget with new trials and never teaches a strategy from STALE trials.
+    func testAStaleTrialCountsOnceAndItsReRunsAreBoundedByMaxRetries() throws {
+        let text = #"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": 3, "max_retries": 1}"#
+        let (spec, storage, study) = try study(text)
+        XCTAssertEqual(spec.maxRetries, 1)
+        XCTAssertEqual(try SpaceFile.parse(Data(text.replacingOccurrences(of: #", "max_retries": 1"#, with: "").utf8), file: "s").maxRetries, 3,
+                       "3 by default")
+        XCTAssertThrowsError(try SpaceFile.parse(Data(text.replacingOccurrences(of: #""max_retries": 1"#, with: #""max_retries": -1"#).utf8),
+                                                 file: "space.json")) { error in
+            XCTAssertEqual("\(error)", "space.json: max_retries: must be ≥ 0, got -1")
+        }
+        // A worker claims trial 0 and is lost; its re-run, trial 1, is lost too: max_retries 1 is spent.
+        for expected in [0, 1] {
+            let held = try XCTUnwrap(try study.claim(worker: "gone", strategy: try study.makeStrategy()))
+            XCTAssertEqual(held.trial.number, expected)
+            Thread.sleep(forTimeInterval: 0.02)
+            XCTAssertEqual(try storage.failStaleTrials(study: study.id, timeout: 0.01, maxRetries: spec.maxRetries), [expected])
+        }
+        var last: StudyRunner.Progress?
+        XCTAssertEqual(try StudyRunner(study: study).run { last = $0 }, 2)
+        let trials = try study.trials()
+        XCTAssertEqual(trials.map(\.state), [.stale, .stale, .complete, .complete])
+        XCTAssertEqual(trials.map(\.retryOf), [nil, 0, nil, nil])
+        XCTAssertTrue(trials[1].message?.hasSuffix("not run again: 1 re-run already, max_retries is 1") == true, trials[1].message ?? "")
+        XCTAssertEqual(last?.finished, 3, "the spent chain counts once")
+        XCTAssertEqual(last?.stale, 2)
+        XCTAssertEqual(last?.failed, 0, "a STALE trial is not a failure")
+
+        // A strategy learns only from trials with an outcome of their own.
+        final class Recorder: Strategy {
+            let space: SearchSpace
+            var told: [Int] = []
+            init(space: SearchSpace) { self.space = space }
+            func ask(number: Int) throws -> Configuration { throw StrategyError.exhausted(proposed: 0) }
+            func tell(_ result: TrialResult) { told.append(result.number) }
+        }
+        let recorder = Recorder(space: spec.space)
+        for t in trials { study.teach(recorder, t) }
+        XCTAssertEqual(recorder.told, [2, 3])
+    }
+
     func testWallClockBudgetStopsClaiming() throws {
         let (spec, storage, record) = try study("""
         {"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": {"minutes": 0.001}}
