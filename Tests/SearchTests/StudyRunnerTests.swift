@@ -145,6 +145,23 @@ final class StudyRunnerTests: XCTestCase {
         XCTAssertEqual(recorder.told, [2, 3])
     }
 
+    /// `autotune tell` after the trial went STALE: refused, and kept as a note.
+    func testATellForAStaleTrialIsRefusedAndKeptAsANote() throws {
+        let (_, storage, study) = try study(#"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 2}}, "strategy": "random", "budget": 2}"#)
+        let asked = try study.ask(worker: "ask")
+        Thread.sleep(forTimeInterval: 0.02)
+        XCTAssertEqual(try storage.failStaleTrials(study: study.id, timeout: 0.01, maxRetries: 3), [asked.trial.number])
+        XCTAssertThrowsError(try study.tell(asked.trial.number, metrics: ["f1": 0.5, "f2": 2])) { error in
+            XCTAssertEqual((error as? StudyError)?.kind, .input)
+            XCTAssertTrue("\(error)".hasPrefix("trial 0 of study 's' is STALE: its lease expired before the result came"), "\(error)")
+        }
+        XCTAssertThrowsError(try study.fail(asked.trial.number, reason: "gave up"))
+        let trial = try XCTUnwrap(try storage.trial(study: study.id, number: 0))
+        XCTAssertEqual(trial.state, .stale)
+        XCTAssertEqual(trial.notes.map(\.state), [.complete, .fail])
+        XCTAssertEqual(trial.notes.first?.metrics, ["f1": 0.5, "f2": 2])
+    }
+
     func testWallClockBudgetStopsClaiming() throws {
         let (spec, storage, record) = try study("""
         {"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": {"minutes": 0.001}}
