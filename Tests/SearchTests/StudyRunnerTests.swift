@@ -145,6 +145,47 @@ final class StudyRunnerTests: XCTestCase {
         XCTAssertEqual(recorder.told, [2, 3])
     }
 
+    /// A trial that goes STALE under its own worker (here: marked so between two learning-curve
+    /// points, as another worker would after a long stop): the next point is refused and kept as
+    /// a note, the evaluation stops without reporting a result, the worker says so once and goes
+    /// on — with the trial's re-run.
+    func testAWorkerThatFindsItsTrialStaleStopsItAndGoesOn() throws {
+        let (spec, storage, study) = try study(#"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 2}}, "strategy": "random", "budget": 1}"#)
+        final class LosesItsLease: Evaluator {
+            let storage: StudyStorage, study: Int64
+            var steps: [Int] = [], lost = false
+            init(storage: StudyStorage, study: Int64) { self.storage = storage; self.study = study }
+            func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
+                          report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
+                for step in 0..<4 {
+                    if step == 2, !lost {
+                        lost = true
+                        Thread.sleep(forTimeInterval: 0.02)
+                        _ = try storage.failStaleTrials(study: study, timeout: 0.01, maxRetries: 3)
+                    }
+                    steps.append(step)
+                    guard report(step, ["f1": Double(step), "f2": 1]) else { return EvaluationResult(metrics: [:], stoppedEarly: true) }
+                }
+                return EvaluationResult(metrics: ["f1": 0.25, "f2": 0.5])
+            }
+        }
+        let evaluator = LosesItsLease(storage: storage, study: study.id)
+        let runner = try StudyRunner(study: study, strategy: RandomSearch(space: spec.space, seed: 0), evaluator: evaluator)
+        var notices: [String] = []
+        XCTAssertEqual(try runner.run(notice: { notices.append($0) }), 2, "the lost trial, then its re-run")
+        XCTAssertEqual(evaluator.steps, [0, 1, 2, 0, 1, 2, 3], "stopped at the first refused point")
+        XCTAssertEqual(notices.count, 1)
+        XCTAssertTrue(notices.first?.hasPrefix("trial 0 of study 's' went STALE while this worker ran it: its lease expired") == true,
+                      notices.first ?? "")
+        let trials = try study.trials()
+        XCTAssertEqual(trials.map(\.state), [.stale, .complete])
+        XCTAssertEqual(trials[1].retryOf, 0)
+        XCTAssertEqual(trials[0].intermediate.keys.sorted(), [0, 1], "the refused point is not on the curve")
+        XCTAssertEqual(trials[0].notes.map(\.kind), [.step])
+        XCTAssertEqual(trials[0].notes.first?.step, 2)
+        XCTAssertEqual(trials[0].metrics, [:], "no result reported for the STALE trial")
+    }
+
     /// `autotune tell` after the trial went STALE: refused, and kept as a note.
     func testATellForAStaleTrialIsRefusedAndKeptAsANote() throws {
         let (_, storage, study) = try study(#"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 2}}, "strategy": "random", "budget": 2}"#)
