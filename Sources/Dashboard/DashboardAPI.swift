@@ -237,6 +237,11 @@ public final class DashboardAPI {
             out += "]"
         }
         if let message = t.message { out += ",\"message\":" + JSONValue.quoted(message) }
+        if !t.notes.isEmpty {
+            var notes: [UInt8] = []
+            JSONBytes.notes(t.notes, into: &notes)
+            out += ",\"notes\":" + String(decoding: notes, as: UTF8.self)
+        }
         out += ",\"seq\":\(t.finishSequence.map(String.init) ?? "null")}"
     }
 

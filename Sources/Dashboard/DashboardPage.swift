@@ -81,7 +81,8 @@ enum DashboardPage {
           .attr("id", function (s) { return "study-" + s.name; })
           .html(function (s) {
             return "<b>" + esc(s.name) + "</b> <span class='count'>" + s.trials + "</span> trials<small>" +
-              s.counts.COMPLETE + " complete · " + s.counts.RUNNING + " running · " + s.counts.FAIL + " failed · " + s.counts.PRUNED + " pruned<br>" +
+              s.counts.COMPLETE + " complete · " + s.counts.RUNNING + " running · " + s.counts.FAIL + " failed · " + s.counts.PRUNED + " pruned" +
+              (s.counts.STALE ? " · " + s.counts.STALE + " stale" : "") + "<br>" +
               esc(s.strategy) + " · " + (s.last_activity ? new Date(s.last_activity).toLocaleString() : "no trials yet") + "</small>";
           });
       });

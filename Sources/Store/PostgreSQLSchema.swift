@@ -27,7 +27,7 @@ enum PostgreSQLSchema {
         CREATE TABLE trials (
             study_id bigint NOT NULL REFERENCES studies (id),
             number integer NOT NULL,
-            state text NOT NULL CHECK (state IN ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'INFEASIBLE')),
+            state text NOT NULL CHECK (state IN ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'INFEASIBLE', 'STALE')),
             started float8 NOT NULL,
             finished float8,
             heartbeat float8 NOT NULL,
@@ -36,6 +36,7 @@ enum PostgreSQLSchema {
             violation float8,
             retry_of integer,
             finish_seq bigint,
+            notes text,
             PRIMARY KEY (study_id, number)
         );
         CREATE INDEX trials_running ON trials (study_id, heartbeat) WHERE state = 'RUNNING';
@@ -104,6 +105,20 @@ enum PostgreSQLSchema {
         );
         """
 
+    /// Version 4 → 5: the STALE state (the column's CHECK, named by PostgreSQL's default rule) and
+    /// the `notes` column; a lost worker's trial that version 4 stored as FAIL and queued to run
+    /// again becomes STALE.
+    static let staleState = [
+        "ALTER TABLE trials DROP CONSTRAINT trials_state_check",
+        "ALTER TABLE trials ADD CONSTRAINT trials_state_check CHECK (state IN ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'INFEASIBLE', 'STALE'))",
+        "ALTER TABLE trials ADD COLUMN notes text",
+        """
+        UPDATE trials SET state = 'STALE' WHERE state = 'FAIL' AND (
+            EXISTS (SELECT 1 FROM trials AS r WHERE r.study_id = trials.study_id AND r.retry_of = trials.number)
+            OR EXISTS (SELECT 1 FROM retry_queue AS q WHERE q.study_id = trials.study_id AND q.retry_of = trials.number))
+        """,
+    ]
+
     /// The server's clock as unix seconds: the time every claim, heartbeat and stale check uses,
     /// so workers on machines with skewed clocks still agree.
     static let now = "extract(epoch FROM now())::float8"
@@ -139,9 +154,15 @@ enum PostgreSQLSchema {
                                      reason: "store schema version \(version) is newer than this autotune understands (\(Schema.version))")
                 }
                 // PostgreSQL stores began at version 4; an older number was not written by autotune.
-                if version < Schema.version {
+                if version < 4 {
                     throw StoreError(file: location, kind: .corrupt,
                                      reason: "store schema version \(version) was never written to PostgreSQL by autotune")
+                }
+                if version < 5 {
+                    for statement in staleState { try connection.execute(statement) }
+                }
+                if version < Schema.version {
+                    try connection.execute("UPDATE schema_version SET version = $1::integer", [Schema.version])
                 }
             }
             try connection.execute("COMMIT")

@@ -46,14 +46,14 @@ extension PostgreSQLStorage {
         }
     }
 
-    /// One trial with its parameters, metrics and learning curve, as it is (finish sequence aside).
+    /// One trial with its parameters, metrics, learning curve and notes, as it is (finish sequence aside).
     private func insert(_ trial: TrialRecord, study: Int64) throws {
         try connection.execute("""
-            INSERT INTO trials (study_id, number, state, started, finished, heartbeat, worker, message, violation, retry_of)
-            VALUES ($1::bigint, $2::integer, $3, $4::float8, $5::float8, $6::float8, $7, $8, $9::float8, $10::integer)
+            INSERT INTO trials (study_id, number, state, started, finished, heartbeat, worker, message, violation, retry_of, notes)
+            VALUES ($1::bigint, $2::integer, $3, $4::float8, $5::float8, $6::float8, $7, $8, $9::float8, $10::integer, $11)
             """, [study, trial.number, trial.state.rawValue, trial.started.timeIntervalSince1970,
                   trial.finished?.timeIntervalSince1970, trial.heartbeat.timeIntervalSince1970, trial.worker, trial.message,
-                  trial.violation, trial.retryOf])
+                  trial.violation, trial.retryOf, try StoredNote.column(trial.notes, file: location)])
         let parameters = trial.parameters
         try connection.execute("""
             INSERT INTO trial_params (study_id, number, position, name, value, json)

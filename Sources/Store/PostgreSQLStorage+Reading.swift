@@ -20,7 +20,7 @@ extension PostgreSQLStorage {
     }
 
     /// Trials of `study` chosen by `selection`, in number order, with parameters, metrics and
-    /// learning curves (inside a transaction, so the four queries see one state).
+    /// learning curves and notes (inside a transaction, so the four queries see one state).
     func loadTrials(study: Int64, _ selection: TrialSelection) throws -> [TrialRecord] {
         let trialCondition: String, childCondition: String, values: [any PostgreSQLBindable]
         switch selection {
@@ -38,7 +38,7 @@ extension PostgreSQLStorage {
         var records: [TrialRecord] = []
         var index: [Int: Int] = [:]
         for row in try connection.execute("""
-            SELECT number, state, started, finished, heartbeat, worker, message, violation, retry_of, finish_seq
+            SELECT number, state, started, finished, heartbeat, worker, message, violation, retry_of, finish_seq, notes
             FROM trials WHERE \(trialCondition) ORDER BY number
             """, values).rows {
             guard let state = TrialState(rawValue: row.text(1)) else {
@@ -50,7 +50,8 @@ extension PostgreSQLStorage {
                 started: Date(timeIntervalSince1970: row.real(2)),
                 finished: row.optionalReal(3).map(Date.init(timeIntervalSince1970:)),
                 heartbeat: Date(timeIntervalSince1970: row.real(4)), worker: row.text(5), message: row.optionalText(6),
-                retryOf: row.optionalInt(8), finishSequence: row.optionalInt64(9)))
+                retryOf: row.optionalInt(8), finishSequence: row.optionalInt64(9),
+                notes: try StoredNote.notes(row.optionalText(10), trial: row.int(0), file: location)))
         }
         guard !records.isEmpty else { return [] }
 

@@ -74,12 +74,28 @@ extension PostgreSQLStorage {
         return (queued.map(\.record), row.int(0))
     }
 
-    /// The error for a trial that an update expecting it RUNNING did not change.
-    private func notRunning(study: Int64, number: Int, action: String) throws -> StoreError {
-        guard let state = try state(study: study, number: number) else {
+    /// The error for a report about a trial that an update expecting it RUNNING did not change
+    /// (inside the report's transaction). A STALE trial keeps the report as a note (`late`, made
+    /// with the server's time), which the transaction commits: the caller returns this error from
+    /// it and throws it after.
+    private func refusal(study: Int64, number: Int, action: String, late: (Date) -> TrialNote) throws -> StoreError {
+        guard let row = try connection.execute("""
+            SELECT state, notes, \(PostgreSQLSchema.now) FROM trials WHERE study_id = $1::bigint AND number = $2::integer FOR UPDATE
+            """, [study, number]).rows.first else {
             return error(.notFound, "study \(study) has no trial \(number)")
         }
-        return error(.notRunning, "trial \(number) of study \(study) is \(state), not RUNNING: cannot \(action)")
+        guard row.text(0) == TrialState.stale.rawValue else {
+            return error(.notRunning, "trial \(number) of study \(study) is \(row.text(0)), not RUNNING: cannot \(action)")
+        }
+        var notes = try StoredNote.notes(row.optionalText(1), trial: number, file: location)
+        let note = late(Date(timeIntervalSince1970: row.real(2)))
+        if note.kind != .heartbeat || !notes.contains(where: { $0.kind == .heartbeat }) {
+            notes.append(note)
+            try connection.execute("UPDATE trials SET notes = $3 WHERE study_id = $1::bigint AND number = $2::integer",
+                                   [study, number, try StoredNote.column(notes, file: location)])
+        }
+        return error(.leaseExpired, "trial \(number) of study \(study) is STALE (its worker's lease expired): "
+                                    + "cannot \(action); the late report is kept as a note on the trial")
     }
 
     private func state(study: Int64, number: Int) throws -> String? {
@@ -96,26 +112,32 @@ extension PostgreSQLStorage {
     }
 
     public func heartbeat(study: Int64, number: Int) throws {
-        try transaction { _ in
+        let refused: StoreError? = try transaction { _ in
             guard try touch(study: study, number: number) else {
-                throw try notRunning(study: study, number: number, action: "store its heartbeat")
+                return try refusal(study: study, number: number, action: "store its heartbeat") { TrialNote(time: $0, kind: .heartbeat) }
             }
+            return nil
         }
+        if let refused { throw refused }
     }
 
     /// Stores one learning-curve point; it also counts as a heartbeat.
     public func reportIntermediate(study: Int64, number: Int, step: Int, metrics: [String: Double]) throws {
         let sorted = metrics.sorted(by: { $0.key < $1.key })
-        try transaction { _ in
+        let refused: StoreError? = try transaction { _ in
             guard try touch(study: study, number: number) else {
-                throw try notRunning(study: study, number: number, action: "report step \(step)")
+                return try refusal(study: study, number: number, action: "report step \(step)") {
+                    TrialNote(time: $0, kind: .step, step: step, metrics: metrics)
+                }
             }
             try connection.execute("""
                 INSERT INTO trial_intermediate (study_id, number, step, name, value)
                 SELECT $1::bigint, $2::integer, $3::integer, m.name, m.value FROM unnest($4::text[], $5::float8[]) AS m (name, value)
                 ON CONFLICT (study_id, number, step, name) DO UPDATE SET value = excluded.value
                 """, [study, number, step, PostgreSQLArray(sorted.map(\.key)), PostgreSQLArray(sorted.map(\.value))])
+            return nil
         }
+        if let refused { throw refused }
     }
 
     /// Gives a finished trial the next store-wide finish sequence number. The counter's row stays
@@ -129,19 +151,21 @@ extension PostgreSQLStorage {
 
     public func finishTrial(study: Int64, number: Int, state: TrialState, metrics: [String: Double], violation: Double,
                             message: String?) throws {
-        guard state.isFinished else {
-            throw error(.invalidArgument, "cannot finish trial \(number) of study \(study) as RUNNING")
+        guard state.hasOutcome else {
+            throw error(.invalidArgument, "cannot finish trial \(number) of study \(study) as \(state.rawValue)")
         }
         let sorted = metrics.sorted(by: { $0.key < $1.key })
-        try transaction { attempt in
+        let refused: StoreError? = try transaction { attempt in
             let changed = try connection.execute("""
                 UPDATE trials SET state = $3, finished = \(PostgreSQLSchema.now), violation = $4::float8, message = $5
                 WHERE study_id = $1::bigint AND number = $2::integer AND state = 'RUNNING'
                 """, [study, number, state.rawValue, violation, message]).changed
             guard changed == 1 else {
                 // A retry after a dropped connection finds the first attempt's commit: done.
-                if attempt > 0, try self.state(study: study, number: number) == state.rawValue { return }
-                throw try notRunning(study: study, number: number, action: "finish it")
+                if attempt > 0, try self.state(study: study, number: number) == state.rawValue { return nil }
+                return try refusal(study: study, number: number, action: "finish it") {
+                    TrialNote(time: $0, kind: .result, state: state, metrics: metrics, message: message)
+                }
             }
             try connection.execute("""
                 INSERT INTO trial_metrics (study_id, number, name, value)
@@ -149,10 +173,12 @@ extension PostgreSQLStorage {
                 ON CONFLICT (study_id, number, name) DO UPDATE SET value = excluded.value
                 """, [study, number, PostgreSQLArray(sorted.map(\.key)), PostgreSQLArray(sorted.map(\.value))])
             try stampFinishSequence(study: study, number: number)
+            return nil
         }
+        if let refused { throw refused }
     }
 
-    public func failStaleTrials(study: Int64, timeout: TimeInterval) throws -> [Int] {
+    public func failStaleTrials(study: Int64, timeout: TimeInterval, maxRetries: Int?) throws -> [Int] {
         guard timeout >= 0 else {
             throw error(.invalidArgument, "heartbeat timeout must be a non-negative number of seconds, got \(timeout)")
         }
@@ -165,14 +191,14 @@ extension PostgreSQLStorage {
                 ORDER BY number FOR UPDATE SKIP LOCKED
                 """, [study, timeout]).rows.map { (number: $0.int(0), silence: $0.real(1), worker: $0.text(2)) }
             for trial in stale {
-                try requeue(study: study, number: trial.number,
-                            message: "worker \(trial.worker) stopped: no heartbeat for \(Int(trial.silence.rounded())) s")
+                try markStale(study: study, number: trial.number, maxRetries: maxRetries,
+                              reason: "worker \(trial.worker) stopped: no heartbeat for \(Int(trial.silence.rounded())) s")
             }
             return stale.map(\.number)
         }
     }
 
-    public func abandonTrial(study: Int64, number: Int, reason: String) throws {
+    public func abandonTrial(study: Int64, number: Int, reason: String, maxRetries: Int?) throws {
         try transaction { _ in
             try lockStudy(study)
             guard let state = try connection.execute("""
@@ -183,17 +209,26 @@ extension PostgreSQLStorage {
             guard state == TrialState.running.rawValue else {
                 throw error(.notRunning, "trial \(number) of study \(study) is \(state), not RUNNING")
             }
-            try requeue(study: study, number: number, message: reason)
+            try markStale(study: study, number: number, maxRetries: maxRetries, reason: reason)
         }
     }
 
-    /// Fails a RUNNING trial (its row locked by the caller) with `message` and queues its
-    /// parameters to run again.
-    private func requeue(study: Int64, number: Int, message: String) throws {
+    /// Marks a RUNNING trial (its row locked by the caller) STALE with `reason` and queues its
+    /// parameters to run again, unless it is the `maxRetries`-th re-run of its first trial already.
+    private func markStale(study: Int64, number: Int, maxRetries: Int?, reason: String) throws {
+        let depth = try connection.execute("""
+            WITH RECURSIVE chain (number, retry_of) AS (
+                SELECT number, retry_of FROM trials WHERE study_id = $1::bigint AND number = $2::integer
+                UNION ALL
+                SELECT t.number, t.retry_of FROM trials AS t JOIN chain AS c ON t.study_id = $1::bigint AND t.number = c.retry_of)
+            SELECT count(*) - 1 FROM chain
+            """, [study, number]).rows.first?.int(0) ?? 0
+        let verdict = rerunVerdict(depth: depth, maxRetries: maxRetries)
         try connection.execute("""
-            UPDATE trials SET state = 'FAIL', finished = \(PostgreSQLSchema.now), message = $3
+            UPDATE trials SET state = 'STALE', finished = \(PostgreSQLSchema.now), message = $3
             WHERE study_id = $1::bigint AND number = $2::integer
-            """, [study, number, message])
+            """, [study, number, reason + "; " + verdict.text])
+        guard verdict.requeue else { return try stampFinishSequence(study: study, number: number) }
         let parameters = try connection.execute("""
             SELECT name, value, json FROM trial_params WHERE study_id = $1::bigint AND number = $2::integer ORDER BY position
             """, [study, number]).rows.map { QueuedParameter(ParameterRecord(name: $0.text(0), value: $0.real(1), json: $0.text(2))) }

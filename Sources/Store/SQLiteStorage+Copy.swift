@@ -50,14 +50,14 @@ extension SQLiteStorage {
         }
     }
 
-    /// One trial with its parameters, metrics and learning curve, as it is (finish sequence aside).
+    /// One trial with its parameters, metrics, learning curve and notes, as it is (finish sequence aside).
     private func insert(_ trial: TrialRecord, study: Int64) throws {
         try db.execute("""
-            INSERT INTO trials (study_id, number, state, started, finished, heartbeat, worker, message, violation, retry_of)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            INSERT INTO trials (study_id, number, state, started, finished, heartbeat, worker, message, violation, retry_of, notes)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
             """, [study, trial.number, trial.state.rawValue, trial.started.timeIntervalSince1970,
                   trial.finished?.timeIntervalSince1970, trial.heartbeat.timeIntervalSince1970, trial.worker, trial.message,
-                  trial.violation, trial.retryOf])
+                  trial.violation, trial.retryOf, try StoredNote.column(trial.notes, file: path)])
         for (position, parameter) in trial.parameters.enumerated() {
             try db.execute("""
                 INSERT INTO trial_params (study_id, number, position, name, value, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)

@@ -6,8 +6,9 @@ extension SQLiteStorage {
     /// The finished trials of `study` (all, or those finished after cursor `finishedAfter`), in
     /// number order, as a JSON array of
     /// `{"number", "state", "parameters": {name: value}, "metrics": {name: value}, "violation",
-    /// "curve": [[step, {name: value}], ...], "message", "seq"}` (`curve` and `message` only when
-    /// there are some), and the largest finish sequence among them (the next cursor).
+    /// "curve": [[step, {name: value}], ...], "message", "notes": [note, ...], "seq"}` (`curve`,
+    /// `message` and `notes` only when there are some; a note is written by `JSONBytes.notes`), and
+    /// the largest finish sequence among them (the next cursor).
     /// Numbers JSON cannot hold (NaN, infinities) are written as null.
     public func finishedTrialsJSON(study: Int64, finishedAfter: Int64?) throws -> (json: Data, cursor: Int64?) {
         let objects = try finishedTrialObjects(study: study, finishedAfter: finishedAfter)
@@ -80,8 +81,9 @@ extension SQLiteStorage {
                 var objects = TrialObjects(bytes: [], trials: [])
                 objects.bytes.reserveCapacity(parts.count + 120 * parameters.numbers.count)
                 var json: [UInt8] = []   // one trial's object, written then appended to the buffer
+                var badNotes: Error?
                 try db.query("""
-                    SELECT number, state, violation, finish_seq, message FROM trials \(condition) ORDER BY number
+                    SELECT number, state, violation, finish_seq, message, notes FROM trials \(condition) ORDER BY number
                     """, values) { row in
                     let number = row.int(0)
                     json.removeAll(keepingCapacity: true)
@@ -97,11 +99,18 @@ extension SQLiteStorage {
                         json.append(contentsOf: ",\"curve\":[".utf8); json.append(contentsOf: parts[r]); json.append(contentsOf: "}]]".utf8)
                     }
                     if !row.isNull(4) { json.append(contentsOf: ",\"message\":".utf8); JSONBytes.string(row.bytes(4), into: &json) }
+                    if !row.isNull(5) {
+                        do {
+                            json.append(contentsOf: ",\"notes\":".utf8)
+                            JSONBytes.notes(try StoredNote.notes(row.optionalText(5), trial: number, file: path), into: &json)
+                        } catch { badNotes = error }
+                    }
                     let sequence = row.int64(3)
                     json.append(contentsOf: ",\"seq\":\(sequence)}".utf8)
                     objects.trials.append((number, sequence, objects.bytes.count ..< objects.bytes.count + json.count))
                     objects.bytes.append(contentsOf: json)
                 }
+                if let badNotes { throw badNotes }
                 return objects
             }
         }
@@ -135,7 +144,7 @@ public struct TrialObjects: Sendable {
 }
 
 /// JSON text written byte by byte.
-enum JSONBytes {
+public enum JSONBytes {
     /// `text` as a JSON string: quotes, backslashes and control characters escaped, and `<` too
     /// (so the text is safe inside an HTML page).
     static func string(_ text: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
@@ -150,6 +159,30 @@ enum JSONBytes {
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// A trial's notes as a JSON array of `{"time" (unix seconds), "kind", "step", "state",
+    /// "metrics": {name: value}, "message"}` (`step`, `state` and `message` only when set): the one
+    /// way every dashboard answer writes them.
+    public static func notes(_ notes: [TrialNote], into out: inout [UInt8]) {
+        func text(_ s: String) { Array(s.utf8).withUnsafeBufferPointer { string($0, into: &out) } }
+        out.append(UInt8(ascii: "["))
+        for (i, note) in notes.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: "{\"time\":".utf8); number(note.time.timeIntervalSince1970, into: &out)
+            out.append(contentsOf: ",\"kind\":".utf8); text(note.kind.rawValue)
+            if let step = note.step { out.append(contentsOf: ",\"step\":\(step)".utf8) }
+            if let state = note.state { out.append(contentsOf: ",\"state\":".utf8); text(state.rawValue) }
+            out.append(contentsOf: ",\"metrics\":{".utf8)
+            for (k, m) in note.metrics.sorted(by: { $0.key < $1.key }).enumerated() {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                text(m.key); out.append(UInt8(ascii: ":")); number(m.value, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+            if let message = note.message { out.append(contentsOf: ",\"message\":".utf8); text(message) }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
     }
 
     /// A number as JSON: integral values without a fraction, the shortest round-trip form

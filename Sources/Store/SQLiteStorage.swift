@@ -219,32 +219,56 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
         return (queued.map(\.record), entry.retryOf)
     }
 
-    /// The error for a trial that an update expecting it RUNNING did not change.
-    private func notRunning(study: Int64, number: Int, action: String) throws -> StoreError {
-        var state: String?
-        try db.query("SELECT state FROM trials WHERE study_id = ?1 AND number = ?2", [study, number]) { state = $0.text(0) }
-        guard let state else { return error(.notFound, "study \(study) has no trial \(number)") }
-        return error(.notRunning, "trial \(number) of study \(study) is \(state), not RUNNING: cannot \(action)")
+    /// The error for a report about a trial that an update expecting it RUNNING did not change
+    /// (inside the report's transaction). A STALE trial keeps the report as a note, which the
+    /// transaction commits: the caller returns this error from it and throws it after.
+    private func refusal(study: Int64, number: Int, action: String, late: TrialNote) throws -> StoreError {
+        var found: (state: String, notes: String?)?
+        try db.query("SELECT state, notes FROM trials WHERE study_id = ?1 AND number = ?2", [study, number]) {
+            found = ($0.text(0), $0.optionalText(1))
+        }
+        guard let found else { return error(.notFound, "study \(study) has no trial \(number)") }
+        guard found.state == TrialState.stale.rawValue else {
+            return error(.notRunning, "trial \(number) of study \(study) is \(found.state), not RUNNING: cannot \(action)")
+        }
+        var notes = try StoredNote.notes(found.notes, trial: number, file: path)
+        if late.kind != .heartbeat || !notes.contains(where: { $0.kind == .heartbeat }) {
+            notes.append(late)
+            try db.execute("UPDATE trials SET notes = ?3 WHERE study_id = ?1 AND number = ?2",
+                           [study, number, try StoredNote.column(notes, file: path)])
+        }
+        return error(.leaseExpired, "trial \(number) of study \(study) is STALE (its worker's lease expired): "
+                                    + "cannot \(action); the late report is kept as a note on the trial")
     }
 
     public func heartbeat(study: Int64, number: Int) throws {
         try locked {
-            let changed = try db.execute(
-                "UPDATE trials SET heartbeat = ?3 WHERE study_id = ?1 AND number = ?2 AND state = 'RUNNING'",
-                [study, number, Self.now()])
-            guard changed == 1 else { throw try notRunning(study: study, number: number, action: "store its heartbeat") }
+            let refused: StoreError? = try db.transaction(immediate: true) {
+                let now = Self.now()
+                let changed = try db.execute(
+                    "UPDATE trials SET heartbeat = ?3 WHERE study_id = ?1 AND number = ?2 AND state = 'RUNNING'",
+                    [study, number, now])
+                guard changed == 1 else {
+                    return try refusal(study: study, number: number, action: "store its heartbeat",
+                                       late: TrialNote(time: Date(timeIntervalSince1970: now), kind: .heartbeat))
+                }
+                return nil
+            }
+            if let refused { throw refused }
         }
     }
 
     /// Stores one learning-curve point; it also counts as a heartbeat.
     public func reportIntermediate(study: Int64, number: Int, step: Int, metrics: [String: Double]) throws {
         try locked {
-            try db.transaction(immediate: true) {
+            let refused: StoreError? = try db.transaction(immediate: true) {
+                let now = Self.now()
                 let changed = try db.execute(
                     "UPDATE trials SET heartbeat = ?3 WHERE study_id = ?1 AND number = ?2 AND state = 'RUNNING'",
-                    [study, number, Self.now()])
+                    [study, number, now])
                 guard changed == 1 else {
-                    throw try notRunning(study: study, number: number, action: "report step \(step)")
+                    return try refusal(study: study, number: number, action: "report step \(step)",
+                                       late: TrialNote(time: Date(timeIntervalSince1970: now), kind: .step, step: step, metrics: metrics))
                 }
                 for (name, value) in metrics.sorted(by: { $0.key < $1.key }) {
                     try db.execute("""
@@ -252,7 +276,9 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
                         VALUES (?1, ?2, ?3, ?4, ?5)
                         """, [study, number, step, name, value])
                 }
+                return nil
             }
+            if let refused { throw refused }
         }
     }
 
@@ -263,27 +289,34 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
 
     public func finishTrial(study: Int64, number: Int, state: TrialState, metrics: [String: Double], violation: Double,
                             message: String?) throws {
-        guard state.isFinished else {
-            throw error(.invalidArgument, "cannot finish trial \(number) of study \(study) as RUNNING")
+        guard state.hasOutcome else {
+            throw error(.invalidArgument, "cannot finish trial \(number) of study \(study) as \(state.rawValue)")
         }
         try locked {
-            try db.transaction(immediate: true) {
+            let refused: StoreError? = try db.transaction(immediate: true) {
+                let now = Self.now()
                 let changed = try db.execute("""
                     UPDATE trials SET state = ?3, finished = ?4, violation = ?5, message = ?6,
                                       finish_seq = \(Self.nextFinishSequence)
                     WHERE study_id = ?1 AND number = ?2 AND state = 'RUNNING'
-                    """, [study, number, state.rawValue, Self.now(), violation, message])
-                guard changed == 1 else { throw try notRunning(study: study, number: number, action: "finish it") }
+                    """, [study, number, state.rawValue, now, violation, message])
+                guard changed == 1 else {
+                    return try refusal(study: study, number: number, action: "finish it",
+                                       late: TrialNote(time: Date(timeIntervalSince1970: now), kind: .result, state: state,
+                                                       metrics: metrics, message: message))
+                }
                 for (name, value) in metrics.sorted(by: { $0.key < $1.key }) {
                     try db.execute("""
                         INSERT OR REPLACE INTO trial_metrics (study_id, number, name, value) VALUES (?1, ?2, ?3, ?4)
                         """, [study, number, name, value])
                 }
+                return nil
             }
+            if let refused { throw refused }
         }
     }
 
-    public func failStaleTrials(study: Int64, timeout: TimeInterval) throws -> [Int] {
+    public func failStaleTrials(study: Int64, timeout: TimeInterval, maxRetries: Int?) throws -> [Int] {
         guard timeout >= 0 else {
             throw error(.invalidArgument, "heartbeat timeout must be a non-negative number of seconds, got \(timeout)")
         }
@@ -297,15 +330,15 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
                     """, [study, now - timeout]) { stale.append(($0.int(0), $0.real(1), $0.text(2))) }
                 for trial in stale {
                     let silence = Int((now - trial.heartbeat).rounded())
-                    try requeue(study: study, number: trial.number, now: now,
-                                message: "worker \(trial.worker) stopped: no heartbeat for \(silence) s")
+                    try markStale(study: study, number: trial.number, now: now, maxRetries: maxRetries,
+                                  reason: "worker \(trial.worker) stopped: no heartbeat for \(silence) s")
                 }
                 return stale.map(\.number)
             }
         }
     }
 
-    public func abandonTrial(study: Int64, number: Int, reason: String) throws {
+    public func abandonTrial(study: Int64, number: Int, reason: String, maxRetries: Int?) throws {
         try locked {
             try db.transaction(immediate: true) {
                 var state: String?
@@ -314,18 +347,28 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
                 guard state == TrialState.running.rawValue else {
                     throw error(.notRunning, "trial \(number) of study \(study) is \(state), not RUNNING")
                 }
-                try requeue(study: study, number: number, now: Self.now(), message: reason)
+                try markStale(study: study, number: number, now: Self.now(), maxRetries: maxRetries, reason: reason)
             }
         }
     }
 
-    /// Fail a RUNNING trial with `message` and queue its parameters to run again (inside a
-    /// transaction).
-    private func requeue(study: Int64, number: Int, now: Double, message: String) throws {
+    /// Marks a RUNNING trial STALE with `reason` and queues its parameters to run again, unless
+    /// it is the `maxRetries`-th re-run of its first trial already (inside a transaction).
+    private func markStale(study: Int64, number: Int, now: Double, maxRetries: Int?, reason: String) throws {
+        var depth = 0
+        try db.query("""
+            WITH RECURSIVE chain (number, retry_of) AS (
+                SELECT number, retry_of FROM trials WHERE study_id = ?1 AND number = ?2
+                UNION ALL
+                SELECT t.number, t.retry_of FROM trials AS t JOIN chain AS c ON t.study_id = ?1 AND t.number = c.retry_of)
+            SELECT count(*) - 1 FROM chain
+            """, [study, number]) { depth = $0.int(0) }
+        let verdict = rerunVerdict(depth: depth, maxRetries: maxRetries)
         try db.execute("""
-            UPDATE trials SET state = 'FAIL', finished = ?3, message = ?4, finish_seq = \(Self.nextFinishSequence)
+            UPDATE trials SET state = 'STALE', finished = ?3, message = ?4, finish_seq = \(Self.nextFinishSequence)
             WHERE study_id = ?1 AND number = ?2
-            """, [study, number, now, message])
+            """, [study, number, now, reason + "; " + verdict.text])
+        guard verdict.requeue else { return }
         let parameters = try loadTrials(study: study, .number(number)).first?.parameters ?? []
         try db.execute("INSERT INTO retry_queue (study_id, retry_of, params) VALUES (?1, ?2, ?3)",
                        [study, number, try ColumnJSON.encode(parameters.map(QueuedParameter.init), file: path)])
@@ -371,11 +414,13 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
         var records: [TrialRecord] = []
         var index: [Int: Int] = [:]
         var badState: String?
+        var notes: [Int: String] = [:]
         try db.query("""
-            SELECT number, state, started, finished, heartbeat, worker, message, violation, retry_of, finish_seq
+            SELECT number, state, started, finished, heartbeat, worker, message, violation, retry_of, finish_seq, notes
             FROM trials \(trialCondition) ORDER BY number
             """, values) { row in
             guard let state = TrialState(rawValue: row.text(1)) else { badState = row.text(1); return }
+            if let text = row.optionalText(10) { notes[row.int(0)] = text }
             index[row.int(0)] = records.count
             records.append(TrialRecord(
                 study: study, number: row.int(0), state: state, parameters: [], violation: row.real(7),
@@ -386,6 +431,7 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
         }
         if let badState { throw error(.corrupt, "study \(study) has a trial in the unknown state '\(badState)'") }
         guard !records.isEmpty else { return [] }
+        for (number, text) in notes { records[index[number]!].notes = try StoredNote.notes(text, trial: number, file: path) }
 
         try db.query("""
             SELECT number, name, value, json FROM trial_params

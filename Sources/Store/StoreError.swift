@@ -3,8 +3,8 @@
 ///     results/autotune.sqlite: cannot open the store: file is not a database
 ///     results/autotune.sqlite: trial 7 of study 1 is FAIL, not RUNNING: cannot finish it
 ///
-/// `kind` lets a caller react to the expected cases (a trial failed as stale while its worker was
-/// still at it is `.notRunning`) without parsing the text.
+/// `kind` lets a caller react to the expected cases (a trial that went STALE while its worker was
+/// still at it is `.leaseExpired`) without parsing the text.
 public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: Equatable, Sendable {
         /// The file cannot be opened or created as a store (missing permissions, a directory,
@@ -17,8 +17,11 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
         case schemaTooNew
         /// No study or trial with that id, name or number.
         case notFound
-        /// The trial is no longer RUNNING (finished, or failed as stale meanwhile).
+        /// The trial is no longer RUNNING (finished, or told already).
         case notRunning
+        /// The trial went STALE while its worker still held it (the worker's lease expired): the
+        /// late report was refused and kept as a note on the trial.
+        case leaseExpired
         /// An argument no store could accept (finishing a trial as RUNNING, a negative timeout).
         case invalidArgument
         /// A stored value cannot be read back (edited by hand or by another program).

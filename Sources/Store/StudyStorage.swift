@@ -7,8 +7,58 @@ public enum TrialState: String, CaseIterable, Codable, Sendable {
     case pruned = "PRUNED"
     case fail = "FAIL"
     case infeasible = "INFEASIBLE"
+    /// Its worker went away before it finished — no heartbeat within the lease (`kill -9`, a lost
+    /// machine, a stopped process) or an interrupt — so it has no result of its own. Its
+    /// parameters run again under a new number (`retry_of` links the re-run to it) unless the
+    /// study's `max_retries` re-runs are spent; a report its worker sends later is refused and
+    /// kept as a note (`TrialNote`).
+    case stale = "STALE"
 
+    /// Whether the trial's own run is over (every state but RUNNING).
     public var isFinished: Bool { self != .running }
+    /// Whether the trial ended with an outcome of its own to learn from (finished, and not STALE).
+    public var hasOutcome: Bool { self != .running && self != .stale }
+}
+
+/// A report about a trial that reached the store after the trial went STALE — its worker's lease
+/// had expired, and the trial may already be re-run: refused, so the trial's state and values
+/// stay as they are, and kept here for people to see.
+public struct TrialNote: Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        /// The worker said the trial was still alive (kept once per trial).
+        case heartbeat
+        /// A learning-curve point (`step`, `metrics`).
+        case step
+        /// The trial's result (`state`, `metrics`, `message`).
+        case result
+    }
+
+    /// When the store received it (the server's clock on PostgreSQL).
+    public var time: Date
+    public var kind: Kind
+    public var step: Int?
+    public var state: TrialState?
+    public var metrics: [String: Double]
+    public var message: String?
+
+    public init(time: Date, kind: Kind, step: Int? = nil, state: TrialState? = nil, metrics: [String: Double] = [:],
+                message: String? = nil) {
+        self.time = time; self.kind = kind; self.step = step; self.state = state; self.metrics = metrics; self.message = message
+    }
+
+    /// One line for people: `late result at 2024-05-01T10:00:03Z: COMPLETE loss=0.31 (refused: the trial is STALE)`.
+    public var summary: String {
+        var text: String
+        switch kind {
+        case .heartbeat: text = "late heartbeat"
+        case .step: text = "late learning-curve point, step \(step ?? 0)"
+        case .result: text = "late result" + (state.map { " \($0.rawValue)" } ?? "")
+        }
+        let values = metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        if !values.isEmpty { text += ": " + values.joined(separator: " ") }
+        if let message { text += " (\(message))" }
+        return text
+    }
 }
 
 /// A study: one search, its space and settings, and the trials run for it.
@@ -62,18 +112,21 @@ public struct TrialRecord: Equatable, Sendable {
     public var worker: String
     /// Why a trial failed or was pruned, for people.
     public var message: String?
-    /// The trial this one re-runs (its worker died), if any.
+    /// The trial this one re-runs (it went STALE), if any.
     public var retryOf: Int?
     /// Increases by one every time any trial of the store finishes: "results since" cursors.
     public var finishSequence: Int64?
+    /// Reports its worker sent after the trial went STALE, refused and kept, oldest first.
+    public var notes: [TrialNote]
 
     public init(study: Int64, number: Int, state: TrialState, parameters: [ParameterRecord], metrics: [String: Double] = [:],
                 violation: Double = 0, intermediate: [Int: [String: Double]] = [:], started: Date, finished: Date? = nil,
-                heartbeat: Date, worker: String, message: String? = nil, retryOf: Int? = nil, finishSequence: Int64? = nil) {
+                heartbeat: Date, worker: String, message: String? = nil, retryOf: Int? = nil, finishSequence: Int64? = nil,
+                notes: [TrialNote] = []) {
         self.study = study; self.number = number; self.state = state; self.parameters = parameters
         self.metrics = metrics; self.violation = violation; self.intermediate = intermediate
         self.started = started; self.finished = finished; self.heartbeat = heartbeat; self.worker = worker
-        self.message = message; self.retryOf = retryOf; self.finishSequence = finishSequence
+        self.message = message; self.retryOf = retryOf; self.finishSequence = finishSequence; self.notes = notes
     }
 }
 
@@ -131,33 +184,42 @@ public protocol StudyStorage: AnyObject {
     func activity(study: Int64, finishedAfter: Int64?) throws -> StudyActivity
     func setReferencePoint(_ point: [Double], study: Int64) throws
     /// Atomically reserve the next trial number and insert it as RUNNING, unless the study already
-    /// has `limit` trials that count against its budget (every trial except those re-run under a
-    /// new number). A queued re-run (see `failStaleTrials`) is claimed first, with its parameters;
+    /// has `limit` trials that count against its budget (each trial once with its re-runs: a
+    /// STALE trial queued to run again and every re-run do not count). A queued re-run (see
+    /// `failStaleTrials`) is claimed first, with its parameters;
     /// otherwise `propose(number)` gives the parameters (it runs inside the transaction and may
     /// throw, which rolls the claim back).
     /// - Returns: the new trial, or nil when the budget is spent.
     func claimTrial(study: Int64, worker: String, limit: Int?, propose: (Int) throws -> [ParameterRecord]) throws -> TrialRecord?
 
-    /// Store the worker's heartbeat for a RUNNING trial; throws if it is not RUNNING.
+    /// Store the worker's heartbeat for a RUNNING trial.
+    /// - Throws: `StoreError` `.leaseExpired` when the trial went STALE (the heartbeat is kept as a
+    ///   note, once per trial), `.notRunning` when it finished otherwise, `.notFound`.
     func heartbeat(study: Int64, number: Int) throws
-    /// Store one learning-curve point of a RUNNING trial; throws if it is not RUNNING.
+    /// Store one learning-curve point of a RUNNING trial.
+    /// - Throws: `.leaseExpired` when the trial went STALE (the point is kept as a note instead),
+    ///   `.notRunning`, `.notFound`.
     func reportIntermediate(study: Int64, number: Int, step: Int, metrics: [String: Double]) throws
-    /// Move a RUNNING trial to a finished state with its metrics; throws if it is not RUNNING
-    /// (e.g. it was failed as stale meanwhile).
+    /// Move a RUNNING trial to a finished state with its metrics.
+    /// - Throws: `.leaseExpired` when the trial went STALE meanwhile (the late result is kept as a
+    ///   note; the trial and its re-run are left as they are), `.notRunning` when it finished
+    ///   otherwise, `.invalidArgument` for RUNNING or STALE (only the store makes a trial STALE).
     func finishTrial(study: Int64, number: Int, state: TrialState, metrics: [String: Double], violation: Double,
                      message: String?) throws
 
-    /// Fail every RUNNING trial whose heartbeat is older than `timeout` seconds, and queue its
-    /// parameters to be claimed again under a new number.
-    /// - Returns: the numbers of the trials failed.
-    func failStaleTrials(study: Int64, timeout: TimeInterval) throws -> [Int]
+    /// Mark STALE every RUNNING trial whose heartbeat is older than `timeout` seconds (its
+    /// worker's lease), and queue its parameters to be claimed again under a new number — unless
+    /// it is already the `maxRetries`-th re-run of its first trial (nil: no bound); then it stays
+    /// STALE and its message says so.
+    /// - Returns: the numbers of the trials marked STALE.
+    func failStaleTrials(study: Int64, timeout: TimeInterval, maxRetries: Int?) throws -> [Int]
 
-    /// Fail one RUNNING trial with `reason` and queue its parameters to run again, as
-    /// `failStaleTrials` does for a dead worker's: what an interrupted worker does on its way out.
-    func abandonTrial(study: Int64, number: Int, reason: String) throws
+    /// Mark one RUNNING trial STALE with `reason` and queue its parameters to run again (within
+    /// `maxRetries`), as `failStaleTrials` does for a dead worker's: what an interrupted worker
+    /// does on its way out.
+    func abandonTrial(study: Int64, number: Int, reason: String, maxRetries: Int?) throws
 
-    /// The trials of `study` that failed and are queued to run again (see `failStaleTrials`),
-    /// oldest first.
+    /// The STALE trials of `study` queued to run again (see `failStaleTrials`), oldest first.
     func queuedReruns(study: Int64) throws -> [Int]
 
     /// Store a copy of a study from another store (or under another name): the study as
@@ -177,4 +239,25 @@ public protocol StudyStorage: AnyObject {
     /// is greater (the new results since the last call).
     func trials(study: Int64, finishedAfter: Int64?) throws -> [TrialRecord]
     func trial(study: Int64, number: Int) throws -> TrialRecord?
+}
+
+extension StudyStorage {
+    /// `failStaleTrials` with no bound on re-runs.
+    public func failStaleTrials(study: Int64, timeout: TimeInterval) throws -> [Int] {
+        try failStaleTrials(study: study, timeout: timeout, maxRetries: nil)
+    }
+
+    /// `abandonTrial` with no bound on re-runs.
+    public func abandonTrial(study: Int64, number: Int, reason: String) throws {
+        try abandonTrial(study: study, number: number, reason: reason, maxRetries: nil)
+    }
+}
+
+/// The end of a STALE trial's message: whether it runs again (the `depth`-th re-run of its first
+/// trial is being made STALE) or its re-runs are spent.
+func rerunVerdict(depth: Int, maxRetries: Int?) -> (requeue: Bool, text: String) {
+    if let maxRetries, depth >= maxRetries {
+        return (false, "not run again: \(depth) re-run\(depth == 1 ? "" : "s") already, max_retries is \(maxRetries)")
+    }
+    return (true, "queued to run again (re-run \(depth + 1)" + (maxRetries.map { " of at most \($0)" } ?? "") + ")")
 }

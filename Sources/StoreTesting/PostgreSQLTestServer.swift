@@ -7,11 +7,20 @@ import XCTest
 /// the `postgres` user when the tests run as root, since initdb refuses root) and stopped when
 /// the test process exits. When neither is possible, tests skip with the reason.
 ///
+/// The tests restart the throwaway cluster, and a named server too when
+/// `AUTOTUNE_TEST_POSTGRES_DATA` and `AUTOTUNE_TEST_POSTGRES_CTL` name its data directory and
+/// `pg_ctl` (its settings — port, socket directory — in its `postgresql.conf`, so a plain
+/// `pg_ctl start` brings it back as it was; run as the data directory's owner when the tests run
+/// as root). Tests in one process run one at a time, so no other test is using it meanwhile.
+///
 ///     let url = try PostgreSQLTestServer.freshSchema("budget")  // throws XCTSkip without a server
 ///     let store = try PostgreSQLStorage(url: url)
 public enum PostgreSQLTestServer {
     /// The variable naming a server to use instead of a throwaway cluster.
     public static let environmentVariable = "AUTOTUNE_TEST_POSTGRES"
+    /// The variables naming that server's data directory and its `pg_ctl`, so tests may restart it.
+    public static let dataVariable = "AUTOTUNE_TEST_POSTGRES_DATA"
+    public static let controlVariable = "AUTOTUNE_TEST_POSTGRES_CTL"
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var started: Result<String, SkipReason>?
@@ -63,15 +72,54 @@ public enum PostgreSQLTestServer {
         return base + separator + "options=-csearch_path%3D\(schema)"
     }
 
-    /// Stops the throwaway server (every connection drops), runs `whileDown`, then starts it
-    /// again: what a server restart does to workers.
-    /// - Throws: `XCTSkip` when the server is not one these tests started.
+    /// Stops the server (every connection drops), runs `whileDown`, then starts it again: what a
+    /// server restart does to workers.
+    /// - Throws: `XCTSkip` when the server is one `AUTOTUNE_TEST_POSTGRES` names without its data
+    ///   directory and `pg_ctl`.
     public static func restart(whileDown: () throws -> Void) throws {
         _ = try url()
-        guard let cluster else { throw XCTSkip("the server \(environmentVariable) names is not restarted by tests") }
-        guard cluster.halt() else { throw SkipReason(text: "pg_ctl could not stop the server") }
-        defer { _ = cluster.start() }
+        let control: (halt: () -> Bool, start: () -> Bool)
+        if let cluster {
+            control = (cluster.halt, cluster.start)
+        } else if let named = NamedServer() {
+            control = (named.halt, named.start)
+        } else {
+            throw XCTSkip("the server \(environmentVariable) names is restarted by tests only when \(dataVariable) and "
+                          + "\(controlVariable) name its data directory and pg_ctl")
+        }
+        guard control.halt() else { throw SkipReason(text: "pg_ctl could not stop the server") }
+        defer {
+            if !control.start() { FileHandle.standardError.write(Data("PostgreSQLTestServer: pg_ctl could not start the server again\n".utf8)) }
+        }
         try whileDown()
+    }
+
+    /// The server `AUTOTUNE_TEST_POSTGRES` names, stopped and started with the `pg_ctl` and data
+    /// directory the environment gives (its log beside the data directory, in `server.log`).
+    private struct NamedServer {
+        let pgCtl: String, data: String, user: String?
+
+        init?() {
+            let environment = ProcessInfo.processInfo.environment
+            guard let pgCtl = environment[PostgreSQLTestServer.controlVariable], !pgCtl.isEmpty,
+                  let data = environment[PostgreSQLTestServer.dataVariable], !data.isEmpty else { return nil }
+            self.pgCtl = pgCtl
+            self.data = data
+            // As root, run pg_ctl as the cluster's owner (the server refuses to run as root).
+            var info = stat()
+            if getuid() == 0, stat(data, &info) == 0, info.st_uid != 0, let owner = getpwuid(info.st_uid) {
+                user = String(cString: owner.pointee.pw_name)
+            } else {
+                user = nil
+            }
+        }
+
+        func halt() -> Bool { PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", data, "-m", "fast", "-w", "stop"]) == 0 }
+
+        func start() -> Bool {
+            let log = (data as NSString).deletingLastPathComponent + "/server.log"
+            return PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", data, "-l", log, "-w", "-t", "60", "start"]) == 0
+        }
     }
 
     private static func dropSchemas() {
@@ -131,6 +179,27 @@ public enum PostgreSQLTestServer {
         }
     }
 
+    /// Runs a command (as `user` through runuser when given), its output discarded.
+    /// Spawned and reaped directly: pg_ctl leaves the server running behind it, which
+    /// Foundation's `Process` does not always notice the end of.
+    fileprivate static func shell(as user: String? = nil, _ arguments: [String]) -> Int32 {
+        // From `/`: the server's tools look up their working directory, which the user must be able to enter.
+        let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + (user.map { ["runuser", "-u", $0, "--"] } ?? []) + arguments
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let copies = argv.map { strdup($0) } + [nil]
+        defer { copies.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, copies, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
+    }
+
     /// initdb + pg_ctl in a temporary directory.
     private final class ThrowawayCluster {
         let directory: String
@@ -149,11 +218,11 @@ public enum PostgreSQLTestServer {
             guard let made = mkdtemp(&bytes) else { throw SkipReason(text: "cannot make a temporary directory") }
             directory = String(cString: made)
             if let user {
-                guard Self.shell(["chown", user, directory]) == 0 else { throw SkipReason(text: "cannot chown \(directory) to \(user)") }
+                guard PostgreSQLTestServer.shell(["chown", user, directory]) == 0 else { throw SkipReason(text: "cannot chown \(directory) to \(user)") }
             }
             let port = try Self.freePort()
             let data = directory + "/data"
-            guard Self.shell(as: user, [bin + "/initdb", "-D", data, "-U", "autotune", "--auth=trust", "-E", "UTF8", "--no-sync"]) == 0 else {
+            guard PostgreSQLTestServer.shell(as: user, [bin + "/initdb", "-D", data, "-U", "autotune", "--auth=trust", "-E", "UTF8", "--no-sync"]) == 0 else {
                 throw SkipReason(text: "initdb failed (see \(directory))")
             }
             options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
@@ -166,19 +235,19 @@ public enum PostgreSQLTestServer {
 
         /// Starts the server and waits until it accepts connections.
         func start() -> Bool {
-            Self.shell(as: user, [pgCtl, "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60",
+            PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60",
                                   "-o", options, "start"]) == 0
         }
 
         /// Stops the server as an administrator restarting it would: every connection is ended,
         /// and what was committed is kept.
         func halt() -> Bool {
-            Self.shell(as: user, [pgCtl, "-D", directory + "/data", "-m", "fast", "-w", "stop"]) == 0
+            PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", directory + "/data", "-m", "fast", "-w", "stop"]) == 0
         }
 
         /// Stops the server at once and removes its files.
         func stop() {
-            _ = Self.shell(as: user, [pgCtl, "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+            _ = PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
             try? FileManager.default.removeItem(atPath: directory)
         }
 
@@ -193,7 +262,7 @@ public enum PostgreSQLTestServer {
         /// `postgres` (what the Debian package makes), else a system user made for the purpose.
         private static func unprivilegedUser() throws -> String {
             if getpwnam("postgres") != nil { return "postgres" }
-            if getpwnam("autotune-pg") == nil, shell(["useradd", "--system", "--no-create-home", "autotune-pg"]) != 0 {
+            if getpwnam("autotune-pg") == nil, PostgreSQLTestServer.shell(["useradd", "--system", "--no-create-home", "autotune-pg"]) != 0 {
                 throw SkipReason(text: "running as root, and no postgres user exists or can be made for initdb")
             }
             return "autotune-pg"
@@ -215,27 +284,6 @@ public enum PostgreSQLTestServer {
             }
             guard bound else { throw SkipReason(text: "no free loopback port") }
             return Int(UInt16(bigEndian: address.sin_port))
-        }
-
-        /// Runs a command (as `user` through runuser when given), its output discarded.
-        /// Spawned and reaped directly: pg_ctl leaves the server running behind it, which
-        /// Foundation's `Process` does not always notice the end of.
-        private static func shell(as user: String? = nil, _ arguments: [String]) -> Int32 {
-            // From `/`: the server's tools look up their working directory, which the user must be able to enter.
-            let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + (user.map { ["runuser", "-u", $0, "--"] } ?? []) + arguments
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-            let copies = argv.map { strdup($0) } + [nil]
-            defer { copies.forEach { free($0) } }
-            var pid: pid_t = 0
-            guard posix_spawn(&pid, argv[0], &actions, nil, copies, environ) == 0 else { return -1 }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
         }
 
         private static func capture(_ arguments: [String]) throws -> String {

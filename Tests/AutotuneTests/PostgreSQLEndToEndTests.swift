@@ -84,6 +84,39 @@ final class PostgreSQLEndToEndTests: ScratchTestCase {
                        "\(Dictionary(grouping: trials, by: \.state).mapValues(\.count))")
     }
 
+    /// The server is stopped mid-study and started again a second later: every worker waits,
+    /// reconnects and the study spends exactly its budget.
+    func testWorkersWaitOutAServerRestart() throws {
+        let url = try PostgreSQLTestServer.freshSchema(name)
+        let budget = 400
+        let out = scratch.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        let process = Process()
+        process.executableURL = try XCTUnwrap(autotuneExecutable)
+        process.arguments = ["search", zdtSpace(budget: budget), "--storage", url, "--study", "restarted", "--workers", "4",
+                             "--threads", "1", "--quiet", "--no-plots"]
+        process.currentDirectoryURL = scratch
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: out)
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let count = { Int((try? PostgreSQLTestServer.run("SELECT count(*) FROM trials", on: url))?.first ?? "0") ?? 0 }
+        XCTAssertTrue(waitUntil(timeout: 60, interval: 0.02) { count() >= 20 || !process.isRunning })
+        var midway = 0
+        try PostgreSQLTestServer.restart {
+            midway = count()
+            Thread.sleep(forTimeInterval: 1)
+        }
+        process.waitUntilExit()
+        let stderr = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        XCTAssertEqual(process.terminationStatus, 0, stderr)
+        let trials = try storedTrials(url, study: "restarted")
+        XCTAssertLessThan(midway, budget, "the server went down mid-study")
+        XCTAssertEqual(trials.map(\.number), Array(0..<trials.count), "dense numbers, none twice")
+        XCTAssertEqual(trials.filter { $0.retryOf == nil }.count, budget)
+        XCTAssertEqual(trials.filter { $0.state == "COMPLETE" }.count, budget, "\(Dictionary(grouping: trials, by: \.state).mapValues(\.count))")
+    }
+
     func testStorageFromTheEnvironmentAndTheListingCommands() throws {
         let url = try PostgreSQLTestServer.freshSchema(name)
         let space = zdtSpace(budget: 12)

@@ -109,7 +109,7 @@ final class SearchEndToEndTests: ScratchTestCase {
         let resumed = runAutotune(["search", space, "--db", db, "--study", "k", "--heartbeat", "0.2", "--quiet"])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         let after = try trials("k")
-        let failed = after.filter { $0["state"] as? String == "FAIL" }
+        let failed = after.filter { $0["state"] as? String == "STALE" }
         XCTAssertEqual(failed.count, 1)
         XCTAssertTrue((failed.first?["message"] as? String ?? "").contains("heartbeat"), "\(failed)")
         let retry = after.filter { $0["retry_of"] as? Int == failed.first?["trial"] as? Int }
@@ -129,9 +129,9 @@ final class SearchEndToEndTests: ScratchTestCase {
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 128 + SIGINT)
-        let interrupted = try trials("i").filter { $0["state"] as? String == "FAIL" }
+        let interrupted = try trials("i").filter { $0["state"] as? String == "STALE" }
         XCTAssertEqual(interrupted.count, 1)
-        XCTAssertEqual(interrupted.first?["message"] as? String, "interrupted by SIGINT")
+        XCTAssertEqual(interrupted.first?["message"] as? String, "interrupted by SIGINT; queued to run again (re-run 1 of at most 3)")
 
         let resumed = runAutotune(["search", space, "--db", db, "--study", "i", "--quiet"])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
@@ -156,7 +156,8 @@ final class SearchEndToEndTests: ScratchTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationReason, .exit, "a signal ended it: it crashed")
         XCTAssertEqual(process.terminationStatus, 128 + SIGINT)
-        XCTAssertEqual(try trials("t").filter { $0["state"] as? String == "FAIL" }.first?["message"] as? String, "interrupted by SIGINT")
+        XCTAssertEqual(try trials("t").filter { $0["state"] as? String == "STALE" }.first?["message"] as? String,
+                       "interrupted by SIGINT; queued to run again (re-run 1 of at most 3)")
     }
 
     func testTwoWorkersShareOneStoreWithoutLosingOrDuplicatingTrials() throws {

@@ -10,6 +10,9 @@ final class StudyViewTests: XCTestCase {
         var p = StudyRunner.Progress(finished: 12, total: 50, failed: 1, pruned: 2, best: 0.87123, hypervolume: nil,
                                      elapsed: 60, deadline: nil)
         XCTAssertEqual(ProgressLine.text(p), "trials 12/50 · 1 failed · 2 pruned · best 0.8712 · 3m10s left")
+        p.stale = 1
+        XCTAssertEqual(ProgressLine.text(p), "trials 12/50 · 1 failed · 2 pruned · 1 stale · best 0.8712 · 3m10s left")
+        p.stale = 0
         p.best = nil
         p.hypervolume = 0.5
         p.failed = 0

@@ -231,18 +231,26 @@ final class DashboardAPITests: XCTestCase {
 
 /// The SQLite store's JSON of finished trials, written from its rows, says what the records say.
 final class TrialsJSONTests: XCTestCase {
-    func testTheRowsJSONEqualsTheRecordsJSONWithCurvesMessagesAndOddNumbers() throws {
+    func testTheRowsJSONEqualsTheRecordsJSONWithCurvesMessagesNotesAndOddNumbers() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trials-json-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let storage = try SQLiteStorage(path: directory.appendingPathComponent("s.sqlite").path)
         let (record, _) = try storage.openStudy(StudyRecord(name: "q", space: #"{"evaluator": {"command": {"run": "t"}}, "objectives": {"loss": "minimize"}}"#, objectives: ["loss"], directions: ["minimize"], seed: 0, strategy: "random"))
-        for n in 0 ..< 6 {
+        for n in 0 ..< 7 {
             let trial = try XCTUnwrap(try storage.claimTrial(study: record.id, worker: "w", limit: nil) { _ in
                 [ParameterRecord(name: "training.lr", value: 0.001 * Double(n + 1), json: JSONValue.format(0.001 * Double(n + 1))),
                  ParameterRecord(name: "name \"quoted\" <b>", value: 0, json: "\"adam\"")]
             })
             if n == 5 { continue }   // stays RUNNING: not listed
+            if n == 6 {
+                // Its worker was lost, and reports late: STALE, with the late reports as notes.
+                try storage.abandonTrial(study: record.id, number: trial.number, reason: "interrupted <by> \"SIGINT\"")
+                XCTAssertThrowsError(try storage.heartbeat(study: record.id, number: trial.number))
+                XCTAssertThrowsError(try storage.finishTrial(study: record.id, number: trial.number, state: .complete,
+                                                             metrics: ["loss": .nan, "acc": 0.75], violation: 0, message: "late <b>"))
+                continue
+            }
             for step in stride(from: 1, through: n % 3, by: 1) {
                 try storage.reportIntermediate(study: record.id, number: trial.number, step: step, metrics: ["loss": 1 / Double(step), "acc": 0.5])
             }
@@ -259,8 +267,11 @@ final class TrialsJSONTests: XCTestCase {
             let expected = try XCTUnwrap((try parsed(generic) as? [String: Any])?["trials"] as? [[String: Any]])
             let got = try XCTUnwrap(try JSONSerialization.jsonObject(with: fast.json) as? [[String: Any]])
             XCTAssertEqual(got as NSArray, expected as NSArray, String(decoding: fast.json, as: UTF8.self))
-            XCTAssertEqual(got.count, since == nil ? 5 : 3)
+            XCTAssertEqual(got.count, since == nil ? 6 : 4)
+            let notes = try XCTUnwrap(got.last?["notes"] as? [[String: Any]])
+            XCTAssertEqual(notes.map { $0["kind"] as? String }, ["heartbeat", "result"])
+            XCTAssertEqual(notes.last?["metrics"] as? NSDictionary, ["loss": NSNull(), "acc": 0.75] as NSDictionary)
         }
-        XCTAssertEqual(try storage.finishedTrialsJSON(study: record.id, finishedAfter: 5).cursor, nil, "nothing after the last cursor")
+        XCTAssertEqual(try storage.finishedTrialsJSON(study: record.id, finishedAfter: 6).cursor, nil, "nothing after the last cursor")
     }
 }

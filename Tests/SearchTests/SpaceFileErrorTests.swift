@@ -11,7 +11,7 @@ final class SpaceFileErrorTests: XCTestCase {
     static let engineObjectives = #""objectives": {"accuracy": "maximize"}"#
     static let lr = #""training": {"lr": {"_type": "loguniform", "_value": [0.001, 0.1]}}"#
     static let distributions = "choice, randint, uniform, quniform, loguniform, qloguniform, normal, qnormal, lognormal, qlognormal"
-    static let topLevel = "architecture, training, precision, compression, parallelism, evaluator, objectives, constraints, strategy, early_stopping, budget, seed, workers, name, reference_point, max_consecutive_failures, export, keep_weights"
+    static let topLevel = "architecture, training, precision, compression, parallelism, evaluator, objectives, constraints, strategy, early_stopping, budget, seed, workers, name, reference_point, max_consecutive_failures, max_retries, export, keep_weights"
 
     /// (file text, the exact reason after "s.json: ").
     static let corpus: [(String, String)] = [

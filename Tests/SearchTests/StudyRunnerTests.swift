@@ -103,6 +103,106 @@ final class StudyRunnerTests: XCTestCase {
         XCTAssertEqual(last?.finished, 7, "never 8/7")
     }
 
+    /// A lost trial whose re-runs are spent stays STALE and counts once; the runner fills the
+    /// rest of the budget with new trials and never teaches a strategy from STALE trials.
+    func testAStaleTrialCountsOnceAndItsReRunsAreBoundedByMaxRetries() throws {
+        let text = #"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": 3, "max_retries": 1}"#
+        let (spec, storage, study) = try study(text)
+        XCTAssertEqual(spec.maxRetries, 1)
+        XCTAssertEqual(try SpaceFile.parse(Data(text.replacingOccurrences(of: #", "max_retries": 1"#, with: "").utf8), file: "s").maxRetries, 3,
+                       "3 by default")
+        XCTAssertThrowsError(try SpaceFile.parse(Data(text.replacingOccurrences(of: #""max_retries": 1"#, with: #""max_retries": -1"#).utf8),
+                                                 file: "space.json")) { error in
+            XCTAssertEqual("\(error)", "space.json: max_retries: must be ≥ 0, got -1")
+        }
+        // A worker claims trial 0 and is lost; its re-run, trial 1, is lost too: max_retries 1 is spent.
+        for expected in [0, 1] {
+            let held = try XCTUnwrap(try study.claim(worker: "gone", strategy: try study.makeStrategy()))
+            XCTAssertEqual(held.trial.number, expected)
+            Thread.sleep(forTimeInterval: 0.02)
+            XCTAssertEqual(try storage.failStaleTrials(study: study.id, timeout: 0.01, maxRetries: spec.maxRetries), [expected])
+        }
+        var last: StudyRunner.Progress?
+        XCTAssertEqual(try StudyRunner(study: study).run { last = $0 }, 2)
+        let trials = try study.trials()
+        XCTAssertEqual(trials.map(\.state), [.stale, .stale, .complete, .complete])
+        XCTAssertEqual(trials.map(\.retryOf), [nil, 0, nil, nil])
+        XCTAssertTrue(trials[1].message?.hasSuffix("not run again: 1 re-run already, max_retries is 1") == true, trials[1].message ?? "")
+        XCTAssertEqual(last?.finished, 3, "the spent chain counts once")
+        XCTAssertEqual(last?.stale, 2)
+        XCTAssertEqual(last?.failed, 0, "a STALE trial is not a failure")
+
+        // A strategy learns only from trials with an outcome of their own.
+        final class Recorder: Strategy {
+            let space: SearchSpace
+            var told: [Int] = []
+            init(space: SearchSpace) { self.space = space }
+            func ask(number: Int) throws -> Configuration { throw StrategyError.exhausted(proposed: 0) }
+            func tell(_ result: TrialResult) { told.append(result.number) }
+        }
+        let recorder = Recorder(space: spec.space)
+        for t in trials { study.teach(recorder, t) }
+        XCTAssertEqual(recorder.told, [2, 3])
+    }
+
+    /// A trial that goes STALE under its own worker (here: marked so between two learning-curve
+    /// points, as another worker would after a long stop): the next point is refused and kept as
+    /// a note, the evaluation stops without reporting a result, the worker says so once and goes
+    /// on — with the trial's re-run.
+    func testAWorkerThatFindsItsTrialStaleStopsItAndGoesOn() throws {
+        let (spec, storage, study) = try study(#"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 2}}, "strategy": "random", "budget": 1}"#)
+        final class LosesItsLease: Evaluator {
+            let storage: StudyStorage, study: Int64
+            var steps: [Int] = [], lost = false
+            init(storage: StudyStorage, study: Int64) { self.storage = storage; self.study = study }
+            func evaluate(_ candidate: JSONValue, parameters: [(name: String, value: JSONValue)],
+                          report: (Int, [String: Double]) -> Bool) throws -> EvaluationResult {
+                for step in 0..<4 {
+                    if step == 2, !lost {
+                        lost = true
+                        Thread.sleep(forTimeInterval: 0.02)
+                        _ = try storage.failStaleTrials(study: study, timeout: 0.01, maxRetries: 3)
+                    }
+                    steps.append(step)
+                    guard report(step, ["f1": Double(step), "f2": 1]) else { return EvaluationResult(metrics: [:], stoppedEarly: true) }
+                }
+                return EvaluationResult(metrics: ["f1": 0.25, "f2": 0.5])
+            }
+        }
+        let evaluator = LosesItsLease(storage: storage, study: study.id)
+        let runner = try StudyRunner(study: study, strategy: RandomSearch(space: spec.space, seed: 0), evaluator: evaluator)
+        var notices: [String] = []
+        XCTAssertEqual(try runner.run(notice: { notices.append($0) }), 2, "the lost trial, then its re-run")
+        XCTAssertEqual(evaluator.steps, [0, 1, 2, 0, 1, 2, 3], "stopped at the first refused point")
+        XCTAssertEqual(notices.count, 1)
+        XCTAssertTrue(notices.first?.hasPrefix("trial 0 of study 's' went STALE while this worker ran it: its lease expired") == true,
+                      notices.first ?? "")
+        let trials = try study.trials()
+        XCTAssertEqual(trials.map(\.state), [.stale, .complete])
+        XCTAssertEqual(trials[1].retryOf, 0)
+        XCTAssertEqual(trials[0].intermediate.keys.sorted(), [0, 1], "the refused point is not on the curve")
+        XCTAssertEqual(trials[0].notes.map(\.kind), [.step])
+        XCTAssertEqual(trials[0].notes.first?.step, 2)
+        XCTAssertEqual(trials[0].metrics, [:], "no result reported for the STALE trial")
+    }
+
+    /// `autotune tell` after the trial went STALE: refused, and kept as a note.
+    func testATellForAStaleTrialIsRefusedAndKeptAsANote() throws {
+        let (_, storage, study) = try study(#"{"evaluator": {"benchmark": {"problem": "zdt1", "variables": 2}}, "strategy": "random", "budget": 2}"#)
+        let asked = try study.ask(worker: "ask")
+        Thread.sleep(forTimeInterval: 0.02)
+        XCTAssertEqual(try storage.failStaleTrials(study: study.id, timeout: 0.01, maxRetries: 3), [asked.trial.number])
+        XCTAssertThrowsError(try study.tell(asked.trial.number, metrics: ["f1": 0.5, "f2": 2])) { error in
+            XCTAssertEqual((error as? StudyError)?.kind, .input)
+            XCTAssertTrue("\(error)".hasPrefix("trial 0 of study 's' is STALE: its lease expired before the result came"), "\(error)")
+        }
+        XCTAssertThrowsError(try study.fail(asked.trial.number, reason: "gave up"))
+        let trial = try XCTUnwrap(try storage.trial(study: study.id, number: 0))
+        XCTAssertEqual(trial.state, .stale)
+        XCTAssertEqual(trial.notes.map(\.state), [.complete, .fail])
+        XCTAssertEqual(trial.notes.first?.metrics, ["f1": 0.5, "f2": 2])
+    }
+
     func testWallClockBudgetStopsClaiming() throws {
         let (spec, storage, record) = try study("""
         {"evaluator": {"benchmark": {"problem": "zdt1", "variables": 3}}, "strategy": "random", "budget": {"minutes": 0.001}}

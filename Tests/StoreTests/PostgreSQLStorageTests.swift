@@ -30,6 +30,8 @@ final class PostgreSQLStorageTests: StudyStorageContractCase {
     func testBudgetLimit() throws { try contract.budgetLimit() }
     func testFinishingTwiceThrows() throws { try contract.finishingTwiceThrows() }
     func testStaleTrialsAreRetried() throws { try contract.staleTrialsAreRetried() }
+    func testStaleRerunsAreBounded() throws { try contract.staleRerunsAreBounded() }
+    func testLateReportsAreKeptAsNotes() throws { try contract.lateReportsAreKeptAsNotes() }
     func testAbandonedTrialsAreRetried() throws { try contract.abandonedTrialsAreRetried() }
     func testHeartbeatsKeepTrialsAlive() throws { try contract.heartbeatsKeepTrialsAlive() }
     func testCursorReturnsOnlyNewResults() throws { try contract.cursorReturnsOnlyNewResults() }
@@ -133,6 +135,21 @@ final class PostgreSQLStorageTests: StudyStorageContractCase {
             XCTAssertEqual((error as? StoreError)?.kind, .schemaTooNew)
             XCTAssertTrue("\(error)".contains("store schema version 99 is newer than this autotune understands"), "\(error)")
         }
+    }
+
+    func testVersionFourStoreGainsTheStaleState() throws {
+        let url = try storeURL()
+        let study = try contract.versionFourTrials(try PostgreSQLStorage(url: url))
+        // Version 4's trials table, as it was written.
+        try PostgreSQLTestServer.run("""
+            ALTER TABLE trials DROP CONSTRAINT trials_state_check;
+            UPDATE trials SET state = 'FAIL' WHERE state = 'STALE';
+            ALTER TABLE trials ADD CONSTRAINT trials_state_check CHECK (state IN ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'INFEASIBLE'));
+            ALTER TABLE trials DROP COLUMN notes;
+            UPDATE schema_version SET version = 4;
+            """, on: url)
+        try contract.upgradedFromVersionFour(try PostgreSQLStorage(url: url), study)
+        XCTAssertEqual(try PostgreSQLTestServer.run("SELECT version FROM schema_version", on: url), ["5"])
     }
 
     func testOtherDatabaseIsRejected() throws {

@@ -25,7 +25,7 @@ final class SQLiteStorageTests: StudyStorageContractCase {
     // MARK: The contract every backend meets
 
     func testTrialStatesAreStoredUpperCase() {
-        XCTAssertEqual(TrialState.allCases.map(\.rawValue), ["RUNNING", "COMPLETE", "PRUNED", "FAIL", "INFEASIBLE"])
+        XCTAssertEqual(TrialState.allCases.map(\.rawValue), ["RUNNING", "COMPLETE", "PRUNED", "FAIL", "INFEASIBLE", "STALE"])
     }
 
     func testStudyRoundTrip() throws { try contract.studyRoundTrip() }
@@ -37,6 +37,8 @@ final class SQLiteStorageTests: StudyStorageContractCase {
     func testBudgetLimit() throws { try contract.budgetLimit() }
     func testFinishingTwiceThrows() throws { try contract.finishingTwiceThrows() }
     func testStaleTrialsAreRetried() throws { try contract.staleTrialsAreRetried() }
+    func testStaleRerunsAreBounded() throws { try contract.staleRerunsAreBounded() }
+    func testLateReportsAreKeptAsNotes() throws { try contract.lateReportsAreKeptAsNotes() }
     func testAbandonedTrialsAreRetried() throws { try contract.abandonedTrialsAreRetried() }
     func testHeartbeatsKeepTrialsAlive() throws { try contract.heartbeatsKeepTrialsAlive() }
     func testCursorReturnsOnlyNewResults() throws { try contract.cursorReturnsOnlyNewResults() }
@@ -121,7 +123,45 @@ final class SQLiteStorageTests: StudyStorageContractCase {
         XCTAssertFalse(tables.contains("study_front"), "\(tables)")
         var version = 0
         try storage.db.query("SELECT version FROM schema_version") { version = $0.int(0) }
-        XCTAssertEqual(version, 4)
+        XCTAssertEqual(version, Schema.version)
+    }
+
+    func testVersionFourStoreGainsTheStaleState() throws {
+        let study: StudyRecord
+        do {
+            let storage = try SQLiteStorage(path: path)
+            study = try contract.versionFourTrials(storage)
+            // Version 4's trials table, as it was written.
+            try storage.db.script("""
+                PRAGMA foreign_keys = OFF;
+                CREATE TABLE trials_v4 (
+                    study_id INTEGER NOT NULL REFERENCES studies (id),
+                    number INTEGER NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'INFEASIBLE')),
+                    started REAL NOT NULL,
+                    finished REAL,
+                    heartbeat REAL NOT NULL,
+                    worker TEXT NOT NULL,
+                    message TEXT,
+                    violation REAL,
+                    retry_of INTEGER,
+                    finish_seq INTEGER,
+                    PRIMARY KEY (study_id, number)
+                ) WITHOUT ROWID;
+                INSERT INTO trials_v4 SELECT study_id, number, CASE state WHEN 'STALE' THEN 'FAIL' ELSE state END, started, finished,
+                    heartbeat, worker, message, violation, retry_of, finish_seq FROM trials;
+                DROP TABLE trials;
+                ALTER TABLE trials_v4 RENAME TO trials;
+                \(Schema.trialIndexes)
+                UPDATE schema_version SET version = 4;
+                """)
+        }
+        let storage = try SQLiteStorage(path: path)
+        try contract.upgradedFromVersionFour(storage, study)
+        var settings: [String] = []
+        try storage.db.query("SELECT version FROM schema_version") { settings.append("version \($0.int(0))") }
+        try storage.db.query("PRAGMA foreign_keys") { settings.append("foreign keys \($0.int(0))") }
+        XCTAssertEqual(settings, ["version 5", "foreign keys 1"])
     }
 
     func testVersionTwoStoreGainsTheBenchmarkHistory() throws {

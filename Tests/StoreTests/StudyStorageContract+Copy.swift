@@ -5,8 +5,9 @@ import Store
 /// The contract for whole studies: a copy keeps every trial as it was and goes on as the
 /// original would; a delete removes one study and nothing else.
 extension StudyStorageContract {
-    /// A study with a finished trial (with a learning curve), a pruned one, a failed one queued
-    /// to run again, its re-run, and one still running.
+    /// A study with a finished trial (with a learning curve), a pruned one, an interrupted one
+    /// queued to run again, its re-run gone STALE with a late result kept as a note, and the re-run's
+    /// re-run still running.
     private func busyStudy(_ storage: StudyStorage) throws -> StudyRecord {
         let study = try makeStudy(storage)
         try storage.setReferencePoint([2, 2000], study: study.id)
@@ -20,6 +21,7 @@ extension StudyStorageContract {
         _ = try claim(storage, study, limit: 4)  // takes trial 1's queued re-run as trial 4
         Thread.sleep(forTimeInterval: 0.05)
         XCTAssertEqual(try storage.failStaleTrials(study: study.id, timeout: 0.01), [4])
+        XCTAssertThrowsError(try finish(storage, study, 4, loss: 0.125))  // kept as a note on trial 4
         _ = try claim(storage, study, limit: nil, worker: "late")  // trial 5 takes trial 4's re-run
         return try XCTUnwrap(try storage.study(named: study.name))
     }
@@ -52,6 +54,7 @@ extension StudyStorageContract {
         XCTAssertEqual(copied.map(strip), all.map(strip), "every trial as it was")
         XCTAssertEqual(copied.first?.metrics["loss"], 0.25)
         XCTAssertEqual(copied.first?.intermediate[1]?["acc"]?.isNaN, true)
+        XCTAssertEqual(copied[4].notes.map(\.metrics), [["loss": 0.125, "params": 1000]], "the late result's note")
         let oldOrder = all.filter { $0.finishSequence != nil }.sorted { $0.finishSequence! < $1.finishSequence! }.map(\.number)
         let newOrder = copied.filter { $0.finishSequence != nil }.sorted { $0.finishSequence! < $1.finishSequence! }.map(\.number)
         XCTAssertEqual(newOrder, oldOrder, "finish order kept")
@@ -93,5 +96,40 @@ extension StudyStorageContract {
 
         let again = try makeStudy(storage, name: doomed.name)
         XCTAssertEqual(try claim(storage, again)?.number, 0, "a new study of the same name starts afresh")
+    }
+}
+
+/// The contract for a store of schema version 4 upgraded to version 5: a backend's test writes
+/// `versionFourTrials` with today's code, turns its tables back into version 4's by hand (STALE
+/// stored as FAIL, no `notes`), opens the store again, and checks it with `upgradedFromVersionFour`.
+extension StudyStorageContract {
+    /// Trials 0 COMPLETE, 1 FAIL (told so), 2 lost and queued to run again, 3 lost and re-run as
+    /// 4 (RUNNING).
+    func versionFourTrials(_ storage: StudyStorage) throws -> StudyRecord {
+        let study = try makeStudy(storage)
+        for _ in 0..<4 { _ = try claim(storage, study) }
+        try finish(storage, study, 0)
+        try finish(storage, study, 1, state: .fail)
+        try storage.abandonTrial(study: study.id, number: 2, reason: "interrupted by SIGINT")
+        try storage.abandonTrial(study: study.id, number: 3, reason: "interrupted by SIGINT")
+        XCTAssertEqual(try storage.queuedReruns(study: study.id), [2, 3])
+        // Take the oldest queued re-run, trial 2's, leaving trial 3's queued.
+        _ = try claim(storage, study)
+        return study
+    }
+
+    func upgradedFromVersionFour(_ storage: StudyStorage, _ study: StudyRecord) throws {
+        let trials = try storage.trials(study: study.id, finishedAfter: nil)
+        XCTAssertEqual(trials.map(\.state), [.complete, .fail, .stale, .stale, .running],
+                       "a FAIL that was queued or re-run is a lost worker's: STALE; a told FAIL stays")
+        XCTAssertEqual(trials.map(\.parameters), [0, 1, 2, 3, 2].map(parameters), "every trial's parameters survive")
+        XCTAssertEqual(trials.last?.retryOf, 2)
+        XCTAssertEqual(try storage.queuedReruns(study: study.id), [3])
+        // Version 5's behaviour: a late result on a STALE trial is a note; a re-run takes the queue.
+        assertStoreError(.leaseExpired, try finish(storage, study, 3, loss: 0.1))
+        XCTAssertEqual(try storage.trial(study: study.id, number: 3)?.notes.count, 1)
+        let rerun = try claim(storage, study, limit: 4)
+        XCTAssertEqual(rerun?.retryOf, 3)
+        XCTAssertNil(try claim(storage, study, limit: 4), "four trials counted, each once")
     }
 }

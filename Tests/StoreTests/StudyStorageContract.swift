@@ -118,8 +118,8 @@ struct StudyStorageContract {
         try finish(storage, busy, 4, state: .infeasible)
         let summaries = try storage.studies()
         XCTAssertEqual(summaries.map(\.study.name), ["busy", "idle"])
-        XCTAssertEqual(summaries[0].counts, [.running: 1, .complete: 2, .pruned: 1, .fail: 1, .infeasible: 1])
-        XCTAssertEqual(summaries[1].counts, [.running: 0, .complete: 0, .pruned: 0, .fail: 0, .infeasible: 0])
+        XCTAssertEqual(summaries[0].counts, [.running: 1, .complete: 2, .pruned: 1, .fail: 1, .infeasible: 1, .stale: 0])
+        XCTAssertEqual(summaries[1].counts, [.running: 0, .complete: 0, .pruned: 0, .fail: 0, .infeasible: 0, .stale: 0])
         XCTAssertEqual(summaries[1].study, idle)
         XCTAssertNil(summaries[1].lastActivity)
         let latest = try storage.trials(study: busy.id, finishedAfter: nil).compactMap { $0.finished }.max()
@@ -262,20 +262,20 @@ struct StudyStorageContract {
 
         _ = try claim(storage, study)
         assertStoreError(.invalidArgument, try finish(storage, study, 1, state: .running))
+        assertStoreError(.invalidArgument, try finish(storage, study, 1, state: .stale))
         XCTAssertEqual(try storage.trial(study: study.id, number: 1)?.state, .running)
+        XCTAssertEqual(try storage.trial(study: study.id, number: 0)?.notes, [], "a finished trial keeps no notes")
     }
 
-    /// A trial whose worker went silent fails, and its parameters are re-run under a new number
-    /// that takes its place in the budget.
-    /// An interrupted worker hands its trial back: failed with the reason, its parameters queued.
+    /// An interrupted worker hands its trial back: STALE with the reason, its parameters queued.
     func abandonedTrialsAreRetried() throws {
         let storage = try connect()
         let study = try makeStudy(storage)
         _ = try claim(storage, study, limit: 2)
         try storage.abandonTrial(study: study.id, number: 0, reason: "interrupted by SIGINT")
         let failed = try storage.trial(study: study.id, number: 0)
-        XCTAssertEqual(failed?.state, .fail)
-        XCTAssertEqual(failed?.message, "interrupted by SIGINT")
+        XCTAssertEqual(failed?.state, .stale)
+        XCTAssertEqual(failed?.message, "interrupted by SIGINT; queued to run again (re-run 1)")
         assertStoreError(.notRunning, try storage.abandonTrial(study: study.id, number: 0, reason: "again"))
         assertStoreError(.notFound, try storage.abandonTrial(study: study.id, number: 7, reason: "none"))
         let retry = try storage.claimTrial(study: study.id, worker: "w", limit: 2) { _ in XCTFail("a re-run is not proposed"); return [] }
@@ -285,6 +285,8 @@ struct StudyStorageContract {
         XCTAssertNil(try storage.claimTrial(study: study.id, worker: "w", limit: 2) { parameters($0) })
     }
 
+    /// A trial whose worker went silent goes STALE, and its parameters are re-run under a new
+    /// number that takes its place in the budget.
     func staleTrialsAreRetried() throws {
         let storage = try connect()
         let study = try makeStudy(storage)
@@ -299,11 +301,12 @@ struct StudyStorageContract {
         XCTAssertEqual(try storage.failStaleTrials(study: study.id, timeout: 0.05), [1])
         XCTAssertEqual(try storage.failStaleTrials(study: study.id, timeout: 0.05), [], "failed only once")
         guard let failed = try storage.trial(study: study.id, number: 1) else { return XCTFail("trial 1 missing") }
-        XCTAssertEqual(failed.state, .fail)
-        XCTAssertTrue(failed.message?.contains("no heartbeat") == true, failed.message ?? "no message")
+        XCTAssertEqual(failed.state, .stale)
+        XCTAssertTrue(failed.message?.hasPrefix("worker w0 stopped: no heartbeat for 0 s; queued to run again (re-run 1)") == true,
+                      failed.message ?? "no message")
         XCTAssertNotNil(failed.finished)
         XCTAssertEqual(try storage.trials(study: study.id, finishedAfter: cursor).map(\.number), [1])
-        assertStoreError(.notRunning, try finish(storage, study, 1))  // the late result of a failed trial
+        assertStoreError(.leaseExpired, try finish(storage, study, 1))  // the late result of a STALE trial
 
         var asked: [Int] = []
         let propose: (Int) throws -> [ParameterRecord] = { asked.append($0); return parameters($0) }
@@ -316,7 +319,7 @@ struct StudyStorageContract {
         XCTAssertEqual(try storage.claimTrial(study: study.id, worker: "w1", limit: 3, propose: propose)?.number, 3)
         XCTAssertEqual(asked, [3])
         XCTAssertNil(try storage.claimTrial(study: study.id, worker: "w1", limit: 3, propose: propose))
-        XCTAssertEqual(try storage.trials(study: study.id, finishedAfter: nil).map(\.state), [.complete, .fail, .running, .running])
+        XCTAssertEqual(try storage.trials(study: study.id, finishedAfter: nil).map(\.state), [.complete, .stale, .running, .running])
 
         // A re-run whose worker dies too is re-run again; the budget still holds 3 counted trials.
         Thread.sleep(forTimeInterval: 0.1)
@@ -326,6 +329,82 @@ struct StudyStorageContract {
         XCTAssertEqual(again.map { $0?.retryOf }, [2, 3, nil])
         XCTAssertEqual(again.map { $0?.parameters }, [parameters(1), parameters(3), nil])
         XCTAssertEqual(asked, [3])
+    }
+
+    /// A trial whose re-runs keep going STALE is run 1 + `maxRetries` times, then stays STALE,
+    /// counted once in the budget, with a message that says so.
+    func staleRerunsAreBounded() throws {
+        let storage = try connect()
+        let study = try makeStudy(storage)
+        var numbers: [Int] = []
+        for _ in 0..<3 {
+            let trial = try XCTUnwrap(try claim(storage, study, limit: 2))
+            numbers.append(trial.number)
+            Thread.sleep(forTimeInterval: 0.03)
+            XCTAssertEqual(try storage.failStaleTrials(study: study.id, timeout: 0.01, maxRetries: 2), [trial.number])
+        }
+        XCTAssertEqual(numbers, [0, 1, 2])
+        let chain = try storage.trials(study: study.id, finishedAfter: nil)
+        XCTAssertEqual(chain.map(\.retryOf), [nil, 0, 1])
+        XCTAssertEqual(chain.map(\.state), [.stale, .stale, .stale])
+        XCTAssertEqual(chain.map(\.parameters), Array(repeating: parameters(0), count: 3), "every re-run runs the first trial's parameters")
+        XCTAssertTrue(chain[1].message?.hasSuffix("queued to run again (re-run 2 of at most 2)") == true, chain[1].message ?? "")
+        XCTAssertTrue(chain[2].message?.hasSuffix("not run again: 2 re-runs already, max_retries is 2") == true, chain[2].message ?? "")
+        XCTAssertEqual(try storage.queuedReruns(study: study.id), [])
+        // The spent chain counts once: one more new trial fits a budget of 2.
+        let next = try claim(storage, study, limit: 2)
+        XCTAssertEqual(next?.number, 3)
+        XCTAssertNil(next?.retryOf)
+        XCTAssertNil(try claim(storage, study, limit: 2))
+
+        // An interrupted worker's trial obeys the same bound; max_retries 0 never re-runs.
+        try storage.abandonTrial(study: study.id, number: 3, reason: "interrupted by SIGTERM", maxRetries: 0)
+        XCTAssertEqual(try storage.trial(study: study.id, number: 3)?.message,
+                       "interrupted by SIGTERM; not run again: 0 re-runs already, max_retries is 0")
+        XCTAssertEqual(try storage.queuedReruns(study: study.id), [])
+        XCTAssertNil(try claim(storage, study, limit: 2))
+    }
+
+    /// A worker whose lease expired reports late: every report is refused, the STALE trial and its
+    /// re-run keep their values, and the reports are kept as notes (one heartbeat, every step and
+    /// result), from any connection.
+    func lateReportsAreKeptAsNotes() throws {
+        let storage = try connect(), other = try connect()
+        let study = try makeStudy(storage)
+        _ = try claim(storage, study)
+        try storage.reportIntermediate(study: study.id, number: 0, step: 0, metrics: ["loss": 2])
+        Thread.sleep(forTimeInterval: 0.03)
+        XCTAssertEqual(try other.failStaleTrials(study: study.id, timeout: 0.01, maxRetries: 3), [0])
+        let rerun = try XCTUnwrap(try claim(other, study, worker: "w1"))
+        try finish(other, study, rerun.number, loss: 0.75)
+        let before = try XCTUnwrap(try storage.trial(study: study.id, number: 0))
+        let rerunBefore = try storage.trial(study: study.id, number: 1)
+
+        let start = Date()
+        assertStoreError(.leaseExpired, try storage.heartbeat(study: study.id, number: 0))
+        assertStoreError(.leaseExpired, try storage.heartbeat(study: study.id, number: 0))
+        assertStoreError(.leaseExpired, try storage.reportIntermediate(study: study.id, number: 0, step: 1, metrics: ["loss": 1.5]))
+        assertStoreError(.leaseExpired, try storage.finishTrial(study: study.id, number: 0, state: .complete,
+                                                                metrics: ["loss": 0.25, "params": .nan], violation: 0, message: "late"))
+        assertStoreError(.notRunning, try storage.abandonTrial(study: study.id, number: 0, reason: "interrupted"))
+        let after = try XCTUnwrap(try other.trial(study: study.id, number: 0))
+        var unchanged = after
+        unchanged.notes = []
+        XCTAssertEqual(unchanged, before, "the STALE trial keeps its state and values")
+        XCTAssertEqual(try other.trial(study: study.id, number: 1), rerunBefore, "the re-run's result stands")
+        XCTAssertEqual(after.notes.map(\.kind), [.heartbeat, .step, .result], "one heartbeat note, then each report")
+        XCTAssertEqual(after.notes[1].step, 1)
+        XCTAssertEqual(after.notes[1].metrics, ["loss": 1.5])
+        XCTAssertEqual(after.notes[2].state, .complete)
+        XCTAssertEqual(after.notes[2].metrics["loss"], 0.25)
+        XCTAssertEqual(after.notes[2].metrics["params"]?.isNaN, true)
+        XCTAssertEqual(after.notes[2].message, "late")
+        for note in after.notes {
+            XCTAssertEqual(note.time.timeIntervalSince1970, start.timeIntervalSince1970, accuracy: 5)
+        }
+        // Compared by their text: NaN is never equal to itself.
+        XCTAssertEqual(try other.trials(study: study.id, finishedAfter: nil).first?.notes.map(\.summary), after.notes.map(\.summary))
+        XCTAssertEqual(after.notes[2].summary, "late result COMPLETE: loss=0.25 params=nan (late)")
     }
 
     /// Heartbeats and learning-curve reports keep a trial alive.

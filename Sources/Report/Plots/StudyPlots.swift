@@ -140,7 +140,8 @@ public struct StudyPlots {
             ("complete", "lw 1.5 lc rgb \(Self.frontColour)", curves.filter { $0.state == .complete }),
             ("pruned (stopped early)", "lw 1.5 dt 2 lc rgb \(Self.prunedColour)", curves.filter { $0.state == .pruned }),
             ("infeasible", "lw 1 lc rgb \(Self.infeasibleColour)", curves.filter { $0.state == .infeasible }),
-            ("failed or running", "lw 1 lc rgb \(Self.faint)", curves.filter { $0.state == .fail || $0.state == .running }),
+            ("failed, stale or running", "lw 1 lc rgb \(Self.faint)",
+             curves.filter { $0.state == .fail || $0.state == .stale || $0.state == .running }),
         ]
         var script = GnuplotScript(format: format, output: output)
         script.set("title", GnuplotScript.quote(title("learning curves of \(metric)")))

@@ -16,7 +16,7 @@ public enum SpaceFile {
     /// Top-level keys that hold the candidate (searched or fixed).
     public static let candidateSections = ["architecture", "training", "precision", "compression", "parallelism"]
     /// Top-level keys that configure the study.
-    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point", "max_consecutive_failures", "export", "keep_weights"]
+    public static let settingKeys = ["evaluator", "objectives", "constraints", "strategy", "early_stopping", "budget", "seed", "workers", "name", "reference_point", "max_consecutive_failures", "max_retries", "export", "keep_weights"]
     /// Metrics the engine evaluator reports, which its objectives and constraints may name (and
     /// its `MetricCatalogue.hardware` metrics `@` a profile).
     public static var engineMetrics: [String] { MetricCatalogue.engine.map(\.name) }
@@ -127,6 +127,7 @@ public enum SpaceFile {
         let name = try optional(members, "name").map(studyName)
         let reference = try optional(members, "reference_point").map { try referencePoint($0, objectives: objectives) }
         let failureLimit = try optional(members, "max_consecutive_failures").map { try integer($0, at: "max_consecutive_failures", atLeast: 0) }
+        let retryLimit = try optional(members, "max_retries").map { try integer($0, at: "max_retries", atLeast: 0) }
         var export: ExportMapping?
         if let value = optional(members, "export") {
             guard case .command = evaluator else {
@@ -140,6 +141,7 @@ public enum SpaceFile {
                              earlyStopping: earlyStopping, budget: budget, seed: seed, workers: workers, name: name)
         spec.referencePoint = reference
         if let failureLimit { spec.maxConsecutiveFailures = failureLimit }
+        if let retryLimit { spec.maxRetries = retryLimit }
         spec.export = export
         if let keeping = try optional(members, "keep_weights").map(Self.keepWeights) { spec.keepWeights = keeping }
         spec.document = document

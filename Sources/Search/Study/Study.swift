@@ -167,9 +167,10 @@ public final class Study {
         try? spec.space.configuration(from: trial.parameters)
     }
 
-    /// Tell `strategy` a finished trial (a trial whose parameters no longer fit is skipped).
+    /// Tell `strategy` a finished trial (a STALE trial, which has no outcome of its own, and a
+    /// trial whose parameters no longer fit are skipped).
     public func teach(_ strategy: Strategy, _ trial: TrialRecord) {
-        guard trial.state.isFinished, let c = configuration(of: trial) else { return }
+        guard trial.state.hasOutcome, let c = configuration(of: trial) else { return }
         strategy.tell(objectives.result(trial, configuration: c))
     }
 
@@ -207,11 +208,12 @@ public final class Study {
 
     /// Finish a RUNNING trial with the metrics an outside evaluation measured. Metrics that do not
     /// name every objective, or are not finite, are refused and the trial stays RUNNING, so the
-    /// caller can tell it again.
+    /// caller can tell it again. A trial that went STALE meanwhile refuses the result and keeps it
+    /// as a note.
     /// - Returns: the state the trial ended in and why (for INFEASIBLE, the violation).
     @discardableResult
     public func tell(_ number: Int, metrics: [String: Double]) throws -> (state: TrialState, message: String?) {
-        _ = try runningTrial(number)
+        _ = try reportableTrial(number)
         if let bad = metrics.sorted(by: { $0.key < $1.key }).first(where: { !$0.value.isFinite }) {
             throw StudyError(.input, "metric '\(bad.key)' is \(bad.value); give a finite number, or fail the trial")
         }
@@ -224,14 +226,24 @@ public final class Study {
             throw StudyError(.input, reason)
         }
         let verdict = objectives.verdict(metrics)
-        try finish(number, state: verdict.state, metrics: metrics, violation: verdict.violation, message: verdict.message)
+        try lateResultRefused(number) {
+            try finish(number, state: verdict.state, metrics: metrics, violation: verdict.violation, message: verdict.message)
+        }
         return (verdict.state, verdict.message)
     }
 
-    /// Fail a RUNNING trial with `reason`.
+    /// Fail a RUNNING trial with `reason` (kept as a note when the trial went STALE meanwhile).
     public func fail(_ number: Int, reason: String) throws {
-        _ = try runningTrial(number)
-        try finish(number, state: .fail, metrics: [:], violation: 0, message: reason)
+        _ = try reportableTrial(number)
+        try lateResultRefused(number) { try finish(number, state: .fail, metrics: [:], violation: 0, message: reason) }
+    }
+
+    /// Runs `store`, turning the store's refusal of a STALE trial's result into the study's error.
+    private func lateResultRefused(_ number: Int, _ store: () throws -> Void) throws {
+        do { try store() } catch let e as StoreError where e.kind == .leaseExpired {
+            throw StudyError(.input, "trial \(number) of study '\(name)' is STALE: its lease expired before the result came, "
+                                     + "and it is run again; the result was refused and kept as a note on the trial")
+        }
     }
 
     /// Store the end of RUNNING trial `number`: the one place a result is recorded (`tell`,
@@ -261,11 +273,13 @@ public final class Study {
         kept.prune(front: front, finished: Set(all.filter(\.state.isFinished).map(\.number)))
     }
 
-    private func runningTrial(_ number: Int) throws -> TrialRecord {
+    /// Trial `number`, when a result may be reported for it: RUNNING, or STALE (the store keeps a
+    /// late result as a note).
+    private func reportableTrial(_ number: Int) throws -> TrialRecord {
         guard let trial = try storage.trial(study: id, number: number) else {
             throw StudyError(.input, "study '\(name)' has no trial \(number)")
         }
-        guard trial.state == .running else {
+        guard trial.state == .running || trial.state == .stale else {
             throw StudyError(.input, "trial \(number) of study '\(name)' is already \(trial.state.rawValue)")
         }
         return trial

@@ -58,7 +58,7 @@ public struct StudyObjectives: Sendable {
         case .complete: outcome = .complete
         case .infeasible: outcome = .infeasible
         case .pruned: outcome = .pruned
-        case .fail, .running: outcome = .failed
+        case .fail, .running, .stale: outcome = .failed
         }
         guard outcome != .failed, case .success(let values) = minimized(trial.metrics) else {
             return TrialResult(number: trial.number, configuration: configuration, outcome: .failed, objectives: [])

@@ -8,14 +8,18 @@ import Store
 /// each keeps its own strategy, told every result any worker stored.
 ///
 /// Never loses a trial: each state change is one committed transaction, a heartbeat marks the
-/// running trial alive, and a trial whose worker died (no heartbeat for `staleAfter` seconds) is
-/// failed and its parameters re-run under a new number.
+/// running trial alive, and a trial whose worker died (no heartbeat for `staleAfter` seconds: its
+/// lease) goes STALE and its parameters re-run under a new number, at most `max_retries` times.
+/// A worker that finds the budget spent while other workers' trials still run waits for them,
+/// so that one whose worker is lost is re-run rather than left RUNNING. A worker that finds its
+/// own trial STALE (it was stopped past its lease) stops that trial — the store keeps its late
+/// reports as notes — says so through `notice` and goes on with the next.
 public final class StudyRunner {
     public struct Options {
         /// This worker's name in the store (host and process id by default).
         public var worker: String
         public var heartbeatInterval: TimeInterval
-        /// A RUNNING trial with no heartbeat for this long belongs to a dead worker.
+        /// A RUNNING trial with no heartbeat for this long belongs to a dead worker (the lease).
         public var staleAfter: TimeInterval
         /// Stop claiming new trials after this moment (the wall-clock budget).
         public var deadline: Date?
@@ -39,6 +43,8 @@ public final class StudyRunner {
         public var total: Int?
         public var failed: Int
         public var pruned: Int
+        /// Trials that went STALE (their worker was lost); each is re-run unless its re-runs are spent.
+        public var stale: Int
         /// Best value of the single objective, in its own units; nil for several objectives.
         public var best: Double?
         /// Hypervolume of the feasible front against the study's reference point.
@@ -49,9 +55,9 @@ public final class StudyRunner {
         public var finishedThisRun: Int
         public var deadline: Date?
 
-        public init(finished: Int, total: Int?, failed: Int, pruned: Int, best: Double?, hypervolume: Double?,
+        public init(finished: Int, total: Int?, failed: Int, pruned: Int, stale: Int = 0, best: Double?, hypervolume: Double?,
                     elapsed: TimeInterval, finishedThisRun: Int? = nil, deadline: Date?) {
-            self.finished = finished; self.total = total; self.failed = failed; self.pruned = pruned
+            self.finished = finished; self.total = total; self.failed = failed; self.pruned = pruned; self.stale = stale
             self.best = best; self.hypervolume = hypervolume; self.elapsed = elapsed
             self.finishedThisRun = finishedThisRun ?? finished; self.deadline = deadline
         }
@@ -80,12 +86,20 @@ public final class StudyRunner {
     private var trials: [Int: TrialRecord] = [:]
     /// The trial being evaluated, which the heartbeat keeps alive.
     private var running: Int?
+    /// The trial being evaluated, when the store has said it went STALE (this worker's lease
+    /// expired): it gets no more heartbeats and is stopped at its next learning-curve point.
+    private var leaseLost: Int?
+    /// Where the runner says what a person should hear of (a trial lost to an expired lease).
+    private var notice: ((String) -> Void)?
     private var tally = Tally()
 
     /// Counts, best value and the current non-dominated set, updated as results arrive.
     private struct Tally {
-        /// Finished trials as the budget counts them (re-runs of a dead worker's trial excluded).
-        var finished = 0, failed = 0, pruned = 0
+        /// Finished trials as the budget counts them: each trial once with its re-runs, when the
+        /// last of them ends (a STALE trial that is re-run waits for its re-run).
+        var finished = 0, failed = 0, pruned = 0, stale = 0
+        /// Of each STALE trial seen, how many re-runs came before it (0 for a first trial).
+        var staleDepth: [Int: Int] = [:]
         /// `finished` when this run started.
         var atStart: Int?
         /// Failures in a row in this run while no trial has succeeded, and the last one's reason.
@@ -116,10 +130,12 @@ public final class StudyRunner {
     }
 
     /// Run until the trial budget is spent, the deadline passes, or a finite strategy runs out.
-    /// `progress` is called at most four times a second, and once at the end.
+    /// `progress` is called at most four times a second, and once at the end; `notice` gets a
+    /// line for each trial this worker lost to an expired lease.
     /// - Returns: how many trials this worker evaluated.
     @discardableResult
-    public func run(progress: ((Progress) -> Void)? = nil) throws -> Int {
+    public func run(progress: ((Progress) -> Void)? = nil, notice: ((String) -> Void)? = nil) throws -> Int {
+        self.notice = notice
         var evaluated = 0
         var nextProgress = Date.distantPast, nextStaleCheck = Date.distantPast
         let heartbeat = startHeartbeat()
@@ -131,7 +147,7 @@ public final class StudyRunner {
             try locked {
                 // Dead workers are looked for once per heartbeat interval, not before every trial.
                 if Date() >= nextStaleCheck {
-                    _ = try storage.failStaleTrials(study: id, timeout: options.staleAfter)
+                    _ = try storage.failStaleTrials(study: id, timeout: options.staleAfter, maxRetries: spec.maxRetries)
                     nextStaleCheck = Date().addingTimeInterval(options.heartbeatInterval)
                 }
                 try sync()
@@ -147,7 +163,13 @@ public final class StudyRunner {
                 throw StudyError(.runtime, "study '\(study.name)' stopped after \(tally.failuresInARow) failed trials in a row and none succeeded; "
                                            + "the last: \(tally.lastFailure ?? "no reason given") (max_consecutive_failures in the space file sets the limit)")
             }
-            guard let asked = try locked({ try study.claim(worker: options.worker, strategy: strategy) }) else { break }
+            guard let asked = try locked({ try study.claim(worker: options.worker, strategy: strategy) }) else {
+                guard try othersStillRunning() else { break }
+                // One of them may belong to a lost worker: look again once it could have gone stale.
+                Thread.sleep(forTimeInterval: min(options.heartbeatInterval, 0.5))
+                nextStaleCheck = min(nextStaleCheck, Date().addingTimeInterval(-1))
+                continue
+            }
             try evaluate(asked)
             evaluated += 1
         }
@@ -177,6 +199,14 @@ public final class StudyRunner {
         if new.contains(where: { $0.state.isFinished }) { try chooseReferencePointIfNeeded(force: false) }
     }
 
+    /// Whether trials of the study claimed by other workers are still RUNNING (the budget is spent
+    /// or the strategy has run out, and the deadline has not passed).
+    private func othersStillRunning() throws -> Bool {
+        if let deadline = options.deadline, Date() >= deadline { return false }
+        let summary = try locked { try storage.studies().first { $0.study.id == id } }
+        return (summary?.counts[.running] ?? 0) > 0
+    }
+
     /// Trials whose curves early stopping has already seen (this worker's own are recorded live).
     private var recordedCurves = Set<Int>()
 
@@ -192,6 +222,11 @@ public final class StudyRunner {
                 lastMetrics = values
                 return (try? locked { try reportStep(trial.number, step, values) }) ?? true
             }
+            // Stopped because the trial went STALE under this worker: the store kept what it reported.
+            if m.stoppedEarly, locked({ leaseLost == trial.number }) {
+                reportLostLease(trial.number)
+                return
+            }
             let metrics = m.stoppedEarly ? lastMetrics.merging(m.metrics) { _, new in new } : m.metrics
             verdict = analysis.verdict(metrics, stoppedEarly: m.stoppedEarly)
             lastMetrics = metrics
@@ -200,15 +235,31 @@ public final class StudyRunner {
             verdict = (.fail, 0, (error as? EvaluationError)?.reason ?? "\(error)")
             lastMetrics = [:]
         }
-        try locked {
-            try study.finish(trial.number, state: verdict.state, metrics: lastMetrics, violation: verdict.violation,
-                             message: verdict.message, model: model)
+        do {
+            try locked {
+                try study.finish(trial.number, state: verdict.state, metrics: lastMetrics, violation: verdict.violation,
+                                 message: verdict.message, model: model)
+            }
+        } catch let e as StoreError where e.kind == .leaseExpired {
+            reportLostLease(trial.number)
         }
     }
 
-    /// Store a learning-curve point; decide whether the trial goes on.
+    /// Says that trial `number` went STALE while this worker ran it (its late reports are notes).
+    private func reportLostLease(_ number: Int) {
+        notice?("trial \(number) of study '\(study.name)' went STALE while this worker ran it: its lease expired "
+                + "(no heartbeat reached the store for \(JSONValue.format(options.staleAfter)) s); its late result was refused "
+                + "and kept as a note on the trial; going on with the next trial")
+    }
+
+    /// Store a learning-curve point; decide whether the trial goes on (not once it went STALE).
     private func reportStep(_ number: Int, _ step: Int, _ values: [String: Double]) throws -> Bool {
-        try storage.reportIntermediate(study: id, number: number, step: step, metrics: values)
+        do {
+            try storage.reportIntermediate(study: id, number: number, step: step, metrics: values)
+        } catch let e as StoreError where e.kind == .leaseExpired {
+            leaseLost = number
+            return false
+        }
         guard makeEarlyStopping != nil, case .success(let v) = analysis.minimized(values) else { return true }
         if options.sharedCurves {
             let es = try makeEarlyStopping!()
@@ -247,7 +298,15 @@ public final class StudyRunner {
     }
 
     private func count(_ t: TrialRecord) {
-        if t.retryOf == nil { tally.finished += 1 }
+        let depth = t.retryOf.map { (tally.staleDepth[$0] ?? 0) + 1 } ?? 0
+        if t.state == .stale {
+            tally.stale += 1
+            tally.staleDepth[t.number] = depth
+            // Counted when its re-run ends, or now when its re-runs are spent.
+            if depth >= spec.maxRetries { tally.finished += 1 }
+            return
+        }
+        tally.finished += 1
         if t.state == .fail { tally.failed += 1 }
         if tally.atStart != nil {
             if t.state == .fail {
@@ -272,17 +331,17 @@ public final class StudyRunner {
             hv = Search.hypervolume(tally.front, reference: zip(spec.objectives, ref).map { $0.minimized($1) })
         }
         return Progress(finished: tally.finished, total: spec.budget.trials, failed: tally.failed, pruned: tally.pruned,
-                        best: best, hypervolume: hv, elapsed: Date().timeIntervalSince(started),
+                        stale: tally.stale, best: best, hypervolume: hv, elapsed: Date().timeIntervalSince(started),
                         finishedThisRun: tally.finished - (tally.atStart ?? 0), deadline: options.deadline)
     }
 
-    /// Give up the trial being evaluated, if any: it is failed with `reason` and queued to run
-    /// again, so an interrupted study resumes without waiting for its heartbeat to go stale.
-    /// Safe to call from another thread (a signal handler's queue).
+    /// Give up the trial being evaluated, if any: it goes STALE with `reason` and is queued to run
+    /// again (within `max_retries`), so an interrupted study resumes without waiting for its
+    /// heartbeat to go stale. Safe to call from another thread (a signal handler's queue).
     public func abandonRunningTrial(reason: String) {
         locked {
             guard let number = running else { return }
-            try? storage.abandonTrial(study: id, number: number, reason: reason)
+            try? storage.abandonTrial(study: id, number: number, reason: reason, maxRetries: spec.maxRetries)
             running = nil
         }
     }
@@ -297,8 +356,14 @@ public final class StudyRunner {
         timer.setEventHandler { [weak self] in
             guard let self else { return }
             self.locked {
-                guard let number = self.running else { return }
-                try? self.storage.heartbeat(study: self.study.id, number: number)
+                guard let number = self.running, self.leaseLost != number else { return }
+                do {
+                    try self.storage.heartbeat(study: self.study.id, number: number)
+                } catch let e as StoreError where e.kind == .leaseExpired {
+                    self.leaseLost = number
+                } catch {
+                    // A heartbeat that does not get through is retried at the next interval.
+                }
             }
         }
         timer.resume()

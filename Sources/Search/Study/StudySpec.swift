@@ -163,6 +163,10 @@ public struct StudySpec: Hashable, Sendable {
     /// a missing script or a broken space fails every trial, and the budget should not be spent
     /// finding that out. 0 never stops.
     public var maxConsecutiveFailures = 5
+    /// How many times a trial that went STALE (its worker lost) is run again under a new number;
+    /// after that it stays STALE. Decided in the store by whichever worker finds the trial stale,
+    /// so every worker of a study uses the one stored with it.
+    public var maxRetries = 3
     /// Whether the study keeps its front members' trained weights (read when a run starts; it
     /// shapes no trial, so a study may resume with another setting).
     public var keepWeights = WeightKeeping.default

@@ -26,11 +26,19 @@ final class ProgressLine {
         drawn = false
     }
 
-    /// `trials 12/50 · 1 failed · 2 pruned · best 0.8712 · 3m10s left`
+    /// A warning on its own line (whether or not the progress line is drawn), the line redrawn
+    /// after it at the next update.
+    func warn(_ text: String) {
+        write((enabled && drawn ? "\r\u{1B}[K" : "") + "autotune: warning: " + text + "\n")
+        drawn = false
+    }
+
+    /// `trials 12/50 · 1 failed · 2 pruned · 1 stale · best 0.8712 · 3m10s left`
     static func text(_ p: StudyRunner.Progress) -> String {
         var parts = ["trials \(p.finished)" + (p.total.map { "/\($0)" } ?? "")]
         if p.failed > 0 { parts.append("\(p.failed) failed") }
         if p.pruned > 0 { parts.append("\(p.pruned) pruned") }
+        if p.stale > 0 { parts.append("\(p.stale) stale") }
         if let b = p.best { parts.append("best \(humanNumber(b))") }
         if let hv = p.hypervolume { parts.append("hypervolume \(humanNumber(hv))") }
         var left: Double?

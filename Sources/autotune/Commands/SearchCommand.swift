@@ -22,7 +22,7 @@ struct SearchCommand: Command {
             .value("threads", valueName: "N", help: "Threads each training run may use.", defaultDescription: "cores / workers"),
             .dataDirectory, .quiet, .full, .json,
             .value("heartbeat", valueName: "SECONDS",
-                   help: "Heartbeat interval; a trial silent for 6 intervals is failed and re-run.", default: "5"),
+                   help: "Heartbeat interval; a trial silent for 6 intervals (its lease) goes STALE and is re-run.", default: "5"),
             .flag("worker", help: "Join an existing study as one more worker (what --workers starts)."),
             .flag("no-plots", help: "Do not draw the study's plots when the search ends."),
         ] + Option.plotScales)
@@ -115,7 +115,8 @@ struct SearchCommand: Command {
             FileHandle.standardError.write(Data("strategy auto: \(auto.name) (\(auto.reason))\n".utf8))
         }
         do {
-            try runner.run { line?.show($0) }
+            let warnings = line ?? ProgressLine(quiet: true)
+            try runner.run(progress: { line?.show($0) }, notice: { warnings.warn("worker \(runner.options.worker): \($0)") })
         } catch {
             children.forEach { $0.terminate() }
             throw error
@@ -175,7 +176,7 @@ struct SearchCommand: Command {
     }
 }
 
-/// SIGINT and SIGTERM during a search: hand the running trial back (failed and queued to run
+/// SIGINT and SIGTERM during a search: hand the running trial back (STALE and queued to run
 /// again) and stop the workers, then exit at once with 128 + the signal — so a resumed study does
 /// not wait for the trial's heartbeat to go stale.
 final class Interruption {

@@ -35,11 +35,12 @@ struct StudiesCommand: Command {
         let rows = summaries.map { s -> [String] in
             let total = s.counts.values.reduce(0, +)
             return [s.study.name, String(total), String(s.counts[.complete] ?? 0), String(s.counts[.pruned] ?? 0),
-                    String(s.counts[.infeasible] ?? 0), String(s.counts[.fail] ?? 0), String(s.counts[.running] ?? 0),
+                    String(s.counts[.infeasible] ?? 0), String(s.counts[.fail] ?? 0), String(s.counts[.stale] ?? 0),
+                    String(s.counts[.running] ?? 0),
                     s.study.strategy,
                     zip(s.study.objectives, s.study.directions).map { "\($0) (\($1 == "minimize" ? "min" : "max"))" }.joined(separator: ", ")]
         }
-        print(alignedTable(["study", "trials", "complete", "pruned", "infeasible", "failed", "running", "strategy", "objectives"], rows))
+        print(alignedTable(["study", "trials", "complete", "pruned", "infeasible", "failed", "stale", "running", "strategy", "objectives"], rows))
         return 0
     }
 }
@@ -47,7 +48,7 @@ struct StudiesCommand: Command {
 /// `autotune show STUDY`: the study's trials as a table.
 struct ShowCommand: Command {
     static let configuration = CommandConfiguration(
-        name: "show", abstract: "Show a study's trials: state, objectives, constraint metrics, wall time and parameters.",
+        name: "show", abstract: "Show a study's trials: state, objectives, constraint metrics, wall time and parameters (with --full, late reports).",
         arguments: [.study], options: [.database, .storage, .full, .json])
 
     var target: StudyArgument
@@ -76,10 +77,21 @@ struct ShowCommand: Command {
         let header = ["trial", "state"] + metrics + ["wall time", "parameters / message"]
         let rows = trials.map { t -> [String] in
             let seconds = t.finished.map { humanNumber($0.timeIntervalSince(t.started)) } ?? "-"
-            let tail = t.state == .fail ? (t.message ?? "") : parameterCell(t, limit: full ? .max : 100)
+            let tail = t.state == .fail || t.state == .stale ? (t.message ?? "") : parameterCell(t, limit: full ? .max : 100)
             return [String(t.number), t.state.rawValue] + metrics.map { t.metrics[$0].map(humanNumber) ?? "-" } + [seconds, tail]
         }
         print(alignedTable(header, rows))
+        let noted = trials.filter { !$0.notes.isEmpty }
+        guard !noted.isEmpty else { return 0 }
+        if full {
+            print("\nlate reports, refused because the trial had gone STALE (its worker's lease expired):")
+            for t in noted {
+                for note in t.notes { print("trial \(t.number) (worker \(t.worker)), \(isoTime(note.time)): \(note.summary)") }
+            }
+        } else {
+            print("\n\(noted.count) STALE trial\(noted.count == 1 ? " has" : "s have") late reports from \(noted.count == 1 ? "its" : "their") worker, "
+                  + "refused and kept as notes (show --full lists them)")
+        }
         return 0
     }
 }

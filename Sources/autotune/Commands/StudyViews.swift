@@ -42,9 +42,9 @@ private func withoutSection(_ path: String) -> String {
     return String(path[path.index(after: dot)...])
 }
 
-/// One trial as JSON: number, state, metrics, parameters, times, message. A parameter's value is
-/// what the candidate holds at its key path (a choice among distributions gives the value drawn,
-/// not the distribution's text).
+/// One trial as JSON: number, state, metrics, parameters, times, message, notes (a STALE trial's
+/// late reports). A parameter's value is what the candidate holds at its key path (a choice among
+/// distributions gives the value drawn, not the distribution's text).
 func trialJSON(_ t: TrialRecord, space: SearchSpace) -> JSONValue {
     var m: [(String, JSONValue)] = [("trial", .number(Double(t.number))), ("state", .string(t.state.rawValue))]
     m.append(("metrics", .object(t.metrics.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })))
@@ -59,6 +59,16 @@ func trialJSON(_ t: TrialRecord, space: SearchSpace) -> JSONValue {
     m.append(("worker", .string(t.worker)))
     if let r = t.retryOf { m.append(("retry_of", .number(Double(r)))) }
     if let msg = t.message { m.append(("message", .string(msg))) }
+    if !t.notes.isEmpty {
+        m.append(("notes", .array(t.notes.map { note in
+            var n: [(String, JSONValue)] = [("time", .string(isoTime(note.time))), ("kind", .string(note.kind.rawValue))]
+            if let step = note.step { n.append(("step", .number(Double(step)))) }
+            if let state = note.state { n.append(("state", .string(state.rawValue))) }
+            n.append(("metrics", .object(note.metrics.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })))
+            if let message = note.message { n.append(("message", .string(message))) }
+            return .object(n)
+        })))
+    }
     if !t.intermediate.isEmpty {
         m.append(("intermediate", .array(t.intermediate.keys.sorted().map { step in
             .object([("step", .number(Double(step)))] + t.intermediate[step]!.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })

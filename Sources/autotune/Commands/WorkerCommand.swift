@@ -16,7 +16,7 @@ struct WorkerCommand: Command {
             .value("threads", valueName: "N", help: "Threads each training run may use.", defaultDescription: "all cores"),
             .dataDirectory,
             .value("heartbeat", valueName: "SECONDS",
-                   help: "Heartbeat interval; a trial silent for 6 intervals is failed and re-run.", default: "5"),
+                   help: "Heartbeat interval; a trial silent for 6 intervals (its lease) goes STALE and is re-run.", default: "5"),
             .quiet,
         ])
 
@@ -56,7 +56,7 @@ struct WorkerCommand: Command {
         }
         defer { interruption.cancel() }
         let line = ProgressLine(quiet: quiet)
-        let evaluated = try runner.run { line.show($0) }
+        let evaluated = try runner.run(progress: { line.show($0) }, notice: { line.warn("worker \(runner.options.worker): \($0)") })
         line.finish()
         if !quiet {
             FileHandle.standardError.write(Data("worker \(runner.options.worker): \(evaluated) trials of study '\(study.name)' evaluated\n".utf8))
