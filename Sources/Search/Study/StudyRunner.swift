@@ -203,8 +203,7 @@ public final class StudyRunner {
     /// or the strategy has run out, and the deadline has not passed).
     private func othersStillRunning() throws -> Bool {
         if let deadline = options.deadline, Date() >= deadline { return false }
-        let summary = try locked { try storage.studies().first { $0.study.id == id } }
-        return (summary?.counts[.running] ?? 0) > 0
+        return try locked { try storage.activity(study: id, finishedAfter: .max).running } > 0
     }
 
     /// Trials whose curves early stopping has already seen (this worker's own are recorded live).
