@@ -214,7 +214,8 @@ struct EstimateCommand: Command {
         case "norm": setByFlag = norm != nil
         case "positions": setByFlag = positions != nil
         case "micro_batch": setByFlag = true
-        default: setByFlag = flag.map { shape[String($0.dropFirst(2))] ?? nil } != nil
+        default:
+            if let flag, let value = shape[String(flag.dropFirst(2))] { setByFlag = value != nil } else { setByFlag = false }
         }
         if let flag, setByFlag || modelSource == nil { return "\(flag): \(reason)" }
         return "\(modelSource ?? "model: ")\(key): \(reason)"
