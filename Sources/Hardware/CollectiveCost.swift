@@ -8,6 +8,7 @@ import Engine
 ///     all-gather      t = α·(n − 1)  + S/B · (n − 1)/n
 ///     broadcast       t = α·(n − 1)  + S/B
 ///     send/recv       t = α          + S/B
+///     all-to-all      t = α·(n − 1)  + S/B · (n − 1)/n
 ///
 /// with S the payload per rank in bytes, n ranks, B the bandwidth per device and direction of the
 /// slowest link the group spans (times the profile's network efficiency) and α that link's latency.
@@ -23,7 +24,7 @@ public struct CollectiveCost: Sendable {
         let n = Double(max(n, 1))
         switch kind {
         case .allReduce: return 2 * (n - 1) / n
-        case .reduceScatter, .allGather: return (n - 1) / n
+        case .reduceScatter, .allGather, .allToAll: return (n - 1) / n
         case .broadcast, .sendRecv: return 1
         }
     }
@@ -33,7 +34,7 @@ public struct CollectiveCost: Sendable {
         let n = Double(max(n, 1))
         switch kind {
         case .allReduce: return 2 * (n - 1)
-        case .reduceScatter, .allGather, .broadcast: return n - 1
+        case .reduceScatter, .allGather, .broadcast, .allToAll: return n - 1
         case .sendRecv: return 1
         }
     }

@@ -1,3 +1,5 @@
+import Engine
+
 /// Where ZeRO-Offload (Ren et al. 2021) keeps model states: on the device, the optimizer's
 /// states in host memory, or (ZeRO-3 only, ZeRO-Infinity's `offload_param`) the parameters too.
 public enum StateOffload: String, Codable, Sendable, CaseIterable {
@@ -103,15 +105,38 @@ public struct ModelStateMemory: Codable, Equatable, Sendable {
 public func transformerLayerActivationBytes(sequence s: Int, microBatch b: Int, hidden h: Int, heads a: Int,
                                             tensorParallel t: Int = 1, sequenceParallel: Bool = false,
                                             checkpointing: ParallelPlan.Checkpointing = .none, flashAttention: Bool = false) -> Double {
-    let sbh = Double(s) * Double(b) * Double(h)
+    transformerLayerActivationBytes(GPTSpec(layers: 1, hidden: h, heads: a, sequenceLength: s, vocabulary: 2), microBatch: b,
+                                    tensorParallel: t, sequenceParallel: sequenceParallel, checkpointing: checkpointing,
+                                    flashAttention: flashAttention)
+}
+
+/// Korthikanti et al.'s count (Table 2 and §4.1, above) taken term by term for any decoder shape,
+/// with kv = key/value heads × head width, f the MLP width, and cp context-parallel ranks:
+///
+///     replicated over tp       10sbh   the two norms' inputs 4sbh, the QKV and MLP inputs 2sbh
+///                                      each, the two residual dropout masks 2sbh
+///     attention, split by tp   4sbh + 4sb·kv   Q, the output projection's input, K and V
+///     MLP, split by tp         GELU 4sbf (the GELU's input and output); SwiGLU 6sbf (the
+///                              2f-wide gate-and-up output and the f-wide product; the SiLU is
+///                              recomputed from the first, as Megatron's fused `swiglu` does)
+///     mixture of experts       the MLP term and the dispatched tokens (2sbh) times k·c
+///     scores, split by tp      5as²b   (none with FlashAttention or selective recomputation)
+///
+/// With kv = h and f = 4h this is 34sbh + 5as²b, the GPT count. Context parallelism gives each
+/// rank s/cp of the tokens — of every term, the scores included (s/cp queries against s keys) — so
+/// everything divides by cp.
+public func transformerLayerActivationBytes(_ model: GPTSpec, microBatch b: Int, tensorParallel t: Int = 1, contextParallel cp: Int = 1,
+                                            sequenceParallel: Bool = false, checkpointing: ParallelPlan.Checkpointing = .none,
+                                            flashAttention: Bool = false) -> Double {
+    let sb = Double(model.sequenceLength) * Double(b) / Double(max(cp, 1))
+    let h = Double(model.hidden), kv = Double(model.keyValueWidth), f = Double(model.ffnWidth)
     let t = Double(t)
-    let attention = flashAttention ? 0 : 5 * Double(a) * Double(s) / (Double(h) * t)
-    switch checkpointing {
-    case .full:
-        return 2 * sbh / (sequenceParallel ? t : 1)
-    case .selective:
-        return sbh * (sequenceParallel ? 34 / t : 10 + 24 / t)
-    case .none:
-        return sbh * ((sequenceParallel ? 34 / t : 10 + 24 / t) + attention)
-    }
+    if checkpointing == .full { return 2 * sb * h / (sequenceParallel ? t : 1) }
+    let slots = model.isMixtureOfExperts ? Double(model.topK) * (model.capacityFactor ?? 1) : 1
+    let mlp = (model.mlp == .swiglu ? 6 * f : 4 * f) + (model.isMixtureOfExperts ? 2 * h : 0)
+    let replicated = 10 * sb * h
+    let split = sb * (4 * h + 4 * kv + slots * mlp)
+    let scores = flashAttention || checkpointing == .selective
+        ? 0 : 5 * Double(model.heads) * sb * Double(model.sequenceLength)
+    return (sequenceParallel ? replicated / t : replicated) + split / t + scores / t
 }

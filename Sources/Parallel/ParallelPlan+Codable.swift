@@ -5,7 +5,7 @@ import Engine
 ///     {"dp": 8, "tp": 2, "pp": 1, "zero": 1, "micro_batch": 4, "grad_accum": 16,
 ///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "offload_parameters": false, "schedule": "1f1b",
 ///      "virtual_stages": 1, "scatter_gather": true, "overlap_grad_reduce": false,
-///      "overlap_param_gather": false, "flash_attention": true}
+///      "overlap_param_gather": false, "flash_attention": true, "cp": 1, "ep": 1}
 ///
 /// Every key is optional (the defaults of `init`; an absent `flash_attention` follows the hardware
 /// profile); an absent `dp` is 0 until `resolved(devices:)`
@@ -26,6 +26,7 @@ extension ParallelPlan {
         case overlapGradientReduction = "overlap_grad_reduce"
         case overlapParameterGather = "overlap_param_gather"
         case flashAttention = "flash_attention"
+        case cp, ep
     }
 
     /// The keys of a candidate's `parallelism` section.
@@ -53,8 +54,9 @@ extension ParallelPlan {
                   schedule: try name(.schedule, PipelineSchedule.self) ?? .oneForwardOneBackward,
                   virtualStages: try int(.virtualStages) ?? 1, scatterGather: try bool(.scatterGather) ?? true,
                   overlapGradientReduction: try bool(.overlapGradientReduction) ?? false,
-                  overlapParameterGather: try bool(.overlapParameterGather) ?? false, flashAttention: try bool(.flashAttention))
-        for key in [CodingKeys.tp, .pp, .microBatch, .virtualStages] where (try int(key) ?? 1) < 1 {
+                  overlapParameterGather: try bool(.overlapParameterGather) ?? false, flashAttention: try bool(.flashAttention),
+                  cp: try int(.cp) ?? 1, ep: try int(.ep) ?? 1)
+        for key in [CodingKeys.tp, .pp, .microBatch, .virtualStages, .cp, .ep] where (try int(key) ?? 1) < 1 {
             throw ConfigError(keyPath: ConfigError.keyPath(c.codingPath + [key]), reason: "must be at least 1, got \(try int(key)!)")
         }
     }
@@ -69,17 +71,20 @@ extension ParallelPlan {
         try c.encode(overlapGradientReduction, forKey: .overlapGradientReduction)
         try c.encode(overlapParameterGather, forKey: .overlapParameterGather)
         try c.encodeIfPresent(flashAttention, forKey: .flashAttention)
+        if cp != 1 { try c.encode(cp, forKey: .cp) }
+        if ep != 1 { try c.encode(ep, forKey: .ep) }
     }
 
-    /// The plan on `devices` devices: an unset `dp` becomes devices / (tp · pp).
-    /// - Throws: `PlanError` when tp · pp does not divide the devices.
+    /// The plan on `devices` devices: an unset `dp` becomes devices / (tp · pp · cp).
+    /// - Throws: `PlanError` when tp · pp · cp does not divide the devices.
     public func resolved(devices: Int) throws -> ParallelPlan {
         guard dp == 0 else { return self }
-        guard devices % (tp * pp) == 0 else {
-            throw PlanError("tp", "tp × pp = \(tp * pp) does not divide the cluster's \(devices) devices")
+        guard devices % (tp * pp * cp) == 0 else {
+            let product = cp > 1 ? "tp × pp × cp = \(tp * pp * cp)" : "tp × pp = \(tp * pp)"
+            throw PlanError("tp", "\(product) does not divide the cluster's \(devices) devices")
         }
         var plan = self
-        plan.dp = devices / (tp * pp)
+        plan.dp = devices / (tp * pp * cp)
         return plan
     }
 
@@ -96,6 +101,8 @@ extension ParallelPlan {
         if overlapGradientReduction { words.append("--overlap-grad-reduce") }
         if overlapParameterGather { words.append("--overlap-param-gather") }
         if let flash = flashAttention { words.append(flash ? "--flash-attention" : "--no-flash-attention") }
+        if cp != 1 { words += ["--context-parallel", String(cp)] }
+        if ep != 1 { words += ["--expert-parallel", String(ep)] }
         return words + ["--precision", precision.rawValue]
     }
 }

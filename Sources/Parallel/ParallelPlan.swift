@@ -1,14 +1,16 @@
 import Engine
 import Hardware
 
-/// How one training step of a model is spread over devices: data, tensor and pipeline degrees
-/// (world size = dp × tp × pp), the ZeRO stage, micro-batching, activation checkpointing, CPU
+/// How one training step of a model is spread over devices: data, tensor, pipeline and context
+/// degrees (world size = dp × tp × pp × cp), expert parallelism inside the data-parallel ranks, the ZeRO stage, micro-batching, activation checkpointing, CPU
 /// offload and the numeric format.
 ///
 ///     let plan = ParallelPlan(dp: 16, tp: 8, pp: 8, zero: 1, microBatch: 1, checkpointing: .full, precision: .bf16)
 ///
 /// Ranks are laid out as Megatron-LM does: tensor-parallel ranks are neighbours (stride 1),
-/// data-parallel groups stride over them (stride tp), pipeline stages stride over both (tp·dp).
+/// context-parallel groups stride over them (stride tp), data-parallel groups over both (stride
+/// tp·cp), pipeline stages over all three (tp·cp·dp); an expert-parallel group is ep consecutive
+/// data-parallel ranks (stride tp·cp).
 public struct ParallelPlan: Codable, Equatable, Sendable {
     public var dp: Int
     public var tp: Int
@@ -53,21 +55,31 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     /// FlashAttention (Dao et al. 2022): attention in tiles, no s × s score matrix kept for the
     /// backward pass. Nil: whatever the hardware profile's software stack does (`flash_attention`).
     public var flashAttention: Bool?
+    /// Context parallelism (ring attention; Liu et al. 2023, "Ring Attention with Blockwise
+    /// Transformers", §3; Megatron-Core's `--context-parallel-size`): the sequence split over cp
+    /// ranks, each holding s/cp tokens of every activation, the key/value chunks passed round the
+    /// ring so every query sees every key.
+    public var cp: Int
+    /// Expert parallelism: each MoE layer's experts spread over ep data-parallel ranks (E/ep each),
+    /// tokens dispatched to them and combined back by all-to-all (Lepikhin et al. 2020, GShard,
+    /// §2.3; Megatron-Core's `--expert-model-parallel-size`). ep divides dp.
+    public var ep: Int
 
     public init(dp: Int = 1, tp: Int = 1, pp: Int = 1, zero: Int = 0, microBatch: Int = 1, gradientAccumulation: Int? = nil,
                 checkpointing: Checkpointing = .none, sequenceParallel: Bool = false, offload: Bool = false, offloadParameters: Bool = false,
                 precision: FloatFormat = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward, virtualStages: Int = 1,
                 scatterGather: Bool = true, overlapGradientReduction: Bool = false, overlapParameterGather: Bool = false,
-                flashAttention: Bool? = nil) {
+                flashAttention: Bool? = nil, cp: Int = 1, ep: Int = 1) {
         self.dp = dp; self.tp = tp; self.pp = pp; self.zero = zero; self.microBatch = microBatch
         self.gradientAccumulation = gradientAccumulation; self.checkpointing = checkpointing
         self.sequenceParallel = sequenceParallel; self.offload = offload; self.offloadParameters = offloadParameters; self.precision = precision; self.schedule = schedule
         self.virtualStages = virtualStages; self.scatterGather = scatterGather
         self.overlapGradientReduction = overlapGradientReduction; self.overlapParameterGather = overlapParameterGather
         self.flashAttention = flashAttention
+        self.cp = cp; self.ep = ep
     }
 
-    public var worldSize: Int { dp * tp * pp }
+    public var worldSize: Int { dp * tp * pp * cp }
 
     /// What is recomputed in the backward pass (Korthikanti et al. 2022).
     public enum Checkpointing: String, Codable, Sendable, CaseIterable {
@@ -90,12 +102,20 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
 
     /// The groups a rank belongs to.
     public var tensorGroup: RankGroup { RankGroup(name: "tensor", size: tp, stride: 1) }
-    public var dataGroup: RankGroup { RankGroup(name: "data", size: dp, stride: tp) }
+    public var dataGroup: RankGroup { RankGroup(name: "data", size: dp, stride: tp * cp) }
+    public var contextGroup: RankGroup { RankGroup(name: "context", size: cp, stride: tp) }
+    /// The ranks that reduce the gradients of the parameters every rank of a model replica holds
+    /// (and share their ZeRO shards): data × context parallel ranks, as Megatron-LM reduces them.
+    public var gradientGroup: RankGroup { RankGroup(name: "data", size: dp * cp, stride: tp) }
+    /// The ranks that share one MoE layer's experts, and those that hold the same experts and
+    /// reduce their gradients (the expert-data-parallel group, dp·cp/ep ranks).
+    public var expertGroup: RankGroup { RankGroup(name: "expert", size: ep, stride: tp * cp) }
+    public var expertDataGroup: RankGroup { RankGroup(name: "expert_data", size: dp * cp / max(ep, 1), stride: tp * cp * ep) }
     /// Whether FlashAttention runs: the plan's choice, else the profile's stack default.
     public func usesFlashAttention(stackDefault: Bool) -> Bool { flashAttention ?? stackDefault }
 
     /// Two neighbouring pipeline stages.
-    public var pipelineNeighbours: RankGroup { RankGroup(name: "pipeline", size: 2, stride: tp * dp) }
+    public var pipelineNeighbours: RankGroup { RankGroup(name: "pipeline", size: 2, stride: tp * cp * dp) }
 }
 
 /// A plan that cannot run, with the reason (the key it concerns and why).
@@ -108,20 +128,33 @@ public struct PlanError: Error, CustomStringConvertible, Equatable {
 
 extension ParallelPlan {
     /// The constraints a plan must meet for `model` on `devices` devices with `globalBatch`
-    /// samples per step: dp·tp·pp = devices, tp divides the heads (and the MLP width and the
-    /// vocabulary), pp ≤ layers, the global batch divisible by dp × micro-batch, ZeRO 0–3 and ZeRO
+    /// samples per step: dp·tp·pp·cp = devices, tp divides the heads, the key/value heads and the
+    /// MLP width, 2·cp divides the sequence, ep divides dp and the experts, pp ≤ layers, the global batch divisible by dp × micro-batch, ZeRO 0–3 and ZeRO
     /// 2/3 not combined with pipeline stages (DeepSpeed refuses that combination).
     /// - Returns: micro-batches per step on each pipeline.
     public func validate(_ model: GPTSpec, devices: Int, globalBatch: Int) throws -> Int {
-        for (key, v) in [("dp", dp), ("tp", tp), ("pp", pp), ("micro_batch", microBatch)] where v < 1 {
+        for (key, v) in [("dp", dp), ("tp", tp), ("pp", pp), ("cp", cp), ("ep", ep), ("micro_batch", microBatch)] where v < 1 {
             throw PlanError(key, "must be at least 1, got \(v)")
         }
         guard worldSize == devices else {
-            throw PlanError("dp", "dp × tp × pp = \(dp) × \(tp) × \(pp) = \(worldSize), but the cluster has \(devices) device\(devices == 1 ? "" : "s")")
+            let product = cp > 1 ? "dp × tp × pp × cp = \(dp) × \(tp) × \(pp) × \(cp)" : "dp × tp × pp = \(dp) × \(tp) × \(pp)"
+            throw PlanError("dp", "\(product) = \(worldSize), but the cluster has \(devices) device\(devices == 1 ? "" : "s")")
         }
         guard model.heads % tp == 0 else { throw PlanError("tp", "\(tp) does not divide the \(model.heads) attention heads") }
-        guard (model.mlpRatio * model.hidden) % tp == 0 else {
-            throw PlanError("tp", "\(tp) does not divide the MLP width \(model.mlpRatio * model.hidden)")
+        guard model.keyValueHeads % tp == 0 else {
+            throw PlanError("tp", "\(tp) does not divide the \(model.keyValueHeads) key/value heads (Megatron splits the query groups over the tensor-parallel ranks)")
+        }
+        guard model.ffnWidth % tp == 0 else {
+            throw PlanError("tp", "\(tp) does not divide the MLP width \(model.ffnWidth)")
+        }
+        // Megatron-Core splits the sequence into 2·cp chunks, two per rank, to balance causal attention.
+        guard cp == 1 || model.sequenceLength % (2 * cp) == 0 else {
+            throw PlanError("cp", "2 × cp = \(2 * cp) does not divide the sequence of \(model.sequenceLength) tokens")
+        }
+        if ep > 1 {
+            guard model.isMixtureOfExperts else { throw PlanError("ep", "expert parallelism (ep = \(ep)) needs a mixture of experts (experts > 1)") }
+            guard dp % ep == 0 else { throw PlanError("ep", "\(ep) does not divide the data-parallel size \(dp) (expert-parallel ranks are data-parallel ranks)") }
+            guard model.experts % ep == 0 else { throw PlanError("ep", "\(ep) does not divide the \(model.experts) experts") }
         }
         guard pp <= model.layers else { throw PlanError("pp", "\(pp) pipeline stages for \(model.layers) layers") }
         guard (0...3).contains(zero) else { throw PlanError("zero", "stage must be 0, 1, 2 or 3, got \(zero)") }

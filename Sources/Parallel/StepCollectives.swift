@@ -104,6 +104,36 @@ public enum StepCollectives {
         ]
     }
 
+    /// The token all-to-alls of one micro-batch through `layers` MoE layers (GShard, Lepikhin et al.
+    /// 2020, §2.3; Megatron-Core's alltoall token dispatcher): forward, a dispatch that sends each
+    /// token to the ranks holding its top-k experts and a combine that brings the outputs back;
+    /// backward, the same two for the gradients; a forward recomputed (`recomputedLayers`) runs its
+    /// two again. Each moves `tokenBytes` × k × c: every token's hidden vector once per expert slot
+    /// (c the capacity factor, 1 dropless). Empty for a group of one rank (the experts are local).
+    public static func expertParallel(layers: Int, recomputedLayers: Int = 0, tokenBytes: Double, slots: Double,
+                                      group: RankGroup) -> [CollectiveEvent] {
+        guard group.size > 1, layers > 0 else { return [] }
+        return [
+            CollectiveEvent(name: "expert.dispatch_combine", kind: .allToAll, phase: .forward, group: group,
+                            bytes: tokenBytes * slots, count: Double(2 * (layers + recomputedLayers))),
+            CollectiveEvent(name: "expert.dispatch_combine_gradients", kind: .allToAll, phase: .backward, group: group,
+                            bytes: tokenBytes * slots, count: Double(2 * layers)),
+        ]
+    }
+
+    /// Ring attention's key/value traffic in one layer for one micro-batch (Liu et al. 2023, §3;
+    /// Megatron-Core's context parallelism): each of the cp ranks holds K and V for its s/cp tokens
+    /// (`chunkBytes`, both together) and passes a chunk to its ring neighbour cp − 1 times in the
+    /// forward pass, so every query block meets every key block; the backward pass passes the K/V
+    /// chunks and their gradient accumulators round the ring, twice the forward traffic. The ring
+    /// wraps round the whole context group, so the sends run over the slowest link it spans.
+    public static func contextParallel(chunkBytes: Double, group: RankGroup) -> (forward: CollectiveEvent, backward: CollectiveEvent)? {
+        guard group.size > 1 else { return nil }
+        let steps = Double(group.size - 1)
+        return (CollectiveEvent(name: "context.kv", kind: .sendRecv, phase: .forward, group: group, bytes: chunkBytes, count: steps),
+                CollectiveEvent(name: "context.kv_gradients", kind: .sendRecv, phase: .backward, group: group, bytes: chunkBytes, count: 2 * steps))
+    }
+
     /// Bytes one rank sends over `events`: Σ bus-bandwidth factor × payload × count.
     public static func bytesSent(_ events: [CollectiveEvent]) -> Double {
         events.reduce(0) { $0 + CollectiveCost.bytesSent($1) * $1.count }

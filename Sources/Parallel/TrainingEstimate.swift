@@ -34,6 +34,9 @@ public struct TrainingEstimate: Codable, Sendable {
         /// pipeline sends (with their tensor-parallel gathers) and data-parallel gradient / ZeRO
         /// traffic.
         public var tensorCommunication = 0.0, pipelineCommunication = 0.0, dataCommunication = 0.0
+        /// Exposed ring-attention key/value sends (context parallelism) and expert all-to-alls
+        /// (expert parallelism).
+        public var contextCommunication = 0.0, expertCommunication = 0.0
         /// Communication that runs while the passes compute (overlapped gradient reduction,
         /// prefetched ZeRO-3 parameter gathers) and so costs no step time.
         public var hiddenCommunication = 0.0
@@ -43,11 +46,14 @@ public struct TrainingEstimate: Codable, Sendable {
         /// The optimizer update (on the host when offloaded, with its transfers).
         public var optimizer = 0.0
         /// The exposed communication.
-        public var communication: Double { tensorCommunication + pipelineCommunication + dataCommunication }
+        public var communication: Double {
+            tensorCommunication + pipelineCommunication + dataCommunication + contextCommunication + expertCommunication
+        }
         public var step: Double { compute + communication + bubble + optimizer }
 
         private enum EncodingKeys: String, CodingKey {
-            case compute, tensorCommunication, pipelineCommunication, dataCommunication, hiddenCommunication
+            case compute, tensorCommunication, pipelineCommunication, dataCommunication, contextCommunication, expertCommunication
+            case hiddenCommunication
             case exposedCommunication, bubble, optimizer, step
         }
 
@@ -58,6 +64,8 @@ public struct TrainingEstimate: Codable, Sendable {
             try c.encode(tensorCommunication, forKey: .tensorCommunication)
             try c.encode(pipelineCommunication, forKey: .pipelineCommunication)
             try c.encode(dataCommunication, forKey: .dataCommunication)
+            try c.encode(contextCommunication, forKey: .contextCommunication)
+            try c.encode(expertCommunication, forKey: .expertCommunication)
             try c.encode(communication, forKey: .exposedCommunication)
             try c.encode(hiddenCommunication, forKey: .hiddenCommunication)
             try c.encode(bubble, forKey: .bubble)
@@ -129,16 +137,17 @@ extension TrainingJob {
         p.flashAttention = p.usesFlashAttention(stackDefault: profile.flashAttention)
         let flash = p.flashAttention ?? false, v = p.virtualStages
         let roofline = Roofline(profile: profile), comm = CollectiveCost(cluster: cluster)
-        let t = p.tp, layersPerStage = (model.layers + p.pp - 1) / p.pp
+        let t = p.tp, cp = p.cp, layersPerStage = (model.layers + p.pp - 1) / p.pp
         let bytes = p.precision.storageBytes
 
-        // Compute on the slowest stage for one micro-batch.
+        // Compute on the slowest stage for one micro-batch; context parallelism gives each rank
+        // s/cp of the tokens of every operation.
         func onRank(_ events: [OpEvent]) -> [OpEvent] {
-            events.map { TransformerTrace.isSplit($0.name) || p.sequenceParallel ? $0.shard(t) : $0 }
+            events.map { (TransformerTrace.isSplit($0.name) || p.sequenceParallel ? $0.shard(t) : $0).shard(cp) }
         }
-        let headEvents = trace.head.map { $0.name.hasPrefix("final_ln") && !p.sequenceParallel ? $0 : $0.shard(t) }
+        let headEvents = trace.head.map { ($0.name.hasPrefix("final_ln") && !p.sequenceParallel ? $0 : $0.shard(t)).shard(cp) }
         let block = roofline.cost(onRank(trace.block) + onRank(trace.recomputed(p.checkpointing)))
-        let embedding = roofline.cost(trace.embedding), head = roofline.cost(headEvents)
+        let embedding = roofline.cost(trace.embedding.map { $0.shard(cp) }), head = roofline.cost(headEvents)
         let ends = p.pp == 1 ? embedding + head : (embedding.seconds > head.seconds ? embedding : head)
         let stage = block.scaled(by: Double(layersPerStage)) + ends
 
@@ -146,7 +155,7 @@ extension TrainingJob {
         // all-reduces of the (b, s, h) activations forward, two backward, two more when the forward
         // is recomputed) and the vocabulary-parallel embedding's (or LM head's) all-reduce; sequence
         // parallelism turns each into a reduce-scatter and an all-gather.
-        let activation = Double(p.microBatch * model.sequenceLength * model.hidden) * bytes
+        let activation = Double(p.microBatch * model.sequenceLength / cp * model.hidden) * bytes
         var tpEvents = StepCollectives.tensorParallel(blocks: layersPerStage,
                                                       recomputedBlocks: p.checkpointing == .full ? layersPerStage : 0,
                                                       activationBytes: activation, group: p.tensorGroup, microBatches: 1)
@@ -167,20 +176,61 @@ extension TrainingJob {
             : 0
         let ppPerMicroBatch = Double(v) * ppPerBoundary
 
-        // Parameters on the fullest device: its stage's layers, split by tp, plus the ends.
+        // Context parallelism: each layer passes its key/value chunks round the ring, each send
+        // overlapped with the attention of the chunk before (Liu et al. 2023, §3): per layer and
+        // direction (cp − 1)·max(0, send − attention of one chunk) is exposed.
+        var cpExposed = 0.0, cpHidden = 0.0
+        if let ring = StepCollectives.contextParallel(
+            chunkBytes: 2 * Double(p.microBatch * model.sequenceLength / cp * model.keyValueWidth / t) * bytes, group: p.contextGroup) {
+            let core = [".attn.scores", ".attn.softmax", ".attn.context"]
+            func attention(_ phase: Phase) -> Double {
+                roofline.cost(onRank(trace.block.filter { e in e.phase == phase && core.contains(where: { e.name.contains($0) }) })).seconds
+            }
+            let passes = 1.0 + (p.checkpointing == .full ? 1 : 0)
+            for (event, compute, times) in [(ring.forward, attention(.forward), passes), (ring.backward, attention(.backward), 1)] {
+                let total = comm.seconds(event) * event.count
+                let exposed = event.count * max(0, comm.seconds(event) - compute / Double(cp))
+                cpExposed += times * exposed * Double(layersPerStage)
+                cpHidden += times * (total - exposed) * Double(layersPerStage)
+            }
+        }
+        // Expert parallelism: the dispatch and combine all-to-alls of every MoE layer, exposed.
+        let slots = Double(model.topK) * (model.capacityFactor ?? 1)
+        let epPerMicroBatch = model.isMixtureOfExperts
+            ? comm.seconds(StepCollectives.expertParallel(
+                layers: layersPerStage, recomputedLayers: p.checkpointing == .full ? layersPerStage : 0,
+                tokenBytes: activation / Double(p.sequenceParallel ? t : 1), slots: slots, group: p.expertGroup))
+            : 0
+
+        // Parameters on the fullest device: its stage's layers, split by tp (the experts also over
+        // ep), plus the ends — the first stage's embedding, the last stage's final norm and output
+        // layer (the token embedding again when tied).
         let blockShard = Double(trace.blockParameters - trace.blockSplitParameters) + Double(trace.blockSplitParameters) / Double(t)
+        let expertShard = (Double(trace.expertParameters - trace.expertSplitParameters) + Double(trace.expertSplitParameters) / Double(t))
+            / Double(p.ep)
         let tokenShard = Double(trace.tokenParameters) / Double(t)
+        let lastEnd = Double(trace.finalNormParameters) + Double(trace.outputParameters) / Double(t)
+            + (model.tiedEmbeddings ? tokenShard : 0)
         let endParameters = p.pp == 1
-            ? tokenShard + Double(trace.positionParameters + trace.finalNormParameters)
-            : max(tokenShard + Double(trace.positionParameters), tokenShard + Double(trace.finalNormParameters))
-        let psi = blockShard * Double(layersPerStage) + endParameters
+            ? tokenShard + Double(trace.positionParameters) + Double(trace.finalNormParameters) + Double(trace.outputParameters) / Double(t)
+            : max(tokenShard + Double(trace.positionParameters), lastEnd)
+        let psiExperts = expertShard * Double(layersPerStage)
+        let psiDense = blockShard * Double(layersPerStage) + endParameters
+        let psi = psiDense + psiExperts
+        // The ranks that share (and under ZeRO shard) each kind of state: a replica's dense
+        // parameters over data × context ranks, the experts over the expert-data-parallel ranks.
+        let denseRanks = p.dp * cp, expertRanks = p.dp * cp / p.ep
+        let statesPerRank = p.zero >= 1 ? psiDense / Double(denseRanks) + psiExperts / Double(expertRanks) : psi
 
         // Data-parallel traffic: gradients reduced, ZeRO's shards gathered, where DeepSpeed runs
         // them; the tied embedding's gradient summed between the first and the last stage.
-        var dpEvents = StepCollectives.dataParallel(zero: p.zero, group: p.dataGroup, parameterBytes: psi * bytes, microBatches: m)
-        if p.pp > 1 {
+        var dpEvents = StepCollectives.dataParallel(zero: p.zero, group: p.gradientGroup, parameterBytes: psiDense * bytes, microBatches: m)
+        if psiExperts > 0 {
+            dpEvents += StepCollectives.dataParallel(zero: p.zero, group: p.expertDataGroup, parameterBytes: psiExperts * bytes, microBatches: m)
+        }
+        if p.pp > 1, model.tiedEmbeddings {
             dpEvents += StepCollectives.tiedParameters(bytes: tokenShard * bytes,
-                                                       group: RankGroup(name: "embedding", size: 2, stride: t * p.dp * (p.pp - 1)))
+                                                       group: RankGroup(name: "embedding", size: 2, stride: t * cp * p.dp * (p.pp - 1)))
         }
         // Overlap: the gradient reductions run bucket by bucket during the backward pass of the
         // micro-batch that produces them (the last one at an accumulation boundary; every one
@@ -208,12 +258,12 @@ extension TrainingJob {
         }
 
         // The optimizer over this device's share of the states.
-        let stateShare = psi / Double(trace.optimizerParameters) / Double(p.zero >= 1 ? p.dp : 1)
+        let stateShare = statesPerRank / Double(trace.optimizerParameters)
         var optimizerSeconds = roofline.cost(trace.optimizer.map { $0.scaledWork(stateShare) }).seconds
         if p.offload {
             // ZeRO-Offload: gradients down, updated 16-bit weights up, the update on the host
             // (modelled as streaming its states over the host link).
-            let shard = psi / Double(p.dp)
+            let shard = psiDense / Double(denseRanks) + psiExperts / Double(expertRanks)
             let link = profile.interconnect.hostLink?.bandwidthGBs ?? profile.memoryBandwidthGBs
             optimizerSeconds = (2 * bytes * shard + 16 * shard) / (link * 1e9)
         }
@@ -222,7 +272,7 @@ extension TrainingJob {
         // micro-batch's forward and backward gathers.
         if p.offloadParameters {
             let link = profile.interconnect.hostLink?.bandwidthGBs ?? profile.memoryBandwidthGBs
-            dpSeconds += 2 * Double(m) * bytes * psi / Double(p.dp) / (link * 1e9)
+            dpSeconds += 2 * Double(m) * bytes * (psiDense / Double(denseRanks) + psiExperts / Double(expertRanks)) / (link * 1e9)
         }
 
         var time = TrainingEstimate.Time()
@@ -230,35 +280,44 @@ extension TrainingJob {
         time.tensorCommunication = Double(m) * tpPerMicroBatch
         time.pipelineCommunication = Double(m) * ppPerMicroBatch
         // One chunk's work on one micro-batch is 1/v of the stage's, with one boundary's sends.
-        time.bubble = Double(p.pp - 1) * ((stage.seconds + tpPerMicroBatch) / Double(v) + (p.pp > 1 ? ppPerBoundary : 0))
+        time.contextCommunication = Double(m) * cpExposed
+        time.expertCommunication = Double(m) * epPerMicroBatch
+        time.bubble = Double(p.pp - 1) * ((stage.seconds + tpPerMicroBatch + cpExposed + epPerMicroBatch) / Double(v)
+                                          + (p.pp > 1 ? ppPerBoundary : 0))
         time.dataCommunication = dpSeconds
-        time.hiddenCommunication = hiddenSeconds
+        time.hiddenCommunication = hiddenSeconds + Double(m) * cpHidden
         time.optimizer = optimizerSeconds
 
         // Memory on the fullest device.
         var memory = TrainingEstimate.Memory()
-        let states = ModelStateMemory(parameterCount: psi, largestLayerParameters: trace.largestLayerParameters(tensorParallel: t),
-                                      zero: p.zero, dataParallel: p.dp, weightBytes: bytes, gradientBytes: bytes,
+        var states = ModelStateMemory(parameterCount: psiDense, largestLayerParameters: trace.largestLayerParameters(tensorParallel: t),
+                                      zero: p.zero, dataParallel: denseRanks, weightBytes: bytes, gradientBytes: bytes,
                                       optimizerBytes: p.precision.keepsMasterWeights ? 12 : 8, offload: p.stateOffload)
+        if psiExperts > 0 {
+            let experts = ModelStateMemory(parameterCount: psiExperts, zero: p.zero, dataParallel: expertRanks, weightBytes: bytes,
+                                           gradientBytes: bytes, optimizerBytes: p.precision.keepsMasterWeights ? 12 : 8,
+                                           offload: p.stateOffload)
+            states.parameters += experts.parameters; states.gradients += experts.gradients
+            states.optimizerStates += experts.optimizerStates; states.host += experts.host
+        }
         memory.parameters = states.parameters
         memory.gradients = states.gradients
         memory.optimizerStates = states.optimizerStates
         memory.gatheredLayer = states.gatheredLayer
-        let perLayer = transformerLayerActivationBytes(sequence: model.sequenceLength, microBatch: p.microBatch, hidden: model.hidden,
-                                                       heads: model.heads, tensorParallel: t, sequenceParallel: p.sequenceParallel,
-                                                       checkpointing: p.checkpointing, flashAttention: flash)
+        let perLayer = transformerLayerActivationBytes(model, microBatch: p.microBatch, tensorParallel: t, contextParallel: cp,
+                                                       sequenceParallel: p.sequenceParallel, checkpointing: p.checkpointing,
+                                                       flashAttention: flash)
         let inFlight = p.schedule == .gpipe ? m : min(p.pp, m)
         // Interleaving keeps (1 + (p − 1)/(p·v)) times the activations of plain 1F1B on the first
         // stage (Korthikanti et al. 2022, §4.2.3).
         let interleaving = v > 1 ? 1 + Double(p.pp - 1) / Double(p.pp * v) : 1
         memory.activations = perLayer * Double(layersPerStage * inFlight) * interleaving
         if p.checkpointing == .full {   // one layer's activations while it is recomputed
-            memory.activations += transformerLayerActivationBytes(sequence: model.sequenceLength, microBatch: p.microBatch,
-                                                                  hidden: model.hidden, heads: model.heads, tensorParallel: t,
+            memory.activations += transformerLayerActivationBytes(model, microBatch: p.microBatch, tensorParallel: t, contextParallel: cp,
                                                                   sequenceParallel: p.sequenceParallel, flashAttention: flash)
         }
         // The logits in FP32 for the loss, split over the vocabulary.
-        memory.activations += 4 * Double(p.microBatch * model.sequenceLength * model.vocabulary) / Double(t)
+        memory.activations += 4 * Double(p.microBatch * model.sequenceLength * model.vocabulary) / Double(t * cp)
         // DeepSpeed's buffers: the reduce bucket (`reduce_bucket_size`, 5·10⁸ elements) from stage
         // 1, and under ZeRO-3 the parameters prefetched ahead of the layer that runs
         // (`stage3_prefetch_bucket_size`, 5·10⁷ elements, at most one layer's shard).
@@ -266,9 +325,12 @@ extension TrainingJob {
         memory.host = states.host * Double(cluster.devicesPerNode)
 
         // Throughput, utilisation, energy.
-        let perMicroBatchModel = (trace.block.reduce(0) { $0 + $1.flops }) * Double(model.layers)
+        // Model FLOPs count the experts a token is routed to, not the capacity padding.
+        let perMicroBatchModel = (trace.block.reduce(0) { $0 + $1.flops } - trace.expertPaddingFLOPs) * Double(model.layers)
             + (trace.embedding + trace.head).reduce(0) { $0 + $1.flops }
+        // Executed on top of them: the recomputed forwards and the capacity padding.
         let perMicroBatchRecompute = trace.recomputed(p.checkpointing).reduce(0) { $0 + $1.flops } * Double(model.layers)
+            + trace.expertPaddingFLOPs * Double(model.layers)
         let microBatchesInStep = Double(globalBatch / p.microBatch)
         let modelFLOPs = perMicroBatchModel * microBatchesInStep
         let executedFLOPs = (perMicroBatchModel + perMicroBatchRecompute) * microBatchesInStep

@@ -11,11 +11,18 @@ import Engine
 /// one-layer GPT of the same shape — and a plan multiplies it: the cost of tracing does not grow
 /// with the depth. The ends are kept apart: the embedding, and the final norm, language-model
 /// head and loss.
+///
+/// A shape beyond GPT-2 (`GPTSpec.isGPT2Shape` false) is traced as the GPT-2 layer of the same
+/// hidden size, heads and sequence, with the parts that differ replaced (see `ModernBlock`): the
+/// QKV projection at its grouped-query width, the MLP as SwiGLU at its own width, RMSNorm, the
+/// rotary rotation, no biases, and in a mixture of experts a router plus the expert MLP's
+/// operations times the tokens each expert slot processes (top-k × capacity factor).
 public struct TransformerTrace: Sendable {
     public let model: GPTSpec
     public let microBatch: Int
     public let precision: FloatFormat
-    /// One transformer layer's operations, forward and backward.
+    /// One transformer layer's operations, forward and backward (the experts' at top-k × capacity
+    /// factor of the tokens).
     public let block: [OpEvent]
     /// Token and position embedding, forward and backward.
     public let embedding: [OpEvent]
@@ -25,18 +32,30 @@ public struct TransformerTrace: Sendable {
     /// (one rank, no sharding); its work scales with the parameters a rank updates.
     public let optimizer: [OpEvent]
     public let optimizerParameters: Int
-    /// Parameters of one transformer layer, and how many of them tensor parallelism splits.
-    public let blockParameters: Int, blockSplitParameters: Int
-    /// Token-embedding (vocabulary-split) and position-embedding parameters.
-    public let tokenParameters: Int, positionParameters: Int
-    /// Final layer-norm parameters.
-    public let finalNormParameters: Int
-    /// Every parameter (the LM head is tied to the token embedding).
-    public let totalParameters: Int
+    /// FLOPs of one layer's expert slots that capacity-factor padding adds, per micro-batch: in
+    /// `block`, executed, but not model FLOPs (0 for a dense or dropless model).
+    public let expertPaddingFLOPs: Double
+    /// The parameters by component (`ModelParameters`).
+    public let parameters: ModelParameters
+    /// Parameters of one transformer layer outside its experts, and how many of them tensor
+    /// parallelism splits.
+    public var blockParameters: Int { parameters.block }
+    public var blockSplitParameters: Int { parameters.blockSplit }
+    /// Parameters of one layer's experts (all of them), and how many tensor parallelism splits.
+    public var expertParameters: Int { parameters.experts }
+    public var expertSplitParameters: Int { parameters.expertsSplit }
+    /// Token-embedding (vocabulary-split), position-embedding and untied output-layer parameters.
+    public var tokenParameters: Int { parameters.tokens }
+    public var positionParameters: Int { parameters.positions }
+    public var outputParameters: Int { parameters.outputLayer }
+    /// Final norm parameters.
+    public var finalNormParameters: Int { parameters.finalNorm }
+    /// Every parameter (the LM head is tied to the token embedding unless the shape unties it).
+    public var totalParameters: Int { parameters.total }
     /// Each layer's parameters — a module's own weight and bias, as DeepSpeed's estimator counts
     /// `model.modules()` — and how many of them tensor parallelism splits (the token embedding
     /// by the vocabulary).
-    public let layerParameters: [String: (whole: Int, split: Int)]
+    public var layerParameters: [String: (whole: Int, split: Int)] { parameters.modules }
 
     public init(model: GPTSpec, microBatch: Int, precision: FloatFormat) throws {
         self.model = model
@@ -44,8 +63,9 @@ public struct TransformerTrace: Sendable {
         self.precision = precision
         let ctx = ExecutionContext(mode: .meta, recordsEvents: true)
         ctx.computeDType = precision.dtype
-        var oneLayer = model
-        oneLayer.layers = 1
+        var oneLayer = GPTSpec(layers: 1, hidden: model.hidden, heads: model.heads, sequenceLength: model.sequenceLength,
+                               vocabulary: model.vocabulary, mlpRatio: model.mlpRatio, dropout: model.dropout)
+        if !model.isGPT2Shape { oneLayer.mlpRatio = 1 }   // its MLP is replaced: trace the smallest
         let spec = ArchitectureSpec.gpt(oneLayer)
         let net = try Model(spec: spec, inputShape: [model.sequenceLength], classes: model.vocabulary, context: ctx, seed: 0)
         let x = Tensor(shape: [microBatch, model.sequenceLength], context: ctx)
@@ -63,27 +83,16 @@ public struct TransformerTrace: Sendable {
             else if e.name.hasPrefix("embed") { embedding.append(e) }
             else { head.append(e) }
         }
-        self.block = block; self.embedding = embedding; self.head = head
-
-        var blockParameters = 0, split = 0, tokens = 0, positions = 0, finalNorm = 0
-        var layers: [String: (whole: Int, split: Int)] = [:]
-        for p in net.store.parameters {
-            let module = p.name.hasPrefix("embed.") ? p.name : String(p.name[..<(p.name.lastIndex(of: ".") ?? p.name.endIndex)])
-            let splits = Self.isSplit(p.name) || p.name == "embed.tokens"
-            layers[module, default: (0, 0)].whole += p.count
-            if splits { layers[module, default: (0, 0)].split += p.count }
-            if p.name.hasPrefix("block0.") {
-                blockParameters += p.count
-                if Self.isSplit(p.name) { split += p.count }
-            } else if p.name == "embed.tokens" { tokens = p.count }
-            else if p.name == "embed.positions" { positions = p.count }
-            else if p.name.hasPrefix("final_ln") { finalNorm += p.count }
+        var padding = 0.0
+        if !model.isGPT2Shape {
+            let modern = try ModernBlock(model: model, microBatch: microBatch, precision: precision, gpt2Block: block)
+            block = modern.events
+            padding = modern.expertPaddingFLOPs
         }
-        self.blockParameters = blockParameters; self.blockSplitParameters = split
-        tokenParameters = tokens; positionParameters = positions; finalNormParameters = finalNorm
+        self.block = block; self.embedding = embedding; self.head = head
+        expertPaddingFLOPs = padding
         optimizerParameters = net.parameterCount
-        layerParameters = layers
-        totalParameters = tokens + positions + finalNorm + blockParameters * model.layers
+        parameters = ModelParameters(model)
     }
 
     /// The parameters of the largest layer one of `t` tensor-parallel ranks holds (ZeRO-3 gathers

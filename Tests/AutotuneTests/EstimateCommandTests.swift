@@ -131,6 +131,43 @@ final class EstimateCommandTests: ScratchTestCase {
         XCTAssertLessThan(r.seconds, 10, "one traced layer, multiplied")
     }
 
+    /// Built-in shapes by name, a model file with the shape keys, flags overriding either, and the
+    /// errors naming the flag or the file's key.
+    func testModelShapesByNameFileAndFlags() throws {
+        var r = runAutotune(["estimate", "--model", "llama3-8b", "--hardware", "H100-SXM-80GB", "--tp", "8", "--allow-infeasible", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((doc["estimate"] as? [String: Any])?["parameters"] as? Int, 8_030_261_248)
+        XCTAssertEqual((doc["model"] as? [String: Any])?["kv_heads"] as? Int, 8)
+
+        // The file's values, with --layers and --experts overriding them.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("estimate-shape-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("moe.json")
+        try Data(#"{"family": "gpt", "layers": 4, "hidden": 512, "heads": 8, "kv_heads": 2, "sequence_length": 256, "vocabulary": 1000, "mlp": "swiglu", "ffn_hidden": 1024, "norm": "rmsnorm", "positions": "rotary", "bias": false, "experts": 4, "top_k": 2}"#.utf8).write(to: file)
+        r = runAutotune(["estimate", "--model", file.path, "--layers", "2", "--hardware", "A100-SXM-80GB", "--expert-parallel", "4"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("(2 layers, hidden 512, 8 heads, sequence 256, vocabulary 1000; 2 kv heads, SwiGLU 1024, RMSNorm, rotary positions, no biases, 4 experts, top-2, dropless)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("dp 8 × tp 1 × pp 1, ep 4"), r.stdout)
+
+        r = runAutotune(["estimate", file.path, "--hardware", "A100-SXM-80GB", "--expert-parallel", "3"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertEqual(r.stderr, "autotune: error: --expert-parallel: 3 does not divide the data-parallel size 8 (expert-parallel ranks are data-parallel ranks)\n")
+        r = runAutotune(["estimate", file.path, "--hardware", "A100-SXM-80GB", "--kv-heads", "3"])
+        XCTAssertEqual(r.stderr, "autotune: error: model: --kv-heads: 3 does not divide the 8 attention heads\n")
+        try Data(#"{"family": "gpt", "layers": 4, "hidden": 512, "heads": 8, "kv_heads": 3, "sequence_length": 256, "vocabulary": 1000}"#.utf8).write(to: file)
+        r = runAutotune(["estimate", file.path, "--hardware", "A100-SXM-80GB"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertEqual(r.stderr, "autotune: error: \(file.path): architecture.kv_heads: 3 does not divide the 8 attention heads\n")
+        r = runAutotune(["estimate", "--model", "llama3-7b", "--hardware", "A100-SXM-80GB"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("neither a built-in shape nor a file") && r.stderr.contains("Did you mean 'llama3-8b'?"), r.stderr)
+        r = runAutotune(["estimate", "--model", "llama3-8b", "--hardware", "H100-SXM-80GB", "--tp", "8", "--context-parallel", "3"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.hasPrefix("autotune: error: invalid value '8' for '--tp': tp × pp × cp = 24 does not divide"), r.stderr)
+    }
+
     func testBadInput() {
         let small = ["--layers", "2", "--hidden", "32", "--heads", "4", "--seq", "8", "--vocab", "10"]
         var r = runAutotune(["estimate"] + small + ["--hardware", "L4", "--tp", "3"])

@@ -163,6 +163,34 @@ final class ExportDeepSpeedTests: XCTestCase {
         XCTAssertEqual(DeepSpeedExport.config(metaSetup(precision: .fp8)).lost, [], "Transformer Engine carries FP8 on a Megatron launch")
     }
 
+    /// Mixtral 8×7B's shape and experts reach Megatron-DeepSpeed's own flags; context parallelism,
+    /// which its engine cannot run, is lost, not dropped.
+    func testModelShapeAndExpertsReachTheMegatronLaunch() throws {
+        let mixtral = try XCTUnwrap(ModelShapes.named("mixtral-8x7b"))
+        let plan = ParallelPlan(dp: 8, tp: 8, zero: 1, microBatch: 1, sequenceParallel: true, ep: 8)
+        let s = TrainingSetup(meta: plan, model: mixtral, nodes: 8, gpusPerNode: 8, globalBatch: 64, flashAttention: true)
+        XCTAssertEqual(DeepSpeedExport.config(s).lost, [])
+        let words = DeepSpeedExport.scriptArguments(s, configPath: "c.json").joined(separator: " ")
+        for flag in ["--ffn-hidden-size 14336 --num-key-value-heads 8 --swiglu --normalization rmsnorm --use-rotary-position-embeddings "
+                     + "--no-position-embedding --untie-embeddings-and-output-weights --disable-bias-linear --num-experts 8 --topk 2 "
+                     + "--expert-interval 1 --moe-expert-parallel-size 8 --disable-moe-token-dropping"] {
+            XCTAssertTrue(words.contains(flag), "\(flag) missing from \(words)")
+        }
+        var capped = mixtral
+        capped.capacityFactor = 1.25
+        let c = DeepSpeedExport.scriptArguments(TrainingSetup(meta: plan, model: capped, nodes: 8, gpusPerNode: 8, globalBatch: 64,
+                                                              flashAttention: true), configPath: "c.json").joined(separator: " ")
+        XCTAssertTrue(c.contains("--moe-train-capacity-factor 1.25"), c)
+        XCTAssertFalse(c.contains("--disable-moe-token-dropping"), c)
+        let ring = TrainingSetup(meta: ParallelPlan(dp: 4, tp: 8, microBatch: 1, cp: 2), model: mixtral, nodes: 8, gpusPerNode: 8,
+                                 globalBatch: 64, flashAttention: true)
+        let lost = DeepSpeedExport.config(ring).lost
+        XCTAssertEqual(lost.count, 1)
+        XCTAssertTrue(lost[0].hasPrefix("context parallelism (ring attention over 2 ranks)"), lost[0])
+        // A GPT-2 shape adds none of the shape flags.
+        XCTAssertFalse(DeepSpeedExport.scriptArguments(metaSetup(), configPath: "c.json").joined(separator: " ").contains("--swiglu"))
+    }
+
     func testWhatDeepSpeedCannotRunIsListedNotDropped() {
         var s = setup(precision: .init(.tf32))
         s.checkpointing = .selective

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Parallel
 import XCTest
 @testable import Search
 
@@ -95,6 +96,23 @@ final class HardwareStudyTests: XCTestCase {
         }
     }
 
+    /// A built-in shape by name is the architecture it names, stored whole for recipes and exports;
+    /// cp and ep are plan keys, checked per candidate.
+    func testBuiltInShapeByNameAndContextAndExpertKeys() throws {
+        let spec = try parse(#"{"evaluator": {"meta": {"model": "mixtral-8x7b", "hardware": "H100-SXM-80GB", "nodes": 8, "global_batch": 256}}, "parallelism": {"ep": {"_type": "choice", "_value": [1, 8]}, "cp": {"_type": "choice", "_value": [1, 2]}}, "objectives": {"tokens_per_second": "maximize"}}"#)
+        guard case .meta(let meta) = spec.evaluator else { return XCTFail("not a meta study") }
+        XCTAssertEqual(meta.model, ModelShapes.named("mixtral-8x7b"))
+        XCTAssertEqual(meta.modelDocument["kv_heads"], .number(8))
+        let evaluator = MetaEvaluator(model: meta.model, cluster: meta.cluster, globalBatch: 256)
+        let candidate = try JSONValue(parsing: #"{"parallelism": {"tp": 2, "ep": 8, "cp": 2, "zero": 1, "checkpointing": "full"}}"#)
+        let metrics = try evaluator.evaluate(candidate, parameters: []) { _, _ in true }.metrics
+        XCTAssertGreaterThan(metrics["tokens_per_second"] ?? 0, 0)
+        let odd = try JSONValue(parsing: #"{"parallelism": {"tp": 2, "ep": 3}}"#)
+        XCTAssertThrowsError(try evaluator.evaluate(odd, parameters: []) { _, _ in true }) {
+            XCTAssertEqual("\($0)", "parallelism.ep: 3 does not divide the data-parallel size 32 (expert-parallel ranks are data-parallel ranks)")
+        }
+    }
+
     func testCostPerTokenIsAnObjectiveOfAMetaStudy() throws {
         let spec = try parse(Self.meta() + #""parallelism": {"tp": {"_type": "choice", "_value": [1, 2, 4, 8]}}, "objectives": {"tokens_per_second": "maximize", "usd_per_mtoken": "minimize"}, "constraints": [{"metric": "usd_per_mtoken", "<=": 50}]}"#)
         XCTAssertEqual(spec.objectives, [Objective("tokens_per_second", .maximize), Objective("usd_per_mtoken", .minimize)])
@@ -106,11 +124,15 @@ final class HardwareStudyTests: XCTestCase {
         XCTAssertEqual(reason(Self.meta() + #""architecture": {"family": "mlp", "widths": [8]}, "# + objectives),
                        "architecture: the meta evaluator searches only parallelism and precision")
         XCTAssertEqual(reason(Self.meta() + #""parallelism": {"tensor": 2}, "# + objectives),
-                       "parallelism.tensor: unknown parallelism setting 'tensor' (valid: dp, tp, pp, zero, micro_batch, grad_accum, checkpointing, sequence_parallel, offload, offload_parameters, schedule, virtual_stages, scatter_gather, overlap_grad_reduce, overlap_param_gather, flash_attention)")
+                       "parallelism.tensor: unknown parallelism setting 'tensor' (valid: dp, tp, pp, zero, micro_batch, grad_accum, checkpointing, sequence_parallel, offload, offload_parameters, schedule, virtual_stages, scatter_gather, overlap_grad_reduce, overlap_param_gather, flash_attention, cp, ep)")
         XCTAssertTrue(reason(Self.meta() + #""objectives": {"throughput": "maximize"}}"#)
             .hasPrefix("objectives.throughput: unknown metric 'throughput' (valid: tokens_per_second, "))
         XCTAssertEqual(reason(#"{"evaluator": {"meta": {"model": {"family": "gpt", "layers": 2, "hidden": 30, "heads": 4, "sequence_length": 8, "vocabulary": 10}, "hardware": "L4", "global_batch": 8}}, "# + objectives),
                        "evaluator.meta.model.heads: 4 does not divide hidden 30")
+        XCTAssertTrue(reason(#"{"evaluator": {"meta": {"model": "llama3-7b", "hardware": "L4", "global_batch": 8}}, "# + objectives)
+            .hasPrefix("evaluator.meta.model: unknown model 'llama3-7b'"))
+        XCTAssertEqual(reason(#"{"evaluator": {"meta": {"model": {"family": "gpt", "layers": 2, "hidden": 32, "heads": 4, "kv_heads": 3, "sequence_length": 8, "vocabulary": 10}, "hardware": "L4", "global_batch": 8}}, "# + objectives),
+                       "evaluator.meta.model.kv_heads: 3 does not divide the 4 attention heads")
         XCTAssertEqual(reason(Self.meta(#", "gpus_per_node": 16"#) + objectives),
                        "evaluator.meta.gpus_per_node: 16 devices per node, but a A100-SXM-80GB node holds at most 8")
         XCTAssertEqual(reason(#"{"evaluator": {"meta": {"model": \#(Self.model), "hardware": "host", "global_batch": 8}}, "# + objectives),

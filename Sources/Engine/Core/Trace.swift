@@ -88,6 +88,9 @@ extension DType: CodingKeyRepresentable {}
 public enum CollectiveKind: String, Codable, Sendable, CaseIterable {
     case allReduce = "all_reduce", reduceScatter = "reduce_scatter", allGather = "all_gather", broadcast
     case sendRecv = "send_recv"
+    /// Every rank sends a different 1/n of its payload to each other rank (the token dispatch and
+    /// combine of expert parallelism).
+    case allToAll = "all_to_all"
 }
 
 /// The ranks a collective runs over, as a training plan lays them out: `size` ranks `stride` apart

@@ -56,6 +56,7 @@ extension ArchitectureSpec {
             try positive("sequence_length", s.sequenceLength); try positive("vocabulary", s.vocabulary)
             try positive("mlp_ratio", s.mlpRatio)
             if s.hidden % s.heads != 0 { throw fail("heads", "\(s.heads) does not divide hidden \(s.hidden)") }
+            try s.validateShape(fail)
             guard inputShape.count == 1 else {
                 throw ConfigError(keyPath: prefix + ".family", reason: "gpt needs token sequences, the data has samples of shape \(inputShape)")
             }

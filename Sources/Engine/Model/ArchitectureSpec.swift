@@ -182,6 +182,12 @@ public struct ViTSpec: Codable, Equatable, Sendable {
 
 /// GPT-style decoder: token + position embeddings, causal pre-norm blocks, final LayerNorm and a
 /// language-model head tied to the token embedding (as GPT-2 and Narayanan et al. 2021 count it).
+///
+/// The shape keys after `mlp_ratio` describe the decoders trained since (Llama 3, Mixtral):
+/// grouped-query attention (`kv_heads`), a SwiGLU MLP with its own width (`mlp`, `ffn_hidden`),
+/// RMSNorm, rotary positions, an untied output layer, no biases and a mixture of experts
+/// (`experts`, `top_k`, `capacity_factor`). The engine trains the GPT-2 shape; the other shapes are
+/// costed (`autotune estimate`, the meta evaluator), not built (see `GPTSpec+Shape.swift`).
 public struct GPTSpec: Codable, Equatable, Sendable {
     static let owner = "a gpt architecture"
     public var layers: Int
@@ -191,6 +197,22 @@ public struct GPTSpec: Codable, Equatable, Sendable {
     public var vocabulary: Int
     public var mlpRatio: Int = 4
     public var dropout: Float = 0
+    /// Key/value heads of grouped-query attention (Ainslie et al. 2023); nil for one per query head.
+    public var kvHeads: Int?
+    /// The MLP's inner width; nil for `mlpRatio` × `hidden`.
+    public var ffnHidden: Int?
+    public var mlp: MLPKind = .gelu
+    public var norm: TransformerNorm = .layerNorm
+    public var positions: PositionEncoding = .learned
+    /// Whether the language-model head shares the token embedding's weight.
+    public var tiedEmbeddings = true
+    /// Whether the linear layers and norms add biases (GPT-2, GPT-3) or not (Llama, Mixtral).
+    public var bias = true
+    /// Experts in each MLP (1: a dense MLP), the experts each token is routed to, and the capacity
+    /// factor that pads each expert's tokens (nil: dropless, no padding).
+    public var experts = 1
+    public var topK = 1
+    public var capacityFactor: Double?
 
     public init(layers: Int, hidden: Int, heads: Int, sequenceLength: Int, vocabulary: Int, mlpRatio: Int = 4, dropout: Float = 0) {
         self.layers = layers; self.hidden = hidden; self.heads = heads
@@ -201,6 +223,13 @@ public struct GPTSpec: Codable, Equatable, Sendable {
         case layers, hidden, heads, vocabulary, dropout
         case sequenceLength = "sequence_length"
         case mlpRatio = "mlp_ratio"
+        case kvHeads = "kv_heads"
+        case ffnHidden = "ffn_hidden"
+        case mlp, norm, positions
+        case tiedEmbeddings = "tied_embeddings"
+        case bias, experts
+        case topK = "top_k"
+        case capacityFactor = "capacity_factor"
     }
 
     public init(from decoder: Decoder) throws {
@@ -213,5 +242,40 @@ public struct GPTSpec: Codable, Equatable, Sendable {
         vocabulary = try c.decode(Int.self, forKey: .vocabulary)
         mlpRatio = try c.decodeIfPresent(Int.self, forKey: .mlpRatio) ?? 4
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
+        kvHeads = try c.decodeIfPresent(Int.self, forKey: .kvHeads)
+        ffnHidden = try c.decodeIfPresent(Int.self, forKey: .ffnHidden)
+        func name<T: RawRepresentable & CaseIterable & Decodable>(_ key: CodingKeys, _: T.Type) throws -> T? where T.RawValue == String {
+            guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
+            guard let value = T(rawValue: text) else {
+                throw ConfigError.unknownName(text, kind: key.rawValue, among: T.allCases.map(\.rawValue),
+                                              keyPath: ConfigError.keyPath(c.codingPath + [key]))
+            }
+            return value
+        }
+        mlp = try name(.mlp, MLPKind.self) ?? .gelu
+        norm = try name(.norm, TransformerNorm.self) ?? .layerNorm
+        positions = try name(.positions, PositionEncoding.self) ?? .learned
+        tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? true
+        bias = try c.decodeIfPresent(Bool.self, forKey: .bias) ?? true
+        experts = try c.decodeIfPresent(Int.self, forKey: .experts) ?? 1
+        topK = try c.decodeIfPresent(Int.self, forKey: .topK) ?? 1
+        capacityFactor = try c.decodeIfPresent(Double.self, forKey: .capacityFactor)
+    }
+
+    /// The GPT-2 keys always; a shape key only when it differs from the GPT-2 default, so a GPT-2
+    /// architecture reads back as it was written.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(layers, forKey: .layers); try c.encode(hidden, forKey: .hidden); try c.encode(heads, forKey: .heads)
+        try c.encode(vocabulary, forKey: .vocabulary); try c.encode(dropout, forKey: .dropout)
+        try c.encode(sequenceLength, forKey: .sequenceLength); try c.encode(mlpRatio, forKey: .mlpRatio)
+        try c.encodeIfPresent(kvHeads, forKey: .kvHeads); try c.encodeIfPresent(ffnHidden, forKey: .ffnHidden)
+        if mlp != .gelu { try c.encode(mlp, forKey: .mlp) }
+        if norm != .layerNorm { try c.encode(norm, forKey: .norm) }
+        if positions != .learned { try c.encode(positions, forKey: .positions) }
+        if !tiedEmbeddings { try c.encode(tiedEmbeddings, forKey: .tiedEmbeddings) }
+        if !bias { try c.encode(bias, forKey: .bias) }
+        if experts != 1 { try c.encode(experts, forKey: .experts); try c.encode(topK, forKey: .topK) }
+        try c.encodeIfPresent(capacityFactor, forKey: .capacityFactor)
     }
 }

@@ -82,6 +82,10 @@ func buildNetwork(_ spec: ArchitectureSpec, inputShape: [Int], classes: Int, see
         return Sequential("vit", layers)
 
     case .gpt(let s):
+        guard s.isGPT2Shape else {
+            throw ShapeError("gpt", "the engine builds GPT-2 blocks; \(s.nonGPT2Keys.joined(separator: ", ")) "
+                             + "are costed by autotune estimate and the meta evaluator, not trained")
+        }
         let embedding = Embedding("embed", s.vocabulary, s.hidden, s.sequenceLength)
         var layers: [Layer] = [embedding]
         for i in 0..<s.layers {

@@ -81,6 +81,12 @@ public enum AccelerateExport {
             warnings.append("set main_process_ip (the first machine's address) and machine_rank (0 to \(s.nodes - 1)) on each of the \(s.nodes) machines")
         }
         lines += ["rdzv_backend: static", "same_network: true", "main_training_function: main", "use_cpu: false"]
+        if type != .deepspeed, s.contextParallel > 1 {
+            lost.append("context parallelism (ring attention over \(s.contextParallel) ranks): Accelerate has no context-parallel setting")
+        }
+        if type != .deepspeed, s.expertParallel > 1 {
+            lost.append("expert parallelism over \(s.expertParallel) ranks: Accelerate has no expert-parallel setting; the experts are the model's")
+        }
         return Config(type: type, text: lines.joined(separator: "\n") + "\n", warnings: warnings, lost: lost)
     }
 

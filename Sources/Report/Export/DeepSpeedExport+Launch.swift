@@ -30,11 +30,32 @@ extension DeepSpeedExport {
     /// | selective recomputation | `--recompute-granularity selective` |
     /// | full recomputation | `--recompute-granularity full --recompute-method uniform --recompute-num-layers 1 --deepspeed-activation-checkpointing` (+ `--partition-activations` at tp > 1) |
     /// | FlashAttention | `--use-flash-attn-v2` |
+    /// | kv heads, MLP width | `--num-key-value-heads`, `--ffn-hidden-size` |
+    /// | SwiGLU, RMSNorm | `--swiglu`, `--normalization rmsnorm` |
+    /// | rotary positions | `--use-rotary-position-embeddings --no-position-embedding` |
+    /// | untied embeddings, no biases | `--untie-embeddings-and-output-weights`, `--disable-bias-linear` |
+    /// | experts, top-k, ep | `--num-experts`, `--topk`, `--expert-interval 1` (every layer; its default is 2), `--moe-expert-parallel-size` |
+    /// | capacity factor, dropless | `--moe-train-capacity-factor`, `--disable-moe-token-dropping` |
+    ///
+    /// The names are Megatron-DeepSpeed's (`megatron/arguments.py`). Its pipeline engine has no ring
+    /// attention: context parallelism is in the DeepSpeed export's lost settings.
     public static func megatronFlags(_ s: TrainingSetup) -> [String] {
         guard let m = s.transformer else { return [] }
         var f = ["--num-layers", String(m.layers), "--hidden-size", String(m.hidden), "--num-attention-heads", String(m.heads),
                  "--seq-length", String(m.sequenceLength), "--max-position-embeddings", String(m.sequenceLength)]
-        if m.mlpRatio != 4 { f += ["--ffn-hidden-size", String(m.mlpRatio * m.hidden)] }
+        if m.ffnWidth != 4 * m.hidden { f += ["--ffn-hidden-size", String(m.ffnWidth)] }
+        if m.keyValueHeads != m.heads { f += ["--num-key-value-heads", String(m.keyValueHeads)] }
+        if m.mlp == .swiglu { f.append("--swiglu") }
+        if m.norm == .rmsNorm { f += ["--normalization", "rmsnorm"] }
+        if m.positions == .rotary { f += ["--use-rotary-position-embeddings", "--no-position-embedding"] }
+        if !m.tiedEmbeddings { f.append("--untie-embeddings-and-output-weights") }
+        if !m.bias { f.append("--disable-bias-linear") }
+        if m.isMixtureOfExperts {
+            f += ["--num-experts", String(m.experts), "--topk", String(m.topK), "--expert-interval", "1",
+                  "--moe-expert-parallel-size", String(s.expertParallel)]
+            if let c = m.capacityFactor { f += ["--moe-train-capacity-factor", JSONValue.format(c)] }
+            else { f.append("--disable-moe-token-dropping") }
+        }
         f += ["--micro-batch-size", String(s.microBatch), "--global-batch-size", String(s.globalBatch),
               "--tensor-model-parallel-size", String(s.tp), "--pipeline-model-parallel-size", String(s.pp)]
         if s.pp == 1 { f.append("--no-pipeline-parallel") }

@@ -101,6 +101,11 @@ public enum DeepSpeedExport {
         if s.pp > 1 && s.pipelineSchedule == .gpipe {
             warnings.append("the plan was costed with the GPipe schedule; DeepSpeed's pipeline engine runs 1F1B, which keeps fewer micro-batches' activations")
         }
+        if s.contextParallel > 1 {
+            lost.append("context parallelism (ring attention over \(s.contextParallel) ranks): Megatron-DeepSpeed has no ring attention "
+                        + "(its --ds-sequence-parallel-size is DeepSpeed-Ulysses, all-to-all over heads); launched as is, the "
+                        + "\(s.contextParallel)× devices become data-parallel ranks")
+        }
         switch s.checkpointing {
         case .none: break
         case .full:

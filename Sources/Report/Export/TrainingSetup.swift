@@ -38,6 +38,8 @@ public struct TrainingSetup: Equatable, Sendable {
     public var pipelineSchedule: ParallelPlan.PipelineSchedule = .oneForwardOneBackward
     /// Model chunks per pipeline device (interleaved 1F1B); 1 is plain 1F1B.
     public var virtualStages: Int = 1
+    /// Context-parallel ranks (ring attention) and expert-parallel ranks the plan was costed with.
+    public var contextParallel: Int = 1, expertParallel: Int = 1
     /// Megatron's scatter/gather of pipeline sends over the tensor-parallel group.
     public var scatterGather: Bool = true
     /// Data-parallel gradient reduction overlapped with the backward pass.
@@ -111,6 +113,7 @@ public struct TrainingSetup: Equatable, Sendable {
         overlapParameterGather = plan.overlapParameterGather
         pipelineSchedule = plan.schedule; virtualStages = plan.virtualStages; scatterGather = plan.scatterGather
         overlapGradientReduction = plan.overlapGradientReduction; self.flashAttention = flashAttention
+        contextParallel = plan.cp; expertParallel = plan.ep
         transformer = model
     }
 }

@@ -10,9 +10,10 @@ import Parallel
 /// The candidate's `parallelism` section holds the plan (`ParallelPlan`'s keys: `tp`, `pp` (default
 /// 1), `dp` (default devices / (tp·pp)), `zero` (0), `micro_batch` (1), `grad_accum`,
 /// `checkpointing` (none, selective, full), `sequence_parallel`, `offload` (false), `schedule`
-/// (1f1b, gpipe)) and `precision` is a format
+/// (1f1b, gpipe), `cp` (1), `ep` (1)) and `precision` is a format
 /// name (by default bf16, or fp16 on a device without BF16 units) or an object with one under `format`. A plan that breaks a derived
-/// constraint (tp must divide the heads, tp·pp the devices, pp ≤ layers, dp × micro-batch the
+/// constraint (tp must divide the heads and kv heads, tp·pp·cp the devices, ep the data-parallel
+/// size and the experts, pp ≤ layers, dp × micro-batch the
 /// global batch) fails with the reason, as does one in a format the device has no units for (the
 /// space file leaves such formats out of the search beforehand). Metrics: `tokens_per_second`, `samples_per_second`,
 /// `step_seconds`, `compute_seconds`, `communication_seconds`, `bubble_seconds`, `memory_gib` (per

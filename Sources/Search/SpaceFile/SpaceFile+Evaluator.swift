@@ -31,8 +31,10 @@ extension SpaceFile {
         let path = "evaluator.meta"
         let members = try object(value, at: path)
         try checkKeys(members, allowed: ["model", "hardware", "nodes", "gpus_per_node", "global_batch"], at: path, owner: path)
-        let model = try required(members, "model", at: path)
+        var model = try required(members, "model", at: path)
         let gpt = try metaModel(model)
+        // A built-in name is stored as the architecture it names, so recipes and exports carry it.
+        if case .string = model { model = try JSONValue(parsing: JSONEncoder().encode(ArchitectureSpec.gpt(gpt))) }
         let hardwarePath = path + ".hardware"
         let hardware = try string(try required(members, "hardware", at: path), at: hardwarePath)
         guard hardware.lowercased() != ProfileLibrary.hostName, let profile = try resolveProfile(hardware, at: hardwarePath) else {
@@ -48,9 +50,16 @@ extension SpaceFile {
                               gpusPerNode: perNode, globalBatch: batch))
     }
 
-    /// The gpt architecture of `evaluator.meta.model`, validated.
+    /// The gpt architecture of `evaluator.meta.model` — an object, or a built-in shape's name
+    /// (`ModelShapes.names`) — validated.
     public static func metaModel(_ model: JSONValue) throws -> GPTSpec {
         let path = "evaluator.meta.model"
+        if case .string(let name) = model {
+            guard let shape = ModelShapes.named(name) else {
+                throw ConfigError.unknownName(name, kind: "model", among: ModelShapes.names, keyPath: path)
+            }
+            return shape
+        }
         let spec: ArchitectureSpec
         do {
             spec = try model.decoded(as: ArchitectureSpec.self)

@@ -8,23 +8,37 @@ extension PlanError: ExitCoded { var exitCode: Int32 { 2 } }
 extension ParallelPlan.Checkpointing: ArgumentValue {}
 extension FloatFormat: ArgumentValue {}
 extension ParallelPlan.PipelineSchedule: ArgumentValue {}
+extension MLPKind: ArgumentValue {}
+extension TransformerNorm: ArgumentValue {}
+extension PositionEncoding: ArgumentValue {}
 
 /// `autotune estimate`: what one training step of a GPT costs under a parallel plan on a cluster.
 struct EstimateCommand: Command {
     static let configuration = CommandConfiguration(
         name: "estimate",
         abstract: "Cost one training step of a GPT on a cluster: parameters, FLOPs, memory and step time per device, throughput, MFU, energy and dollars.",
-        usage: "(MODEL.json | --layers L --hidden H --heads A --seq S --vocab V) --hardware NAME [--nodes N] [--gpus-per-node G] [plan options] [--json]",
+        usage: "(MODEL.json | --model NAME|FILE | --layers L --hidden H --heads A --seq S --vocab V) [shape options] --hardware NAME [--nodes N] [--gpus-per-node G] [plan options] [--json]",
         arguments: [
             Argument("model", valueName: "MODEL.json", help: "A gpt architecture (or a candidate file with one under \"architecture\"); or give its shape with --layers, --hidden, --heads, --seq and --vocab.",
                      isOptional: true),
         ],
         options: [
+            .value("model", valueName: "NAME|FILE", help: "A built-in shape (\(ModelShapes.names.joined(separator: ", "))) or a model file, as MODEL.json; the shape options below override its values."),
             .value("layers", valueName: "L", help: "Transformer layers."),
             .value("hidden", valueName: "H", help: "Hidden size."),
             .value("heads", valueName: "A", help: "Attention heads."),
             .value("seq", valueName: "S", help: "Sequence length."),
             .value("vocab", valueName: "V", help: "Vocabulary size."),
+            .value("kv-heads", valueName: "G", help: "Key/value heads: grouped-query attention with G groups.", defaultDescription: "the heads"),
+            .value("ffn-hidden", valueName: "F", help: "MLP width (each expert's).", defaultDescription: "4 × hidden"),
+            .value("mlp", valueName: "gelu|swiglu", help: "MLP: two matrices and GELU, or SwiGLU's three.", defaultDescription: "gelu"),
+            .value("norm", valueName: "layernorm|rmsnorm", help: "Normalisation.", defaultDescription: "layernorm"),
+            .value("positions", valueName: "learned|rotary", help: "Learned position embeddings or rotary (no parameters).", defaultDescription: "learned"),
+            .flag("untied-embeddings", help: "An output layer of its own instead of the token embedding's weight."),
+            .flag("no-bias", help: "Linear layers without biases (Llama, Mixtral)."),
+            .value("experts", valueName: "E", help: "Experts per MLP: a mixture of experts when E > 1.", defaultDescription: "1"),
+            .value("top-k", valueName: "K", help: "Experts each token is routed to.", defaultDescription: "1"),
+            .value("capacity-factor", valueName: "C", help: "Pad each expert to C times its share of the tokens.", defaultDescription: "dropless"),
             .value("hardware", valueName: "NAME", help: "A built-in profile (see 'autotune hardware list'), host, or a profile file."),
             .value("nodes", valueName: "N", help: "Nodes in the cluster.", default: "1"),
             .value("gpus-per-node", valueName: "G", help: "Devices per node.", defaultDescription: "the profile's"),
@@ -37,6 +51,8 @@ struct EstimateCommand: Command {
             .value("grad-accum", valueName: "N", help: "Micro-batches per step on each pipeline.", defaultDescription: "from the global batch, else 1"),
             .value("checkpointing", valueName: "none|selective|full", help: "Activation recomputation.", default: "none"),
             .flag("sequence-parallel", help: "Split layer norms and dropout along the sequence over the tensor-parallel ranks."),
+            .value("context-parallel", valueName: "N", help: "Context-parallel degree: ring attention over N ranks, each holding 1/N of the sequence.", default: "1"),
+            .value("expert-parallel", valueName: "N", help: "Expert-parallel degree: the experts spread over N data-parallel ranks (N divides dp).", default: "1"),
             .flag("offload", help: "Keep the optimizer states in host memory (ZeRO-Offload)."),
             .flag("offload-params", help: "ZeRO-3 with --offload: keep the parameter partition in host memory too (ZeRO-Infinity)."),
             .value("precision", valueName: "FORMAT", help: "fp32, tf32, fp16, bf16 or fp8, one the device has units for.",
@@ -53,7 +69,12 @@ struct EstimateCommand: Command {
         ])
 
     var modelPath: String?
+    var modelName: String?
     var shape: [String: Int?]
+    var capacityFactor: Double?
+    var mlp: MLPKind?, norm: TransformerNorm?, positions: PositionEncoding?
+    var untiedEmbeddings: Bool, noBias: Bool
+    var contextParallel: Int, expertParallel: Int
     var hardware: String?
     var nodes: Int
     var gpusPerNode: Int?
@@ -73,8 +94,13 @@ struct EstimateCommand: Command {
 
     init(_ values: ParsedValues) throws {
         modelPath = try values.argumentValues("model", as: String.self).first
+        modelName = try values.optionalValue("model")
         shape = [:]
-        for key in ["layers", "hidden", "heads", "seq", "vocab"] { shape[key] = try values.optionalValue(key, as: Int.self) }
+        for key in Self.shapeFlags { shape[key] = try values.optionalValue(key, as: Int.self) }
+        capacityFactor = try values.optionalValue("capacity-factor")
+        mlp = try values.optionalValue("mlp"); norm = try values.optionalValue("norm"); positions = try values.optionalValue("positions")
+        untiedEmbeddings = values.flag("untied-embeddings"); noBias = values.flag("no-bias")
+        contextParallel = try values.value("context-parallel"); expertParallel = try values.value("expert-parallel")
         hardware = try values.optionalValue("hardware")
         nodes = try values.value("nodes")
         gpusPerNode = try values.optionalValue("gpus-per-node")
@@ -103,16 +129,16 @@ struct EstimateCommand: Command {
 
     func validate() throws {
         guard hardware != nil else { throw CLIError.missingValue(option: "--hardware") }
-        let given = shape.filter { $0.value != nil }.keys.sorted()
-        if modelPath != nil, !given.isEmpty {
-            throw CLIError.invalidValue(name: "--" + given[0], value: String(shape[given[0]]!! ), reason: "give a MODEL.json or the shape options, not both")
+        if let path = modelPath, let name = modelName {
+            throw CLIError.invalidValue(name: "--model", value: name, reason: "give MODEL.json (\(path)) or --model, not both")
         }
-        if modelPath == nil {
+        if modelPath == nil, modelName == nil {
             for key in ["layers", "hidden", "heads", "seq", "vocab"] where shape[key]! == nil {
                 throw CLIError.missingValue(option: "--" + key)
             }
         }
-        for (name, v) in [("--nodes", nodes), ("--tp", tp), ("--pp", pp), ("--micro-batch", microBatch), ("--virtual-stages", virtualStages)] {
+        for (name, v) in [("--nodes", nodes), ("--tp", tp), ("--pp", pp), ("--micro-batch", microBatch), ("--virtual-stages", virtualStages),
+                          ("--context-parallel", contextParallel), ("--expert-parallel", expertParallel)] {
             try requireAtLeast(1, v, for: name)
         }
         for (name, v) in [("--gpus-per-node", gpusPerNode), ("--dp", dp), ("--global-batch", globalBatch), ("--grad-accum", gradAccum)] {
@@ -120,35 +146,85 @@ struct EstimateCommand: Command {
         }
     }
 
-    /// The model: from the file, or from the shape options.
+    /// The integer shape options, by flag name.
+    static let shapeFlags = ["layers", "hidden", "heads", "seq", "vocab", "kv-heads", "ffn-hidden", "experts", "top-k"]
+
+    /// The flag that sets each architecture key.
+    static let keyFlags = ["layers": "--layers", "hidden": "--hidden", "heads": "--heads", "sequence_length": "--seq",
+                           "vocabulary": "--vocab", "kv_heads": "--kv-heads", "ffn_hidden": "--ffn-hidden", "experts": "--experts",
+                           "top_k": "--top-k", "capacity_factor": "--capacity-factor", "mlp": "--mlp", "norm": "--norm",
+                           "positions": "--positions", "micro_batch": "--micro-batch"]
+
+    /// Where the model comes from, for messages: the file (`FILE: architecture.`) or the built-in name.
+    var modelSource: String? {
+        if let path = modelPath ?? modelName.flatMap({ ModelShapes.named($0) == nil ? $0 : nil }) { return "\(path): architecture." }
+        return modelName.map { "model \($0): " }
+    }
+
+    /// The model: a built-in shape, a file, or the shape options alone; the options given override
+    /// the shape's values.
     func gptSpec() throws -> GPTSpec {
-        if let path = modelPath {
+        var g: GPTSpec
+        if let name = modelName, let builtin = ModelShapes.named(name) {
+            g = builtin
+        } else if let path = modelPath ?? modelName {
+            if modelPath == nil, !path.lowercased().hasSuffix(".json"), !FileManager.default.fileExists(atPath: path) {
+                throw CLIError.invalidValue(name: "--model", value: path, reason: "neither a built-in shape nor a file",
+                                            suggestion: closestMatch(to: path.lowercased(), among: ModelShapes.names))
+            }
             let spec = try loadJSONConfig(ModelFile.self, path: path).architecture
-            guard case .gpt(let g) = spec else {
+            guard case .gpt(let file) = spec else {
                 throw InputFileError(file: path, reason: "family: estimate costs gpt models, got '\(spec.family)'")
             }
-            try spec.validate(inputShape: [g.sequenceLength], classes: g.vocabulary)
-            return g
-        }
-        let g = GPTSpec(layers: shape["layers"]!!, hidden: shape["hidden"]!!, heads: shape["heads"]!!,
+            g = file
+        } else {
+            g = GPTSpec(layers: shape["layers"]!!, hidden: shape["hidden"]!!, heads: shape["heads"]!!,
                         sequenceLength: shape["seq"]!!, vocabulary: shape["vocab"]!!)
+        }
+        if let v = shape["layers"]! { g.layers = v }
+        if let v = shape["hidden"]! { g.hidden = v }
+        if let v = shape["heads"]! { g.heads = v }
+        if let v = shape["seq"]! { g.sequenceLength = v }
+        if let v = shape["vocab"]! { g.vocabulary = v }
+        if let v = shape["kv-heads"]! { g.kvHeads = v }
+        if let v = shape["ffn-hidden"]! { g.ffnHidden = v }
+        if let v = shape["experts"]! { g.experts = v }
+        if let v = shape["top-k"]! { g.topK = v }
+        if let v = capacityFactor { g.capacityFactor = v }
+        if let v = mlp { g.mlp = v }
+        if let v = norm { g.norm = v }
+        if let v = positions { g.positions = v }
+        if untiedEmbeddings { g.tiedEmbeddings = false }
+        if noBias { g.bias = false }
         do { try ArchitectureSpec.gpt(g).validate(inputShape: [g.sequenceLength], classes: g.vocabulary) }
         catch let e as ConfigError {
-            throw CLIError.badInput("model: \(e.keyPath.replacingOccurrences(of: "architecture.", with: "--")): \(e.reason)")
+            let reason = describe(key: e.keyPath.replacingOccurrences(of: "architecture.", with: ""), e.reason)
+            throw CLIError.badInput(reason.hasPrefix("--") ? "model: " + reason : reason)
         }
         return g
     }
 
-    /// The flag that sets each size `GPTSpec.checkCostable` names.
-    static let sizeFlags = ["layers": "--layers", "hidden": "--hidden", "heads": "--heads", "sequence_length": "--seq",
-                            "vocabulary": "--vocab", "micro_batch": "--micro-batch"]
+    /// "--kv-heads: reason" when an option set the key, else "FILE: architecture.key: reason".
+    func describe(key: String, _ reason: String) -> String {
+        let flag = Self.keyFlags[key]
+        let setByFlag: Bool
+        switch key {
+        case "capacity_factor": setByFlag = capacityFactor != nil
+        case "mlp": setByFlag = mlp != nil
+        case "norm": setByFlag = norm != nil
+        case "positions": setByFlag = positions != nil
+        case "micro_batch": setByFlag = true
+        default:
+            if let flag, let value = shape[String(flag.dropFirst(2))] { setByFlag = value != nil } else { setByFlag = false }
+        }
+        if let flag, setByFlag || modelSource == nil { return "\(flag): \(reason)" }
+        return "\(modelSource ?? "model: ")\(key): \(reason)"
+    }
 
     func run() throws -> Int32 {
         let model = try gptSpec()
         do { try model.checkCostable(microBatch: microBatch) } catch let e as PlanError {
-            let source = modelPath.map { "\($0): architecture.\(e.key)" }
-            if let source, e.key != "micro_batch" { throw CLIError.badInput("\(source): \(e.reason)") }
-            throw CLIError.badInput("\(Self.sizeFlags[e.key] ?? e.key): \(e.reason)")
+            throw CLIError.badInput(describe(key: e.key, e.reason))
         }
         let profile = try ProfileLibrary.profile(named: hardware!)
         let cluster: Cluster
@@ -166,7 +242,7 @@ struct EstimateCommand: Command {
                                     precision: precision, schedule: schedule, virtualStages: virtualStages,
                                     scatterGather: scatterGather, overlapGradientReduction: overlapGradientReduction,
                                     overlapParameterGather: overlapParameterGather,
-                                    flashAttention: flashAttention).resolved(devices: cluster.devices)
+                                    flashAttention: flashAttention, cp: contextParallel, ep: expertParallel).resolved(devices: cluster.devices)
         } catch let e as PlanError {
             throw CLIError.invalidValue(name: "--" + e.key, value: String(tp), reason: e.reason)
         }
@@ -176,7 +252,8 @@ struct EstimateCommand: Command {
         catch let e as PlanError where e.key == "precision" {
             throw CLIError.badInput("--precision \(precision.rawValue): \(e.reason)")
         } catch let e as PlanError {
-            let option = e.key == "offload_parameters" ? "offload-params" : e.key.replacingOccurrences(of: "_", with: "-")
+            let options = ["offload_parameters": "offload-params", "cp": "context-parallel", "ep": "expert-parallel"]
+            let option = options[e.key] ?? e.key.replacingOccurrences(of: "_", with: "-")
             throw CLIError.badInput("--\(option): \(e.reason)")
         }
         for warning in estimate.warnings { FileHandle.standardError.write(Data("autotune: warning: \(warning)\n".utf8)) }
@@ -217,9 +294,10 @@ struct EstimateCommand: Command {
         func s(_ t: Double) -> String { t >= 1 ? String(format: "%.3f s", t) : String(format: "%.2f ms", t * 1000) }
         let m = e.memory, t = e.time
         var lines = [
-            "model       GPT, \(humanNumber(Double(e.parameters))) parameters (\(g.layers) layers, hidden \(g.hidden), \(g.heads) heads, sequence \(g.sequenceLength), vocabulary \(g.vocabulary))",
+            "model       GPT, \(humanNumber(Double(e.parameters))) parameters (\(g.layers) layers, hidden \(g.hidden), \(g.heads) heads, sequence \(g.sequenceLength), vocabulary \(g.vocabulary)"
+                + shapeDescription(g) + ")",
             "cluster     \(c.nodes) × \(c.devicesPerNode) \(c.profile.name) (\(c.devices) device\(c.devices == 1 ? "" : "s"))",
-            "plan        dp \(p.dp) × tp \(p.tp) × pp \(p.pp), ZeRO \(p.zero), micro-batch \(p.microBatch) × \(e.microBatches) per step, global batch \(batch), \(p.precision.rawValue), checkpointing \(p.checkpointing.rawValue)"
+            "plan        dp \(p.dp) × tp \(p.tp) × pp \(p.pp)" + (p.cp > 1 ? " × cp \(p.cp)" : "") + (p.ep > 1 ? ", ep \(p.ep)" : "") + ", ZeRO \(p.zero), micro-batch \(p.microBatch) × \(e.microBatches) per step, global batch \(batch), \(p.precision.rawValue), checkpointing \(p.checkpointing.rawValue)"
                 + (p.sequenceParallel ? ", sequence parallel" : "") + (p.offload ? (p.offloadParameters ? ", optimizer and parameter offload" : ", optimizer offload") : "")
                 + (p.pp > 1 ? ", \(p.schedule.rawValue)" + (p.virtualStages > 1 ? " interleaved, \(p.virtualStages) chunks per device" : "") : "")
                 + (p.flashAttention == true ? ", FlashAttention" : "") + (p.overlapGradientReduction ? ", gradient reduction overlapped" : "")
@@ -231,7 +309,9 @@ struct EstimateCommand: Command {
                 + "activations \(gb(m.activations)), buffers \(gb(m.buffers))"
                 + (p.offload ? "; host \(gb(m.host)) per node" : ""),
             "step time   \(s(t.step)): compute \(s(t.compute)), communication \(s(t.communication)) exposed (tensor \(s(t.tensorCommunication)), "
-                + "pipeline \(s(t.pipelineCommunication)), data \(s(t.dataCommunication))) and \(s(t.hiddenCommunication)) hidden behind the backward pass, "
+                + "pipeline \(s(t.pipelineCommunication)), data \(s(t.dataCommunication))"
+                + (p.cp > 1 ? ", context \(s(t.contextCommunication))" : "") + (g.isMixtureOfExperts ? ", expert \(s(t.expertCommunication))" : "")
+                + ") and \(s(t.hiddenCommunication)) hidden behind the backward pass, "
                 + "bubble \(s(t.bubble)), optimizer \(s(t.optimizer))",
             "throughput  \(humanNumber(e.samplesPerSecond)) samples/s, \(humanNumber(e.tokensPerSecond)) tokens/s, "
                 + String(format: "MFU %.1f%%, %.1f TFLOP/s per device", 100 * e.mfu, e.tflopsPerDevice),
@@ -244,6 +324,21 @@ struct EstimateCommand: Command {
         if let why = e.infeasible { lines.append("INFEASIBLE  \(why); \(remedy(fits))") }
         return lines.joined(separator: "\n")
     }
+}
+
+/// The shape keys beyond GPT-2, for the model line: ", 8 kv heads, SwiGLU 14336, RMSNorm, …".
+func shapeDescription(_ g: GPTSpec) -> String {
+    var words: [String] = []
+    if g.keyValueHeads != g.heads { words.append("\(g.keyValueHeads) kv heads") }
+    if g.mlp == .swiglu { words.append("SwiGLU \(g.ffnWidth)") } else if g.ffnHidden != nil { words.append("MLP \(g.ffnWidth)") }
+    if g.norm == .rmsNorm { words.append("RMSNorm") }
+    if g.positions == .rotary { words.append("rotary positions") }
+    if !g.tiedEmbeddings { words.append("untied output layer") }
+    if !g.bias { words.append("no biases") }
+    if g.isMixtureOfExperts {
+        words.append("\(g.experts) experts, top-\(g.topK)" + (g.capacityFactor.map { ", capacity factor \(figure($0))" } ?? ", dropless"))
+    }
+    return words.isEmpty ? "" : "; " + words.joined(separator: ", ")
 }
 
 /// US dollars for people: cents from a dollar up, three significant figures below (`$13.53`,
