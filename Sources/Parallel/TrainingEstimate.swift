@@ -133,10 +133,14 @@ extension TrainingJob {
         let bytes = p.precision.storageBytes
 
         // Compute on the slowest stage for one micro-batch.
+        // A rank's share of a split product keeps the (b, s, h) activation whole (OpEvent+TensorParallel.swift).
+        let replicated = Double(p.microBatch * model.sequenceLength * model.hidden) * p.precision.dtype.bytes
         func onRank(_ events: [OpEvent]) -> [OpEvent] {
-            events.map { TransformerTrace.isSplit($0.name) || p.sequenceParallel ? $0.shard(t) : $0 }
+            events.map { TransformerTrace.isSplit($0.name) || p.sequenceParallel ? $0.tensorParallelShard(t, replicatedBytes: replicated) : $0 }
         }
-        let headEvents = trace.head.map { $0.name.hasPrefix("final_ln") && !p.sequenceParallel ? $0 : $0.shard(t) }
+        let headEvents = trace.head.map {
+            $0.name.hasPrefix("final_ln") && !p.sequenceParallel ? $0 : $0.tensorParallelShard(t, replicatedBytes: replicated)
+        }
         let block = roofline.cost(onRank(trace.block) + onRank(trace.recomputed(p.checkpointing)))
         let embedding = roofline.cost(trace.embedding), head = roofline.cost(headEvents)
         let ends = p.pp == 1 ? embedding + head : (embedding.seconds > head.seconds ? embedding : head)
