@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Search", "Engine", "Hardware", "Parallel", "Store"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Search", "Store", "Engine", "Compression", "Parallel"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Search", "Store", "Engine"]),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", "Search", "Store", "Engine"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Search", "Store", "Engine", "Hardware", "Parallel"]),
         .testTarget(name: "AutotuneTests", dependencies: ["autotune", "Engine", "Compression", "Store", "StoreTesting"]),
     ],
     swiftLanguageModes: [.v5]

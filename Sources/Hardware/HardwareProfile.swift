@@ -59,8 +59,13 @@ public struct HardwareProfile: Codable, Equatable, Sendable {
 
     /// Achievable fractions of the datasheet peaks.
     public struct Efficiency: Codable, Equatable, Sendable {
-        /// Of the peak FLOP/s, for large matrix products and convolutions.
+        /// Of the peak FLOP/s, for large matrix products and convolutions: the plateau a product
+        /// reaches when its arithmetic intensity is far above `matmulHalfIntensity`
+        /// (`matmul(intensity:)`).
         public var matmul: Double
+        /// The arithmetic intensity (FLOPs per byte of operands) at which a matrix product runs at
+        /// half of `matmul`; 0 makes every product run at `matmul` whatever its shape.
+        public var matmulHalfIntensity: Double
         /// Of the peak FLOP/s, for everything else (element-wise, normalisation, softmax).
         public var vector: Double
         /// Of the memory bandwidth.
@@ -68,8 +73,10 @@ public struct HardwareProfile: Codable, Equatable, Sendable {
         /// Of a link's bandwidth, for collectives (NCCL's bus bandwidth against the link's).
         public var network: Double
 
-        public init(matmul: Double = 0.7, vector: Double = 0.5, memory: Double = 0.8, network: Double = 0.8) {
-            self.matmul = matmul; self.vector = vector; self.memory = memory; self.network = network
+        public init(matmul: Double = 0.7, matmulHalfIntensity: Double = 0, vector: Double = 0.5, memory: Double = 0.8,
+                    network: Double = 0.8) {
+            self.matmul = matmul; self.matmulHalfIntensity = matmulHalfIntensity
+            self.vector = vector; self.memory = memory; self.network = network
         }
     }
 
@@ -247,7 +254,11 @@ extension HardwareProfile {
 }
 
 extension HardwareProfile.Efficiency {
-    enum CodingKeys: String, CodingKey, CaseIterable { case matmul, vector, memory, network }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case matmul
+        case matmulHalfIntensity = "matmul_half_intensity"
+        case vector, memory, network
+    }
 
     public init(from decoder: Decoder) throws {
         try ConfigError.rejectUnknownKeys(in: decoder, allowed: CodingKeys.allCases.map(\.rawValue), owner: "efficiency")
@@ -260,8 +271,20 @@ extension HardwareProfile.Efficiency {
             }
             return v
         }
-        self.init(matmul: try fraction(.matmul, d.matmul), vector: try fraction(.vector, d.vector),
+        let half = try c.decodeIfPresent(Double.self, forKey: .matmulHalfIntensity) ?? d.matmulHalfIntensity
+        try HardwareProfile.requireNonNegative(half, decoder.keyPath(CodingKeys.matmulHalfIntensity.rawValue))
+        self.init(matmul: try fraction(.matmul, d.matmul), matmulHalfIntensity: half, vector: try fraction(.vector, d.vector),
                   memory: try fraction(.memory, d.memory), network: try fraction(.network, d.network))
+    }
+
+    /// The factors; `matmul_half_intensity` only when the matmul efficiency depends on the shape.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(matmul, forKey: .matmul)
+        if matmulHalfIntensity > 0 { try c.encode(matmulHalfIntensity, forKey: .matmulHalfIntensity) }
+        try c.encode(vector, forKey: .vector)
+        try c.encode(memory, forKey: .memory)
+        try c.encode(network, forKey: .network)
     }
 }
 

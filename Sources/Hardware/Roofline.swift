@@ -6,24 +6,28 @@ import Engine
 ///
 ///     let t = Roofline(profile: a100).seconds(event)   // max(compute, memory) + launch
 ///
-/// Matrix products and convolutions reach `efficiency.matmul` of the peak; every other kind of op
-/// `efficiency.vector`. Collectives recorded in a trace are priced by `CollectiveCost`, not here.
+/// Matrix products and convolutions reach `efficiency.matmul(intensity:)` of the peak — less the
+/// fewer FLOPs they do per byte of operands (small or thin products: a small hidden size, a
+/// tensor-parallel shard, an attention head); every other kind of op `efficiency.vector`.
+/// Collectives recorded in a trace are priced by `CollectiveCost`, not here.
 public struct Roofline: Sendable {
     public let profile: HardwareProfile
 
     public init(profile: HardwareProfile) { self.profile = profile }
 
-    /// Achievable FLOP/s for `kind` work in `dtype`.
-    public func achievableFLOPS(_ kind: OpKind, _ dtype: DType) -> Double {
+    /// Achievable FLOP/s for `kind` work in `dtype`, for a product of arithmetic `intensity`
+    /// (FLOPs per byte of operands; infinite: a large product at the profile's plateau).
+    public func achievableFLOPS(_ kind: OpKind, _ dtype: DType, intensity: Double = .infinity) -> Double {
         let e = profile.efficiency
-        return profile.peakFLOPS(dtype) * (kind == .matmul || kind == .conv ? e.matmul : e.vector)
+        return profile.peakFLOPS(dtype) * (kind == .matmul || kind == .conv ? e.matmul(intensity: intensity) : e.vector)
     }
 
     /// Seconds of compute alone, of memory traffic alone, and the launch overhead of `event`.
     public func parts(_ event: OpEvent) -> (compute: Double, memory: Double, launch: Double) {
-        let flops = achievableFLOPS(event.kind, event.dtype)
+        let bytes = event.bytesRead + event.bytesWritten
+        let flops = achievableFLOPS(event.kind, event.dtype, intensity: bytes > 0 ? event.flops / bytes : .infinity)
         let compute = event.flops > 0 && flops > 0 ? event.flops / flops : 0
-        let memory = (event.bytesRead + event.bytesWritten) / (profile.memoryBandwidth * profile.efficiency.memory)
+        let memory = bytes / (profile.memoryBandwidth * profile.efficiency.memory)
         return (compute, memory, profile.launchOverhead)
     }
 

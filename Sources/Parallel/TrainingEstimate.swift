@@ -140,12 +140,18 @@ extension TrainingJob {
         let t = p.tp, cp = p.cp, layersPerStage = (model.layers + p.pp - 1) / p.pp
         let bytes = p.precision.storageBytes
 
-        // Compute on the slowest stage for one micro-batch; context parallelism gives each rank
-        // s/cp of the tokens of every operation.
+        // Compute on the slowest stage for one micro-batch. A rank's share of a split product keeps
+        // the (b, s, h) activation whole (OpEvent+TensorParallel.swift); context parallelism then
+        // gives each rank s/cp of the tokens of every operation.
+        let replicated = Double(p.microBatch * model.sequenceLength * model.hidden) * p.precision.dtype.bytes
         func onRank(_ events: [OpEvent]) -> [OpEvent] {
-            events.map { (TransformerTrace.isSplit($0.name) || p.sequenceParallel ? $0.shard(t) : $0).shard(cp) }
+            events.map {
+                (TransformerTrace.isSplit($0.name) || p.sequenceParallel ? $0.tensorParallelShard(t, replicatedBytes: replicated) : $0).shard(cp)
+            }
         }
-        let headEvents = trace.head.map { ($0.name.hasPrefix("final_ln") && !p.sequenceParallel ? $0 : $0.shard(t)).shard(cp) }
+        let headEvents = trace.head.map {
+            ($0.name.hasPrefix("final_ln") && !p.sequenceParallel ? $0 : $0.tensorParallelShard(t, replicatedBytes: replicated)).shard(cp)
+        }
         let block = roofline.cost(onRank(trace.block) + onRank(trace.recomputed(p.checkpointing)))
         let embedding = roofline.cost(trace.embedding.map { $0.shard(cp) }), head = roofline.cost(headEvents)
         let ends = p.pp == 1 ? embedding + head : (embedding.seconds > head.seconds ? embedding : head)

@@ -223,7 +223,7 @@ final class HardwareProfileTests: XCTestCase {
              "memory_bandwidth_gbs: must be a positive number, got -5.0"),
             (#"{\#(m), "efficiency": {"matmul": 1.5}}"#, "efficiency.matmul: must be a fraction in (0, 1], got 1.5"),
             (#"{\#(m), "efficiency": {"matmull": 0.5}}"#,
-             "efficiency.matmull: unknown key in efficiency (valid: matmul, vector, memory, network). Did you mean 'matmul'?"),
+             "efficiency.matmull: unknown key in efficiency (valid: matmul, matmul_half_intensity, vector, memory, network). Did you mean 'matmul'?"),
             (#"{"name": "X", "kind": "gpu", "peak_tflops": {"fp9": 1}, "memory_gib": 1, "memory_bandwidth_gbs": 10, "power": {"idle": 1, "peak": 2}}"#,
              "peak_tflops.fp9: unknown format 'fp9' (valid: \(Self.formats)). Did you mean 'fp8'?"),
             (#"{"name": "X", "kind": "gpu", "peak_tflops": {}, "memory_gib": 1, "memory_bandwidth_gbs": 10, "power": {"idle": 1, "peak": 2}}"#,

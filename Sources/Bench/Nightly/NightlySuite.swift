@@ -10,7 +10,7 @@ import Foundation
 /// | compression | mlp: FP16, int8 PTQ, 90% pruning, low rank, from a 2-epoch baseline | mlp: int8 PTQ from a 1-epoch baseline |
 /// | search | NSGA-II and SMS-EMOA on ZDT1, ZDT2, DTLZ2, 10,000 evaluations, 3 seeds | NSGA-II on ZDT1 and DTLZ2, 2,000 evaluations, 1 seed |
 /// | study | evolution, REINFORCE and random on a small engine study, 16 trials, 2 seeds | 4 trials, 1 seed |
-/// | costmodel | Megatron-LM Table 1 (no calibration fits in either) | the same |
+/// | costmodel | Megatron-LM Table 1, Korthikanti et al. 2022 Table 5 and the speed records (no calibration fits in either) | the same |
 /// | overhead | 20,000 stored trials | 2,000 |
 ///
 ///     let suite = NightlySuite(quick: true, threads: 2, dataDirectory: nil, scratch: tmp)

@@ -21,6 +21,7 @@ struct AutotuneCommand: Command {
         EvalCommand.self,
         HardwareCommand.self,
         EstimateCommand.self,
+        CalibrateCommand.self,
         BenchCommand.self,
     ]
 

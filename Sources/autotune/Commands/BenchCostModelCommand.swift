@@ -1,15 +1,16 @@
 import Bench
 import Foundation
 
-/// `autotune bench costmodel`: the training cost model against Megatron-LM's published throughput.
+/// `autotune bench costmodel`: the training cost model against published throughput, and how fast it answers.
 struct BenchCostModelCommand: Command {
     static let configuration = CommandConfiguration(
         name: "costmodel",
-        abstract: "Compare the training cost model with the per-GPU throughput Megatron-LM published (Narayanan et al. 2021, Table 1), and its model-state memory with DeepSpeed's estimators.",
+        abstract: "Compare the training cost model with published throughput — Megatron-LM's Table 1 (Narayanan et al. 2021; the calibration set) and Korthikanti et al. 2022's Table 5 (validation) — and its model-state memory with DeepSpeed's estimators; time an estimate and a meta study.",
         options: [
             .json,
             .value("hardware", valueName: "NAME", help: "The profile the rows are estimated on.", default: "A100-SXM-80GB"),
             .flag("no-calibrate", help: "Only the profile's own efficiency factors: skip the fitted and leave-one-out errors."),
+            .flag("no-speed", help: "Skip the speed records (an estimate of a 405B-like model on 16,384 GPUs; a meta study of 2,000 plans)."),
             .flag("no-deepspeed", help: "Skip the DeepSpeed memory table (model states per GPU against DeepSpeed's estimators, run in $AUTOTUNE_DEEPSPEED_VENV or $HOME/.cache/autotune/export-venv)."),
             .quiet,
         ])
@@ -17,6 +18,7 @@ struct BenchCostModelCommand: Command {
     var json: Bool
     var hardware: String
     var calibrate: Bool
+    var speed: Bool
     var deepSpeed: Bool
     var quiet: Bool
 
@@ -24,6 +26,7 @@ struct BenchCostModelCommand: Command {
         json = values.flag("json")
         hardware = try values.value("hardware")
         calibrate = !values.flag("no-calibrate")
+        speed = !values.flag("no-speed")
         deepSpeed = !values.flag("no-deepspeed")
         quiet = values.flag("quiet")
     }
@@ -32,6 +35,7 @@ struct BenchCostModelCommand: Command {
         var bench = CostModelBenchmark()
         bench.profileName = hardware
         bench.calibrate = calibrate
+        bench.speed = speed
         if deepSpeed {
             bench.deepSpeedPython = DeepSpeedMemoryComparison.python()
             if bench.deepSpeedPython == nil {
