@@ -86,8 +86,9 @@ struct BenchNightlyCommand: Command {
         let hostJSON = String(decoding: (try? JSONEncoder().encode(host)) ?? Data(), as: UTF8.self)
         let run = try storage.beginRun(BenchRunRecord(suite: suiteName, commit: Self.gitCommit(), hostFingerprint: host.fingerprint,
                                                       host: hostJSON, toolchain: Self.toolchain))
-        let suite = NightlySuite(quick: quick, threads: threads, dataDirectory: dataDirectory,
+        var suite = NightlySuite(quick: quick, threads: threads, dataDirectory: dataDirectory,
                                  scratch: FileManager.default.temporaryDirectory.appendingPathComponent("autotune-nightly"))
+        suite.executable = BenchStorageCommand.executable
         var records: [BenchRecord] = []
         for part in parts {
             progress?("nightly: \(part.rawValue)")
