@@ -16,7 +16,7 @@ import Foundation
 ///
 /// The storage part uses the PostgreSQL server `AUTOTUNE_STORAGE` or `AUTOTUNE_TEST_POSTGRES`
 /// names, else a throwaway cluster; without either its PostgreSQL records are left out (said on
-/// the progress lines), not failed.
+/// `notify`), not failed.
 ///
 ///     let suite = NightlySuite(quick: true, threads: 2, dataDirectory: nil, scratch: tmp)
 ///     let records = try suite.run(.search, progress: nil)
@@ -32,6 +32,9 @@ public struct NightlySuite: Sendable {
     public var scratch: URL
     /// The `autotune` executable the storage part starts as its workers.
     public var executable: String = CommandLine.arguments[0]
+    /// Told what a part left out and why (the storage part without a PostgreSQL server), for
+    /// people: shown even where progress lines are not.
+    public var notify: (@Sendable (String) -> Void)?
 
     public init(quick: Bool, threads: Int, dataDirectory: String?, scratch: URL) {
         self.quick = quick; self.threads = threads; self.dataDirectory = dataDirectory; self.scratch = scratch
@@ -79,7 +82,7 @@ public struct NightlySuite: Sendable {
             let server = try StorageBenchmarkServer.resolve(explicit: nil)
             defer { server.stop() }
             let outcome = try storage.run(server: server, progress: progress)
-            for line in outcome.skipped { progress?("storage: skipped: \(line)") }
+            for line in outcome.skipped { notify?("storage: skipped: \(line)") }
             return outcome.results
         }
     }

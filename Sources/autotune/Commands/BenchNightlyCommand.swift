@@ -89,6 +89,7 @@ struct BenchNightlyCommand: Command {
         var suite = NightlySuite(quick: quick, threads: threads, dataDirectory: dataDirectory,
                                  scratch: FileManager.default.temporaryDirectory.appendingPathComponent("autotune-nightly"))
         suite.executable = BenchStorageCommand.executable
+        if !quiet { suite.notify = { FileHandle.standardError.write(Data("\($0)\n".utf8)) } }
         var records: [BenchRecord] = []
         for part in parts {
             progress?("nightly: \(part.rawValue)")
