@@ -1,7 +1,7 @@
 import Foundation
 
 /// `autotune bench nightly`: a fixed, seeded selection of every benchmark, short enough to run
-/// every night (well under 20 minutes on 2 cores; `quick`, about 25 s, for CI), each part
+/// every night (well under 20 minutes on 2 cores; `quick`, about 30 s, for CI), each part
 /// giving the same records as its full benchmark.
 ///
 /// | part | full | quick |

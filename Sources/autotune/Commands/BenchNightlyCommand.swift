@@ -17,7 +17,7 @@ struct BenchNightlyCommand: Command {
             .json,
             .value("only", valueName: "LIST", help: "Comma-separated parts: " + NightlySuite.Part.allCases.map(\.rawValue).joined(separator: ", ") + ".",
                    default: NightlySuite.Part.allCases.map(\.rawValue).joined(separator: ",")),
-            .flag("quick", help: "The short version (about 25 s on 2 cores), compared only with quick runs."),
+            .flag("quick", help: "The short version (about 30 s on 2 cores), compared only with quick runs."),
             .value("db", valueName: "PATH", help: "SQLite file keeping the benchmark history.", default: StudyStore.defaultPath),
             .value("window", valueName: "K", help: "Compare with the last K complete runs of the same selection on this host.", default: "5"),
             .value("threshold", valueName: "PCT", help: "Smallest change, in percent of the baseline, that counts.", default: "5"),
