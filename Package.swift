@@ -33,8 +33,8 @@ let package = Package(
         .target(name: "Dashboard", dependencies: ["CMicroHTTPD", "Engine", "Search", "Store", "Bench"], swiftSettings: optimize),
         .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["peers"], swiftSettings: optimize),
 
-        // A PostgreSQL server for the tests: the one AUTOTUNE_TEST_POSTGRES names, or a throwaway cluster.
-        .target(name: "StoreTesting", dependencies: ["CPostgres"]),
+        // A PostgreSQL server for the tests: the one AUTOTUNE_TEST_POSTGRES names, or a throwaway cluster (Store.ThrowawayPostgreSQL).
+        .target(name: "StoreTesting", dependencies: ["CPostgres", "Store"]),
 
         // MARK: Executable
         .executableTarget(name: "autotune", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "Report", "Bench", "Dashboard"], swiftSettings: optimize),

@@ -159,6 +159,14 @@ func runSearchPeers(_ peers: SearchPeers, problems: [String], evaluations: Int, 
 /// Run a peer script with `--json` and decode its records (`{"results": [...]}`); its stderr
 /// lines go to `progress` as they come.
 func runPeerScript(python: String, script: String, arguments: [String], progress: ((String) -> Void)?) throws -> [BenchRecord] {
+    struct Report: Decodable { var results: [BenchRecord] }
+    return try runPeerScript(python: python, script: script, arguments: arguments, decoding: Report.self, progress: progress).results
+}
+
+/// Run a peer script with `--json` and decode the one JSON document it prints as `T`; its stderr
+/// lines go to `progress` as they come.
+func runPeerScript<T: Decodable>(python: String, script: String, arguments: [String], decoding: T.Type,
+                                 progress: ((String) -> Void)?) throws -> T {
     guard FileManager.default.fileExists(atPath: script) else {
         throw SearchPeersError(reason: "\(script) not found (run from the package root)")
     }
@@ -179,8 +187,7 @@ func runPeerScript(python: String, script: String, arguments: [String], progress
     guard process.terminationStatus == 0 else {
         throw SearchPeersError(reason: "\(script) exited with status \(process.terminationStatus): \(lines.tail.joined(separator: " | "))")
     }
-    struct Report: Decodable { var results: [BenchRecord] }
-    do { return try JSONDecoder().decode(Report.self, from: data).results } catch {
+    do { return try JSONDecoder().decode(T.self, from: data) } catch {
         throw SearchPeersError(reason: "\(script) printed no records: \(error)")
     }
 }

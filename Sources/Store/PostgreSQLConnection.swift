@@ -2,7 +2,8 @@ import CPostgres
 import Foundation
 
 // The only file of the store that touches libpq: one connection, parameterised statements with
-// every value sent and read as text, and the failures sorted into the ones worth retrying.
+// every value sent and read as text — prepared once per connection, and sent several to a round
+// trip in pipeline mode — and the failures sorted into the ones worth retrying.
 // Reference: https://www.postgresql.org/docs/current/libpq.html
 
 /// A value that can be sent as a `$n` parameter (in PostgreSQL's text format; nil is NULL).
@@ -79,6 +80,11 @@ final class PostgreSQLConnection {
     /// The URL as given (it may hold a password), used to reconnect.
     private let url: String
     private var handle: OpaquePointer?
+    /// Statements sent with the next one that waits (see `queue`).
+    private var queued: [(sql: String, values: [String?])] = []
+    /// The name each statement was prepared under on this connection.
+    private var prepared: [String: String] = [:]
+    private var preparedNames = 0
 
     /// Connects to `url`; waits at most `timeout` seconds unless the URL sets `connect_timeout`.
     /// - Throws: `PostgreSQLFailure` with libpq's reason on one line.
@@ -133,34 +139,128 @@ final class PostgreSQLConnection {
     func reconnect(timeout: Int = 10) throws {
         PQfinish(handle)
         handle = nil
+        queued.removeAll()
+        prepared.removeAll()
         handle = try Self.connect(url, timeout: timeout)
     }
 
     /// The server process serving this connection (what `pg_terminate_backend` takes).
     var backendPID: Int32 { handle.map(PQbackendPID) ?? 0 }
 
-    /// Runs one statement with `$1, $2...` bound to `values`.
+    /// Sends `sql` with the next statement that waits for its answer (`execute`, `executeAll`),
+    /// in the same round trip: for statements whose only answer that matters is an error (BEGIN,
+    /// inserts whose rows are not read back). An error of a queued statement is thrown by the
+    /// call that sends it.
+    func queue(_ sql: String, _ values: [any PostgreSQLBindable] = []) {
+        queued.append((sql, values.map(\.postgresText)))
+    }
+
+    /// Forgets the statements queued and not yet sent.
+    func discardQueued() { queued.removeAll() }
+
+    /// Runs one statement with `$1, $2...` bound to `values` (after any queued ones, in one round
+    /// trip).
     /// - Returns: the rows it returned and the number of rows it inserted, updated or deleted.
     @discardableResult
     func execute(_ sql: String, _ values: [any PostgreSQLBindable] = []) throws -> (rows: [PostgreSQLRow], changed: Int) {
+        try executeAll([(sql, values)])[0]
+    }
+
+    /// Runs statements one after the other in one round trip (libpq's pipeline mode), after any
+    /// queued ones; the server runs each as it would alone, so a statement sees what the ones
+    /// before it did. The first failure is thrown (the statements after it are not run).
+    /// - Returns: each statement's rows and changed-row count, in order.
+    func executeAll(_ statements: [(sql: String, values: [any PostgreSQLBindable])]) throws -> [(rows: [PostgreSQLRow], changed: Int)] {
+        let all = queued + statements.map { ($0.sql, $0.values.map(\.postgresText)) }
+        queued.removeAll()
+        let results = try pipeline(all)
+        return Array(results.suffix(statements.count))
+    }
+
+    /// Sends `statements` in one pipeline — each prepared once per connection and run by name
+    /// after that, so the server parses and plans it once — and reads every answer.
+    private func pipeline(_ statements: [(sql: String, values: [String?])]) throws -> [(rows: [PostgreSQLRow], changed: Int)] {
         guard let handle else {
             throw PostgreSQLFailure(sqlState: nil, message: "not connected", connectionLost: true)
         }
-        let texts = values.map(\.postgresText)
-        let result = withOptionalCStrings(texts) { pointers in
-            PQexecParams(handle, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
+        guard PQenterPipelineMode(handle) == 1 else { throw sendFailure(handle) }
+        // Every answer is read, whatever happens, so the connection leaves pipeline mode clean.
+        var expected: [Expected] = []
+        defer { finishPipeline(handle) }
+        for statement in statements {
+            var name = prepared[statement.sql]
+            if name == nil, prepared.count < Self.preparedLimit {
+                preparedNames += 1
+                let fresh = "autotune_\(preparedNames)"
+                guard PQsendPrepare(handle, fresh, statement.sql, 0, nil) == 1 else { throw sendFailure(handle) }
+                expected.append(.prepare(statement.sql, fresh))
+                name = fresh
+            }
+            let sent = withOptionalCStrings(statement.values) { pointers in
+                if let name {
+                    return PQsendQueryPrepared(handle, name, Int32(statement.values.count), pointers, nil, nil, 0)
+                }
+                return PQsendQueryParams(handle, statement.sql, Int32(statement.values.count), nil, pointers, nil, nil, 0)
+            }
+            guard sent == 1 else { throw sendFailure(handle) }
+            expected.append(.statement)
         }
-        defer { PQclear(result) }
-        let status = result.map(PQresultStatus) ?? PGRES_FATAL_ERROR
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            let code = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }
-            let lost = PQstatus(handle) != CONNECTION_OK || code?.hasPrefix("08") == true || code?.hasPrefix("57P") == true
-            var message = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "M"))) }.map { String(cString: $0) }
-                ?? String(cString: PQerrorMessage(handle))
-            if message.isEmpty { message = "the server closed the connection" }
-            throw PostgreSQLFailure(sqlState: code, message: Self.oneLine(message), connectionLost: lost)
+        guard PQpipelineSync(handle) == 1 else { throw sendFailure(handle) }
+
+        var results: [(rows: [PostgreSQLRow], changed: Int)] = []
+        var failure: PostgreSQLFailure?
+        for command in expected {
+            // One command's answer: its results, then NULL.
+            var answer: (rows: [PostgreSQLRow], changed: Int) = ([], 0)
+            var ok = false
+            while let result = PQgetResult(handle) {
+                defer { PQclear(result) }
+                let status = PQresultStatus(result)
+                if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
+                    ok = true
+                    if case .statement = command { answer = Self.read(result) }
+                } else if status != PGRES_PIPELINE_ABORTED, failure == nil {
+                    failure = Self.failure(result, handle)
+                }
+                if PQstatus(handle) != CONNECTION_OK { break }
+            }
+            if PQstatus(handle) != CONNECTION_OK {
+                throw failure ?? PostgreSQLFailure(sqlState: nil, message: "the server closed the connection", connectionLost: true)
+            }
+            switch command {
+            case .prepare(let sql, let name): if ok { prepared[sql] = name }
+            case .statement: results.append(answer)
+            }
         }
-        guard let result else { return ([], 0) }
+        if let failure { throw failure }
+        return results
+    }
+
+    /// What a pipeline waits for after each command it sent.
+    private enum Expected {
+        case prepare(String, String)
+        case statement
+    }
+
+    /// Reads up to the pipeline's end (its sync point) and leaves pipeline mode.
+    private func finishPipeline(_ handle: OpaquePointer) {
+        var empty = 0
+        while PQpipelineStatus(handle) != PQ_PIPELINE_OFF, PQstatus(handle) == CONNECTION_OK {
+            if PQexitPipelineMode(handle) == 1 { return }
+            if let result = PQgetResult(handle) {
+                empty = 0
+                PQclear(result)
+            } else {
+                empty += 1
+                if empty > 2 { return }   // nothing more will come: the connection is of no further use
+            }
+        }
+    }
+
+    /// Statements prepared on this connection, by text: a fixed set of a few dozen, with room to spare.
+    private static let preparedLimit = 256
+
+    private static func read(_ result: OpaquePointer) -> (rows: [PostgreSQLRow], changed: Int) {
         let rowCount = Int(PQntuples(result)), columnCount = Int(PQnfields(result))
         var rows: [PostgreSQLRow] = []
         rows.reserveCapacity(rowCount)
@@ -170,6 +270,21 @@ final class PostgreSQLConnection {
             }))
         }
         return (rows, Int(String(cString: PQcmdTuples(result))) ?? 0)
+    }
+
+    private static func failure(_ result: OpaquePointer, _ handle: OpaquePointer) -> PostgreSQLFailure {
+        let code = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        let lost = PQstatus(handle) != CONNECTION_OK || code?.hasPrefix("08") == true || code?.hasPrefix("57P") == true
+        var message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? String(cString: PQerrorMessage(handle))
+        if message.isEmpty { message = "the server closed the connection" }
+        return PostgreSQLFailure(sqlState: code, message: oneLine(message), connectionLost: lost)
+    }
+
+    /// A statement libpq could not send: the connection is gone or was never usable.
+    private func sendFailure(_ handle: OpaquePointer) -> PostgreSQLFailure {
+        var message = Self.oneLine(String(cString: PQerrorMessage(handle)))
+        if message.isEmpty { message = "the server closed the connection" }
+        return PostgreSQLFailure(sqlState: nil, message: message, connectionLost: PQstatus(handle) != CONNECTION_OK)
     }
 
     /// A libpq message on one line: its lines joined with "; ", severity labels dropped.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Reading trials back from the PostgreSQL store: four indexed queries in one read-only
-/// snapshot, whatever the number of trials.
+/// snapshot and one round trip, whatever the number of trials.
 extension PostgreSQLStorage {
     public func trials(study: Int64, finishedAfter: Int64?) throws -> [TrialRecord] {
         try transaction(readOnly: true) { _ in
@@ -35,12 +35,22 @@ extension PostgreSQLStorage {
                                                         [study, number])
         }
 
-        var records: [TrialRecord] = []
-        var index: [Int: Int] = [:]
-        for row in try connection.execute("""
+        // The four queries go to the server in one round trip.
+        let answers = try connection.executeAll([
+            ("""
             SELECT number, state, started, finished, heartbeat, worker, message, violation, retry_of, finish_seq, notes
             FROM trials WHERE \(trialCondition) ORDER BY number
-            """, values).rows {
+            """, values),
+            ("""
+            SELECT number, name, value, json FROM trial_params
+            WHERE study_id = $1::bigint \(childCondition) ORDER BY number, position
+            """, values),
+            ("SELECT number, name, value FROM trial_metrics WHERE study_id = $1::bigint \(childCondition)", values),
+            ("SELECT number, step, name, value FROM trial_intermediate WHERE study_id = $1::bigint \(childCondition)", values),
+        ])
+        var records: [TrialRecord] = []
+        var index: [Int: Int] = [:]
+        for row in answers[0].rows {
             guard let state = TrialState(rawValue: row.text(1)) else {
                 throw error(.corrupt, "study \(study) has a trial in the unknown state '\(row.text(1))'")
             }
@@ -53,24 +63,15 @@ extension PostgreSQLStorage {
                 retryOf: row.optionalInt(8), finishSequence: row.optionalInt64(9),
                 notes: try StoredNote.notes(row.optionalText(10), trial: row.int(0), file: location)))
         }
-        guard !records.isEmpty else { return [] }
-
-        for row in try connection.execute("""
-            SELECT number, name, value, json FROM trial_params
-            WHERE study_id = $1::bigint \(childCondition) ORDER BY number, position
-            """, values).rows {
+        for row in answers[1].rows {
             guard let i = index[row.int(0)] else { continue }
             records[i].parameters.append(ParameterRecord(name: row.text(1), value: row.real(2), json: row.text(3)))
         }
-        for row in try connection.execute("""
-            SELECT number, name, value FROM trial_metrics WHERE study_id = $1::bigint \(childCondition)
-            """, values).rows {
+        for row in answers[2].rows {
             guard let i = index[row.int(0)] else { continue }
             records[i].metrics[row.text(1)] = row.real(2)
         }
-        for row in try connection.execute("""
-            SELECT number, step, name, value FROM trial_intermediate WHERE study_id = $1::bigint \(childCondition)
-            """, values).rows {
+        for row in answers[3].rows {
             guard let i = index[row.int(0)] else { continue }
             records[i].intermediate[row.int(1), default: [:]][row.text(2)] = row.real(3)
         }

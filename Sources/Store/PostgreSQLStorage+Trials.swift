@@ -18,14 +18,21 @@ extension PostgreSQLStorage {
             }
             // The study's row lock makes claims of one study take turns; the counts are read in a
             // statement that starts after the lock is held, so they include every earlier claim.
-            guard try lockStudy(study) else { throw error(.notFound, "no study with id \(study)") }
+            // Both go to the server in one round trip.
             // Trials are numbered densely from 0, so the last number + 1 is both the next number and
-            // the count; re-run trials (retry_of set) and queued re-runs do not count.
-            guard let counts = try connection.execute("""
+            // the count; re-run trials (retry_of set) and queued re-runs do not count. The
+            // transaction's time (now() holds still within it) is what the trial's start will be.
+            let answers = try connection.executeAll([
+                (Self.lockStudySQL, [study]),
+                ("""
                 SELECT (SELECT max(number) FROM trials WHERE study_id = $1::bigint),
                        (SELECT count(*) FROM trials WHERE study_id = $1::bigint AND retry_of IS NOT NULL),
-                       (SELECT count(*) FROM retry_queue WHERE study_id = $1::bigint)
-                """, [study]).rows.first else { throw error(.database, "the budget query returned no row") }
+                       (SELECT count(*) FROM retry_queue WHERE study_id = $1::bigint),
+                       \(PostgreSQLSchema.now)
+                """, [study]),
+            ])
+            guard !answers[0].rows.isEmpty else { throw error(.notFound, "no study with id \(study)") }
+            guard let counts = answers[1].rows.first else { throw error(.database, "the budget query returned no row") }
             let next = (counts.optionalInt(0) ?? -1) + 1, rerun = counts.int(1), queued = counts.int(2)
             if let limit, next - rerun - queued >= limit { return nil }
 
@@ -36,18 +43,18 @@ extension PostgreSQLStorage {
             } else {
                 (parameters, retryOf) = (try propose(next), nil)
             }
-            guard let row = try connection.execute("""
+            // Both inserts go with the COMMIT: a failure of either surfaces there and rolls the claim back.
+            connection.queue("""
                 INSERT INTO trials (study_id, number, state, started, heartbeat, worker, violation, retry_of)
                 VALUES ($1::bigint, $2::integer, 'RUNNING', \(PostgreSQLSchema.now), \(PostgreSQLSchema.now), $3, 0, $4::integer)
-                RETURNING started
-                """, [study, next, worker, retryOf]).rows.first else { throw error(.database, "the claimed trial was not stored") }
-            try connection.execute("""
+                """, [study, next, worker, retryOf])
+            connection.queue("""
                 INSERT INTO trial_params (study_id, number, position, name, value, json)
                 SELECT $1::bigint, $2::integer, p.position - 1, p.name, p.value, p.json
                 FROM unnest($3::text[], $4::float8[], $5::text[]) WITH ORDINALITY AS p (name, value, json, position)
                 """, [study, next, PostgreSQLArray(parameters.map(\.name)), PostgreSQLArray(parameters.map(\.value)),
                       PostgreSQLArray(parameters.map(\.json))])
-            let date = Date(timeIntervalSince1970: row.real(0))
+            let date = Date(timeIntervalSince1970: counts.real(3))
             return TrialRecord(study: study, number: next, state: .running, parameters: parameters,
                                started: date, heartbeat: date, worker: worker, retryOf: retryOf)
         }
@@ -59,8 +66,10 @@ extension PostgreSQLStorage {
     /// - Returns: false when there is no such study.
     @discardableResult
     private func lockStudy(_ study: Int64) throws -> Bool {
-        !(try connection.execute("SELECT id FROM studies WHERE id = $1::bigint FOR UPDATE", [study]).rows.isEmpty)
+        !(try connection.execute(Self.lockStudySQL, [study]).rows.isEmpty)
     }
+
+    private static let lockStudySQL = "SELECT id FROM studies WHERE id = $1::bigint FOR UPDATE"
 
     /// Removes the oldest queued re-run of `study` that no other transaction holds and returns it.
     private func dequeueRetry(study: Int64) throws -> (parameters: [ParameterRecord], retryOf: Int)? {
@@ -143,11 +152,13 @@ extension PostgreSQLStorage {
     /// Gives a finished trial the next store-wide finish sequence number. The counter's row stays
     /// locked until the transaction commits, so numbers become visible in the order given.
     func stampFinishSequence(study: Int64, number: Int) throws {
-        try connection.execute("""
-            WITH next AS (UPDATE finish_counter SET value = value + 1 RETURNING value)
-            UPDATE trials SET finish_seq = next.value FROM next WHERE study_id = $1::bigint AND number = $2::integer
-            """, [study, number])
+        try connection.execute(Self.stampFinishSequenceSQL, [study, number])
     }
+
+    static let stampFinishSequenceSQL = """
+        WITH next AS (UPDATE finish_counter SET value = value + 1 RETURNING value)
+        UPDATE trials SET finish_seq = next.value FROM next WHERE study_id = $1::bigint AND number = $2::integer
+        """
 
     public func finishTrial(study: Int64, number: Int, state: TrialState, metrics: [String: Double], violation: Double,
                             message: String?) throws {
@@ -167,12 +178,13 @@ extension PostgreSQLStorage {
                     TrialNote(time: $0, kind: .result, state: state, metrics: metrics, message: message)
                 }
             }
-            try connection.execute("""
+            // The metrics and the finish sequence go with the COMMIT.
+            connection.queue("""
                 INSERT INTO trial_metrics (study_id, number, name, value)
                 SELECT $1::bigint, $2::integer, m.name, m.value FROM unnest($3::text[], $4::float8[]) AS m (name, value)
                 ON CONFLICT (study_id, number, name) DO UPDATE SET value = excluded.value
                 """, [study, number, PostgreSQLArray(sorted.map(\.key)), PostgreSQLArray(sorted.map(\.value))])
-            try stampFinishSequence(study: study, number: number)
+            connection.queue(Self.stampFinishSequenceSQL, [study, number])
             return nil
         }
         if let refused { throw refused }

@@ -103,7 +103,8 @@ public final class PostgreSQLStorage: StudyStorage, @unchecked Sendable {
             while true {
                 do {
                     if connection.isBroken { try reconnect() }
-                    try connection.execute(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+                    // Sent with the body's first statement: no round trip of its own.
+                    connection.queue(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
                     let result = try body(attempt)
                     try connection.execute("COMMIT")
                     return result
@@ -126,6 +127,7 @@ public final class PostgreSQLStorage: StudyStorage, @unchecked Sendable {
     }
 
     private func rollback() {
+        connection.discardQueued()
         if connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
     }
 

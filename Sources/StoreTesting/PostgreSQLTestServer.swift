@@ -1,5 +1,6 @@
 import CPostgres
 import Foundation
+import Store
 import XCTest
 
 /// A PostgreSQL server for tests: the one `AUTOTUNE_TEST_POSTGRES` names, else a throwaway
@@ -26,7 +27,7 @@ public enum PostgreSQLTestServer {
     nonisolated(unsafe) private static var started: Result<String, SkipReason>?
     /// Set when `AUTOTUNE_TEST_POSTGRES` names a server that does not answer: tests fail, not skip.
     nonisolated(unsafe) private static var unusable: String?
-    nonisolated(unsafe) private static var cluster: ThrowawayCluster?
+    nonisolated(unsafe) private static var cluster: ThrowawayPostgreSQL?
     nonisolated(unsafe) private static var schemas = 0
     /// The schemas this process made on a server it did not start, dropped when it exits.
     nonisolated(unsafe) private static var made: [String] = []
@@ -114,11 +115,11 @@ public enum PostgreSQLTestServer {
             }
         }
 
-        func halt() -> Bool { PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", data, "-m", "fast", "-w", "stop"]) == 0 }
+        func halt() -> Bool { ThrowawayPostgreSQL.shell(as: user, [pgCtl, "-D", data, "-m", "fast", "-w", "stop"]) == 0 }
 
         func start() -> Bool {
             let log = (data as NSString).deletingLastPathComponent + "/server.log"
-            return PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", data, "-l", log, "-w", "-t", "60", "start"]) == 0
+            return ThrowawayPostgreSQL.shell(as: user, [pgCtl, "-D", data, "-l", log, "-w", "-t", "60", "start"]) == 0
         }
     }
 
@@ -168,134 +169,14 @@ public enum PostgreSQLTestServer {
             }
         }
         do {
-            let started = try ThrowawayCluster()
+            let started = try ThrowawayPostgreSQL()
             cluster = started
             atexit { PostgreSQLTestServer.cluster?.stop() }
             return .success(started.url)
-        } catch let reason as SkipReason {
-            return .failure(reason)
+        } catch let unavailable as ThrowawayPostgreSQL.Unavailable {
+            return .failure(SkipReason(text: unavailable.reason))
         } catch {
             return .failure(SkipReason(text: "\(error)"))
-        }
-    }
-
-    /// Runs a command (as `user` through runuser when given), its output discarded.
-    /// Spawned and reaped directly: pg_ctl leaves the server running behind it, which
-    /// Foundation's `Process` does not always notice the end of.
-    fileprivate static func shell(as user: String? = nil, _ arguments: [String]) -> Int32 {
-        // From `/`: the server's tools look up their working directory, which the user must be able to enter.
-        let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + (user.map { ["runuser", "-u", $0, "--"] } ?? []) + arguments
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let copies = argv.map { strdup($0) } + [nil]
-        defer { copies.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, copies, environ) == 0 else { return -1 }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
-    }
-
-    /// initdb + pg_ctl in a temporary directory.
-    private final class ThrowawayCluster {
-        let directory: String
-        let url: String
-        private let pgCtl: String
-        private let user: String?
-
-        init() throws {
-            guard let bin = Self.binaryDirectory() else {
-                throw SkipReason(text: "no initdb found (looked in `pg_config --bindir` and /usr/lib/postgresql/*/bin)")
-            }
-            pgCtl = bin + "/pg_ctl"
-            user = getuid() == 0 ? try Self.unprivilegedUser() : nil
-            let template = FileManager.default.temporaryDirectory.appendingPathComponent("autotune-pg-XXXXXX").path
-            var bytes = Array(template.utf8CString)
-            guard let made = mkdtemp(&bytes) else { throw SkipReason(text: "cannot make a temporary directory") }
-            directory = String(cString: made)
-            if let user {
-                guard PostgreSQLTestServer.shell(["chown", user, directory]) == 0 else { throw SkipReason(text: "cannot chown \(directory) to \(user)") }
-            }
-            let port = try Self.freePort()
-            let data = directory + "/data"
-            guard PostgreSQLTestServer.shell(as: user, [bin + "/initdb", "-D", data, "-U", "autotune", "--auth=trust", "-E", "UTF8", "--no-sync"]) == 0 else {
-                throw SkipReason(text: "initdb failed (see \(directory))")
-            }
-            options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                + "-c full_page_writes=off -c max_connections=60"
-            url = "postgresql://autotune@127.0.0.1:\(port)/postgres"
-            guard start() else { throw SkipReason(text: "pg_ctl could not start the server (see \(directory)/server.log)") }
-        }
-
-        private let options: String
-
-        /// Starts the server and waits until it accepts connections.
-        func start() -> Bool {
-            PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60",
-                                  "-o", options, "start"]) == 0
-        }
-
-        /// Stops the server as an administrator restarting it would: every connection is ended,
-        /// and what was committed is kept.
-        func halt() -> Bool {
-            PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", directory + "/data", "-m", "fast", "-w", "stop"]) == 0
-        }
-
-        /// Stops the server at once and removes its files.
-        func stop() {
-            _ = PostgreSQLTestServer.shell(as: user, [pgCtl, "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-
-        private static func binaryDirectory() -> String? {
-            var candidates: [String] = []
-            if let output = try? capture(["pg_config", "--bindir"]) { candidates.append(output) }
-            let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
-            candidates += versions.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "/usr/lib/postgresql/\($0)/bin" }
-            return candidates.first { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") }
-        }
-
-        /// `postgres` (what the Debian package makes), else a system user made for the purpose.
-        private static func unprivilegedUser() throws -> String {
-            if getpwnam("postgres") != nil { return "postgres" }
-            if getpwnam("autotune-pg") == nil, PostgreSQLTestServer.shell(["useradd", "--system", "--no-create-home", "autotune-pg"]) != 0 {
-                throw SkipReason(text: "running as root, and no postgres user exists or can be made for initdb")
-            }
-            return "autotune-pg"
-        }
-
-        private static func freePort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw SkipReason(text: "no socket for a free port") }
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-                }
-            }
-            guard bound else { throw SkipReason(text: "no free loopback port") }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
-
-        private static func capture(_ arguments: [String]) throws -> String {
-            let process = Process(), pipe = Pipe()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }
 }

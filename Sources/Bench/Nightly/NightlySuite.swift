@@ -1,7 +1,7 @@
 import Foundation
 
 /// `autotune bench nightly`: a fixed, seeded selection of every benchmark, short enough to run
-/// every night (well under 20 minutes on 2 cores; `quick`, about 25 s, for CI), each part
+/// every night (well under 20 minutes on 2 cores; `quick`, about 30 s, for CI), each part
 /// giving the same records as its full benchmark.
 ///
 /// | part | full | quick |
@@ -12,12 +12,17 @@ import Foundation
 /// | study | evolution, REINFORCE and random on a small engine study, 16 trials, 2 seeds | 4 trials, 1 seed |
 /// | costmodel | Megatron-LM Table 1, Korthikanti et al. 2022 Table 5 and the speed records (no calibration fits in either) | the same |
 /// | overhead | 20,000 stored trials | 2,000 |
+/// | storage | SQLite and PostgreSQL, 1, 4 and 16 workers, 1,000 trials; flat over 20,000 | 1 and 4 workers, 300 trials; flat over 1,000 |
+///
+/// The storage part uses the PostgreSQL server `AUTOTUNE_STORAGE` or `AUTOTUNE_TEST_POSTGRES`
+/// names, else a throwaway cluster; without either its PostgreSQL records are left out (said on
+/// `notify`), not failed.
 ///
 ///     let suite = NightlySuite(quick: true, threads: 2, dataDirectory: nil, scratch: tmp)
 ///     let records = try suite.run(.search, progress: nil)
 public struct NightlySuite: Sendable {
     public enum Part: String, CaseIterable, Codable, Sendable {
-        case engine, compression, search, study, costmodel, overhead
+        case engine, compression, search, study, costmodel, overhead, storage
     }
 
     public var quick: Bool
@@ -25,6 +30,11 @@ public struct NightlySuite: Sendable {
     public var dataDirectory: String?
     /// Where the parts that need a store put their temporary files.
     public var scratch: URL
+    /// The `autotune` executable the storage part starts as its workers.
+    public var executable: String = CommandLine.arguments[0]
+    /// Told what a part left out and why (the storage part without a PostgreSQL server), for
+    /// people: shown even where progress lines are not.
+    public var notify: (@Sendable (String) -> Void)?
 
     public init(quick: Bool, threads: Int, dataDirectory: String?, scratch: URL) {
         self.quick = quick; self.threads = threads; self.dataDirectory = dataDirectory; self.scratch = scratch
@@ -61,6 +71,19 @@ public struct NightlySuite: Sendable {
             return try costModel.run(progress: progress).records
         case .overhead:
             return try SearchOverhead.records(trials: quick ? 2_000 : 20_000, directory: scratch)
+        case .storage:
+            var storage = StorageBenchmark.quick(executable: executable, scratch: scratch)
+            if !quick {
+                storage.workers = [1, 4, 16]
+                storage.trials = 1_000
+                storage.flatTrials = 20_000
+                storage.window = 1_000
+            }
+            let server = try StorageBenchmarkServer.resolve(explicit: nil)
+            defer { server.stop() }
+            let outcome = try storage.run(server: server, progress: progress)
+            for line in outcome.skipped { notify?("storage: skipped: \(line)") }
+            return outcome.results
         }
     }
 }

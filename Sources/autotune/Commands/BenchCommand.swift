@@ -6,7 +6,7 @@ struct BenchCommand: Command {
     static let configuration = CommandConfiguration(
         name: "bench",
         abstract: "Run a benchmark suite and print one record per result.",
-        subcommands: [BenchEngineCommand.self, BenchSearchCommand.self, BenchCompressionCommand.self, BenchCostModelCommand.self, BenchNightlyCommand.self])
+        subcommands: [BenchEngineCommand.self, BenchSearchCommand.self, BenchCompressionCommand.self, BenchCostModelCommand.self, BenchStorageCommand.self, BenchNightlyCommand.self])
 
     init(_ values: ParsedValues) throws {}
 }

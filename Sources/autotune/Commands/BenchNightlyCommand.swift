@@ -17,7 +17,7 @@ struct BenchNightlyCommand: Command {
             .json,
             .value("only", valueName: "LIST", help: "Comma-separated parts: " + NightlySuite.Part.allCases.map(\.rawValue).joined(separator: ", ") + ".",
                    default: NightlySuite.Part.allCases.map(\.rawValue).joined(separator: ",")),
-            .flag("quick", help: "The short version (about 25 s on 2 cores), compared only with quick runs."),
+            .flag("quick", help: "The short version (about 30 s on 2 cores), compared only with quick runs."),
             .value("db", valueName: "PATH", help: "SQLite file keeping the benchmark history.", default: StudyStore.defaultPath),
             .value("window", valueName: "K", help: "Compare with the last K complete runs of the same selection on this host.", default: "5"),
             .value("threshold", valueName: "PCT", help: "Smallest change, in percent of the baseline, that counts.", default: "5"),
@@ -86,8 +86,10 @@ struct BenchNightlyCommand: Command {
         let hostJSON = String(decoding: (try? JSONEncoder().encode(host)) ?? Data(), as: UTF8.self)
         let run = try storage.beginRun(BenchRunRecord(suite: suiteName, commit: Self.gitCommit(), hostFingerprint: host.fingerprint,
                                                       host: hostJSON, toolchain: Self.toolchain))
-        let suite = NightlySuite(quick: quick, threads: threads, dataDirectory: dataDirectory,
+        var suite = NightlySuite(quick: quick, threads: threads, dataDirectory: dataDirectory,
                                  scratch: FileManager.default.temporaryDirectory.appendingPathComponent("autotune-nightly"))
+        suite.executable = BenchStorageCommand.executable
+        if !quiet { suite.notify = { FileHandle.standardError.write(Data("\($0)\n".utf8)) } }
         var records: [BenchRecord] = []
         for part in parts {
             progress?("nightly: \(part.rawValue)")
