@@ -86,19 +86,41 @@ final class PostgreSQLConnection {
     private var prepared: [String: String] = [:]
     private var preparedNames = 0
 
-    /// Connects to `url`; waits at most `timeout` seconds unless the URL sets `connect_timeout`.
+    /// The libpq connection parameters every connection gets unless its URL sets them itself, so
+    /// that a server cut off by the network is noticed in about half a minute rather than after
+    /// Linux's TCP retransmission timeout (about 15 minutes):
+    ///
+    /// - `connect_timeout` 10: seconds a connection attempt may take (libpq treats 1 as 2).
+    /// - `keepalives` 1, `keepalives_idle` 15, `keepalives_interval` 5, `keepalives_count` 3: an
+    ///   idle connection is probed after 15 s of silence, every 5 s, and is dead after 3 unanswered
+    ///   probes — about 30 s.
+    /// - `tcp_user_timeout` 30000: milliseconds sent data may stay unacknowledged before the
+    ///   connection is closed (Linux `TCP_USER_TIMEOUT`), which bounds a statement sent into a dead
+    ///   network; it also bounds the keepalive probing once they start.
+    ///
+    /// Reference: https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS
+    static let networkDefaults: KeyValuePairs<String, String> = [
+        "connect_timeout": "10",
+        "keepalives": "1",
+        "keepalives_idle": "15",
+        "keepalives_interval": "5",
+        "keepalives_count": "3",
+        "tcp_user_timeout": "30000",
+    ]
+
+    /// Connects to `url` with `networkDefaults` for the parameters the URL does not set.
     /// - Throws: `PostgreSQLFailure` with libpq's reason on one line.
-    init(url: String, timeout: Int = 10) throws {
+    init(url: String) throws {
         self.url = url
-        handle = try Self.connect(url, timeout: timeout)
+        handle = try Self.connect(url)
     }
 
     deinit { PQfinish(handle) }
 
-    private static func connect(_ url: String, timeout: Int) throws -> OpaquePointer {
-        // Later keywords override earlier ones, so the URL (expanded from dbname) wins over these defaults.
-        let keywords = ["connect_timeout", "application_name", "dbname"]
-        let values = [String(timeout), "autotune", url]
+    private static func connect(_ url: String) throws -> OpaquePointer {
+        // Later keywords override earlier ones, so the URL (expanded from dbname, last) wins over these defaults.
+        let keywords = networkDefaults.map(\.key) + ["application_name", "dbname"]
+        let values = networkDefaults.map(\.value) + ["autotune", url]
         let connection = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in PQconnectdbParams(keywordPointers, valuePointers, 1) }
         }
@@ -136,12 +158,25 @@ final class PostgreSQLConnection {
     }
 
     /// Closes the connection and opens a new one to the same URL.
-    func reconnect(timeout: Int = 10) throws {
+    func reconnect() throws {
         PQfinish(handle)
         handle = nil
         queued.removeAll()
         prepared.removeAll()
-        handle = try Self.connect(url, timeout: timeout)
+        handle = try Self.connect(url)
+    }
+
+    /// The connection parameters in effect (libpq's `PQconninfo`), by keyword; unset ones left out.
+    var parameters: [String: String] {
+        guard let handle, let options = PQconninfo(handle) else { return [:] }
+        defer { PQconninfoFree(options) }
+        var found: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { found[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        return found
     }
 
     /// The server process serving this connection (what `pg_terminate_backend` takes).

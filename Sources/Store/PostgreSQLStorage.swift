@@ -23,7 +23,17 @@ public final class PostgreSQLStorage: StudyStorage, @unchecked Sendable {
     let connection: PostgreSQLConnection
     private let lock = NSRecursiveLock()
     /// How long to keep reconnecting after the connection drops before giving up.
-    private let reconnectPatience: TimeInterval
+    public let reconnectPatience: TimeInterval
+    /// When the connection was found gone, until a reconnect succeeds.
+    private var disconnectedSince: Date?
+    /// Set once reconnecting gave up: every later call fails at once with it, so a cut-off
+    /// worker stops within `reconnectPatience` whichever of its threads met the drop first.
+    private var gaveUp: StoreError?
+
+    /// The environment variable that sets `reconnectPatience` for the command-line tool, in seconds.
+    public static let reconnectVariable = "AUTOTUNE_STORAGE_RECONNECT_SECONDS"
+    /// `reconnectPatience` when nothing sets it.
+    public static let defaultReconnectPatience: TimeInterval = 60
 
     /// Whether `text` is a PostgreSQL URL (`postgresql://` or `postgres://`).
     public static func isURL(_ text: String) -> Bool {
@@ -52,13 +62,21 @@ public final class PostgreSQLStorage: StudyStorage, @unchecked Sendable {
     /// Connects to the database at `url` and creates the tables on first use.
     /// - Parameters:
     ///   - url: `postgresql://user[:password]@host[:port]/database[?parameters]` (or `postgres://`).
-    ///   - reconnectPatience: seconds to keep trying to reconnect when the connection drops later.
+    ///     Connections get `connect_timeout`, TCP keepalives and `tcp_user_timeout` (see
+    ///     `PostgreSQLConnection.networkDefaults`) unless the URL sets them.
+    ///   - reconnectPatience: seconds to keep trying to reconnect when the connection drops later,
+    ///     counted from the moment the drop is noticed.
     /// - Throws: `StoreError` naming the URL without its password: `.cannotConnect` when the
     ///   server refuses or cannot be reached, `.cannotOpen` when the database is not an autotune
-    ///   store, `.schemaTooNew` when a newer autotune made it.
-    public init(url: String, reconnectPatience: TimeInterval = 60) throws {
+    ///   store, `.schemaTooNew` when a newer autotune made it, `.invalidArgument` for a URL that
+    ///   is not PostgreSQL's or a patience that is not a positive number of seconds.
+    public init(url: String, reconnectPatience: TimeInterval = defaultReconnectPatience) throws {
         location = Self.redacted(url)
         self.reconnectPatience = reconnectPatience
+        guard reconnectPatience > 0, reconnectPatience.isFinite else {
+            throw StoreError(file: location, kind: .invalidArgument,
+                             reason: "the reconnect patience must be a positive number of seconds, got \(reconnectPatience)")
+        }
         guard Self.isURL(url) else {
             throw StoreError(file: location, kind: .invalidArgument,
                              reason: "not a PostgreSQL URL (expected postgresql://user[:password]@host[:port]/database)")
@@ -131,22 +149,32 @@ public final class PostgreSQLStorage: StudyStorage, @unchecked Sendable {
         if connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
     }
 
-    /// Reconnects after a dropped connection, waiting longer between tries, for up to
-    /// `reconnectPatience` seconds.
+    /// Reconnects after a dropped connection, waiting longer between tries, until
+    /// `reconnectPatience` seconds have passed since the drop was noticed; past that, gives up
+    /// for good. A try that is under way when the time runs out is let finish (libpq bounds it
+    /// by `connect_timeout`), and no pause runs past the deadline.
     private func reconnect() throws {
-        let deadline = Date().addingTimeInterval(reconnectPatience)
+        if let gaveUp { throw gaveUp }
+        let since = disconnectedSince ?? Date()
+        disconnectedSince = since
+        let deadline = since.addingTimeInterval(reconnectPatience)
         var tries = 0
         while true {
             do {
                 try connection.reconnect()
+                disconnectedSince = nil
                 return
             } catch let failure as PostgreSQLFailure {
                 tries += 1
-                guard Date() < deadline else {
-                    throw error(.database, "lost the connection and could not reconnect within \(Int(reconnectPatience)) s: "
-                                           + Self.shortened(failure.message))
+                let left = deadline.timeIntervalSinceNow
+                guard left > 0 else {
+                    let patience = reconnectPatience.rounded() == reconnectPatience ? "\(Int(reconnectPatience))" : "\(reconnectPatience)"
+                    let failed = error(.database, "lost the connection to the server and could not reconnect within \(patience) s "
+                                                  + "(\(Self.reconnectVariable) sets how long): \(Self.shortened(failure.message))")
+                    gaveUp = failed
+                    throw failed
                 }
-                Thread.sleep(forTimeInterval: backoff(tries, base: 0.05, cap: 2))
+                Thread.sleep(forTimeInterval: min(left, backoff(tries, base: 0.05, cap: 2)))
             }
         }
     }

@@ -65,13 +65,28 @@ struct SQLiteRow {
 ///     let db = try SQLiteConnection(path: "store.sqlite", busyTimeout: 30)
 ///     try db.execute("INSERT INTO t (a, b) VALUES (?1, ?2)", [1, "x"])
 ///     try db.query("SELECT a FROM t WHERE b = ?1", ["x"]) { row in print(row.int(0)) }
+///
+/// Beyond the busy timeout, a transaction (or a statement run on its own) that still fails with
+/// SQLITE_BUSY or SQLITE_LOCKED is rolled back and run again whole after a jittered pause. That
+/// covers the cases where SQLite does not wait at all: a read transaction that wants to write
+/// while another connection writes, and in WAL mode SQLITE_BUSY_SNAPSHOT, whose snapshot is out
+/// of date so that only starting again helps (https://sqlite.org/rescode.html#busy_snapshot,
+/// https://sqlite.org/c3ref/busy_handler.html). It gives up once `busyTimeout` seconds have
+/// passed since the first failure, or after `maxBusyRetries` tries.
 final class SQLiteConnection {
     let path: String
     private let handle: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
+    /// Seconds SQLite waits for a lock, and also how long retries go on after a busy failure.
+    let busyTimeout: TimeInterval
+    /// Tries of one transaction before giving up, however fast they fail.
+    static let maxBusyRetries = 200
+    /// Busy failures this connection retried (for tests and benchmarks).
+    private(set) var busyRetries = 0
 
     /// Opens (creating if absent) the database at `path`; waits up to `busyTimeout` seconds for a
-    /// lock another connection holds before failing with "database is locked".
+    /// lock another connection holds, and retries for as long again, before failing with
+    /// `StoreError.Kind.busy`.
     init(path: String, busyTimeout: TimeInterval) throws {
         var opened: OpaquePointer?
         let code = sqlite3_open_v2(path, &opened, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
@@ -81,6 +96,7 @@ final class SQLiteConnection {
             throw StoreError(file: path, kind: .cannotOpen, reason: "cannot open the store: \(reason)")
         }
         self.path = path
+        self.busyTimeout = busyTimeout
         handle = opened
         let milliseconds = busyTimeout.isFinite ? max(0, min(busyTimeout * 1000, Double(Int32.max))) : Double(Int32.max)
         sqlite3_busy_timeout(handle, Int32(milliseconds))
@@ -98,8 +114,20 @@ final class SQLiteConnection {
         return Int(sqlite3_changes(handle))
     }
 
-    /// Runs one statement, calling `row` for each result row.
+    /// Runs one statement, calling `row` for each result row. Outside a transaction, a busy
+    /// failure before the first row runs the statement again (see the type's notes).
     func query(_ sql: String, _ values: [any SQLiteBindable] = [], row: (SQLiteRow) throws -> Void) throws {
+        guard isAutocommit else { return try step(sql, values, row: row) }
+        var delivered = false
+        try retryingWhenBusy {
+            try step(sql, values) { current in
+                delivered = true
+                try row(current)
+            }
+        } canRetry: { !delivered }
+    }
+
+    private func step(_ sql: String, _ values: [any SQLiteBindable], row: (SQLiteRow) throws -> Void) throws {
         let statement = try prepared(sql)
         let handle = statement.handle
         // Reset at once when done: a statement left mid-result would keep its read snapshot open.
@@ -119,13 +147,20 @@ final class SQLiteConnection {
     }
 
     /// Runs several `;`-separated statements without caching them (schema creation, pragmas).
+    /// Outside a transaction, a busy failure runs the script again (each of its statements is
+    /// its own transaction, and the scripts run this way can be run twice: pragmas).
     func script(_ sql: String) throws {
+        guard isAutocommit else { return try runScript(sql) }
+        try retryingWhenBusy { try runScript(sql) } canRetry: { true }
+    }
+
+    private func runScript(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?
         let code = sqlite3_exec(handle, sql, nil, nil, &message)
         defer { sqlite3_free(message) }
         guard code == SQLITE_OK else {
             let reason = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
-            throw StoreError(file: path, kind: .database, reason: reason)
+            throw StoreError(file: path, kind: Self.isBusy(code) ? .busy : .database, reason: reason)
         }
     }
 
@@ -142,18 +177,63 @@ final class SQLiteConnection {
     /// `immediate` takes the write lock at once (`BEGIN IMMEDIATE`), so a transaction that reads
     /// and then writes never finds that another connection wrote in between. Called inside a
     /// transaction already open on this connection, `body` simply joins it.
+    /// A busy failure anywhere in it (BEGIN IMMEDIATE included) rolls it back and runs it again
+    /// whole, so `body` must do nothing outside the database that cannot be done twice.
     func transaction<T>(immediate: Bool, _ body: () throws -> T) throws -> T {
-        guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
-        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
-        let result: T
-        do {
-            result = try body()
-            try execute("COMMIT")
-        } catch {
-            if sqlite3_get_autocommit(handle) == 0 { _ = try? execute("ROLLBACK") }
-            throw error
+        guard isAutocommit else { return try body() }
+        return try retryingWhenBusy {
+            try step(immediate ? "BEGIN IMMEDIATE" : "BEGIN", []) { _ in }
+            do {
+                let result = try body()
+                try step("COMMIT", []) { _ in }
+                return result
+            } catch {
+                if !isAutocommit { _ = try? step("ROLLBACK", []) { _ in } }
+                throw error
+            }
+        } canRetry: { true }
+    }
+
+    /// Whether no transaction is open on this connection.
+    private var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
+    /// Runs `work`, and again after a pause each time it fails with `.busy` while `canRetry()`
+    /// says it may, until `busyTimeout` seconds have passed since the first failure or
+    /// `maxBusyRetries` tries were made.
+    /// - Throws: `StoreError(.busy)` naming the file, the time and the tries, when it gives up.
+    private func retryingWhenBusy<T>(_ work: () throws -> T, canRetry: () -> Bool) throws -> T {
+        var tries = 0
+        var firstFailure: Date?
+        while true {
+            do {
+                return try work()
+            } catch let error as StoreError where error.kind == .busy && canRetry() {
+                tries += 1
+                let since = firstFailure ?? Date()
+                firstFailure = since
+                let waited = Date().timeIntervalSince(since)
+                guard tries < Self.maxBusyRetries, waited < busyTimeout else {
+                    throw StoreError(file: path, kind: .busy,
+                                     reason: "other processes kept the store locked: gave up after \(tries) tries over "
+                                        + "\(Int(waited.rounded())) s beyond the \(Int(busyTimeout.rounded())) s busy timeout (\(error.reason))")
+                }
+                busyRetries += 1
+                Thread.sleep(forTimeInterval: Self.busyPause(tries))
+            }
         }
-        return result
+    }
+
+    /// The pause before try `tries + 1`: 2 ms doubling to at most 250 ms, spread over ×0.5–1.5 by
+    /// the process id and the try, so processes that failed together do not retry together.
+    static func busyPause(_ tries: Int, process: Int32 = getpid()) -> TimeInterval {
+        let spread = 0.5 + Double((UInt32(bitPattern: process) &* 2_654_435_761 &+ UInt32(tries) &* 40_503) % 1000) / 1000
+        return min(0.25, 0.002 * pow(2, Double(min(tries - 1, 16)))) * spread
+    }
+
+    /// SQLITE_BUSY or SQLITE_LOCKED, with any extended code (BUSY_SNAPSHOT, BUSY_RECOVERY, ...).
+    static func isBusy(_ code: Int32) -> Bool {
+        let primary = code & 0xff
+        return primary == SQLITE_BUSY || primary == SQLITE_LOCKED
     }
 
     private func prepared(_ sql: String) throws -> SQLiteStatement {
@@ -182,7 +262,8 @@ final class SQLiteConnection {
     private func failure(_ code: Int32) -> StoreError {
         let message = String(cString: sqlite3_errmsg(handle))
         let primary = code & 0xff
-        let kind: StoreError.Kind = primary == SQLITE_NOTADB || primary == SQLITE_CANTOPEN ? .cannotOpen : .database
+        let kind: StoreError.Kind = primary == SQLITE_NOTADB || primary == SQLITE_CANTOPEN ? .cannotOpen
+            : Self.isBusy(code) ? .busy : .database
         return StoreError(file: path, kind: kind, reason: message)
     }
 }

@@ -13,8 +13,10 @@ import Foundation
 /// The file is in WAL mode; every state change is one transaction, and those that read before
 /// they write (claims, finishes) take the write lock first (`BEGIN IMMEDIATE`), so two processes
 /// never get the same trial number or overrun a budget. A connection waits up to `busyTimeout`
-/// seconds for another one's lock. One instance may be shared by threads (its calls are
-/// serialised); for parallel workers open one instance each.
+/// seconds for another one's lock, and a transaction still refused (or refused at once, as with
+/// WAL's SQLITE_BUSY_SNAPSHOT) runs again with backoff for as long again before failing with
+/// `StoreError.Kind.busy`. One instance may be shared by threads (its calls are serialised); for
+/// parallel workers open one instance each.
 public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
     /// The store's file.
     public let path: String

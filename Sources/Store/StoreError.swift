@@ -26,8 +26,11 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
         case invalidArgument
         /// A stored value cannot be read back (edited by hand or by another program).
         case corrupt
-        /// Any other failure reported by the database (locked for longer than the busy timeout,
-        /// disk full, I/O error).
+        /// Other processes kept an SQLite store locked past its busy timeout and the retries
+        /// that follow it.
+        case busy
+        /// Any other failure reported by the database (a lost connection that could not be made
+        /// again, disk full, I/O error).
         case database
     }
 

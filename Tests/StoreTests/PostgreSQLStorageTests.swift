@@ -112,6 +112,57 @@ final class PostgreSQLStorageTests: StudyStorageContractCase {
         XCTAssertEqual(try storage.trials(study: study.id, finishedAfter: nil).map(\.state), [.complete, .running])
     }
 
+    /// Connections get the network defaults (so a dead network is noticed), and a URL that sets
+    /// one of them keeps its own value.
+    func testNetworkDefaultsApplyUnlessTheURLSetsThem() throws {
+        let url = try storeURL()
+        let plain = try PostgreSQLStorage(url: url).connection.parameters
+        for (keyword, value) in PostgreSQLConnection.networkDefaults {
+            XCTAssertEqual(plain[keyword], value, keyword)
+        }
+        XCTAssertEqual(plain["tcp_user_timeout"], "30000")
+        let tuned = try PostgreSQLStorage(url: url + "&tcp_user_timeout=2000&keepalives_idle=3&connect_timeout=4").connection.parameters
+        XCTAssertEqual(tuned["tcp_user_timeout"], "2000")
+        XCTAssertEqual(tuned["keepalives_idle"], "3")
+        XCTAssertEqual(tuned["connect_timeout"], "4")
+        XCTAssertEqual(tuned["keepalives_interval"], "5", "the ones the URL leaves out keep their defaults")
+    }
+
+    /// The server down for longer than the reconnect patience: the call gives up after it (not
+    /// before), with one line naming the URL without its password and the setting; later calls
+    /// fail at once with the same line, even once the server is back.
+    func testReconnectingGivesUpAfterItsPatience() throws {
+        let url = try storeURL().replacingOccurrences(of: "postgresql://autotune@", with: "postgresql://autotune:hush@")
+        let storage = try PostgreSQLStorage(url: url, reconnectPatience: 1.5)
+        let study = try contract.makeStudy(storage)
+        var failure: StoreError?
+        var waited = 0.0
+        try PostgreSQLTestServer.restart {
+            let started = Date()
+            XCTAssertThrowsError(try contract.claim(storage, study)) { failure = $0 as? StoreError }
+            waited = Date().timeIntervalSince(started)
+        }
+        let error = try XCTUnwrap(failure)
+        XCTAssertEqual(error.kind, .database)
+        XCTAssertEqual(error.file, PostgreSQLStorage.redacted(url))
+        XCTAssertFalse(error.description.contains("hush"))
+        XCTAssertTrue(error.reason.hasPrefix("lost the connection to the server and could not reconnect within 1.5 s "
+                                             + "(AUTOTUNE_STORAGE_RECONNECT_SECONDS sets how long): "), error.reason)
+        XCTAssertFalse(error.description.contains("\n"))
+        XCTAssertGreaterThanOrEqual(waited, 1.5)
+        XCTAssertLessThan(waited, 1.5 + 2 + 1, "patience + one bounded connection attempt + slack")
+        let started = Date()
+        XCTAssertThrowsError(try contract.claim(storage, study)) { XCTAssertEqual($0 as? StoreError, error) }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 0.5, "a store that gave up fails at once")
+    }
+
+    func testReconnectPatienceMustBePositive() {
+        XCTAssertThrowsError(try PostgreSQLStorage(url: "postgresql://ann:pw@db/studies", reconnectPatience: 0)) { error in
+            XCTAssertEqual((error as? StoreError)?.kind, .invalidArgument)
+            XCTAssertEqual("\(error)", "postgresql://ann@db/studies: the reconnect patience must be a positive number of seconds, got 0.0")
+        }
+    }
+
     /// Claims, heartbeats and stale checks read the server's clock, not this machine's.
     func testTimesComeFromTheServer() throws {
         let url = try storeURL()

@@ -73,12 +73,24 @@ enum StudyStore: CustomStringConvertible {
     /// Opens (creating if new) the store. An SQLite store that cannot be opened (or is newer than
     /// this autotune) exits with 2, as bad input; the default's folder (`results/`) is made when
     /// missing, any other `--db` must be in a folder that exists. A PostgreSQL server that
-    /// refuses the connection exits with 1.
-    func open() throws -> any StudyStorage {
+    /// refuses the connection exits with 1. How long a PostgreSQL worker keeps reconnecting after
+    /// its connection drops is `AUTOTUNE_STORAGE_RECONNECT_SECONDS` (default 60).
+    func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any StudyStorage {
         switch self {
         case .sqlite(let path): return try SQLiteStorage(path: path, createDirectory: path == Self.defaultPath)
-        case .postgres(let url): return try PostgreSQLStorage(url: url)
+        case .postgres(let url): return try PostgreSQLStorage(url: url, reconnectPatience: Self.reconnectPatience(environment))
         }
+    }
+
+    /// The reconnect patience `AUTOTUNE_STORAGE_RECONNECT_SECONDS` sets, else the default.
+    /// - Throws: `CLIError.invalidValue` (exit 2) for a value that is not a positive number of seconds.
+    static func reconnectPatience(_ environment: [String: String]) throws -> TimeInterval {
+        let name = PostgreSQLStorage.reconnectVariable
+        guard let text = environment[name], !text.isEmpty else { return PostgreSQLStorage.defaultReconnectPatience }
+        guard let seconds = Double(text), seconds > 0, seconds.isFinite else {
+            throw CLIError.invalidValue(name: name, value: text, reason: "must be a positive number of seconds")
+        }
+        return seconds
     }
 
     /// The store, which must already exist (listing commands never create an SQLite file).
