@@ -32,6 +32,30 @@ let autotuneExecutable: URL? = {
     return nil
 }()
 
+/// Starts the built `autotune` with `args` in `directory` without waiting for it: standard output
+/// discarded, standard error into the file `stderr` (created empty) or discarded, and the store
+/// chosen by the arguments alone (`AUTOTUNE_STORAGE` cleared).
+///
+///     let worker = try startAutotune(["worker", "lease", "--db", store], in: scratch, stderr: log)
+func startAutotune(_ args: [String], in directory: URL, stderr: URL? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = try XCTUnwrap(autotuneExecutable, "autotune executable not found next to the test bundle")
+    process.arguments = args
+    process.currentDirectoryURL = directory
+    var environment = ProcessInfo.processInfo.environment
+    environment["AUTOTUNE_STORAGE"] = nil
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    if let stderr {
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+    } else {
+        process.standardError = FileHandle.nullDevice
+    }
+    try process.run()
+    return process
+}
+
 /// Runs the built `autotune` with `args` and returns its exit status and everything it printed.
 ///
 ///     let result = runAutotune(["--version"])

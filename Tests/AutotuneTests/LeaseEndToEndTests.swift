@@ -42,19 +42,7 @@ final class LeaseEndToEndTests: ScratchTestCase {
 
     /// Starts `autotune` with `arguments`, its stderr into `log` in the scratch directory.
     private func start(_ arguments: [String], log: String) throws -> Process {
-        let url = scratch.appendingPathComponent(log)
-        FileManager.default.createFile(atPath: url.path, contents: nil)
-        let process = Process()
-        process.executableURL = try XCTUnwrap(autotuneExecutable)
-        process.arguments = arguments
-        process.currentDirectoryURL = scratch
-        var environment = ProcessInfo.processInfo.environment
-        environment["AUTOTUNE_STORAGE"] = nil
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: url)
-        try process.run()
-        return process
+        try startAutotune(arguments, in: scratch, stderr: scratch.appendingPathComponent(log))
     }
 
     private func log(_ name: String) -> String {

@@ -12,21 +12,12 @@ final class SQLiteManyWorkersEndToEndTests: ScratchTestCase {
         let first = runAutotune(["search", space, "--db", store, "--study", "many", "--quiet", "--no-plots"], in: scratch)
         XCTAssertEqual(first.status, 0, first.stderr)
 
-        let budget = 600, executable = try XCTUnwrap(autotuneExecutable)
+        let budget = 600
         let started = Date()
         let workers = try (0..<16).map { index -> (Process, URL) in
             let log = scratch.appendingPathComponent("worker\(index).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["worker", "many", "--db", store, "--budget", "\(budget)", "--threads", "1", "--quiet"]
-            process.currentDirectoryURL = scratch
-            var environment = ProcessInfo.processInfo.environment
-            environment["AUTOTUNE_STORAGE"] = nil
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = try FileHandle(forWritingTo: log)
-            try process.run()
+            let process = try startAutotune(["worker", "many", "--db", store, "--budget", "\(budget)", "--threads", "1", "--quiet"],
+                                            in: scratch, stderr: log)
             return (process, log)
         }
         defer { workers.map(\.0).filter(\.isRunning).forEach { kill($0.processIdentifier, SIGKILL) } }

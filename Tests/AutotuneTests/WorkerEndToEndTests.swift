@@ -20,17 +20,7 @@ final class WorkerEndToEndTests: ScratchTestCase {
 
     /// Runs `autotune` with `arguments` without waiting for it.
     private func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = try XCTUnwrap(autotuneExecutable)
-        process.arguments = arguments
-        process.currentDirectoryURL = scratch
-        var environment = ProcessInfo.processInfo.environment
-        environment["AUTOTUNE_STORAGE"] = nil
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+        try startAutotune(arguments, in: scratch)
     }
 
     func testWorkersJoinAStudyByNameAndSpendTheLargerBudget() throws {
