@@ -12,7 +12,8 @@ import Hardware
 ///        "precision": "fp16",
 ///        "tflops_per_device": 135, "peak_memory_gib": 61.5}]}
 ///
-/// Exactly one measurement: `step_seconds`, `tokens_per_second`, `tflops_per_device` (executed
+/// `model` may also be a built-in shape's name (`"llama3-70b"`; see `ModelShapes`). Exactly one
+/// measurement: `step_seconds`, `tokens_per_second`, `tflops_per_device` (executed
 /// teraFLOP/s per device, recomputation counted) or `mfu` (a fraction). `peak_memory_gib` is
 /// optional and only compared. `gpus_per_node` defaults to the profile's, `precision` to the
 /// profile's default, a plan key to `ParallelPlan`'s default; `dp` to what the devices leave.
@@ -84,7 +85,15 @@ extension MeasuredRun: Decodable {
     public init(from decoder: Decoder) throws {
         try ConfigError.rejectUnknownKeys(in: decoder, allowed: CodingKeys.allCases.map(\.rawValue), owner: "a measured run")
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        model = try c.decode(GPTSpec.self, forKey: .model)
+        if let name = try? c.decode(String.self, forKey: .model) {
+            guard let shape = ModelShapes.named(name) else {
+                throw ConfigError(keyPath: decoder.keyPath(CodingKeys.model.rawValue),
+                                  reason: "unknown model '\(name)'; built-in: \(ModelShapes.names.joined(separator: ", ")), or an object of the model's shape")
+            }
+            model = shape
+        } else {
+            model = try c.decode(GPTSpec.self, forKey: .model)
+        }
         do { try ArchitectureSpec.gpt(model).validate(inputShape: [model.sequenceLength], classes: model.vocabulary) }
         catch let e as ConfigError {
             throw ConfigError(keyPath: decoder.keyPath("model") + "." + e.keyPath.replacingOccurrences(of: "architecture.", with: ""),

@@ -85,11 +85,20 @@ final class CalibrationTests: XCTestCase {
             (#"{"runs": [{\#(model), "mfu": 0.4, "step_seconds": 2}]}"#, "runs[0].mfu: give one measurement, not both step_seconds and mfu"),
             (#"{"runs": [{\#(model), "mfu": 1.4}]}"#, "runs[0].mfu: must be a fraction in (0, 1], got 1.4"),
             (#"{"runs": [{\#(model), "mfu": 0.4, "precision": "fp12"}]}"#, "runs[0].precision: unknown precision 'fp12'"),
+            (#"{"runs": [{"model": "llama-9b", "nodes": 1, "global_batch": 8, "mfu": 0.4}]}"#,
+             "runs[0].model: unknown model 'llama-9b'; built-in: llama3-8b, llama3-70b, llama3-405b, gpt3-175b, mixtral-8x7b"),
         ]
         for (text, message) in cases {
             XCTAssertThrowsError(try decodeJSONConfig(MeasuredRuns.self, from: Data(text.utf8), file: "m.json"), text) {
                 XCTAssertTrue(String(describing: $0).hasPrefix("m.json: " + message), "\($0)")
             }
         }
+    }
+
+    /// A run's model may be a built-in shape's name instead of its numbers.
+    func testAMeasuredRunNamesABuiltInModel() throws {
+        let text = #"{"runs": [{"model": "llama3-70b", "nodes": 8, "global_batch": 64, "parallelism": {"tp": 8}, "mfu": 0.4}]}"#
+        let runs = try decodeJSONConfig(MeasuredRuns.self, from: Data(text.utf8), file: "m.json")
+        XCTAssertEqual(runs.runs.first?.model, ModelShapes.named("llama3-70b"))
     }
 }
