@@ -42,7 +42,7 @@ public final class DashboardAPI {
     ///   - derivedShare: the share of one core that remaking each of them may take while a study
     ///     runs (nil: no limit); see `derived`.
     public init(storage: StudyStorage, location: String, history: SQLiteStorage?, d3Path: String = DashboardAPI.defaultD3Path,
-                derivedMaxAge: TimeInterval = 1, derivedShare: Double? = 0.05) {
+                derivedMaxAge: TimeInterval = 1, derivedShare: Double? = 0.02) {
         self.storage = storage; self.location = location; self.history = history; self.d3Path = d3Path
         self.derivedMaxAge = derivedMaxAge; self.derivedShare = derivedShare
         d3 = FileManager.default.contents(atPath: d3Path)
@@ -113,7 +113,7 @@ public final class DashboardAPI {
     /// every trial on each poll. A kept document is served while no trial has finished since it
     /// was made, or while it is younger than `derivedMaxAge`, or younger than its own cost divided
     /// by `derivedShare`: so remaking it takes at most that share of one core however many
-    /// clients ask (at 5%, a front that takes 0.1 s to compute is remade at most every 2 s).
+    /// clients ask (at 2%, a front that takes 0.04 s to compute is remade at most every 2 s).
     private func derived(_ study: Study, key: String, make: () throws -> String) throws -> String {
         let cursor = try feed(study.record).cursor(storage)
         if let cached = derivedCache[study.id]?[key] {
@@ -157,7 +157,7 @@ public final class DashboardAPI {
     // MARK: - Documents
 
     private func studies() throws -> String {
-        let formatter = ISO8601DateFormatter()
+        let formatter = Self.iso8601
         let items = try storage.studyRecords().map { study -> String in
             let s = try feed(study).summary(storage)
             let objectives = zip(study.objectives, study.directions).map { "{\"metric\":\(JSONValue.quoted($0)),\"direction\":\(JSONValue.quoted($1))}" }
@@ -292,7 +292,7 @@ public final class DashboardAPI {
     private func nightly() throws -> String {
         guard let history else { return "{\"runs\":[],\"note\":\"this store keeps no benchmark history\"}\n" }
         let runs = try history.benchRuns(hostFingerprint: nil, state: nil, limit: 60)
-        let formatter = ISO8601DateFormatter()
+        let formatter = Self.iso8601
         var results: [Int64: [BenchRecord]] = [:]
         for run in runs {
             results[run.id] = try history.benchResults(run: run.id).map {
@@ -313,6 +313,10 @@ public final class DashboardAPI {
         }
         return "{\"runs\":[\(items.joined(separator: ","))]}\n"
     }
+
+    /// Dates as ISO 8601 in UTC (`2026-12-07T12:56:02Z`); one formatter, since making one costs
+    /// more than a study-list request (used under `lock` only).
+    nonisolated(unsafe) private static let iso8601 = ISO8601DateFormatter()
 
     /// A JSON number; null for what JSON cannot hold (NaN, infinities).
     static func number(_ x: Double) -> String { x.isFinite ? JSONValue.format(x) : "null" }

@@ -119,14 +119,24 @@ final class StudyFeed {
         return low
     }
 
+    /// `trials` as one JSON array, copied once into a buffer of the right size.
     private func joined<C: Collection>(_ trials: C) -> Data where C.Element == Entry {
-        var json = Data(capacity: trials.reduce(2) { $0 + $1.range.count + 1 })
-        json.append(UInt8(ascii: "["))
-        for (i, trial) in trials.enumerated() {
-            if i > 0 { json.append(UInt8(ascii: ",")) }
-            json.append(contentsOf: chunks[trial.chunk][trial.range])
+        let size = trials.reduce(2) { $0 + $1.range.count } + max(0, trials.count - 1)
+        var json = Data(count: size)
+        json.withUnsafeMutableBytes { (out: UnsafeMutableRawBufferPointer) in
+            var at = 0
+            func put(_ byte: UInt8) { out[at] = byte; at += 1 }
+            put(UInt8(ascii: "["))
+            for (i, trial) in trials.enumerated() {
+                if i > 0 { put(UInt8(ascii: ",")) }
+                chunks[trial.chunk].withUnsafeBytes { bytes in
+                    let slice = UnsafeRawBufferPointer(rebasing: bytes[trial.range])
+                    out.baseAddress!.advanced(by: at).copyMemory(from: slice.baseAddress!, byteCount: slice.count)
+                    at += slice.count
+                }
+            }
+            put(UInt8(ascii: "]"))
         }
-        json.append(UInt8(ascii: "]"))
         return json
     }
 }
