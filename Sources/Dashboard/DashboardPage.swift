@@ -54,7 +54,7 @@ enum DashboardPage {
     <script src="/d3.js"></script>
     <script>
     "use strict";
-    var state = { study: null, info: null, trials: {}, order: [], cursor: 0, front: [], hv: null, selected: null,
+    var state = { study: null, info: null, trials: {}, order: [], cursor: 0, frontCursor: -1, importanceCursor: -1, front: [], hv: null, selected: null,
                   sort: { key: "number", asc: true }, filter: "", brushes: {}, running: 0, angle: 0.6, tilt: 0.4 };
     var tooltip = d3.select("#tooltip");
     function get(url, done) { d3.json(url, function (error, data) { if (error) { d3.select("#status").text("offline: " + url); return; } d3.select("#status").text("updated " + new Date().toLocaleTimeString()); done(data); }); }
@@ -90,7 +90,7 @@ enum DashboardPage {
 
     // ---- one study
     function openStudy(name) {
-      state.study = name; state.trials = {}; state.order = []; state.cursor = 0; state.selected = null; state.brushes = {};
+      state.study = name; state.trials = {}; state.order = []; state.cursor = 0; state.frontCursor = -1; state.importanceCursor = -1; state.selected = null; state.brushes = {};
       d3.selectAll("nav .study").classed("open", function (s) { return s.name === name; });
       get("/api/studies/" + encodeURIComponent(name), function (info) {
         state.info = info;
@@ -118,17 +118,21 @@ enum DashboardPage {
       get("/api/studies/" + encodeURIComponent(name) + "/trials?since=" + state.cursor, function (data) {
         if (name !== state.study) return;
         data.trials.forEach(function (t) { if (!state.trials[t.number]) state.order.push(t.number); state.trials[t.number] = t; });
-        var changed = first || data.trials.length > 0 || data.cursor !== state.cursor;
+        // The front and importances are kept by the server for a moment; ask again until they
+        // are as new as the trials.
+        var changed = first || data.trials.length > 0 || data.cursor !== state.cursor ||
+          state.frontCursor !== data.cursor || state.importanceCursor !== data.cursor;
         state.cursor = data.cursor;
         if (changed) {
           state.order.sort(function (a, b) { return a - b; });
           get("/api/studies/" + encodeURIComponent(name) + "/front", function (front) {
             if (name !== state.study) return;
             state.front = front.front.map(function (t) { return t.number; }); state.hv = front.hypervolume;
+            state.frontCursor = front.cursor;
             drawAll();
           });
           get("/api/studies/" + encodeURIComponent(name) + "/importance", function (importance) {
-            if (name === state.study) drawImportance(importance);
+            if (name === state.study) { state.importanceCursor = importance.cursor; drawImportance(importance); }
           });
         } else { drawSummary(); }
       });

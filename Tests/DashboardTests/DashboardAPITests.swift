@@ -179,9 +179,14 @@ final class DashboardAPITests: XCTestCase {
             try XCTUnwrap(((front["hypervolume"] as? [String: Any])?["points"] as? [[Double]])?.last?[0])
         }
         XCTAssertEqual(try lastCount(frontBefore), 10)
-        XCTAssertEqual(try lastCount(try answer(kept, "/api/studies/z/front")), 10, "kept: younger than derivedMaxAge")
+        let keptFront = try answer(kept, "/api/studies/z/front")
+        XCTAssertEqual(try lastCount(keptFront), 10, "kept: younger than derivedMaxAge")
+        XCTAssertEqual(keptFront["cursor"] as? Int, cursor, "a kept front says which cursor it saw")
         let fresher = DashboardAPI(storage: storage, location: "s.sqlite", history: nil, derivedMaxAge: 0, derivedShare: nil)
-        XCTAssertEqual(try lastCount(try answer(fresher, "/api/studies/z/front")), 21)
+        let freshFront = try answer(fresher, "/api/studies/z/front")
+        XCTAssertEqual(try lastCount(freshFront), 21)
+        XCTAssertEqual(freshFront["cursor"] as? Int, since["cursor"] as? Int, "a fresh front is as new as the trials")
+        XCTAssertEqual(try answer(fresher, "/api/studies/z/importance")["cursor"] as? Int, since["cursor"] as? Int)
     }
 
     func testThePageAndD3AreServedAndNothingElseIs() throws {
