@@ -244,40 +244,37 @@ public final class SQLiteStorage: StudyStorage, @unchecked Sendable {
     }
 
     public func heartbeat(study: Int64, number: Int) throws {
-        try locked {
-            let refused: StoreError? = try db.transaction(immediate: true) {
-                let now = Self.now()
-                let changed = try db.execute(
-                    "UPDATE trials SET heartbeat = ?3 WHERE study_id = ?1 AND number = ?2 AND state = 'RUNNING'",
-                    [study, number, now])
-                guard changed == 1 else {
-                    return try refusal(study: study, number: number, action: "store its heartbeat",
-                                       late: TrialNote(time: Date(timeIntervalSince1970: now), kind: .heartbeat))
-                }
-                return nil
-            }
-            if let refused { throw refused }
+        try touchRunning(study: study, number: number, action: "store its heartbeat") {
+            TrialNote(time: Date(timeIntervalSince1970: $0), kind: .heartbeat)
         }
     }
 
     /// Stores one learning-curve point; it also counts as a heartbeat.
     public func reportIntermediate(study: Int64, number: Int, step: Int, metrics: [String: Double]) throws {
+        try touchRunning(study: study, number: number, action: "report step \(step)", late: {
+            TrialNote(time: Date(timeIntervalSince1970: $0), kind: .step, step: step, metrics: metrics)
+        }) {
+            for (name, value) in metrics.sorted(by: { $0.key < $1.key }) {
+                try db.execute("""
+                    INSERT OR REPLACE INTO trial_intermediate (study_id, number, step, name, value)
+                    VALUES (?1, ?2, ?3, ?4, ?5)
+                    """, [study, number, step, name, value])
+            }
+        }
+    }
+
+    /// Stamps a RUNNING trial's heartbeat and then runs `then`, in one transaction. A trial no
+    /// longer RUNNING refuses with `action` in the reason, keeping `late(now)` as a note on it.
+    private func touchRunning(study: Int64, number: Int, action: String, late: (Double) -> TrialNote,
+                              then: () throws -> Void = {}) throws {
         try locked {
             let refused: StoreError? = try db.transaction(immediate: true) {
                 let now = Self.now()
                 let changed = try db.execute(
                     "UPDATE trials SET heartbeat = ?3 WHERE study_id = ?1 AND number = ?2 AND state = 'RUNNING'",
                     [study, number, now])
-                guard changed == 1 else {
-                    return try refusal(study: study, number: number, action: "report step \(step)",
-                                       late: TrialNote(time: Date(timeIntervalSince1970: now), kind: .step, step: step, metrics: metrics))
-                }
-                for (name, value) in metrics.sorted(by: { $0.key < $1.key }) {
-                    try db.execute("""
-                        INSERT OR REPLACE INTO trial_intermediate (study_id, number, step, name, value)
-                        VALUES (?1, ?2, ?3, ?4, ?5)
-                        """, [study, number, step, name, value])
-                }
+                guard changed == 1 else { return try refusal(study: study, number: number, action: action, late: late(now)) }
+                try then()
                 return nil
             }
             if let refused { throw refused }
