@@ -5,10 +5,11 @@ import Engine
 ///     {"dp": 8, "tp": 2, "pp": 1, "zero": 1, "micro_batch": 4, "grad_accum": 16,
 ///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "offload_parameters": false, "schedule": "1f1b",
 ///      "virtual_stages": 1, "scatter_gather": true, "overlap_grad_reduce": false,
-///      "overlap_param_gather": false, "flash_attention": true, "cp": 1, "ep": 1}
+///      "overlap_param_gather": false, "flash_attention": true, "cp": 1, "ep": 1,
+///      "first_stage_layers": 7, "last_stage_layers": 7}
 ///
 /// Every key is optional (the defaults of `init`; an absent `flash_attention` follows the hardware
-/// profile); an absent `dp` is 0 until `resolved(devices:)`
+/// profile; absent stage layers split the layers evenly); an absent `dp` is 0 until `resolved(devices:)`
 /// gives it what the devices leave. Unknown keys and wrong types are `ConfigError`s naming the key.
 /// `precision` is a section of its own in a candidate, and a key here only in `estimate --json`.
 extension ParallelPlan {
@@ -27,6 +28,8 @@ extension ParallelPlan {
         case overlapParameterGather = "overlap_param_gather"
         case flashAttention = "flash_attention"
         case cp, ep
+        case firstStageLayers = "first_stage_layers"
+        case lastStageLayers = "last_stage_layers"
     }
 
     /// The keys of a candidate's `parallelism` section.
@@ -55,8 +58,9 @@ extension ParallelPlan {
                   virtualStages: try int(.virtualStages) ?? 1, scatterGather: try bool(.scatterGather) ?? true,
                   overlapGradientReduction: try bool(.overlapGradientReduction) ?? false,
                   overlapParameterGather: try bool(.overlapParameterGather) ?? false, flashAttention: try bool(.flashAttention),
-                  cp: try int(.cp) ?? 1, ep: try int(.ep) ?? 1)
-        for key in [CodingKeys.tp, .pp, .microBatch, .virtualStages, .cp, .ep] where (try int(key) ?? 1) < 1 {
+                  cp: try int(.cp) ?? 1, ep: try int(.ep) ?? 1,
+                  firstStageLayers: try int(.firstStageLayers), lastStageLayers: try int(.lastStageLayers))
+        for key in [CodingKeys.tp, .pp, .microBatch, .virtualStages, .cp, .ep, .firstStageLayers, .lastStageLayers] where (try int(key) ?? 1) < 1 {
             throw ConfigError(keyPath: ConfigError.keyPath(c.codingPath + [key]), reason: "must be at least 1, got \(try int(key)!)")
         }
     }
@@ -73,6 +77,8 @@ extension ParallelPlan {
         try c.encodeIfPresent(flashAttention, forKey: .flashAttention)
         if cp != 1 { try c.encode(cp, forKey: .cp) }
         if ep != 1 { try c.encode(ep, forKey: .ep) }
+        try c.encodeIfPresent(firstStageLayers, forKey: .firstStageLayers)
+        try c.encodeIfPresent(lastStageLayers, forKey: .lastStageLayers)
     }
 
     /// The plan on `devices` devices: an unset `dp` becomes devices / (tp · pp · cp).
@@ -103,6 +109,8 @@ extension ParallelPlan {
         if let flash = flashAttention { words.append(flash ? "--flash-attention" : "--no-flash-attention") }
         if cp != 1 { words += ["--context-parallel", String(cp)] }
         if ep != 1 { words += ["--expert-parallel", String(ep)] }
+        if let n = firstStageLayers { words += ["--first-stage-layers", String(n)] }
+        if let n = lastStageLayers { words += ["--last-stage-layers", String(n)] }
         return words + ["--precision", precision.rawValue]
     }
 }

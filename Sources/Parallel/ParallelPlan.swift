@@ -40,6 +40,14 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     /// each of the p devices holds v non-adjacent chunks of layers, so the bubble shrinks to
     /// (p − 1)/(v·m) and every micro-batch crosses v times as many stage boundaries. 1 is plain 1F1B.
     public var virtualStages: Int
+    /// Transformer layers on the first and on the last pipeline device, when they differ from the
+    /// rest (Megatron-Core's `--decoder-first-pipeline-num-layers` and
+    /// `--decoder-last-pipeline-num-layers`): the devices that also hold the embedding and the
+    /// language-model head can take fewer layers, as Llama 3 405B's training took one layer fewer
+    /// on each (Llama Team 2024, "The Llama 3 Herd of Models", §3.3.2). The other devices split the
+    /// remaining layers evenly. Nil: an even split (`stageLayers(of:)`).
+    public var firstStageLayers: Int?
+    public var lastStageLayers: Int?
     /// Megatron's scatter/gather of pipeline sends (Narayanan et al. 2021, §4.1): each tensor-parallel
     /// rank sends 1/t of the activation to its peer on the next stage, which all-gathers it over the
     /// tensor group (NVLink). With sequence parallelism the activation is already split.
@@ -69,7 +77,7 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
                 checkpointing: Checkpointing = .none, sequenceParallel: Bool = false, offload: Bool = false, offloadParameters: Bool = false,
                 precision: FloatFormat = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward, virtualStages: Int = 1,
                 scatterGather: Bool = true, overlapGradientReduction: Bool = false, overlapParameterGather: Bool = false,
-                flashAttention: Bool? = nil, cp: Int = 1, ep: Int = 1) {
+                flashAttention: Bool? = nil, cp: Int = 1, ep: Int = 1, firstStageLayers: Int? = nil, lastStageLayers: Int? = nil) {
         self.dp = dp; self.tp = tp; self.pp = pp; self.zero = zero; self.microBatch = microBatch
         self.gradientAccumulation = gradientAccumulation; self.checkpointing = checkpointing
         self.sequenceParallel = sequenceParallel; self.offload = offload; self.offloadParameters = offloadParameters; self.precision = precision; self.schedule = schedule
@@ -77,6 +85,7 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
         self.overlapGradientReduction = overlapGradientReduction; self.overlapParameterGather = overlapParameterGather
         self.flashAttention = flashAttention
         self.cp = cp; self.ep = ep
+        self.firstStageLayers = firstStageLayers; self.lastStageLayers = lastStageLayers
     }
 
     public var worldSize: Int { dp * tp * pp * cp }
@@ -91,13 +100,19 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
         case full
     }
 
-    /// The pipeline schedule (bubble (p − 1)/m for both; they differ in activation memory; 1F1B
-    /// with `virtualStages` > 1 is the interleaved schedule).
+    /// The pipeline schedule (bubble (p − 1)/m for GPipe and 1F1B; they differ in activation
+    /// memory; 1F1B with `virtualStages` > 1 is the interleaved schedule).
     public enum PipelineSchedule: String, Codable, Sendable, CaseIterable {
         /// All forwards, then all backwards (Huang et al. 2019): m micro-batches in flight.
         case gpipe
         /// One forward, one backward (PipeDream-Flush, Narayanan et al. 2021): at most p in flight.
         case oneForwardOneBackward = "1f1b"
+        /// ZB-H1 (Qi et al. 2024, "Zero Bubble Pipeline Parallelism", §3.1): the backward split into
+        /// the input gradient B, which the stage before waits for, and the weight gradient W,
+        /// deferred into what would be the bubble. The same order of forwards and backwards and the
+        /// same peak memory as 1F1B; the bubble shrinks from (p − 1)(T_F + T_B + T_W) to
+        /// (p − 1)(T_F + T_B − T_W).
+        case zeroBubble = "zb-h1"
     }
 
     /// The groups a rank belongs to.
@@ -171,10 +186,11 @@ extension ParallelPlan {
             guard schedule == .oneForwardOneBackward else {
                 throw PlanError("virtual_stages", "the interleaved schedule is a 1F1B schedule, not \(schedule.rawValue)")
             }
-            guard model.layers % (pp * virtualStages) == 0 else {
+            if firstStageLayers == nil, lastStageLayers == nil, model.layers % (pp * virtualStages) != 0 {
                 throw PlanError("virtual_stages", "\(model.layers) layers do not split into pp × virtual stages = \(pp) × \(virtualStages) equal chunks")
             }
         }
+        try checkStageLayers(model.layers)
         guard globalBatch >= 1 else { throw PlanError("global_batch", "must be at least 1, got \(globalBatch)") }
         guard globalBatch % (dp * microBatch) == 0 else {
             throw PlanError("global_batch", "\(globalBatch) is not divisible by dp × micro-batch = \(dp) × \(microBatch)")
@@ -192,6 +208,53 @@ extension ParallelPlan {
 }
 
 extension ParallelPlan {
+    /// Transformer layers on the first pipeline device, on each device between, and on the last
+    /// (with one stage, all three are every layer). Without `firstStageLayers` and
+    /// `lastStageLayers` every device is costed with ⌈layers / pp⌉, the fullest one of an even
+    /// split; with them, the devices between get the rest evenly (`checkStageLayers`).
+    ///
+    ///     ParallelPlan(pp: 16, firstStageLayers: 7, lastStageLayers: 7).stageLayers(of: 126)   // (7, 8, 7)
+    public func stageLayers(of layers: Int) -> (first: Int, middle: Int, last: Int) {
+        guard pp > 1 else { return (layers, layers, layers) }
+        guard firstStageLayers != nil || lastStageLayers != nil else {
+            let even = (layers + pp - 1) / pp
+            return (even, even, even)
+        }
+        let others = pp - (firstStageLayers == nil ? 0 : 1) - (lastStageLayers == nil ? 0 : 1)
+        let rest = layers - (firstStageLayers ?? 0) - (lastStageLayers ?? 0)
+        let share = others > 0 ? rest / others : 0
+        return (firstStageLayers ?? share, pp > 2 ? share : (firstStageLayers ?? share), lastStageLayers ?? share)
+    }
+
+    /// Refuse first/last-stage layer counts that do not describe a split of `layers`: they need
+    /// pipeline stages, at least one layer each, the devices between them an equal whole share,
+    /// and under the interleaved schedule a share that splits into the chunks.
+    func checkStageLayers(_ layers: Int) throws {
+        guard firstStageLayers != nil || lastStageLayers != nil else { return }
+        for (key, value) in [("first_stage_layers", firstStageLayers), ("last_stage_layers", lastStageLayers)] {
+            guard let n = value else { continue }
+            guard pp > 1 else { throw PlanError(key, "\(n) layers on one pipeline stage of \(pp) needs pipeline stages (pp > 1)") }
+            guard n >= 1 else { throw PlanError(key, "must be at least 1, got \(n)") }
+        }
+        let given = (firstStageLayers ?? 0) + (lastStageLayers ?? 0)
+        let others = pp - (firstStageLayers == nil ? 0 : 1) - (lastStageLayers == nil ? 0 : 1)
+        let key = firstStageLayers != nil ? "first_stage_layers" : "last_stage_layers"
+        guard given < layers || (given == layers && others == 0) else {
+            throw PlanError(key, "\(given) layers on the first and last stages leave none of the \(layers) layers for the other \(others) stage\(others == 1 ? "" : "s")")
+        }
+        if others == 0 {
+            guard given == layers else { throw PlanError(key, "the first and last stages hold \(given) layers, but the model has \(layers)") }
+            return
+        }
+        guard (layers - given) % others == 0 else {
+            throw PlanError(key, "the other \(others) stage\(others == 1 ? "" : "s") cannot split the remaining \(layers - given) layers evenly")
+        }
+        let share = (layers - given) / others
+        if virtualStages > 1, share % virtualStages != 0 {
+            throw PlanError("virtual_stages", "the \(share) layers of each middle stage do not split into \(virtualStages) equal chunks")
+        }
+    }
+
     /// What the plan keeps in host memory.
     public var stateOffload: StateOffload { offloadParameters ? .optimizerAndParameters : offload ? .optimizer : .none }
 

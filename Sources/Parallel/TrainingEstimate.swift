@@ -137,7 +137,8 @@ extension TrainingJob {
         p.flashAttention = p.usesFlashAttention(stackDefault: profile.flashAttention)
         let flash = p.flashAttention ?? false, v = p.virtualStages
         let roofline = Roofline(profile: profile), comm = CollectiveCost(cluster: cluster)
-        let t = p.tp, cp = p.cp, layersPerStage = (model.layers + p.pp - 1) / p.pp
+        let t = p.tp, cp = p.cp
+        let split = p.stageLayers(of: model.layers)
         let bytes = p.precision.storageBytes
 
         // Compute on the slowest stage for one micro-batch. A rank's share of a split product keeps
@@ -153,9 +154,19 @@ extension TrainingJob {
             ($0.name.hasPrefix("final_ln") && !p.sequenceParallel ? $0 : $0.tensorParallelShard(t, replicatedBytes: replicated)).shard(cp)
         }
         let block = roofline.cost(onRank(trace.block) + onRank(trace.recomputed(p.checkpointing)))
-        let embedding = roofline.cost(trace.embedding.map { $0.shard(cp) }), head = roofline.cost(headEvents)
-        let ends = p.pp == 1 ? embedding + head : (embedding.seconds > head.seconds ? embedding : head)
-        let stage = block.scaled(by: Double(layersPerStage)) + ends
+        let embeddingEvents = trace.embedding.map { $0.shard(cp) }
+        let embedding = roofline.cost(embeddingEvents), head = roofline.cost(headEvents)
+        // The pipeline devices that differ: the first (with the embedding), those between, the last
+        // (with the final norm, head and loss); one device holds everything without stages. The
+        // step waits for the slowest.
+        let stages: [PipelineDevice] = p.pp == 1
+            ? [PipelineDevice(index: 0, layers: model.layers, ends: embedding + head)]
+            : [PipelineDevice(index: 0, layers: split.first, ends: embedding)]
+                + (p.pp > 2 ? [PipelineDevice(index: 1, layers: split.middle, ends: OpsCost())] : [])
+                + [PipelineDevice(index: p.pp - 1, layers: split.last, ends: head)]
+        let slowest = stages.max { $0.seconds(block) < $1.seconds(block) }!
+        let layersPerStage = slowest.layers
+        let stage = block.scaled(by: Double(layersPerStage)) + slowest.ends
 
         // Tensor-parallel collectives per micro-batch: Megatron's f and g in every block (two
         // all-reduces of the (b, s, h) activations forward, two backward, two more when the forward
@@ -217,11 +228,17 @@ extension TrainingJob {
         let tokenShard = Double(trace.tokenParameters) / Double(t)
         let lastEnd = Double(trace.finalNormParameters) + Double(trace.outputParameters) / Double(t)
             + (model.tiedEmbeddings ? tokenShard : 0)
-        let endParameters = p.pp == 1
-            ? tokenShard + Double(trace.positionParameters) + Double(trace.finalNormParameters) + Double(trace.outputParameters) / Double(t)
-            : max(tokenShard + Double(trace.positionParameters), lastEnd)
-        let psiExperts = expertShard * Double(layersPerStage)
-        let psiDense = blockShard * Double(layersPerStage) + endParameters
+        let firstEnd = tokenShard + Double(trace.positionParameters)
+        func endParameters(_ d: PipelineDevice) -> Double {
+            p.pp == 1 ? firstEnd + Double(trace.finalNormParameters) + Double(trace.outputParameters) / Double(t)
+                : d.index == 0 ? firstEnd : d.index == p.pp - 1 ? lastEnd : 0
+        }
+        // The device with the most parameters holds the most model states.
+        let fullest = stages.max { a, b in
+            (blockShard + expertShard) * Double(a.layers) + endParameters(a) < (blockShard + expertShard) * Double(b.layers) + endParameters(b)
+        }!
+        let psiExperts = expertShard * Double(fullest.layers)
+        let psiDense = blockShard * Double(fullest.layers) + endParameters(fullest)
         let psi = psiDense + psiExperts
         // The ranks that share (and under ZeRO shard) each kind of state: a replica's dense
         // parameters over data × context ranks, the experts over the expert-data-parallel ranks.
@@ -288,7 +305,14 @@ extension TrainingJob {
         // One chunk's work on one micro-batch is 1/v of the stage's, with one boundary's sends.
         time.contextCommunication = Double(m) * cpExposed
         time.expertCommunication = Double(m) * epPerMicroBatch
-        time.bubble = Double(p.pp - 1) * ((stage.seconds + tpPerMicroBatch + cpExposed + epPerMicroBatch) / Double(v)
+        // ZB-H1 fills the bubble with the deferred weight gradients: (p − 1)(T_F + T_B − T_W) for
+        // T_F + T_B + T_W the stage's micro-batch (Qi et al. 2024, §3.1).
+        let weightGradients = p.schedule == .zeroBubble
+            ? roofline.cost(onRank(trace.block.filter(\.isWeightGradient))).seconds * Double(layersPerStage)
+                + roofline.cost(((slowest.index == 0 ? embeddingEvents : []) + (slowest.index == p.pp - 1 ? headEvents : []))
+                    .filter(\.isWeightGradient)).seconds
+            : 0
+        time.bubble = Double(p.pp - 1) * ((stage.seconds - 2 * weightGradients + tpPerMicroBatch + cpExposed + epPerMicroBatch) / Double(v)
                                           + (p.pp > 1 ? ppPerBoundary : 0))
         time.dataCommunication = dpSeconds
         time.hiddenCommunication = hiddenSeconds + Double(m) * cpHidden
@@ -313,11 +337,13 @@ extension TrainingJob {
         let perLayer = transformerLayerActivationBytes(model, microBatch: p.microBatch, tensorParallel: t, contextParallel: cp,
                                                        sequenceParallel: p.sequenceParallel, checkpointing: p.checkpointing,
                                                        flashAttention: flash)
-        let inFlight = p.schedule == .gpipe ? m : min(p.pp, m)
+        // 1F1B (and ZB-H1) keep at most p − s micro-batches in flight on stage s, GPipe all m; the
+        // device with the most layers × micro-batches holds the most activations.
+        let layersInFlight = stages.map { d in d.layers * (p.schedule == .gpipe ? m : min(p.pp - d.index, m)) }.max()!
         // Interleaving keeps (1 + (p − 1)/(p·v)) times the activations of plain 1F1B on the first
         // stage (Korthikanti et al. 2022, §4.2.3).
         let interleaving = v > 1 ? 1 + Double(p.pp - 1) / Double(p.pp * v) : 1
-        memory.activations = perLayer * Double(layersPerStage * inFlight) * interleaving
+        memory.activations = perLayer * Double(layersInFlight) * interleaving
         if p.checkpointing == .full {   // one layer's activations while it is recomputed
             memory.activations += transformerLayerActivationBytes(model, microBatch: p.microBatch, tensorParallel: t, contextParallel: cp,
                                                                   sequenceParallel: p.sequenceParallel, flashAttention: flash)
@@ -372,6 +398,26 @@ extension TrainingJob {
             estimate.dollarsPerMillionTokens = cost.perMillionTokens
         }
         return estimate
+    }
+}
+
+/// One pipeline device as the estimate costs it: its stage index, its transformer layers and the
+/// ends it also runs (embedding, or final norm, head and loss).
+struct PipelineDevice {
+    let index: Int
+    let layers: Int
+    let ends: OpsCost
+
+    /// One micro-batch's forward and backward on this device, for one layer costing `block`.
+    func seconds(_ block: OpsCost) -> Double { Double(layers) * block.seconds + ends.seconds }
+}
+
+extension OpEvent {
+    /// A backward operation that computes a parameter's gradient (a product's dW, a bias's or a
+    /// norm's parameter gradient) rather than the gradient passed to the layer before: the W
+    /// half of a backward pass that ZB-H1 defers (Qi et al. 2024, §2).
+    var isWeightGradient: Bool {
+        phase == .backward && (name.hasSuffix(".dW") || name.hasSuffix(".bias.grad") || name.hasSuffix(".dparams"))
     }
 }
 

@@ -28,7 +28,7 @@ final class ParallelPlanCodingTests: XCTestCase {
         }
         XCTAssertThrowsError(try decode(#"{"tp": "two"}"#)) { XCTAssertEqual("\($0)", "tp: expected an integer") }
         XCTAssertThrowsError(try decode(#"{"schedule": "1f2b"}"#)) {
-            XCTAssertEqual("\($0)", "schedule: unknown schedule '1f2b' (valid: gpipe, 1f1b). Did you mean '1f1b'?")
+            XCTAssertEqual("\($0)", "schedule: unknown schedule '1f2b' (valid: gpipe, 1f1b, zb-h1). Did you mean '1f1b'?")
         }
         XCTAssertThrowsError(try decode(#"{"pp": 0}"#)) { XCTAssertEqual("\($0)", "pp: must be at least 1, got 0") }
     }

@@ -12,7 +12,8 @@ extension ParallelPlan.PipelineSchedule {
     ///
     /// GPipe (Huang et al. 2019): every forward, then every backward — m micro-batches in flight.
     /// 1F1B (PipeDream-Flush, Narayanan et al. 2021): p − s − 1 warm-up forwards, then one forward
-    /// and one backward in turn, then the remaining backwards — at most p − s in flight.
+    /// and one backward in turn, then the remaining backwards — at most p − s in flight. ZB-H1
+    /// keeps 1F1B's order; only the timing of each backward's weight-gradient half differs.
     ///
     ///     PipelineSchedule.oneForwardOneBackward.operations(stage: 0, stages: 2, microBatches: 3)
     ///     // [.forward(0), .forward(1), .backward(0), .forward(2), .backward(1), .backward(2)]
@@ -20,7 +21,7 @@ extension ParallelPlan.PipelineSchedule {
         switch self {
         case .gpipe:
             return (0 ..< m).map { .forward($0) } + (0 ..< m).map { .backward($0) }
-        case .oneForwardOneBackward:
+        case .oneForwardOneBackward, .zeroBubble:   // ZB-H1 defers only the weight-gradient half of each backward
             let warmup = min(max(stages - stage - 1, 0), m)
             var ops: [Operation] = (0 ..< warmup).map { .forward($0) }
             var backward = 0

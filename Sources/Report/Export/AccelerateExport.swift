@@ -138,6 +138,12 @@ public enum AccelerateExport {
         if s.pp > 1 && s.virtualStages > 1 {
             lost.append("the interleaved 1F1B schedule (\(s.virtualStages) model chunks per device): Accelerate passes no virtual-pipeline setting to Megatron")
         }
+        if s.pp > 1 && s.pipelineSchedule == .zeroBubble {
+            lost.append("the ZB-H1 schedule (weight gradients deferred into the bubble): Accelerate passes no schedule to Megatron, which runs 1F1B")
+        }
+        if s.pp > 1, s.firstStageLayers != nil || s.lastStageLayers != nil {
+            lost.append("uneven pipeline stages (\(s.stageLayersDescription)): Accelerate passes no per-stage layer counts to Megatron")
+        }
         if s.pp > 1 && s.pipelineSchedule == .gpipe {
             warnings.append("the plan was costed with the GPipe schedule; Megatron runs 1F1B, which keeps fewer micro-batches' activations")
         }

@@ -98,6 +98,12 @@ public enum DeepSpeedExport {
         if s.pp > 1 && s.virtualStages > 1 {
             lost.append("the interleaved 1F1B schedule (\(s.virtualStages) model chunks per device): DeepSpeed's pipeline engine runs plain 1F1B")
         }
+        if s.pp > 1 && s.pipelineSchedule == .zeroBubble {
+            lost.append("the ZB-H1 schedule (weight gradients deferred into the bubble): DeepSpeed's pipeline engine runs plain 1F1B")
+        }
+        if s.pp > 1, s.firstStageLayers != nil || s.lastStageLayers != nil {
+            lost.append("uneven pipeline stages (\(s.stageLayersDescription)): DeepSpeed's pipeline engine splits the transformer layers evenly")
+        }
         if s.pp > 1 && s.pipelineSchedule == .gpipe {
             warnings.append("the plan was costed with the GPipe schedule; DeepSpeed's pipeline engine runs 1F1B, which keeps fewer micro-batches' activations")
         }

@@ -38,6 +38,8 @@ public struct TrainingSetup: Equatable, Sendable {
     public var pipelineSchedule: ParallelPlan.PipelineSchedule = .oneForwardOneBackward
     /// Model chunks per pipeline device (interleaved 1F1B); 1 is plain 1F1B.
     public var virtualStages: Int = 1
+    /// Layers on the first and on the last pipeline device when they differ from an even split.
+    public var firstStageLayers: Int?, lastStageLayers: Int?
     /// Context-parallel ranks (ring attention) and expert-parallel ranks the plan was costed with.
     public var contextParallel: Int = 1, expertParallel: Int = 1
     /// Megatron's scatter/gather of pipeline sends over the tensor-parallel group.
@@ -112,6 +114,7 @@ public struct TrainingSetup: Equatable, Sendable {
         offloadParameters = plan.offloadParameters
         overlapParameterGather = plan.overlapParameterGather
         pipelineSchedule = plan.schedule; virtualStages = plan.virtualStages; scatterGather = plan.scatterGather
+        firstStageLayers = plan.firstStageLayers; lastStageLayers = plan.lastStageLayers
         overlapGradientReduction = plan.overlapGradientReduction; self.flashAttention = flashAttention
         contextParallel = plan.cp; expertParallel = plan.ep
         transformer = model
@@ -147,3 +150,11 @@ public struct LossScaling: Equatable, Sendable {
 
 /// A `Float` setting as the decimal it was written as (`0.001`, not `0.0010000000474974513`).
 func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
+
+extension TrainingSetup {
+    /// "first stage 7 layers, last stage 7 layers", for messages.
+    var stageLayersDescription: String {
+        [firstStageLayers.map { "first stage \($0) layer\($0 == 1 ? "" : "s")" }, lastStageLayers.map { "last stage \($0) layer\($0 == 1 ? "" : "s")" }]
+            .compactMap { $0 }.joined(separator: ", ")
+    }
+}

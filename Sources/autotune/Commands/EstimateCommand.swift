@@ -57,8 +57,10 @@ struct EstimateCommand: Command {
             .flag("offload-params", help: "ZeRO-3 with --offload: keep the parameter partition in host memory too (ZeRO-Infinity)."),
             .value("precision", valueName: "FORMAT", help: "fp32, tf32, fp16, bf16 or fp8, one the device has units for.",
                    defaultDescription: "bf16, or fp16 on a device without BF16 units"),
-            .value("schedule", valueName: "1f1b|gpipe", help: "Pipeline schedule.", default: "1f1b"),
+            .value("schedule", valueName: "1f1b|gpipe|zb-h1", help: "Pipeline schedule: zb-h1 defers each backward's weight gradients into the bubble (bubble (pp − 1)(F + B − W)).", default: "1f1b"),
             .value("virtual-stages", valueName: "V", help: "Model chunks per device: V > 1 is the interleaved 1F1B schedule (bubble (pp − 1)/(V·m), V× the pipeline sends).", default: "1"),
+            .value("first-stage-layers", valueName: "N", help: "Layers on the first pipeline device (it also holds the embedding); the devices between share the rest evenly.", defaultDescription: "an even split"),
+            .value("last-stage-layers", valueName: "N", help: "Layers on the last pipeline device (it also holds the head and loss).", defaultDescription: "an even split"),
             .flag("no-scatter-gather", help: "Send whole activations between stages from every tensor-parallel rank, not 1/tp each gathered over the node."),
             .flag("overlap-grad-reduce", help: "Reduce data-parallel gradients in buckets during the backward pass; only the exposed part adds to the step."),
             .flag("overlap-param-gather", help: "ZeRO-3: gather the next layer's parameters while the current one computes; only the exposed part adds to the step."),
@@ -87,6 +89,7 @@ struct EstimateCommand: Command {
     var precision: FloatFormat?
     var schedule: ParallelPlan.PipelineSchedule
     var virtualStages: Int
+    var firstStageLayers: Int?, lastStageLayers: Int?
     var scatterGather: Bool, overlapGradientReduction: Bool, overlapParameterGather: Bool
     var flashAttention: Bool?
     var allowInfeasible: Bool
@@ -116,6 +119,7 @@ struct EstimateCommand: Command {
         precision = try values.optionalValue("precision")
         schedule = try values.value("schedule")
         virtualStages = try values.value("virtual-stages")
+        firstStageLayers = try values.optionalValue("first-stage-layers"); lastStageLayers = try values.optionalValue("last-stage-layers")
         scatterGather = !values.flag("no-scatter-gather")
         overlapGradientReduction = values.flag("overlap-grad-reduce")
         overlapParameterGather = values.flag("overlap-param-gather")
@@ -141,7 +145,8 @@ struct EstimateCommand: Command {
                           ("--context-parallel", contextParallel), ("--expert-parallel", expertParallel)] {
             try requireAtLeast(1, v, for: name)
         }
-        for (name, v) in [("--gpus-per-node", gpusPerNode), ("--dp", dp), ("--global-batch", globalBatch), ("--grad-accum", gradAccum)] {
+        for (name, v) in [("--gpus-per-node", gpusPerNode), ("--dp", dp), ("--global-batch", globalBatch), ("--grad-accum", gradAccum),
+                          ("--first-stage-layers", firstStageLayers), ("--last-stage-layers", lastStageLayers)] {
             if let v { try requireAtLeast(1, v, for: name) }
         }
     }
@@ -242,7 +247,8 @@ struct EstimateCommand: Command {
                                     precision: precision, schedule: schedule, virtualStages: virtualStages,
                                     scatterGather: scatterGather, overlapGradientReduction: overlapGradientReduction,
                                     overlapParameterGather: overlapParameterGather,
-                                    flashAttention: flashAttention, cp: contextParallel, ep: expertParallel).resolved(devices: cluster.devices)
+                                    flashAttention: flashAttention, cp: contextParallel, ep: expertParallel,
+                                    firstStageLayers: firstStageLayers, lastStageLayers: lastStageLayers).resolved(devices: cluster.devices)
         } catch let e as PlanError {
             throw CLIError.invalidValue(name: "--" + e.key, value: String(tp), reason: e.reason)
         }
@@ -300,6 +306,8 @@ struct EstimateCommand: Command {
             "plan        dp \(p.dp) × tp \(p.tp) × pp \(p.pp)" + (p.cp > 1 ? " × cp \(p.cp)" : "") + (p.ep > 1 ? ", ep \(p.ep)" : "") + ", ZeRO \(p.zero), micro-batch \(p.microBatch) × \(e.microBatches) per step, global batch \(batch), \(p.precision.rawValue), checkpointing \(p.checkpointing.rawValue)"
                 + (p.sequenceParallel ? ", sequence parallel" : "") + (p.offload ? (p.offloadParameters ? ", optimizer and parameter offload" : ", optimizer offload") : "")
                 + (p.pp > 1 ? ", \(p.schedule.rawValue)" + (p.virtualStages > 1 ? " interleaved, \(p.virtualStages) chunks per device" : "") : "")
+                + (p.firstStageLayers != nil || p.lastStageLayers != nil
+                   ? { let s = p.stageLayers(of: g.layers); return ", layers per stage \(s.first) first, " + (p.pp > 2 ? "\(s.middle) between, " : "") + "\(s.last) last" }() : "")
                 + (p.flashAttention == true ? ", FlashAttention" : "") + (p.overlapGradientReduction ? ", gradient reduction overlapped" : "")
                 + (p.overlapParameterGather && p.zero >= 3 ? ", parameter gathers prefetched" : ""),
             "FLOPs       \(String(format: "%.3e", e.modelFLOPsPerStep)) per iteration (model), \(String(format: "%.3e", e.executedFLOPsPerStep)) executed",
