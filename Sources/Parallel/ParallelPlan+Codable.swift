@@ -6,7 +6,7 @@ import Engine
 ///      "checkpointing": "selective", "sequence_parallel": true, "offload": false, "offload_parameters": false, "schedule": "1f1b",
 ///      "virtual_stages": 1, "scatter_gather": true, "overlap_grad_reduce": false,
 ///      "overlap_param_gather": false, "flash_attention": true, "cp": 1, "ep": 1,
-///      "first_stage_layers": 7, "last_stage_layers": 7}
+///      "first_stage_layers": 7, "last_stage_layers": 7, "overlap_tp_comm": false}
 ///
 /// Every key is optional (the defaults of `init`; an absent `flash_attention` follows the hardware
 /// profile; absent stage layers split the layers evenly); an absent `dp` is 0 until `resolved(devices:)`
@@ -30,6 +30,7 @@ extension ParallelPlan {
         case cp, ep
         case firstStageLayers = "first_stage_layers"
         case lastStageLayers = "last_stage_layers"
+        case overlapTensorCommunication = "overlap_tp_comm"
     }
 
     /// The keys of a candidate's `parallelism` section.
@@ -59,7 +60,8 @@ extension ParallelPlan {
                   overlapGradientReduction: try bool(.overlapGradientReduction) ?? false,
                   overlapParameterGather: try bool(.overlapParameterGather) ?? false, flashAttention: try bool(.flashAttention),
                   cp: try int(.cp) ?? 1, ep: try int(.ep) ?? 1,
-                  firstStageLayers: try int(.firstStageLayers), lastStageLayers: try int(.lastStageLayers))
+                  firstStageLayers: try int(.firstStageLayers), lastStageLayers: try int(.lastStageLayers),
+                  overlapTensorCommunication: try bool(.overlapTensorCommunication) ?? false)
         for key in [CodingKeys.tp, .pp, .microBatch, .virtualStages, .cp, .ep, .firstStageLayers, .lastStageLayers] where (try int(key) ?? 1) < 1 {
             throw ConfigError(keyPath: ConfigError.keyPath(c.codingPath + [key]), reason: "must be at least 1, got \(try int(key)!)")
         }
@@ -79,6 +81,7 @@ extension ParallelPlan {
         if ep != 1 { try c.encode(ep, forKey: .ep) }
         try c.encodeIfPresent(firstStageLayers, forKey: .firstStageLayers)
         try c.encodeIfPresent(lastStageLayers, forKey: .lastStageLayers)
+        if overlapTensorCommunication { try c.encode(true, forKey: .overlapTensorCommunication) }
     }
 
     /// The plan on `devices` devices: an unset `dp` becomes devices / (tp · pp · cp).
@@ -106,6 +109,7 @@ extension ParallelPlan {
         if !scatterGather { words.append("--no-scatter-gather") }
         if overlapGradientReduction { words.append("--overlap-grad-reduce") }
         if overlapParameterGather { words.append("--overlap-param-gather") }
+        if overlapTensorCommunication { words.append("--overlap-tp-comm") }
         if let flash = flashAttention { words.append(flash ? "--flash-attention" : "--no-flash-attention") }
         if cp != 1 { words += ["--context-parallel", String(cp)] }
         if ep != 1 { words += ["--expert-parallel", String(ep)] }

@@ -60,6 +60,13 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
     /// (DeepSpeed's `stage3_prefetch_bucket_size`, Megatron-LM's `--overlap-param-gather`), in the
     /// forward and the backward pass; only the part the compute cannot hide costs step time.
     public var overlapParameterGather: Bool
+    /// Overlap the sequence-parallel all-gathers and reduce-scatters with the products beside them
+    /// (Megatron-Core's `--tp-comm-overlap` through Transformer Engine): each collective and its
+    /// product are cut into tp pieces and run as a ring, every piece's send hidden behind the
+    /// previous piece's product (Wang et al. 2023, "Overlap Communication with Dependent
+    /// Computation via Decomposition in Large Deep Learning Models", §3). Needs sequence
+    /// parallelism.
+    public var overlapTensorCommunication: Bool
     /// FlashAttention (Dao et al. 2022): attention in tiles, no s × s score matrix kept for the
     /// backward pass. Nil: whatever the hardware profile's software stack does (`flash_attention`).
     public var flashAttention: Bool?
@@ -77,7 +84,8 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
                 checkpointing: Checkpointing = .none, sequenceParallel: Bool = false, offload: Bool = false, offloadParameters: Bool = false,
                 precision: FloatFormat = .bf16, schedule: PipelineSchedule = .oneForwardOneBackward, virtualStages: Int = 1,
                 scatterGather: Bool = true, overlapGradientReduction: Bool = false, overlapParameterGather: Bool = false,
-                flashAttention: Bool? = nil, cp: Int = 1, ep: Int = 1, firstStageLayers: Int? = nil, lastStageLayers: Int? = nil) {
+                flashAttention: Bool? = nil, cp: Int = 1, ep: Int = 1, firstStageLayers: Int? = nil, lastStageLayers: Int? = nil,
+                overlapTensorCommunication: Bool = false) {
         self.dp = dp; self.tp = tp; self.pp = pp; self.zero = zero; self.microBatch = microBatch
         self.gradientAccumulation = gradientAccumulation; self.checkpointing = checkpointing
         self.sequenceParallel = sequenceParallel; self.offload = offload; self.offloadParameters = offloadParameters; self.precision = precision; self.schedule = schedule
@@ -86,6 +94,7 @@ public struct ParallelPlan: Codable, Equatable, Sendable {
         self.flashAttention = flashAttention
         self.cp = cp; self.ep = ep
         self.firstStageLayers = firstStageLayers; self.lastStageLayers = lastStageLayers
+        self.overlapTensorCommunication = overlapTensorCommunication
     }
 
     public var worldSize: Int { dp * tp * pp * cp }
@@ -179,6 +188,9 @@ extension ParallelPlan {
         guard !offload || zero >= 1 else { throw PlanError("offload", "optimizer offload needs ZeRO stage 1 or more") }
         guard !offloadParameters || (zero >= 3 && offload) else {
             throw PlanError("offload_parameters", "parameter offload needs ZeRO stage 3 with the optimizer offloaded too")
+        }
+        guard !overlapTensorCommunication || sequenceParallel || tp == 1 else {
+            throw PlanError("overlap_tp_comm", "needs sequence parallelism: it overlaps the all-gathers and reduce-scatters sequence parallelism runs")
         }
         guard virtualStages >= 1 else { throw PlanError("virtual_stages", "must be at least 1, got \(virtualStages)") }
         if virtualStages > 1 {

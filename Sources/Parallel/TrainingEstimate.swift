@@ -182,7 +182,26 @@ extension TrainingJob {
         if p.sequenceParallel {
             tpEvents = tpEvents.flatMap { e in [CollectiveKind.reduceScatter, .allGather].map { k in var e = e; e.kind = k; return e } }
         }
-        let tpPerMicroBatch = comm.seconds(tpEvents)
+        var tpPerMicroBatch = comm.seconds(tpEvents), tpHidden = 0.0
+        // Overlapped (Megatron-Core's --tp-comm-overlap): in each pass every all-gather runs with the
+        // product that consumes it and every reduce-scatter with the one that produces it — forward
+        // QKV and FC1 after a gather, the attention and MLP output projections before a scatter;
+        // backward the mirror image on the input-gradient products.
+        if p.overlapTensorCommunication, p.sequenceParallel, t > 1 {
+            let gather = comm.seconds(CollectiveEvent(name: "tensor.gather", kind: .allGather, phase: .forward, group: p.tensorGroup, bytes: activation))
+            let scatter = comm.seconds(CollectiveEvent(name: "tensor.scatter", kind: .reduceScatter, phase: .forward, group: p.tensorGroup, bytes: activation))
+            func product(_ name: String) -> Double { roofline.cost(onRank(trace.block.filter { $0.name == "block0." + name })).seconds }
+            let forward = [(gather, product("attn.qkv")), (scatter, product("attn.proj")), (gather, product("mlp.fc")), (scatter, product("mlp.proj"))]
+            let backward = [(gather, product("attn.proj.dX")), (scatter, product("attn.qkv.dX")), (gather, product("mlp.proj.dX")),
+                            (scatter, product("mlp.fc.dX"))]
+            let passes = [(forward, 1.0 + (p.checkpointing == .full ? 1 : 0)), (backward, 1.0)]
+            for (pairs, times) in passes {
+                for (collective, gemm) in pairs {
+                    tpHidden += times * Double(layersPerStage) * (collective - Self.exposedDecomposed(seconds: collective, productSeconds: gemm, ranks: t))
+                }
+            }
+            tpPerMicroBatch -= tpHidden
+        }
         // Pipeline: each micro-batch's activations forward and their gradient backward, at every
         // chunk boundary a device owns: v of each with v model chunks per device (Narayanan et al.
         // 2021, §2.2.2). Scatter/gather (ibid., §4.1) sends 1/t per tensor rank and all-gathers it.
@@ -315,7 +334,7 @@ extension TrainingJob {
         time.bubble = Double(p.pp - 1) * ((stage.seconds - 2 * weightGradients + tpPerMicroBatch + cpExposed + epPerMicroBatch) / Double(v)
                                           + (p.pp > 1 ? ppPerBoundary : 0))
         time.dataCommunication = dpSeconds
-        time.hiddenCommunication = hiddenSeconds + Double(m) * cpHidden
+        time.hiddenCommunication = hiddenSeconds + Double(m) * (cpHidden + tpHidden)
         time.optimizer = optimizerSeconds
 
         // Memory on the fullest device.
@@ -434,6 +453,20 @@ extension TrainingJob {
     public static func exposedReduction(seconds total: Double, buckets k: Int, backwardSeconds w: Double) -> Double {
         let k = Double(max(k, 1))
         return min(total, max(total / k, total - w * (k - 1) / k))
+    }
+}
+
+extension TrainingJob {
+    /// The part of a tensor-parallel collective of `seconds` left exposed when it and the product of
+    /// `productSeconds` beside it are cut into t = `ranks` pieces run as a ring (Wang et al. 2023,
+    /// §3): t pieces of product of P/t each, t − 1 sends of C/(t − 1) each, every send running
+    /// during a piece's product, so each waits max(0, C/(t − 1) − P/t) beyond it:
+    /// (t − 1)·max(0, C/(t − 1) − P/t), nothing when the product is the longer, C − P·(t − 1)/t
+    /// when the sends are.
+    public static func exposedDecomposed(seconds c: Double, productSeconds w: Double, ranks: Int) -> Double {
+        guard ranks > 1 else { return c }
+        let t = Double(ranks)
+        return (t - 1) * max(0, c / (t - 1) - w / t)
     }
 }
 

@@ -138,6 +138,9 @@ public enum AccelerateExport {
         if s.pp > 1 && s.virtualStages > 1 {
             lost.append("the interleaved 1F1B schedule (\(s.virtualStages) model chunks per device): Accelerate passes no virtual-pipeline setting to Megatron")
         }
+        if s.overlapTensorCommunication {
+            lost.append("tensor-parallel communication overlapped with the products beside it: Accelerate passes no such setting to Megatron")
+        }
         if s.pp > 1 && s.pipelineSchedule == .zeroBubble {
             lost.append("the ZB-H1 schedule (weight gradients deferred into the bubble): Accelerate passes no schedule to Megatron, which runs 1F1B")
         }

@@ -98,6 +98,9 @@ public enum DeepSpeedExport {
         if s.pp > 1 && s.virtualStages > 1 {
             lost.append("the interleaved 1F1B schedule (\(s.virtualStages) model chunks per device): DeepSpeed's pipeline engine runs plain 1F1B")
         }
+        if s.overlapTensorCommunication {
+            lost.append("tensor-parallel communication overlapped with the products beside it: Megatron-DeepSpeed has no tensor-parallel communication overlap")
+        }
         if s.pp > 1 && s.pipelineSchedule == .zeroBubble {
             lost.append("the ZB-H1 schedule (weight gradients deferred into the bubble): DeepSpeed's pipeline engine runs plain 1F1B")
         }

@@ -40,6 +40,8 @@ public struct TrainingSetup: Equatable, Sendable {
     public var virtualStages: Int = 1
     /// Layers on the first and on the last pipeline device when they differ from an even split.
     public var firstStageLayers: Int?, lastStageLayers: Int?
+    /// Tensor-parallel collectives overlapped with the products beside them.
+    public var overlapTensorCommunication = false
     /// Context-parallel ranks (ring attention) and expert-parallel ranks the plan was costed with.
     public var contextParallel: Int = 1, expertParallel: Int = 1
     /// Megatron's scatter/gather of pipeline sends over the tensor-parallel group.
@@ -115,6 +117,7 @@ public struct TrainingSetup: Equatable, Sendable {
         overlapParameterGather = plan.overlapParameterGather
         pipelineSchedule = plan.schedule; virtualStages = plan.virtualStages; scatterGather = plan.scatterGather
         firstStageLayers = plan.firstStageLayers; lastStageLayers = plan.lastStageLayers
+        overlapTensorCommunication = plan.overlapTensorCommunication && plan.tp > 1
         overlapGradientReduction = plan.overlapGradientReduction; self.flashAttention = flashAttention
         contextParallel = plan.cp; expertParallel = plan.ep
         transformer = model

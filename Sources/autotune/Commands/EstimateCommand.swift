@@ -63,6 +63,7 @@ struct EstimateCommand: Command {
             .value("last-stage-layers", valueName: "N", help: "Layers on the last pipeline device (it also holds the head and loss).", defaultDescription: "an even split"),
             .flag("no-scatter-gather", help: "Send whole activations between stages from every tensor-parallel rank, not 1/tp each gathered over the node."),
             .flag("overlap-grad-reduce", help: "Reduce data-parallel gradients in buckets during the backward pass; only the exposed part adds to the step."),
+            .flag("overlap-tp-comm", help: "With --sequence-parallel: overlap the tensor-parallel all-gathers and reduce-scatters with the products beside them, in tp pieces."),
             .flag("overlap-param-gather", help: "ZeRO-3: gather the next layer's parameters while the current one computes; only the exposed part adds to the step."),
             .flag("flash-attention", help: "FlashAttention: no sequence² attention activations kept (default: the profile's flash_attention)."),
             .flag("no-flash-attention", help: "Attention that keeps its sequence² scores for the backward pass."),
@@ -90,7 +91,7 @@ struct EstimateCommand: Command {
     var schedule: ParallelPlan.PipelineSchedule
     var virtualStages: Int
     var firstStageLayers: Int?, lastStageLayers: Int?
-    var scatterGather: Bool, overlapGradientReduction: Bool, overlapParameterGather: Bool
+    var scatterGather: Bool, overlapGradientReduction: Bool, overlapParameterGather: Bool, overlapTensorCommunication: Bool
     var flashAttention: Bool?
     var allowInfeasible: Bool
     var json: Bool
@@ -123,6 +124,7 @@ struct EstimateCommand: Command {
         scatterGather = !values.flag("no-scatter-gather")
         overlapGradientReduction = values.flag("overlap-grad-reduce")
         overlapParameterGather = values.flag("overlap-param-gather")
+        overlapTensorCommunication = values.flag("overlap-tp-comm")
         if values.flag("flash-attention"), values.flag("no-flash-attention") {
             throw CLIError.badInput("--flash-attention and --no-flash-attention: give one of them")
         }
@@ -248,7 +250,8 @@ struct EstimateCommand: Command {
                                     scatterGather: scatterGather, overlapGradientReduction: overlapGradientReduction,
                                     overlapParameterGather: overlapParameterGather,
                                     flashAttention: flashAttention, cp: contextParallel, ep: expertParallel,
-                                    firstStageLayers: firstStageLayers, lastStageLayers: lastStageLayers).resolved(devices: cluster.devices)
+                                    firstStageLayers: firstStageLayers, lastStageLayers: lastStageLayers,
+                                    overlapTensorCommunication: overlapTensorCommunication).resolved(devices: cluster.devices)
         } catch let e as PlanError {
             throw CLIError.invalidValue(name: "--" + e.key, value: String(tp), reason: e.reason)
         }
@@ -258,7 +261,7 @@ struct EstimateCommand: Command {
         catch let e as PlanError where e.key == "precision" {
             throw CLIError.badInput("--precision \(precision.rawValue): \(e.reason)")
         } catch let e as PlanError {
-            let options = ["offload_parameters": "offload-params", "cp": "context-parallel", "ep": "expert-parallel"]
+            let options = ["offload_parameters": "offload-params", "cp": "context-parallel", "ep": "expert-parallel", "overlap_tp_comm": "overlap-tp-comm"]
             let option = options[e.key] ?? e.key.replacingOccurrences(of: "_", with: "-")
             throw CLIError.badInput("--\(option): \(e.reason)")
         }
@@ -309,7 +312,8 @@ struct EstimateCommand: Command {
                 + (p.firstStageLayers != nil || p.lastStageLayers != nil
                    ? { let s = p.stageLayers(of: g.layers); return ", layers per stage \(s.first) first, " + (p.pp > 2 ? "\(s.middle) between, " : "") + "\(s.last) last" }() : "")
                 + (p.flashAttention == true ? ", FlashAttention" : "") + (p.overlapGradientReduction ? ", gradient reduction overlapped" : "")
-                + (p.overlapParameterGather && p.zero >= 3 ? ", parameter gathers prefetched" : ""),
+                + (p.overlapParameterGather && p.zero >= 3 ? ", parameter gathers prefetched" : "")
+                + (p.overlapTensorCommunication && p.tp > 1 ? ", tensor-parallel communication overlapped" : ""),
             "FLOPs       \(String(format: "%.3e", e.modelFLOPsPerStep)) per iteration (model), \(String(format: "%.3e", e.executedFLOPsPerStep)) executed",
             "parameters  \(humanNumber(e.parametersPerDevice)) on the fullest device",
             "memory      \(gb(m.total)) per device of \(gb(c.profile.memoryBytes)): parameters \(gb(m.parameters)), gradients \(gb(m.gradients)), "
