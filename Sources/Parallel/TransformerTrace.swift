@@ -89,10 +89,31 @@ public struct TransformerTrace: Sendable {
             block = modern.events
             padding = modern.expertPaddingFLOPs
         }
-        self.block = block; self.embedding = embedding; self.head = head
+        self.block = Self.fusingBiasAdds(block); self.embedding = embedding; self.head = head
         expertPaddingFLOPs = padding
         optimizerParameters = net.parameterCount
         parameters = ModelParameters(model)
+    }
+
+    /// `events` with each forward bias add folded into the product before it: its FLOPs join the
+    /// product's and its pass over memory goes. Training stacks do not run a bias add as a kernel
+    /// of its own: PyTorch's linear layer adds the bias in the GEMM (addmm), and Megatron-LM fuses
+    /// the column-parallel bias with GeLU and the row-parallel bias with dropout and the residual
+    /// add (Narayanan et al. 2021, §4.2, "bias + GeLU" and "bias + dropout + add"), whose
+    /// remaining traffic the GeLU and the residual add already carry. The bias gradients (a sum
+    /// over the tokens) stay kernels of their own.
+    static func fusingBiasAdds(_ events: [OpEvent]) -> [OpEvent] {
+        var out: [OpEvent] = []
+        out.reserveCapacity(events.count)
+        for e in events {
+            if e.phase == .forward, e.name.hasSuffix(".bias"),
+               let i = out.lastIndex(where: { $0.phase == .forward && $0.kind == .matmul && $0.name == String(e.name.dropLast(5)) }) {
+                out[i].flops += e.flops
+                continue
+            }
+            out.append(e)
+        }
+        return out
     }
 
     /// The parameters of the largest layer one of `t` tensor-parallel ranks holds (ZeRO-3 gathers

@@ -6,10 +6,9 @@ import XCTest
 
 final class CalibrationOnMegatronTests: XCTestCase {
     /// Calibrated on two rows of Megatron-LM's Table 1 (18.4B and 145.6B: a platform team's two
-    /// measured configurations), the profile predicts the other eight rows. The tolerance comes
-    /// from the model itself: each held-out row within 1.5 points of its error under the factor
-    /// fitted to all ten rows — two rows must carry what ten do — and the eight within the
-    /// calibration target of 5% MAPE.
+    /// measured configurations), the profile predicts the other eight rows: each within the
+    /// calibration target of 5%, and no row more than 2 points worse than under the factors fitted
+    /// to all ten rows — two rows must carry what ten do.
     func testTwoRowsPredictTheRest() throws {
         let bench = CostModelBenchmark()
         let a100 = try ProfileLibrary.profile(named: "A100-SXM-80GB")
@@ -30,7 +29,8 @@ final class CalibrationOnMegatronTests: XCTestCase {
         let predicted = try bench.predict(heldOut, on: twoRow, traces: &traces)
         let reference = try bench.predict(heldOut, on: allRows, traces: &traces)
         for (p, r) in zip(predicted, reference) {
-            XCTAssertLessThanOrEqual(p.errorPercent, r.errorPercent + 1.5, p.row.name)
+            XCTAssertLessThanOrEqual(p.errorPercent, 5, p.row.name)
+            XCTAssertLessThanOrEqual(p.errorPercent, r.errorPercent + 2, p.row.name)
         }
         XCTAssertLessThanOrEqual(CostModelBenchmark.mape(predicted), 5)
     }

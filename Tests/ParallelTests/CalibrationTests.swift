@@ -43,7 +43,8 @@ final class CalibrationTests: XCTestCase {
     /// One device where only arithmetic costs time (no launch overhead, a memory a million times
     /// faster than the arithmetic, one device so no communication): the step is T(e) = F/(P·e) + C
     /// with F the matrix products' FLOPs, by hand for a GPT without recomputation:
-    /// l·3·(24bsh² + 4bs²h) + 3·2bshV (forward, and twice that backward; the tied LM head), and C
+    /// l·3·(24bsh² + 4bs²h) + 3·2bshV (forward, and twice that backward; the tied LM head) plus
+    /// the forward bias adds the products absorb, l·9bsh, and C
     /// the rest at the vector rate. A run measured at T(0.5) fits matmul = 0.5.
     func testCalibrationRecoversAKnownFactor() throws {
         let (l, h, a, s, v, b) = (2, 64, 4, 16, 100, 8)
@@ -54,7 +55,8 @@ final class CalibrationTests: XCTestCase {
                                       launchOverheadMicroseconds: 0, power: .init(idle: 0, peak: 1),
                                       interconnect: .init(devicesPerNode: 1, intraNode: nil, interNode: nil, hostLink: nil, hostMemoryGiB: 0))
         let (B, S, H, L, V) = (Double(b), Double(s), Double(h), Double(l), Double(v))
-        let matmulFLOPs = L * 3 * (24 * B * S * H * H + 4 * B * S * S * H) + 6 * B * S * H * V
+        // The forward bias adds (3h + h + 4h + h per token) are folded into their products.
+        let matmulFLOPs = L * 3 * (24 * B * S * H * H + 4 * B * S * S * H) + 6 * B * S * H * V + L * 9 * B * S * H
         let plan = ParallelPlan(dp: 1, microBatch: b, precision: .fp16, flashAttention: false)
         let job = TrainingJob(model: model, globalBatch: b, cluster: try Cluster(profile: profile), plan: plan)
         let trace = try TransformerTrace(model: model, microBatch: b, precision: .fp16)

@@ -124,7 +124,7 @@ final class HardwareStudyTests: XCTestCase {
         XCTAssertEqual(reason(Self.meta() + #""architecture": {"family": "mlp", "widths": [8]}, "# + objectives),
                        "architecture: the meta evaluator searches only parallelism and precision")
         XCTAssertEqual(reason(Self.meta() + #""parallelism": {"tensor": 2}, "# + objectives),
-                       "parallelism.tensor: unknown parallelism setting 'tensor' (valid: dp, tp, pp, zero, micro_batch, grad_accum, checkpointing, sequence_parallel, offload, offload_parameters, schedule, virtual_stages, scatter_gather, overlap_grad_reduce, overlap_param_gather, flash_attention, cp, ep)")
+                       "parallelism.tensor: unknown parallelism setting 'tensor' (valid: dp, tp, pp, zero, micro_batch, grad_accum, checkpointing, sequence_parallel, offload, offload_parameters, schedule, virtual_stages, scatter_gather, overlap_grad_reduce, overlap_param_gather, flash_attention, cp, ep, first_stage_layers, last_stage_layers, overlap_tp_comm)")
         XCTAssertTrue(reason(Self.meta() + #""objectives": {"throughput": "maximize"}}"#)
             .hasPrefix("objectives.throughput: unknown metric 'throughput' (valid: tokens_per_second, "))
         XCTAssertEqual(reason(#"{"evaluator": {"meta": {"model": {"family": "gpt", "layers": 2, "hidden": 30, "heads": 4, "sequence_length": 8, "vocabulary": 10}, "hardware": "L4", "global_batch": 8}}, "# + objectives),
