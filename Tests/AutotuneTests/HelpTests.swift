@@ -6,7 +6,7 @@ final class HelpTests: XCTestCase {
         XCTAssertEqual(Help.usage(EvalCommand.configuration, path: ["autotune", "eval"]),
                        "autotune eval CANDIDATE.json [--json] [--threads N] [--data-dir DIR] [--teacher-cache DIR] [--onnx PATH] [--predictions PATH] [--test-inputs PATH] [--quiet]")
         XCTAssertEqual(Help.usage(BenchCompressionCommand.configuration, path: ["autotune", "bench", "compression"]),
-                       "autotune bench compression [--json] [--epochs N] [--threads N] [--data-dir DIR] [--models mlp,cnn] [--only TECHNIQUES] [--distill-seeds N] [--quiet]")
+                       "autotune bench compression [--json] [--epochs N] [--threads N] [--data-dir DIR] [--models mlp,cnn] [--only TECHNIQUES] [--distill-seeds N] [--peers] [--quiet]")
         XCTAssertEqual(Help.usage(BenchEngineCommand.configuration, path: ["autotune", "bench", "engine"]),
                        "autotune bench engine [--json] [--epochs N] [--threads N] [--data-dir DIR] [--only mlp,cnn] [--quiet]")
         XCTAssertEqual(Help.usage(BenchCommand.configuration, path: ["autotune", "bench"]), "autotune bench SUBCOMMAND")

@@ -213,7 +213,10 @@ final class Int8InferenceTests: XCTestCase {
 
     func testConvReproducesFakeQuantization() throws {
         var rng = RandomSource(seed: 33)
-        let cases = [(3, 1, 1, -20), (3, 2, 1, 5), (5, 2, 2, 30), (1, 1, 0, -3), (2, 3, 0, 0), (3, 1, 0, 12)]
+        // Windows overhanging one side, both sides at once (kernel 7 over a 6-wide image), and
+        // strides past the kernel; two samples per column chunk, so rows start mid-batch.
+        let cases = [(3, 1, 1, -20), (3, 2, 1, 5), (5, 2, 2, 30), (1, 1, 0, -3), (2, 3, 0, 0), (3, 1, 0, 12),
+                     (7, 1, 4, 9), (3, 4, 2, -1)]
         for (kernel, stride, padding, zero) in cases {
             let (cin, cout, batch, h, w) = (3, 5, 5, 7, 6)
             let conv = makeConv(cin, cout, kernel: kernel, stride: stride, padding: padding, bias: zero != 0, &rng)

@@ -46,9 +46,11 @@ final class Int8KernelSetTests: XCTestCase {
 
     func testEverySetMatchesPortableGEMMBitForBit() {
         var rng = RandomSource(seed: 8)
-        // One row (its own kernel), rows around the 4-, 6- and 12-row tiles and the 48-row chunks;
-        // columns around 16-column panels; odd and even depths, one past a pair, and extreme codes.
-        let shapes = [(1, 1, 1), (1, 40, 77), (5, 15, 3), (7, 17, 2), (11, 31, 255), (13, 33, 64), (49, 47, 97), (61, 100, 1001)]
+        // One row (its own kernel, also with fewer columns than a panel and depths that are not a
+        // multiple of 4), rows around the 4-, 6- and 12-row tiles and the 48-row chunks; columns
+        // around 16-column panels; odd and even depths, one past a pair, and extreme codes.
+        let shapes = [(1, 1, 1), (1, 40, 77), (1, 9, 6), (1, 15, 3), (2, 3, 5), (5, 15, 3), (6, 16, 4), (7, 17, 2),
+                      (11, 31, 255), (12, 5, 13), (13, 33, 64), (49, 47, 97), (61, 100, 1001), (97, 18, 1030)]
         for set in fastSets() {
             for (m, n, k) in shapes {
                 let lda = k + 3, ldb = k + 1, ldc = n + 2

@@ -21,6 +21,7 @@ struct BenchCompressionCommand: Command {
                    help: "Comma-separated techniques: " + CompressionTechnique.allCases.map(\.rawValue).joined(separator: ", ") + ".",
                    default: CompressionTechnique.allCases.map(\.rawValue).joined(separator: ","), defaultDescription: "all of them"),
             .value("distill-seeds", valueName: "N", help: "Seeds of the distillation comparison (the median is recorded).", default: "3"),
+            .flag("peers", help: "Also run ONNX Runtime on the exported FP32 model and on its own int8 quantization (Python; see Sources/Bench/peers)."),
             .quiet,
         ])
 
@@ -31,6 +32,7 @@ struct BenchCompressionCommand: Command {
     var models: [EngineBenchModel]
     var techniques: [CompressionTechnique]
     var distillSeeds: Int
+    var peers: Bool
     var quiet: Bool
 
     init(_ values: ParsedValues) throws {
@@ -41,6 +43,7 @@ struct BenchCompressionCommand: Command {
         models = try values.uniqueList("models")
         techniques = try values.uniqueList("only")
         distillSeeds = try values.value("distill-seeds")
+        peers = values.flag("peers")
         quiet = values.flag("quiet")
         guard !models.isEmpty else {
             throw CLIError.invalidValue(name: "--models", value: values.options["models"]?.last ?? "", reason: "name at least one of mlp, cnn")
@@ -64,6 +67,7 @@ struct BenchCompressionCommand: Command {
         bench.models = models.map(\.rawValue)
         bench.techniques = techniques.map(\.rawValue)
         bench.distillSeeds = distillSeeds
+        bench.peers = peers ? CompressionPeers() : nil
         let report = try bench.run(progress: Output.progress(quiet: quiet || json))
         if json { try Output.printJSON(report) } else { print(report.table) }
         return 0
