@@ -59,6 +59,10 @@ final class GaussianPolicyTests: XCTestCase {
         XCTAssertEqual(wide.deviation[0], 0.25 * exp(0.2 * 1.0), accuracy: 1e-12)   // ½·(4−1)/2 + (−½)·(0−1)/2 = 1
         XCTAssertEqual(wide.mean[1], 0.375, accuracy: 1e-12)               // 0.5 + 0.5·(−0.25)
         XCTAssertEqual(wide.deviation[1], 0.25, accuracy: 1e-12)           // z = −1: z² − 1 = 0
+        // Samples at the mean shrink σ by e^(−η_σ/2 · Σu) but never below the dimension's floor.
+        var floored = GaussianPolicy(dimensions: 1, deviation: 0.06, minimumDeviation: [0.05])
+        floored.update([[0.5], [0.9]], utilities: [1, -1], meanRate: 1, deviationRate: 1)
+        XCTAssertEqual(floored.deviation[0], 0.05, accuracy: 1e-12)
     }
 
     func testReflectionFoldsIntoTheUnitInterval() {

@@ -20,21 +20,29 @@ struct GaussianPolicy: Hashable {
     private(set) var mean: [Double]
     /// log σ per dimension.
     private(set) var logDeviation: [Double]
-    /// The smallest σ: below it the policy has nothing left to learn on a grid of 10⁴ cells.
-    static let minimumDeviation = 1e-4
+    /// The smallest σ of each dimension (see `init(mean:logDeviation:minimumDeviation:)`).
+    let minimumDeviation: [Double]
+    /// The smallest σ of a continuous dimension: finer than any step worth taking in a unit range.
+    static let continuousMinimumDeviation = 1e-4
 
     /// - Parameters:
     ///   - dimensions: numeric dimensions the policy draws.
     ///   - deviation: σ of every dimension at the start (the mean starts at the centre, 0.5).
-    init(dimensions: Int, deviation: Double) {
+    ///   - minimumDeviation: the smallest σ of each dimension (nil: `continuousMinimumDeviation`).
+    init(dimensions: Int, deviation: Double, minimumDeviation: [Double]? = nil) {
         self.init(mean: [Double](repeating: 0.5, count: dimensions),
-                  logDeviation: [Double](repeating: Foundation.log(deviation), count: dimensions))
+                  logDeviation: [Double](repeating: Foundation.log(deviation), count: dimensions),
+                  minimumDeviation: minimumDeviation)
     }
 
-    /// A policy with the given μ and log σ per dimension.
-    init(mean: [Double], logDeviation: [Double]) {
+    /// A policy with the given μ and log σ per dimension. A dimension of n values (unit cells of
+    /// width 1/n) should not fall below σ = 1/(2n): narrower, nearly every draw lands in the same
+    /// cell, the ranks of a batch carry no information about the dimension, and its search stops.
+    init(mean: [Double], logDeviation: [Double], minimumDeviation: [Double]? = nil) {
         precondition(mean.count == logDeviation.count, "\(mean.count) means for \(logDeviation.count) deviations")
         self.mean = mean; self.logDeviation = logDeviation
+        self.minimumDeviation = minimumDeviation ?? [Double](repeating: GaussianPolicy.continuousMinimumDeviation, count: mean.count)
+        precondition(self.minimumDeviation.count == mean.count, "\(self.minimumDeviation.count) minimum deviations for \(mean.count) dimensions")
     }
 
     var deviation: [Double] { logDeviation.map { Foundation.exp($0) } }
@@ -92,8 +100,9 @@ struct GaussianPolicy: Hashable {
                 stepLog[d] += u * g.logDeviation[d] / 2    // F⁻¹ = 1/2 for log σ
             }
         }
-        let floor = Foundation.log(GaussianPolicy.minimumDeviation), ceiling = Foundation.log(1.0)
+        let ceiling = Foundation.log(1.0)
         for d in mean.indices {
+            let floor = Foundation.log(minimumDeviation[d])
             mean[d] = Swift.min(Swift.max(mean[d] + meanRate * stepMean[d], 0), 1)
             logDeviation[d] = Swift.min(Swift.max(logDeviation[d] + deviationRate * stepLog[d], floor), ceiling)
         }

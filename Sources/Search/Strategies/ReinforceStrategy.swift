@@ -89,10 +89,13 @@ public final class ReinforceStrategy: Strategy {
         self.seed = seed
         codings = space.dimensions.map { DecisionCoding(domain: $0.domain, bins: options.bins) }
         var decisionIndex: [Int?] = [], gaussianIndex: [Int?] = [], classes: [Int] = [], gaussians = 0
+        var floors: [Double] = []
         for (dimension, coding) in zip(space.dimensions, codings) {
             let enumerated = dimension.domain.isCategorical || (dimension.domain.cardinality.map { $0 <= options.bins } ?? false)
             if options.numeric == .gaussian, !enumerated {
                 gaussianIndex.append(gaussians); decisionIndex.append(nil); gaussians += 1
+                // Half a cell of a finite domain (see `GaussianPolicy.init(mean:logDeviation:minimumDeviation:)`).
+                floors.append(dimension.domain.cardinality.map { 0.5 / Double($0) } ?? GaussianPolicy.continuousMinimumDeviation)
             } else {
                 decisionIndex.append(classes.count); gaussianIndex.append(nil); classes.append(coding.classes)
             }
@@ -100,7 +103,7 @@ public final class ReinforceStrategy: Strategy {
         self.decisionIndex = decisionIndex
         self.gaussianIndex = gaussianIndex
         policy = classes.isEmpty ? nil : PolicyNetwork(classes: classes, hidden: options.hidden, seed: seed)
-        gaussian = GaussianPolicy(dimensions: gaussians, deviation: options.deviation)
+        gaussian = GaussianPolicy(dimensions: gaussians, deviation: options.deviation, minimumDeviation: floors)
         deviationRate = options.deviationRate ?? GaussianPolicy.defaultDeviationRate(dimensions: gaussians)
         rewards = RankedRewards(scalarization: objectives == 1 ? .single : options.reward, objectives: objectives)
     }
