@@ -38,14 +38,17 @@ public struct ReinforceOptions: Hashable, Sendable {
     public var reward: RewardScalarization
     /// How a numeric dimension with more values than `bins` is decided.
     public var numeric: NumericPolicy
-    /// σ of the Gaussian policy at the start, in unit coordinates.
+    /// σ of the Gaussian policy at the start, in unit coordinates. The default, 0.15, had the best
+    /// mean rank at 50 and 100 trials over the 66 problems of `autotune bench search --suite hpo`
+    /// among 0.35, 0.25, 0.2 and 0.15 (the natural gradient widens it where the problem asks).
     public var deviation: Double
     /// η_μ, the natural-gradient step size of the Gaussian policy's mean.
     public var meanRate: Double
     /// η_σ, the natural-gradient step size of its log-deviations; nil for SNES's default
     /// (3 + ln d)/(5 √d) over the d Gaussian dimensions.
     public var deviationRate: Double?
-    /// The best results told so far joined to each batch update (elite replay), 0 for none.
+    /// The best results told so far joined to each batch update (elite replay), 0 for none. The
+    /// default, 2, ranked ahead of 0 at every budget on the `hpo` suite and level with 4.
     public var elite: Int
 
     /// How the policy decides a numeric dimension with more values than `bins`.
@@ -61,7 +64,7 @@ public struct ReinforceOptions: Hashable, Sendable {
     public init(learningRate: Double? = nil, hidden: Int = 64, bins: Int = 6, baselineDecay: Double = 0.9,
                 entropyWeight: Double = 0.01, reward: RewardScalarization = .randomWeights, algorithm: Algorithm = .ppo,
                 batch: Int = 8, epochs: Int = 4, clip: Double = 0.2, entropyHalfLife: Double = 100,
-                numeric: NumericPolicy = .gaussian, deviation: Double = 0.25, meanRate: Double = 1,
+                numeric: NumericPolicy = .gaussian, deviation: Double = 0.15, meanRate: Double = 1,
                 deviationRate: Double? = nil, elite: Int = 2) {
         self.learningRate = learningRate ?? ReinforceOptions.defaultLearningRate(algorithm)
         self.hidden = hidden; self.bins = bins
