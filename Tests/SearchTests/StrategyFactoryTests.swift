@@ -65,7 +65,14 @@ final class AutoStrategyTests: XCTestCase {
         XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 100).name, "tpe")
         XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 3, budget: 200).name, "tpe")
         XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 3, budget: 201).name, "nsga2")
-        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 1_000).name, "tpe")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 200).name, "tpe")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 201).name, "rl")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 1_000).name, "rl")
+        XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 1_000).reason,
+                       "one objective, continuous dimensions only, a budget of 1000 in 201...1000 trials")
+        let levels = SearchSpace(dimensions: [Dimension(name: "n", domain: .integer(lower: 0, upper: 999))],
+                                 template: .object([.init("n", .decision(index: 0, options: [], merged: []))]))
+        XCTAssertEqual(AutoStrategy.choose(space: levels, objectives: 1, budget: 300).name, "tpe", "a grid of levels stays with TPE")
         XCTAssertEqual(AutoStrategy.choose(space: .unitCube(5), objectives: 1, budget: 1_001).name, "evolution")
         XCTAssertEqual(AutoStrategy.choose(space: .unitCube(30), objectives: 2, budget: 10_000).name, "nsga2")
         XCTAssertEqual(AutoStrategy.choose(space: .unitCube(30), objectives: 2, budget: nil).name, "nsga2")
