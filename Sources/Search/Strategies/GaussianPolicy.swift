@@ -78,7 +78,7 @@ struct GaussianPolicy: Hashable {
     }
 
     /// One natural-gradient ascent step on Σᵢ uᵢ·log π(xᵢ), the Fisher information of each
-    /// dimension's (μ, log σ) being diag(1/σ², 2), so per dimension (SNES, Schaul et al. 2011, Alg. 2):
+    /// dimension's (μ, log σ) being diag(1/σ², 2), so per dimension (SNES, Schaul et al. 2011):
     ///
     ///     μ ← μ + η_μ · Σᵢ uᵢ (xᵢ − μ)
     ///     log σ ← log σ + (η_σ / 2) · Σᵢ uᵢ ((xᵢ − μ)²/σ² − 1)
@@ -117,7 +117,7 @@ struct GaussianPolicy: Hashable {
     }
 
     /// SNES's default step size for log σ in `dimensions` dimensions, (3 + ln d) / (5 √d)
-    /// (Schaul et al. 2011, Table 1).
+    /// (Wierstra et al. 2014, "Natural Evolution Strategies", Table 1).
     static func defaultDeviationRate(dimensions: Int) -> Double {
         let d = Double(Swift.max(dimensions, 1))
         return (3 + Foundation.log(d)) / (5 * d.squareRoot())
