@@ -90,8 +90,11 @@ final class ReinforceTests: XCTestCase {
                     XCTAssertEqual(c.values[i], strategy.codings[i].fixedValue, "inactive \(d.name) carries the fixed value")
                 }
             }
-            let decisions = try XCTUnwrap(strategy.decisions(of: c))
-            XCTAssertEqual(decisions.map { $0 != nil }, dims.indices.map { space.isActive($0, in: c) })
+            let parts = try XCTUnwrap(strategy.episodeParts(of: c))
+            let active = dims.indices.map { i in
+                strategy.decisionIndex[i].map { parts.decisions[$0] != nil } ?? (parts.coordinates[strategy.gaussianIndex[i]!] != nil)
+            }
+            XCTAssertEqual(active, dims.indices.map { space.isActive($0, in: c) })
             strategy.tell(TrialResult(number: n, configuration: c, outcome: n % 7 == 0 ? .failed : .complete,
                                       objectives: n % 7 == 0 ? [] : [c.values[4]]))
         }
@@ -220,7 +223,8 @@ final class ReinforceTests: XCTestCase {
         XCTAssertEqual(reason([("learning_rate", .number(-1))]), "strategy.learning_rate: must be positive, got -1")
         XCTAssertEqual(reason([("learning_rat", .number(1))]),
                        "strategy.learning_rat: unknown option of strategy 'reinforce' (valid: algorithm, batch, epochs, clip, "
-                       + "entropy_half_life, learning_rate, hidden, bins, baseline_decay, entropy_weight, reward, metric_index, cost_index, target, w). Did you mean 'learning_rate'?")
+                       + "entropy_half_life, learning_rate, hidden, bins, baseline_decay, entropy_weight, reward, "
+                       + "numeric, deviation, mean_rate, deviation_rate, elite, metric_index, cost_index, target, w). Did you mean 'learning_rate'?")
         XCTAssertEqual(reason([("bins", .number(2.5))]), "strategy.bins: expected a whole number, got 2.5")
         XCTAssertEqual(reason([("bins", .number(1))]), "strategy.bins: must be in 2...1024, got 1")
         XCTAssertEqual(reason([("baseline_decay", .number(1))]), "strategy.baseline_decay: must be in [0, 1), got 1")

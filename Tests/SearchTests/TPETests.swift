@@ -27,10 +27,42 @@ final class TPETests: XCTestCase {
     /// Scott's rule with the prior as one more observation: centres 0.2 and 0.4 (mean 0.3, squares
     /// 0.02) give s = √((0.02 + 1/12)/3) = 0.185592 and σ = s · 2^(−1/5) = 0.161567.
     func testBandwidthRuleByHand() {
-        let b = ParzenEstimator.bandwidths(kinds: [.numeric, .categorical(options: 4)], centres: [[0.2, 1], [0.4, 3]])
+        let b = ParzenEstimator.bandwidths(kinds: [.numeric, .categorical(options: 4)], centres: [[0.2, 1], [0.4, 3]], minimum: 0.01)
         let factor = pow(2.0, -1.0 / 6)   // d = 2 dimensions
         XCTAssertEqual(b[0], 0.1855921454276674 * factor, accuracy: 1e-12)
         XCTAssertEqual(b[1], 0.75 * factor / 2, accuracy: 1e-12)
+        // A clipped dimension is floored at the magic clip 1/min(100, n + 2): 1/4 for these two observations.
+        let clipped = ParzenEstimator.bandwidths(kinds: [.numeric, .numeric], centres: [[0.2, 0.2], [0.4, 0.4]], clipped: [1])
+        XCTAssertEqual(clipped[0], 0.1855921454276674 * factor, accuracy: 1e-12)
+        XCTAssertEqual(clipped[1], 0.25, accuracy: 1e-12)
+        XCTAssertEqual(ParzenEstimator.magicClip(observations: 500), 0.01, accuracy: 1e-15)
+    }
+
+    /// Linear forgetting by hand: the newest `recent` weigh 1, the older rise from 1/n to 1.
+    func testForgettingWeightsByHand() {
+        XCTAssertNil(TPE.forgettingWeights(3, recent: 25))
+        XCTAssertNil(TPE.forgettingWeights(30, recent: 0))
+        XCTAssertEqual(TPE.forgettingWeights(4, recent: 3), [0.25, 1, 1, 1])
+        let w = try! XCTUnwrap(TPE.forgettingWeights(5, recent: 2))
+        for (a, b) in zip(w, [0.2, 0.6, 1, 1, 1]) { XCTAssertEqual(a, b, accuracy: 1e-12) }
+    }
+
+    /// A weighted mixture by hand: components weighing 3 and 1 plus a prior of weight 1 (uniform,
+    /// density 1): p(x) = (3·k(x | 0.2) + 1·k(x | 0.7) + 1) / 5.
+    func testWeightedParzenDensityByHand() {
+        let kde = ParzenEstimator(kinds: [.numeric], centres: [[0.2], [0.7]], bandwidths: [0.1], priorWeight: 1, weights: [3, 1])
+        func k(_ x: Double, _ mu: Double) -> Double {
+            let mass = normalCDF((1 - mu) / 0.1) - normalCDF(-mu / 0.1)
+            return exp(-0.5 * pow((x - mu) / 0.1, 2)) / (0.1 * (2 * Double.pi).squareRoot()) / mass
+        }
+        XCTAssertEqual(kde.logDensity([0.3]), log((3 * k(0.3, 0.2) + k(0.3, 0.7) + 1) / 5), accuracy: 1e-12)
+        // Without a prior, draws pick the first component three times as often as the second:
+        // below 0.45 falls 3·0.9939 + 0.0062 of the weight 4, above it 3·0.0061 + 0.9938 (ratio 2.95).
+        let unprior = ParzenEstimator(kinds: [.numeric], centres: [[0.2], [0.7]], bandwidths: [0.1], priorWeight: 0, weights: [3, 1])
+        var rng = RandomSource(seed: 5)
+        var below = 0
+        for _ in 0..<20_000 where unprior.sample(using: &rng)[0] < 0.45 { below += 1 }
+        XCTAssertEqual(Double(below) / Double(20_000 - below), 2.95, accuracy: 0.2)
     }
 
     /// Draws follow the density: a histogram of many draws matches l on ten cells.

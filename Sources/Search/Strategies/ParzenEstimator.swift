@@ -24,8 +24,14 @@ struct ParzenEstimator {
     /// Per dimension: σ of the normal kernel (numeric) or the mass b moved off the observed option
     /// (categorical).
     let bandwidths: [Double]
-    /// Weight of the prior component, each observation weighing 1.
+    /// Weight of the prior component.
     let priorWeight: Double
+    /// Weight of each observation's component (nil: 1 each).
+    let weights: [Double]?
+    /// Σ weights of the observations and the prior.
+    private let totalWeight: Double
+    /// Running sums of the observations' weights, to pick a component by weight (weighted only).
+    private let cumulativeWeights: [Double]
     /// Per component: the sum over its dimensions of the log-density's terms that do not depend
     /// on x — for a numeric kernel −log σ − log √(2π) − log of its truncation mass
     /// Φ((1 − μ)/σ) − Φ(−μ/σ) — so a density costs one pass of squares and no error function.
@@ -37,10 +43,16 @@ struct ParzenEstimator {
     /// The prior component's log-density plus the log of its weight.
     private let logPrior: Double
 
-    init(kinds: [Kind], centres: [[Double]], bandwidths: [Double], priorWeight: Double) {
+    /// - Parameter weights: the weight of each observation's component (nil for 1 each), > 0.
+    init(kinds: [Kind], centres: [[Double]], bandwidths: [Double], priorWeight: Double, weights: [Double]? = nil) {
         precondition(bandwidths.count == kinds.count, "\(bandwidths.count) bandwidths for \(kinds.count) dimensions")
         precondition(priorWeight > 0 || !centres.isEmpty, "a Parzen estimator needs an observation or a prior")
+        precondition(weights.map { $0.count == centres.count } ?? true, "\(weights?.count ?? 0) weights for \(centres.count) observations")
         self.kinds = kinds; self.centres = centres; self.bandwidths = bandwidths; self.priorWeight = priorWeight
+        self.weights = weights
+        var running = 0.0
+        cumulativeWeights = weights.map { w in w.map { running += $0; return running } } ?? []
+        totalWeight = (weights.map { _ in running } ?? Double(centres.count)) + priorWeight
         var inverse = [Double](repeating: 0, count: kinds.count)
         var same = [Double](repeating: 0, count: kinds.count), other = same
         var shared = 0.0, prior = priorWeight > 0 ? Foundation.log(priorWeight) : -Double.infinity
@@ -56,8 +68,9 @@ struct ParzenEstimator {
             }
         }
         inverseBandwidths = inverse; logSame = same; logOther = other; logPrior = prior
-        constants = centres.map { c in
-            var total = shared
+        constants = centres.indices.map { i in
+            let c = centres[i]
+            var total = shared + (weights.map { Foundation.log($0[i]) } ?? 0)
             for d in kinds.indices {
                 guard case .numeric = kinds[d] else { continue }
                 let s = bandwidths[d]
@@ -71,7 +84,14 @@ struct ParzenEstimator {
     /// per numeric dimension, where s² blends the observations' variance with the prior's (1/12)
     /// as if the prior were one more observation, and never below `minimum`; for a categorical
     /// dimension b = (K − 1)/K · n^(−1/(d+4)) / 2, so few observations smooth towards uniform.
-    static func bandwidths(kinds: [Kind], centres: [[Double]], minimum: Double = 0.01) -> [Double] {
+    ///
+    /// A dimension in `clipped` — in TPE, a numeric dimension with finitely many values — is also
+    /// kept at or above the "magic clip" of Bergstra et al.'s hyperopt, 1/min(100, n + 2) of the
+    /// range with the prior as one more kernel (`magicClip`): on a grid of levels a kernel
+    /// narrower than the spacing puts its mass on the observed level alone, and l/g cannot rank
+    /// the levels next to a good one.
+    static func bandwidths(kinds: [Kind], centres: [[Double]], minimum: Double = 0.01, clipped: Set<Int> = []) -> [Double] {
+        let clip = Swift.max(minimum, magicClip(observations: centres.count))
         let n = Double(Swift.max(centres.count, 1))
         let factor = Foundation.pow(n, -1 / Double(kinds.count + 4))
         return kinds.indices.map { d in
@@ -80,16 +100,19 @@ struct ParzenEstimator {
                 let mean = centres.reduce(0) { $0 + $1[d] } / n
                 let squares = centres.reduce(0) { $0 + ($1[d] - mean) * ($1[d] - mean) }
                 let s = ((squares + 1.0 / 12) / (Double(centres.count) + 1)).squareRoot()
-                return Swift.max(s * factor, minimum)
+                return Swift.max(s * factor, clipped.contains(d) ? clip : minimum)
             case .categorical(let k):
                 return Double(k - 1) / Double(k) * factor / 2
             }
         }
     }
 
+    /// The magic clip for `observations` kernels and the prior: 1/min(100, n + 2).
+    static func magicClip(observations n: Int) -> Double { 1 / Swift.min(100, Double(n) + 2) }
+
     /// log p(x), x in the estimator's coordinates.
     func logDensity(_ x: [Double]) -> Double {
-        let total = Double(centres.count) + priorWeight
+        let total = totalWeight
         // log Σ exp(tᵢ) in one pass, rescaling the running sum when a larger term arrives.
         var maximum = -Double.infinity, sum = 0.0
         func add(_ t: Double) {
@@ -116,9 +139,8 @@ struct ParzenEstimator {
 
     /// A draw from the mixture: a component by weight, then each dimension from its kernel.
     func sample(using rng: inout RandomSource) -> [Double] {
-        let total = Double(centres.count) + priorWeight
-        let pick = rng.nextDouble() * total
-        guard pick < Double(centres.count) else {
+        let pick = rng.nextDouble() * totalWeight
+        guard pick < totalWeight - priorWeight else {
             return kinds.map { kind in
                 switch kind {
                 case .numeric: return rng.nextDouble()
@@ -126,7 +148,7 @@ struct ParzenEstimator {
                 }
             }
         }
-        let c = centres[Swift.min(Int(pick), centres.count - 1)]
+        let c = centres[component(at: pick)]
         return kinds.indices.map { d in
             switch kinds[d] {
             case .numeric:
@@ -144,6 +166,17 @@ struct ParzenEstimator {
                 return Double(other >= Int(c[d]) ? other + 1 : other)
             }
         }
+    }
+
+    /// The component whose share of the observations' weight holds `pick`.
+    private func component(at pick: Double) -> Int {
+        guard !cumulativeWeights.isEmpty else { return Swift.min(Int(pick), centres.count - 1) }
+        var lo = 0, hi = cumulativeWeights.count - 1
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if cumulativeWeights[mid] > pick { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
     }
 
     static let logRootTwoPi = 0.5 * Foundation.log(2 * Double.pi)

@@ -109,6 +109,27 @@ struct RankedRewards {
         return 2 * (Double(worse) + 0.5 * Double(ties)) / Double(n) - 1
     }
 
+    /// Rewards of `results` that order them among themselves (higher is better) by the same rule
+    /// as `reward(for:weights:)` — feasible by scalarised reward under `weights` and the ranges
+    /// seen so far, then infeasible by violation, then failed — for ranking one batch. Equal
+    /// results get equal rewards; only the order means anything.
+    func batchRewards(_ results: [TrialResult], weights: [Double]) -> [Double] {
+        // (tier, value): tier 2 feasible, 1 infeasible, 0 failed; higher value better.
+        let keys = results.map { r -> (Int, Double) in
+            guard r.hasObjectives, r.objectives.count == objectives, r.objectives.allSatisfy(\.isFinite) else { return (0, 0) }
+            let violation = r.violation.isFinite ? Swift.max(r.violation, 0) : .infinity
+            if r.outcome == .infeasible || violation > 0 { return (1, -violation) }
+            return (2, scalar(r.objectives, weights: weights))
+        }
+        let order = keys.indices.sorted { keys[$0] < keys[$1] }
+        var rewards = [Double](repeating: 0, count: results.count), level = 0.0
+        for (position, i) in order.enumerated() {
+            if position > 0, keys[order[position - 1]] != keys[i] { level += 1 }
+            rewards[i] = level
+        }
+        return rewards
+    }
+
     /// The scalar reward of minimised `objectives` (higher is better).
     func scalar(_ f: [Double], weights: [Double]) -> Double {
         switch scalarization {

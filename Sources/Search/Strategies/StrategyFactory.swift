@@ -14,7 +14,8 @@ import Engine
 /// - `smsemoa`: `population` (50), `crossover_probability` (1), `crossover_eta` (2), `mutation_eta`
 ///   (50), `mutation_probability` (1 / dimensions), `reference_offset` (0.1).
 /// - `rl`: see `ReinforceOptions`.
-/// - `tpe`: `startup` (10), `candidates` (24), `gamma` (0.1), `max_good` (25), `prior_weight` (1).
+/// - `tpe`: `startup` (10), `candidates` (24), `gamma` (0.1), `max_good` (25), `prior_weight` (1),
+///   `recent` (25), `min_bandwidth` (0.01).
 /// - `auto`: none; `AutoStrategy` picks one of the above by the space, objectives and budget.
 public enum StrategyFactory {
     /// The strategy names `make` knows.
@@ -93,13 +94,16 @@ public enum StrategyFactory {
     }
 
     static func tpeOptions(_ options: StrategyOptions) throws -> TPE.Options {
-        try options.rejectUnknownKeys(allowed: ["startup", "candidates", "gamma", "max_good", "prior_weight"], strategy: "tpe")
+        try options.rejectUnknownKeys(allowed: ["startup", "candidates", "gamma", "max_good", "prior_weight", "recent",
+                                                "min_bandwidth"], strategy: "tpe")
         var o = TPE.Options()
         o.startup = try options.integer("startup", default: o.startup, atLeast: 1)
         o.candidates = try options.integer("candidates", default: o.candidates, atLeast: 1)
         o.gamma = try options.real("gamma", default: o.gamma, above: 0, inclusive: false, atMost: 1)
         o.maxGood = try options.integer("max_good", default: o.maxGood, atLeast: 1)
         o.priorWeight = try options.real("prior_weight", default: o.priorWeight, above: 0, inclusive: false)
+        o.recent = try options.integer("recent", default: o.recent, atLeast: 0)
+        o.minimumBandwidth = try options.real("min_bandwidth", default: o.minimumBandwidth, above: 0, inclusive: false, atMost: 1)
         return o
     }
 

@@ -41,11 +41,18 @@ public final class TPE: Strategy {
         public var priorWeight: Double
         /// Whether pending trials count as bad observations (constant liar).
         public var constantLiar: Bool
+        /// The newest observations of each estimator that weigh 1; older ones weigh less the older
+        /// they are (`forgettingWeights`). 0: every observation weighs 1.
+        public var recent: Int
+        /// The smallest numeric bandwidth (a numeric dimension of finitely many values is also
+        /// kept at or above the magic clip, see `ParzenEstimator.bandwidths`).
+        public var minimumBandwidth: Double
 
         public init(startup: Int = 10, candidates: Int = 24, gamma: Double = 0.1, maxGood: Int = 25,
-                    priorWeight: Double = 1, constantLiar: Bool = true) {
+                    priorWeight: Double = 1, constantLiar: Bool = true, recent: Int = 25, minimumBandwidth: Double = 0.01) {
             self.startup = startup; self.candidates = candidates; self.gamma = gamma; self.maxGood = maxGood
             self.priorWeight = priorWeight; self.constantLiar = constantLiar
+            self.recent = recent; self.minimumBandwidth = minimumBandwidth
         }
     }
 
@@ -54,6 +61,8 @@ public final class TPE: Strategy {
     public let options: Options
     let seed: UInt64
     private let kinds: [ParzenEstimator.Kind]
+    /// Numeric dimensions with finitely many values (integers, quantised reals): magic-clipped.
+    private let finite: [Bool]
     /// Results with objectives (feasible or not), in told order.
     private var results: [TrialResult] = []
     /// Trials asked and not yet told.
@@ -69,6 +78,7 @@ public final class TPE: Strategy {
             if case .choice(let o) = d.domain { return .categorical(options: o.count) }
             return .numeric
         }
+        finite = space.dimensions.map { !$0.domain.isCategorical && $0.domain.cardinality != nil }
         known = KnownCandidates(space: space)
         conditional = space.dimensions.contains { $0.condition != nil }
     }
@@ -127,12 +137,14 @@ public final class TPE: Strategy {
             if group.allSatisfy({ space.isActive($0, in: c) }) { above.append(coordinates(group, c)) }
         }
         let groupKinds = group.map { kinds[$0] }
+        let clipped = Set(group.indices.filter { finite[group[$0]] })
+        // Observations are in told order, the pending ones last: the newest are at the end.
         let l = ParzenEstimator(kinds: groupKinds, centres: below,
-                                bandwidths: ParzenEstimator.bandwidths(kinds: groupKinds, centres: below),
-                                priorWeight: options.priorWeight)
+                                bandwidths: ParzenEstimator.bandwidths(kinds: groupKinds, centres: below, minimum: options.minimumBandwidth, clipped: clipped),
+                                priorWeight: options.priorWeight, weights: TPE.forgettingWeights(below.count, recent: options.recent))
         let g = ParzenEstimator(kinds: groupKinds, centres: above,
-                                bandwidths: ParzenEstimator.bandwidths(kinds: groupKinds, centres: above),
-                                priorWeight: options.priorWeight)
+                                bandwidths: ParzenEstimator.bandwidths(kinds: groupKinds, centres: above, minimum: options.minimumBandwidth, clipped: clipped),
+                                priorWeight: options.priorWeight, weights: TPE.forgettingWeights(above.count, recent: options.recent))
         var best: [Double] = [], bestScore = -Double.infinity, bestIsKnown = true
         for _ in 0..<Swift.max(options.candidates, 1) {
             let x = l.sample(using: &rng)
@@ -149,6 +161,19 @@ public final class TPE: Strategy {
             }
         }
         return best
+    }
+
+    /// The weights of `n` observations in the order they were told, hyperopt's linear forgetting
+    /// (Bergstra, Yamins & Cox 2013): the newest `recent` weigh 1 and the n − recent older ones
+    /// rise evenly from 1/n (the oldest) to 1; nil (all 1) when n ≤ recent or recent is 0.
+    ///
+    ///     TPE.forgettingWeights(4, recent: 2)   // [0.25, 1, 1, 1]
+    ///     TPE.forgettingWeights(5, recent: 2)   // [0.2, 0.6, 1, 1, 1]
+    static func forgettingWeights(_ n: Int, recent: Int) -> [Double]? {
+        guard recent > 0, n > recent else { return nil }
+        let older = n - recent, first = 1 / Double(n)
+        let ramp = (0..<older).map { k in older == 1 ? first : first + (1 - first) * Double(k) / Double(older - 1) }
+        return ramp + [Double](repeating: 1, count: recent)
     }
 
     /// The estimator's coordinates of `configuration` on `group`: option indices for choices,
