@@ -66,6 +66,6 @@ public final class ParameterStore {
 
     public func zeroGradients() {
         grads.context.record("zero_grad", .elementwise, flops: 0, read: 0, written: Double(count))
-        grads.fill(0)
+        if !grads.context.isMeta { fillZeros(grads.data, count: count) }
     }
 }
