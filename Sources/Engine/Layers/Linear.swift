@@ -63,11 +63,9 @@ public final class Linear: Layer {
             ctx.record(name + ".bias", .elementwise, flops: Double(o.count), read: Double(o.count + outFeatures), written: Double(o.count))
         }
         guard !ctx.isMeta else { return o }
-        // With a bias the GEMM accumulates (beta 1) onto rows holding it: one pass over Y less
-        // than OpenBLAS's beta-0 zeroing followed by a separate bias addition.
-        if let b = bias { fillRows(o.data, with: b.value.data, rows: rows, columns: outFeatures) }
         sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures, x.data, lda: inFeatures,
-              weight.value.data, ldb: inFeatures, beta: bias == nil ? 0 : 1, o.data, ldc: outFeatures)
+              weight.value.data, ldb: inFeatures, o.data, ldc: outFeatures)
+        if let b = bias { addRowVector(b.value.data, to: o.data, rows: rows, columns: outFeatures) }
         return o
     }
 
