@@ -162,6 +162,37 @@ final class OptimizerTests: XCTestCase {
         f.assertValues(referenceAdamW(steps: 3, lr: 0.01, weightDecay: 0))
     }
 
+    func testSteppingThatZeroesGradientsMatchesStepThenZero() {
+        // 37 and 20 elements: vectors of eight and tails. AdamW zeroes in its own pass, SGD by
+        // the default (step, then zeroGradients); both must give the weights, moments and trace
+        // of a step followed by zeroGradients, and leave every gradient zero.
+        func run(_ make: () -> Optimizer, fused: Bool) -> (values: [Float], grads: [Float], trace: TraceSummary) {
+            let ctx = ExecutionContext()
+            let store = ParameterStore([Parameter("w", shape: [37], decays: true), Parameter("b", shape: [20], decays: false)],
+                                       context: ctx)
+            var rng = RandomSource(seed: 4)
+            for i in 0..<store.count { store.values.data[i] = rng.nextNormal() }
+            let optimizer = make()
+            for _ in 0..<3 {
+                for p in store.parameters { for i in 0..<p.count { p.grad.data[i] = rng.nextNormal() } }
+                if fused {
+                    optimizer.stepZeroingGradients(store, learningRate: 0.01)
+                } else {
+                    optimizer.step(store, learningRate: 0.01)
+                    store.zeroGradients()
+                }
+            }
+            return (store.values.array, store.grads.array, ctx.summary)
+        }
+        for make in [{ AdamW(weightDecay: 0.1) as Optimizer }, { SGD(momentum: 0.9) as Optimizer }] {
+            let fused = run(make, fused: true), separate = run(make, fused: false)
+            XCTAssertEqual(fused.values.map(\.bitPattern), separate.values.map(\.bitPattern))
+            XCTAssertEqual(fused.grads, [Float](repeating: 0, count: fused.grads.count))
+            XCTAssertEqual(fused.trace.flops, separate.trace.flops)
+            XCTAssertEqual(fused.trace.byKind, separate.trace.byKind)
+        }
+    }
+
     // MARK: LAMB
 
     func testLAMBMatchesPaperWithTrustRatioPerTensor() {

@@ -65,7 +65,13 @@ public final class ParameterStore {
     }
 
     public func zeroGradients() {
+        recordZeroing()
+        if !grads.context.isMeta { fillZeros(grads.data, count: count) }
+    }
+
+    /// The trace event of zeroing every gradient, also recorded by an optimizer that zeroes them
+    /// in its own pass (`Optimizer.stepZeroingGradients`).
+    func recordZeroing() {
         grads.context.record("zero_grad", .elementwise, flops: 0, read: 0, written: Double(count))
-        grads.fill(0)
     }
 }

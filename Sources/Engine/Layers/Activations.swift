@@ -49,7 +49,7 @@ public final class Activation: Layer {
         let o = ctx.buffer(out, x.shape); out = o
         input = x
         let n = x.count
-        ctx.record(name, .elementwise, flops: kind.flopsPerElement * Double(n), read: Double(n), written: Double(n))
+        recordForward(x)
         guard !ctx.isMeta else { return o }
         let src = x.data, dst = o.data
         switch kind {
@@ -68,7 +68,7 @@ public final class Activation: Layer {
         let ctx = dy.context
         let g = ctx.buffer(dx, dy.shape); dx = g
         let n = dy.count
-        ctx.record(name + ".grad", .elementwise, flops: 2 * kind.flopsPerElement * Double(n), read: 2 * Double(n), written: Double(n))
+        recordBackward(dy)
         guard !ctx.isMeta else { return g }
         let gy = dy.data, gx = g.data, xs = x.data, ys = y.data
         switch kind {
@@ -84,5 +84,18 @@ public final class Activation: Layer {
         case .sigmoid: parallelRanges(n) { r in for i in r { gx[i] = gy[i] * ys[i] * (1 - ys[i]) } }
         }
         return g
+    }
+
+    /// The trace event of this activation's forward over `x`: also recorded when another layer
+    /// applies it in its own pass (see `Sequential`'s fused pairs), so a trace counts the same work.
+    func recordForward(_ x: Tensor) {
+        let n = Double(x.count)
+        x.context.record(name, .elementwise, flops: kind.flopsPerElement * n, read: n, written: n)
+    }
+
+    /// The trace event of this activation's backward for the gradient `dy`.
+    func recordBackward(_ dy: Tensor) {
+        let n = Double(dy.count)
+        dy.context.record(name + ".grad", .elementwise, flops: 2 * kind.flopsPerElement * n, read: 2 * n, written: n)
     }
 }

@@ -51,6 +51,9 @@ public final class Sequential: Layer {
         }
     }
 
+    /// Whether the pair starting at each layer ran fused in the last forward.
+    private var fusedLast: [Bool] = []
+
     public init(_ name: String = "sequential", _ layers: [Layer]) {
         self.name = name
         self.layers = layers
@@ -62,24 +65,42 @@ public final class Sequential: Layer {
         try layers.reduce(input) { try $1.outputShape(for: $0) }
     }
 
+    /// Runs the layers in order; a pair `fusedPair(at:)` names runs as one pass, unless an
+    /// observer watches the boundary between them (it must see the first layer's output).
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        guard let observer = x.context.boundaryObserver, !x.context.isMeta else {
-            return layers.reduce(x) { $1.forward($0, training: training) }
+        let observer = x.context.isMeta ? nil : x.context.boundaryObserver
+        if fusedLast.count != layers.count { fusedLast = Array(repeating: false, count: layers.count) }
+        var y = x, i = 0
+        while i < layers.count {
+            if observer == nil, let pair = fusedPair(at: i) {
+                y = pair.forward(y, training: training)
+                fusedLast[i] = true
+                i += 2
+                continue
+            }
+            fusedLast[i] = false
+            y = layers[i].forward(y, training: training)
+            observer?.forwardOutput(y, of: layers[i], training: training)
+            i += 1
         }
-        return layers.reduce(x) { input, layer in
-            let y = layer.forward(input, training: training)
-            observer.forwardOutput(y, of: layer, training: training)
-            return y
-        }
+        return y
     }
 
+    /// Backward through the layers in reverse, through the pairs the last forward fused as one pass.
     public func backward(_ dy: Tensor) -> Tensor? {
         let observer = dy.context.isMeta ? nil : dy.context.boundaryObserver
         var g: Tensor? = dy
-        for layer in layers.reversed() {
+        var i = layers.count - 1
+        while i >= 0 {
             guard let grad = g else { return nil }
-            observer?.backwardGradient(grad, of: layer)
-            g = layer.backward(grad)
+            if i >= 1, fusedLast.count == layers.count, fusedLast[i - 1], let pair = fusedPair(at: i - 1) {
+                g = pair.backward(grad)
+                i -= 2
+                continue
+            }
+            observer?.backwardGradient(grad, of: layers[i])
+            g = layers[i].backward(grad)
+            i -= 1
         }
         return g
     }

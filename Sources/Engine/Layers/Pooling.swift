@@ -31,7 +31,16 @@ public final class MaxPool2d: Layer {
         return [h, w, input[2]]
     }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { pool(x, applyingReLU: false) }
+
+    public func backward(_ dy: Tensor) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        return route(dy, maskingByOutput: false)
+    }
+
+    /// The window maxima of `x` and their arg-max; with `applyingReLU` each maximum m is written
+    /// as max(m, 0) (Swift's `max`: −0 and 0 give +0), which is the pooling of ReLU(x).
+    func pool(_ x: Tensor, applyingReLU: Bool) -> Tensor {
         let ctx = x.context
         let g = WindowGeometry(name, x.shape, channels: nil, kernel: kernel, stride: stride)
         let shape = [g.batch, g.outHeight, g.outWidth, g.channels]
@@ -66,6 +75,7 @@ public final class MaxPool2d: Layer {
                                     at.replace(with: SIMD8(repeating: Int32(truncatingIfNeeded: offset)) &+ lanes, where: greater)
                                 }
                             }
+                            if applyingReLU { best.replace(with: SIMD8<Float>.zero, where: best .<= SIMD8<Float>.zero) }
                             store8(best, y + i)
                             UnsafeMutableRawPointer(arg + i).storeBytes(of: at, as: SIMD8<Int32>.self)
                             i += 8
@@ -78,7 +88,7 @@ public final class MaxPool2d: Layer {
                                     if sample[offset] > best { best = sample[offset]; at = offset }
                                 }
                             }
-                            y[i] = best
+                            y[i] = applyingReLU ? max(best, 0) : best
                             arg[i] = Int32(truncatingIfNeeded: at)
                         }
                     }
@@ -88,25 +98,83 @@ public final class MaxPool2d: Layer {
         return o
     }
 
-    public func backward(_ dy: Tensor) -> Tensor? {
-        guard needsInputGradient else { return nil }
-        guard let g = geometry, let a = argmax else { preconditionFailure("\(name): backward before forward") }
+    /// ∂L/∂x: each gradient goes to its window's arg-max, added (0 + g, as an accumulation from
+    /// zero would give) where windows overlap. With `maskingByOutput` only where the pooled output
+    /// is positive: the gradient of ReLU followed by this pool. When the windows tile the input
+    /// without overlap (stride = kernel) every covered input is written once, the winner with its
+    /// gradient and the rest with zero, so no separate zero-fill pass runs; inputs under no window
+    /// are zeroed.
+    func route(_ dy: Tensor, maskingByOutput mask: Bool) -> Tensor {
+        guard let g = geometry, let a = argmax, let y = out else { preconditionFailure("\(name): backward before forward") }
         let ctx = dy.context
         let gx = ctx.buffer(dx, inputShape); dx = gx
         ctx.record(name + ".grad", .pooling, flops: Double(dy.count), read: Double(2 * dy.count), written: Double(gx.count))
         guard !ctx.isMeta else { return gx }
-        let gys = dy.data, gxs = gx.data, perSample = g.outHeight * g.outWidth * g.channels
+        let gys = dy.data, gxs = gx.data, ys = y.data, perSample = g.outHeight * g.outWidth * g.channels
+        let tiles = stride == kernel
         a.data.withMemoryRebound(to: Int32.self, capacity: a.count) { args in
             // Parallel over samples: overlapping windows (stride < kernel) only collide inside one.
             parallelRanges(g.batch, minimumPerThread: max(1, 16_384 / max(perSample, 1))) { samples in
                 for b in samples {
                     let image = gxs + b * g.imageSize, gy = gys + b * perSample, arg = args + b * perSample
-                    image.update(repeating: 0, count: g.imageSize)
-                    for j in 0..<perSample { image[Int(arg[j])] += gy[j] }
+                    let pooled = ys + b * perSample
+                    if tiles {
+                        scatterTiled(gy, arg, pooled: mask ? pooled : nil, g, into: image)
+                    } else {
+                        image.update(repeating: 0, count: g.imageSize)
+                        for j in 0..<perSample where !mask || pooled[j] > 0 { image[Int(arg[j])] += gy[j] }
+                    }
                 }
             }
         }
         return gx
+    }
+
+    /// One sample's gradient for windows that tile the image (stride = kernel): each input under a
+    /// window gets 0 + g where it is the arg-max (and, when `pooled` is given, the pooled value is
+    /// positive), else 0; rows and columns under no window get 0.
+    private func scatterTiled(_ gy: UnsafePointer<Float>, _ arg: UnsafePointer<Int32>, pooled: UnsafePointer<Float>?,
+                              _ g: WindowGeometry, into image: UnsafeMutablePointer<Float>) {
+        let c = g.channels, k = kernel, lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+        let coveredWidth = g.outWidth * k * c
+        for oy in 0..<g.outHeight {
+            for ox in 0..<g.outWidth {
+                let j = (oy * g.outWidth + ox) * c, first = (oy * k * g.width + ox * k) * c
+                var i = 0
+                while i + 8 <= c {
+                    var v = SIMD8<Float>.zero + load8(gy + j + i)
+                    if let pooled { v.replace(with: SIMD8<Float>.zero, where: load8(pooled + j + i) .<= SIMD8<Float>.zero) }
+                    let at = UnsafeRawPointer(arg + j + i).loadUnaligned(as: SIMD8<Int32>.self)
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let offset = first + (ky * g.width + kx) * c + i
+                            var w = SIMD8<Float>.zero
+                            w.replace(with: v, where: at .== SIMD8(repeating: Int32(truncatingIfNeeded: offset)) &+ lanes)
+                            store8(w, image + offset)
+                        }
+                    }
+                    i += 8
+                }
+                for i in i..<c {
+                    let keep = pooled.map { $0[j + i] > 0 } ?? true
+                    let v: Float = keep ? 0 + gy[j + i] : 0
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let offset = first + (ky * g.width + kx) * c + i
+                            image[offset] = Int(arg[j + i]) == offset ? v : 0
+                        }
+                    }
+                }
+            }
+            // The columns right of the last window.
+            for ky in 0..<k {
+                let row = image + (oy * k + ky) * g.rowStride
+                (row + coveredWidth).update(repeating: 0, count: g.rowStride - coveredWidth)
+            }
+        }
+        // The rows below the last window.
+        let coveredRows = g.outHeight * k
+        (image + coveredRows * g.rowStride).update(repeating: 0, count: (g.height - coveredRows) * g.rowStride)
     }
 }
 

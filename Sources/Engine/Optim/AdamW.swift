@@ -51,6 +51,15 @@ public final class AdamW: Optimizer {
     public var stateBytesPerParameter: Double { 8 }
 
     public func step(_ store: ParameterStore, learningRate lr: Float) {
+        step(store, learningRate: lr, zeroingGradients: false)
+    }
+
+    /// The step, each gradient overwritten with zero right after the update reads it.
+    public func stepZeroingGradients(_ store: ParameterStore, learningRate lr: Float) {
+        step(store, learningRate: lr, zeroingGradients: true)
+    }
+
+    private func step(_ store: ParameterStore, learningRate lr: Float, zeroingGradients zeroing: Bool) {
         let ctx = store.values.context
         let s = State(m: stateBuffer(state?.m, for: store, optimizer: "AdamW"),
                       v: stateBuffer(state?.v, for: store, optimizer: "AdamW"))
@@ -61,6 +70,7 @@ public final class AdamW: Optimizer {
         let n = Double(store.parameterCount)
         ctx.record("adamw", .optimizer, flops: 13 * n + Double(weightDecay > 0 ? store.decayingCount : 0),
                    read: 4 * n, written: 3 * n, dtype: .fp32)
+        if zeroing { store.recordZeroing() }
         guard !ctx.isMeta else { return }
 
         let t = Double(stepCount)
@@ -71,21 +81,24 @@ public final class AdamW: Optimizer {
         let decayed = 1 - lr * weightDecay
         store.forEachSlice { o, count, decays in
             update(values + o, grads + o, m + o, v + o, count: count,
-                   keep: decays ? decayed : 1, stepSize: stepSize, inverseCorrection2: inverseCorrection2)
+                   keep: decays ? decayed : 1, stepSize: stepSize, inverseCorrection2: inverseCorrection2, zeroing: zeroing)
         }
+        // The alignment padding between parameters is no parameter's slice; its gradients stay zero.
     }
 
-    /// The rule for one parameter of `count` elements; `keep` = 1 − γλ is the decoupled decay.
+    /// The rule for one parameter of `count` elements; `keep` = 1 − γλ is the decoupled decay;
+    /// `zeroing` leaves the gradient zero.
     /// Eight lanes at a time (`squareRoot8` is one vector instruction, where `Float.squareRoot()`
     /// keeps a libm call that blocks vectorisation). Each lane does the same IEEE operations as the
     /// scalar tail, so results do not depend on the split.
     private func update(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
                         _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
-                        count: Int, keep: Float, stepSize: Float, inverseCorrection2: Float) {
+                        count: Int, keep: Float, stepSize: Float, inverseCorrection2: Float, zeroing: Bool) {
         let b1 = beta1, b2 = beta2, eps = epsilon
         for i in 0..<count / 8 {
                 let o = 8 * i
                 let gi = load8(g + o)
+                if zeroing { store8(.zero, g + o) }
                 let mi = b1 * load8(m + o) + (1 - b1) * gi
                 let vi = b2 * load8(v + o) + (1 - b2) * gi * gi
                 store8(mi, m + o)
@@ -94,6 +107,7 @@ public final class AdamW: Optimizer {
         }
         for i in (count / 8 * 8)..<count {
             let gi = g[i]
+            if zeroing { g[i] = 0 }
             let mi = b1 * m[i] + (1 - b1) * gi
             let vi = b2 * v[i] + (1 - b2) * gi * gi
             m[i] = mi

@@ -19,12 +19,24 @@ public protocol Optimizer: AnyObject {
     ///   - store: the model's parameters; the same store at every step.
     ///   - learningRate: this step's rate (from a `LearningRateSchedule`).
     func step(_ store: ParameterStore, learningRate: Float)
+    /// `step`, after which every gradient of `store` is zero, as `store.zeroGradients()` leaves
+    /// it: the next backward accumulates onto it with no zeroing pass of its own. A rule that
+    /// reads each gradient once writes the zero in that same pass (the default steps, then
+    /// zeroes). Records the step's events and the zeroing's.
+    func stepZeroingGradients(_ store: ParameterStore, learningRate: Float)
     /// Steps taken so far (the `t` of bias correction).
     var stepCount: Int { get }
     /// FP32 optimizer-state bytes kept per parameter, beyond the weights and their gradients
     /// (Adam: 8, momentum SGD: 4, plain SGD: 0). The memory model's ZeRO `K` adds the FP32 master
     /// copy on top of this when training in mixed precision.
     var stateBytesPerParameter: Double { get }
+}
+
+extension Optimizer {
+    public func stepZeroingGradients(_ store: ParameterStore, learningRate: Float) {
+        step(store, learningRate: learningRate)
+        store.zeroGradients()
+    }
 }
 
 /// A flat state buffer laid out like `store`: zero-filled, allocated once through the store's

@@ -60,6 +60,8 @@ public final class Trainer {
         var step = 0
         var trainingSeconds = 0.0
         var samplesSeen = 0
+        // Set when the optimizer left every gradient zero, so the next step skips its own zeroing.
+        var gradientsAreZero = false
 
         epochs: for epoch in 0..<epochCount {
             var shuffler = RandomSource.derived(seed: config.seed, stream: 0xE90C + UInt64(epoch))
@@ -70,7 +72,8 @@ public final class Trainer {
             for (b, lo) in stride(from: 0, to: train.count, by: batch).enumerated() {
                 let hi = min(lo + batch, train.count)
                 runner.load(train, order[lo..<hi])
-                if micro == 0 { model.store.zeroGradients() }
+                if micro == 0, !gradientsAreZero { model.store.zeroGradients() }
+                gradientsAreZero = false
                 if step == 0, micro == 0 { beforeFirstStep = ctx.summary }
                 for hook in hooks { hook.willForward(model, input: runner.input, step: step) }
                 let r = runner.accumulate(scale: hooks.reduce(Float(1)) { $0 * $1.gradientScale } / Float(config.accumulation),
@@ -85,7 +88,8 @@ public final class Trainer {
                     rate = config.schedule.rate(atStep: step, totalSteps: totalSteps, base: config.optimizer.learningRate)
                     if hooks.allSatisfy({ $0.willStep(model, step: step) }) {
                         if let clip = config.gradientClip { _ = clipGradientNorm(model.store, maxNorm: clip) }
-                        optimizer.step(model.store, learningRate: rate)
+                        optimizer.stepZeroingGradients(model.store, learningRate: rate)
+                        gradientsAreZero = true
                         for hook in hooks { hook.didStep(model, step: step) }
                     }
                     ctx.phase = .other
