@@ -235,7 +235,7 @@ extension ParallelPlan {
         let others = pp - (firstStageLayers == nil ? 0 : 1) - (lastStageLayers == nil ? 0 : 1)
         let rest = layers - (firstStageLayers ?? 0) - (lastStageLayers ?? 0)
         let share = others > 0 ? rest / others : 0
-        return (firstStageLayers ?? share, pp > 2 ? share : (firstStageLayers ?? share), lastStageLayers ?? share)
+        return (firstStageLayers ?? share, share, lastStageLayers ?? share)   // with two stages there is no middle
     }
 
     /// Refuse first/last-stage layer counts that do not describe a split of `layers`: they need
