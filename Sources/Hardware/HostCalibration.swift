@@ -94,7 +94,10 @@ public enum HostCalibration {
 ///   - repeats: timed products.
 /// - Returns: 2·size³ / best seconds / 10⁹.
 public func sgemmPeakGFLOPS(threads: Int, size n: Int = 1024, repeats: Int = 5) -> Double {
+    // OpenBLAS's own threads for this product; the engine holds it to one thread otherwise.
     EngineThreads.set(threads)
+    openblas_set_num_threads(Int32(max(1, threads)))
+    defer { EngineThreads.set(threads) }
     let a = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
     let b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
     let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
