@@ -62,4 +62,17 @@ void at_i8_gemm(int set, int m, int k, const int8_t *a, ptrdiff_t lda, const int
 void at_i8_im2col(const int8_t *x, int height, int width, int channels, int kernel, int stride, int padding,
                   int out_height, int out_width, int8_t pad, int first_row, int rows, int8_t *col);
 
+/* ---- FP32 direct convolution over a small depth (see FloatKernels.c) ------------------------- */
+
+/* y (pixels x columns) = bias + windows · w for a depth of `depth` taps: tap t of pixel p is
+ * windows[p·pixel_stride + taps[t]], w is (depth x columns) row-major, bias (columns) or NULL. */
+void at_f32_small_depth_multiply(int set, const float *windows, ptrdiff_t pixel_stride, const ptrdiff_t *taps, int depth,
+                                 int pixels, const float *w, const float *bias, int columns, float *y);
+
+/* dw (depth x columns) += windowsᵀ · dy (pixels x columns), windows as above, and db (columns) += the
+ * column sums of dy unless db is NULL. Four pixels at a time: each partial sum in dw is read and
+ * written once per four products, which are added as (p0 + p1) + (p2 + p3). */
+void at_f32_small_depth_gradient(int set, const float *windows, ptrdiff_t pixel_stride, const ptrdiff_t *taps, int depth,
+                                 const float *dy, int pixels, int columns, float *dw, float *db);
+
 #endif
