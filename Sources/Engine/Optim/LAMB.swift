@@ -77,6 +77,9 @@ public final class LAMB: Optimizer {
     }
 
     /// The rule for one parameter tensor of `count` elements; returns its trust ratio.
+    /// Eight lanes at a time with `squareRoot8` (`Float.squareRoot()` keeps a libm call that blocks
+    /// vectorisation), each lane doing the scalar tail's IEEE operations; the norms' squares are
+    /// still added one element at a time in index order, so the result does not depend on the lanes.
     private func update(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
                         _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
                         count: Int, lr: Float, decay: Float, correction1: Float, correction2: Float) -> Float {
@@ -84,10 +87,25 @@ public final class LAMB: Optimizer {
         @inline(__always) func direction(_ i: Int) -> Float {
             (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps) + decay * theta[i]
         }
+        @inline(__always) func direction8(_ i: Int) -> SIMD8<Float> {
+            (load8(m + i) / correction1) / (squareRoot8(load8(v + i) / correction2) + eps) + decay * load8(theta + i)
+        }
         // Pass 1: moments, and the squared norms of θ (x) and r (y).
         let squares = blockwiseSum(count) { r in
             var s = SIMD2<Double>.zero
-            for i in r {
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let gi = load8(g + i)
+                store8(b1 * load8(m + i) + (1 - b1) * gi, m + i)
+                store8(b2 * load8(v + i) + (1 - b2) * gi * gi, v + i)
+                let ri = direction8(i), ti = load8(theta + i)
+                for lane in 0..<8 {
+                    let rd = Double(ri[lane]), td = Double(ti[lane])
+                    s += SIMD2(td * td, rd * rd)
+                }
+                i += 8
+            }
+            for i in i..<r.upperBound {
                 let gi = g[i]
                 m[i] = b1 * m[i] + (1 - b1) * gi
                 v[i] = b2 * v[i] + (1 - b2) * gi * gi
@@ -102,7 +120,12 @@ public final class LAMB: Optimizer {
         // Pass 2: θ ← θ − γ·ratio·r, with r recomputed from the new moments and the old θ.
         let scale = lr * ratio
         parallelRanges(count) { r in
-            for i in r { theta[i] -= scale * direction(i) }
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                store8(load8(theta + i) - scale * direction8(i), theta + i)
+                i += 8
+            }
+            for i in i..<r.upperBound { theta[i] -= scale * direction(i) }
         }
         return ratio
     }
