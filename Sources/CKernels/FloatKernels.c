@@ -36,6 +36,15 @@ static void multiply_portable(const float *windows, ptrdiff_t pixel_stride, cons
         multiply_scalar_columns(windows + p * pixel_stride, taps, depth, w, bias, columns, 0, y + (ptrdiff_t)p * columns);
 }
 
+/* The windows and gradient rows of pixels p ..< p + 4. */
+static inline void four_pixels(const float *windows, ptrdiff_t pixel_stride, const float *dy, int columns, int p,
+                               const float *c[4], const float *g[4]) {
+    for (int q = 0; q < 4; q++) {
+        c[q] = windows + (p + q) * pixel_stride;
+        g[q] = dy + (ptrdiff_t)(p + q) * columns;
+    }
+}
+
 /* Columns [first, columns) of four consecutive pixels c[0..3] with gradients g[0..3]. */
 static void gradient_scalar_columns4(const float *const c[4], const float *const g[4], const ptrdiff_t *taps, int depth,
                                      int columns, int first, float *dw, float *db) {
@@ -65,10 +74,7 @@ static void gradient_portable(const float *windows, ptrdiff_t pixel_stride, cons
     int p = 0;
     for (; p + 4 <= pixels; p += 4) {
         const float *c[4], *g[4];
-        for (int q = 0; q < 4; q++) {
-            c[q] = windows + (p + q) * pixel_stride;
-            g[q] = dy + (ptrdiff_t)(p + q) * columns;
-        }
+        four_pixels(windows, pixel_stride, dy, columns, p, c, g);
         gradient_scalar_columns4(c, g, taps, depth, columns, 0, dw, db);
     }
     gradient_tail(windows, pixel_stride, taps, depth, dy, p, pixels, columns, dw, db);
@@ -135,10 +141,7 @@ static void gradient_avx2(const float *windows, ptrdiff_t pixel_stride, const pt
     int p = 0;
     for (; p + 4 <= pixels; p += 4) {
         const float *c[4], *g[4];
-        for (int q = 0; q < 4; q++) {
-            c[q] = windows + (p + q) * pixel_stride;
-            g[q] = dy + (ptrdiff_t)(p + q) * columns;
-        }
+        four_pixels(windows, pixel_stride, dy, columns, p, c, g);
         int j = 0;
         for (; j + 8 <= columns; j += 8) {
             const __m256 d0 = _mm256_loadu_ps(g[0] + j), d1 = _mm256_loadu_ps(g[1] + j);
