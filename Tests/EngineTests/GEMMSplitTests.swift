@@ -2,7 +2,7 @@ import XCTest
 @testable import Engine
 
 /// The engine cuts large products into one single-threaded OpenBLAS call per thread (`sgemm`,
-/// `gemmSlabs`). OpenBLAS's edge tiles round differently from its full ones, so a slab's result may
+/// `GEMMCut`). OpenBLAS's edge tiles round differently from its full ones, so a slab's result may
 /// differ from the unsplit product's in the last bit; the cut is fixed per thread count, so a
 /// product must come out the same run to run, and both must match the exact sum.
 final class GEMMSplitTests: XCTestCase {
@@ -13,21 +13,21 @@ final class GEMMSplitTests: XCTestCase {
 
     func testSlabsByHand() {
         // 128 rows × 512 columns: columns are cut (op(A) is the smaller operand), 256 each.
-        var plan = gemmSlabs(m: 128, n: 512, k: 784, threads: 2)
+        var plan = GEMMCut(m: 128, n: 512, k: 784, threads: 2)
         XCTAssertFalse(plan.byRows)
         XCTAssertEqual(plan.slabs, [0..<256, 256..<512])
         // 97 rows × 45 columns × 130 deep = 567,450 multiply-adds: rows are cut at 64, the first
         // multiple of 16 at or past half of 97.
-        plan = gemmSlabs(m: 97, n: 45, k: 130, threads: 2)
+        plan = GEMMCut(m: 97, n: 45, k: 130, threads: 2)
         XCTAssertTrue(plan.byRows)
         XCTAssertEqual(plan.slabs, [0..<64, 64..<97])
         // Three threads over 100 rows: shares of 34 rounded up to 48.
-        XCTAssertEqual(gemmSlabs(m: 100, n: 100, k: 100, threads: 3).slabs, [0..<48, 48..<96, 96..<100])
+        XCTAssertEqual(GEMMCut(m: 100, n: 100, k: 100, threads: 3).slabs, [0..<48, 48..<96, 96..<100])
         // Below 262,144 multiply-adds, one thread, or fewer than 32 rows and columns: one slab.
-        XCTAssertEqual(gemmSlabs(m: 64, n: 64, k: 63, threads: 2).slabs, [0..<64])
-        XCTAssertEqual(gemmSlabs(m: 4096, n: 4096, k: 64, threads: 1).slabs, [0..<4096])
-        XCTAssertEqual(gemmSlabs(m: 31, n: 10, k: 100_000, threads: 2).slabs, [0..<31])
-        XCTAssertEqual(gemmSlabs(m: 32, n: 10, k: 100_000, threads: 2).slabs, [0..<16, 16..<32])
+        XCTAssertEqual(GEMMCut(m: 64, n: 64, k: 63, threads: 2).slabs, [0..<64])
+        XCTAssertEqual(GEMMCut(m: 4096, n: 4096, k: 64, threads: 1).slabs, [0..<4096])
+        XCTAssertEqual(GEMMCut(m: 31, n: 10, k: 100_000, threads: 2).slabs, [0..<31])
+        XCTAssertEqual(GEMMCut(m: 32, n: 10, k: 100_000, threads: 2).slabs, [0..<16, 16..<32])
     }
 
     /// Every transpose pair, rows and columns cut, leading dimensions wider than the matrices, and

@@ -5,7 +5,7 @@ import Dispatch
 /// op(B) k×n. The only place the engine calls into CBLAS for matrix products.
 ///
 /// OpenBLAS itself runs on one thread (see `EngineThreads`); a product of at least
-/// `splitThreshold` multiply-adds is cut here into `EngineThreads.count` slabs of C, one per
+/// `splitThreshold` multiply-adds is cut here (`GEMMCut`) into `EngineThreads.count` slabs of C, one per
 /// thread, each a single-threaded OpenBLAS call. The cut is along whichever of m and n spares the
 /// larger operand from being packed twice (rows of C share op(B), columns share op(A)), on
 /// multiples of 16 so each slab keeps whole register tiles. OpenBLAS rounds its edge tiles
@@ -31,14 +31,14 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta == 0 ? 1 : beta, c, Int32(ldc))
     }
-    let (byRows, slabs) = gemmSlabs(m: m, n: n, k: k, threads: EngineThreads.count)
-    guard slabs.count > 1 else {
+    let cut = GEMMCut(m: m, n: n, k: k, threads: EngineThreads.count)
+    guard cut.count > 1 else {
         call(a, b, c, m: m, n: n)
         return
     }
-    DispatchQueue.concurrentPerform(iterations: slabs.count) { t in
-        let r = slabs[t]
-        if byRows {
+    DispatchQueue.concurrentPerform(iterations: cut.count) { t in
+        let r = cut.slab(t)
+        if cut.byRows {
             call(a + (transA ? r.lowerBound : r.lowerBound * lda), b, c + r.lowerBound * ldc, m: r.count, n: n)
         } else {
             call(a, b + (transB ? r.lowerBound * ldb : r.lowerBound), c + r.lowerBound, m: m, n: r.count)
@@ -47,18 +47,32 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
 }
 
 /// How `sgemm` cuts an m×n×k product over `threads` threads: along the rows of C when m ≥ n
-/// (each slab then packs all of op(B), the smaller operand), else along its columns; the slabs
-/// cover 0..<m (or 0..<n) in order, every boundary a multiple of `splitAlignment`. One slab, the
-/// whole product, when it has fewer than `splitThreshold` multiply-adds or too few rows and columns.
-func gemmSlabs(m: Int, n: Int, k: Int, threads: Int) -> (byRows: Bool, slabs: [Range<Int>]) {
-    let byRows = m >= n
-    let extent = byRows ? m : n
-    let pieces = min(threads, extent / splitAlignment)
-    guard pieces > 1, m * n * k >= splitThreshold else { return (byRows, [0..<extent]) }
-    let share = (extent + pieces - 1) / pieces
-    let step = (share + splitAlignment - 1) / splitAlignment * splitAlignment
-    let slabs = Swift.stride(from: 0, to: extent, by: step).map { $0..<min(extent, $0 + step) }
-    return (byRows, slabs)
+/// (each slab then packs all of op(B), the smaller operand), else along its columns; `count`
+/// slabs of `step` rows or columns (the last one shorter) cover 0..<extent in order, every
+/// boundary a multiple of `splitAlignment`. One slab, the whole product, when it has fewer than
+/// `splitThreshold` multiply-adds or too few rows and columns.
+struct GEMMCut {
+    let byRows: Bool
+    let extent: Int
+    let step: Int
+
+    init(m: Int, n: Int, k: Int, threads: Int) {
+        byRows = m >= n
+        extent = byRows ? m : n
+        let pieces = min(threads, extent / splitAlignment)
+        guard pieces > 1, m * n * k >= splitThreshold else {
+            step = max(extent, 1)
+            return
+        }
+        let share = (extent + pieces - 1) / pieces
+        step = (share + splitAlignment - 1) / splitAlignment * splitAlignment
+    }
+
+    var count: Int { (extent + step - 1) / step }
+
+    func slab(_ t: Int) -> Range<Int> { t * step ..< min(extent, (t + 1) * step) }
+
+    var slabs: [Range<Int>] { (0..<count).map(slab) }
 }
 
 /// Products with fewer multiply-adds than this run unsplit on the calling thread: OpenBLAS's own

@@ -99,16 +99,12 @@ public final class Conv2d: Layer {
         forEachChunk(g, buildingColumns: true) { samples, a in
             let m = samples.count * g.outHeight * g.outWidth
             let y = o.data + samples.lowerBound * g.outHeight * g.outWidth * outChannels
-            // The GEMM accumulates (beta 1) onto the bias, or onto zeros we write in parallel:
-            // OpenBLAS's own beta-0 pass over C is a slower serial sweep.
-            if let b = bias {
-                fillRows(y, with: b.value.data, rows: m, columns: outChannels)
-            } else {
-                fillZeros(y, count: m * outChannels)
-            }
+            // The GEMM accumulates (beta 1) onto the bias written here, or (beta 0) onto the zeros
+            // `sgemm` writes into each thread's slab.
+            if let b = bias { fillRows(y, with: b.value.data, rows: m, columns: outChannels) }
             // Y (m, cout) = columns (m, k·k·cin) · W (k·k·cin, cout)
             sgemm(m: m, n: outChannels, k: depth, a, lda: depth, weight.value.data, ldb: outChannels,
-                  beta: 1, y, ldc: outChannels)
+                  beta: bias == nil ? 0 : 1, y, ldc: outChannels)
         }
         return o
     }
@@ -158,9 +154,8 @@ public final class Conv2d: Layer {
             guard let gx else { return }
             // ∂columns (m, k·k·cin) = dY (m, cout) · Wᵀ (cout, k·k·cin), then folded back.
             let dcol = isPointwise ? gx.data + samples.lowerBound * g.imageSize : columns!.data
-            fillZeros(dcol, count: m * depth)
             sgemm(transB: true, m: m, n: depth, k: outChannels, gy, lda: outChannels,
-                  weight.value.data, ldb: outChannels, beta: 1, dcol, ldc: depth)
+                  weight.value.data, ldb: outChannels, dcol, ldc: depth)
             if !isPointwise { col2im(dcol, g, samples: samples, into: gx.data) }
         }
         return gx

@@ -116,13 +116,7 @@ public struct ReinforceOptions: Hashable, Sendable {
             }
             throw ConfigError(keyPath: path, reason: reason)
         }
-        if let name = try reader.string("algorithm") {
-            guard let a = Algorithm(rawValue: name) else {
-                throw ConfigError.unknownName(name, kind: "algorithm", among: Algorithm.allCases.map(\.rawValue),
-                                              keyPath: ConfigError.join(keyPath, "algorithm"))
-            }
-            algorithm = a
-        }
+        algorithm = try reader.choice("algorithm", kind: "algorithm") ?? algorithm
         batch = try reader.integer("batch") ?? batch
         epochs = try reader.integer("epochs") ?? epochs
         clip = try reader.number("clip") ?? clip
@@ -132,13 +126,7 @@ public struct ReinforceOptions: Hashable, Sendable {
         bins = try reader.integer("bins") ?? bins
         baselineDecay = try reader.number("baseline_decay") ?? baselineDecay
         entropyWeight = try reader.number("entropy_weight") ?? entropyWeight
-        if let name = try reader.string("numeric") {
-            guard let n = NumericPolicy(rawValue: name) else {
-                throw ConfigError.unknownName(name, kind: "numeric policy", among: NumericPolicy.allCases.map(\.rawValue),
-                                              keyPath: ConfigError.join(keyPath, "numeric"))
-            }
-            numeric = n
-        }
+        numeric = try reader.choice("numeric", kind: "numeric policy") ?? numeric
         deviation = try reader.number("deviation") ?? deviation
         meanRate = try reader.number("mean_rate") ?? meanRate
         deviationRate = try reader.number("deviation_rate") ?? deviationRate
@@ -228,5 +216,14 @@ private struct OptionReader {
         guard let v = value(key) else { return nil }
         guard let s = v.string else { throw error(key, "expected a string, got \(v.kindName)") }
         return s
+    }
+
+    /// One of `T`'s names; an unknown one is an error listing the valid names, with a suggestion.
+    func choice<T: RawRepresentable & CaseIterable>(_ key: String, kind: String) throws -> T? where T.RawValue == String {
+        guard let name = try string(key) else { return nil }
+        guard let value = T(rawValue: name) else {
+            throw ConfigError.unknownName(name, kind: kind, among: T.allCases.map(\.rawValue), keyPath: ConfigError.join(keyPath, key))
+        }
+        return value
     }
 }
